@@ -1,0 +1,3 @@
+//! Image formats, detected by content.
+
+pub mod esp;

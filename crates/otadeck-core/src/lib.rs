@@ -1,0 +1,21 @@
+//! The sans-IO core of otadeck.
+//!
+//! Nothing in this crate touches a port, a clock or a browser. Every protocol is a state machine:
+//! the caller feeds it the bytes the module sent ([`Machine::handle_input`]) and the time
+//! ([`Machine::handle_timeout`]), and takes from it the bytes to send ([`Machine::poll_transmit`]),
+//! the next instant it needs the clock ([`Machine::poll_timeout`]) and what happened
+//! ([`Machine::poll_event`]). The browser, the CLI and the tests own the I/O and move bytes between
+//! a machine and a transport.
+//!
+//! Time is a [`std::time::Duration`] measured from any fixed origin the caller picks (the start of
+//! the session, `performance.now()`, a virtual clock in tests).
+
+pub mod digest;
+pub mod driver;
+pub mod image;
+pub mod link;
+pub mod module;
+pub mod progress;
+pub mod session;
+
+pub use session::{FlashError, FlashOutcome, Machine, SessionEvent, Step};

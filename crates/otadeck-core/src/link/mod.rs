@@ -1,0 +1,3 @@
+//! Byte-level codecs and REPL machines that drivers are built on.
+
+pub mod mp_repl;

@@ -1,0 +1,675 @@
+//! The MicroPython raw REPL as a sans-IO state machine.
+//!
+//! Covers what a host needs to run code on a MicroPython module over a serial line:
+//! interrupting a running program, entering the raw REPL, executing code with stdout and stderr
+//! split on the `\x04` separators, and raw-paste mode with its window flow control. When the module
+//! answers the raw-paste request with `R\x00` (unknown sub-command, followed by a `>` that is
+//! consumed here) or with the old-firmware banner, the machine falls back to plain raw mode, sending
+//! the code in paced pieces, and keeps using plain mode for the rest of the session.
+//!
+//! Wire facts: MicroPython `docs/reference/repl.rst` and `shared/runtime/pyexec.c`.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// The banner a module prints on entering (or resetting) the raw REPL, up to and including `>`.
+pub const RAW_BANNER: &[u8] = b"raw REPL; CTRL-B to exit\r\n>";
+/// What the host sends to ask for raw-paste mode.
+pub const RAW_PASTE_REQUEST: &[u8] = b"\x05A\x01";
+
+const CTRL_A: u8 = 0x01;
+const CTRL_B: u8 = 0x02;
+const CTRL_C: u8 = 0x03;
+const CTRL_D: u8 = 0x04;
+
+/// Tuning of the REPL machine. The defaults are what MicroPython's own tools use.
+#[derive(Debug, Clone)]
+pub struct ReplConfig {
+    /// Try raw-paste mode first (it is flow controlled and fast). When false, plain raw mode only.
+    pub try_raw_paste: bool,
+    /// Plain raw mode: size of each piece of code sent (pyboard.py uses 256).
+    pub plain_chunk: usize,
+    /// Plain raw mode: pause between pieces, so that old boards do not drop bytes.
+    pub plain_chunk_interval: Duration,
+    /// After the interrupt, input must stay quiet this long before the raw REPL is requested.
+    pub drain_quiet: Duration,
+    /// The drain never lasts longer than this, even when a program keeps printing.
+    pub drain_max: Duration,
+    /// How long to wait for the raw REPL banner after asking for it.
+    pub enter_timeout: Duration,
+    /// How long the module may stay silent during a handshake or an upload.
+    pub link_timeout: Duration,
+}
+
+impl Default for ReplConfig {
+    fn default() -> Self {
+        ReplConfig {
+            try_raw_paste: true,
+            plain_chunk: 256,
+            plain_chunk_interval: Duration::from_millis(10),
+            drain_quiet: Duration::from_millis(100),
+            drain_max: Duration::from_secs(1),
+            enter_timeout: Duration::from_secs(2),
+            link_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// How code is being sent to the module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasteMode {
+    /// Not asked yet.
+    Unknown,
+    /// Raw-paste works; the module grants `window` bytes per `\x01`.
+    RawPaste { window: u16 },
+    /// The module answered `R\x00`: it knows raw-paste but not this sub-command.
+    PlainUnsupported,
+    /// The module's firmware predates raw-paste.
+    PlainOldFirmware,
+    /// Raw-paste was switched off in the configuration.
+    PlainByChoice,
+}
+
+/// What the REPL machine reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplEvent {
+    /// The module is at the raw REPL prompt and ready for code.
+    Ready,
+    /// The mode used for code was settled (emitted once, at the first exec).
+    ModeChosen(PasteMode),
+    /// An exec finished. `stderr` holds the traceback when the code raised.
+    ExecDone { stdout: Vec<u8>, stderr: Vec<u8> },
+    /// Something went wrong; the machine is idle again and needs [`RawRepl::enter`].
+    Failed(ReplError),
+}
+
+/// Why the REPL machine stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplError {
+    /// Nothing came back in time.
+    #[error("the module did not answer while {waiting_for}")]
+    NoResponse { waiting_for: &'static str },
+    /// Bytes came back that the protocol does not allow at this point.
+    #[error("the module sent unexpected bytes while {during}: {}", show_bytes(got))]
+    Unexpected { during: &'static str, got: Vec<u8> },
+}
+
+/// Printable rendering of a few bytes for error messages.
+pub fn show_bytes(bytes: &[u8]) -> String {
+    let shown: String = bytes
+        .iter()
+        .take(48)
+        .flat_map(|b| std::ascii::escape_default(*b))
+        .map(char::from)
+        .collect();
+    if bytes.len() > 48 {
+        format!("\"{shown}...\" ({} bytes)", bytes.len())
+    } else {
+        format!("\"{shown}\"")
+    }
+}
+
+#[derive(Debug)]
+enum State {
+    Idle,
+    /// Interrupt sent; discarding whatever the module prints until it goes quiet.
+    Draining {
+        started: Duration,
+        last_rx: Duration,
+    },
+    /// `\r\x01` sent; waiting for the banner.
+    Entering {
+        deadline: Duration,
+    },
+    Ready,
+    /// `\x05A\x01` sent; waiting for the two-byte answer (and what follows it).
+    PasteHandshake {
+        code: Vec<u8>,
+        deadline: Duration,
+    },
+    /// Sending code under the window credit.
+    PasteUpload {
+        code: Vec<u8>,
+        pos: usize,
+        window: u16,
+        credit: usize,
+        deadline: Duration,
+    },
+    /// All code sent and `\x04` too; waiting for the module's `\x04`.
+    PasteAwaitAck {
+        deadline: Duration,
+    },
+    /// Plain raw mode: sending pieces with a pause between them.
+    PlainUpload {
+        code: Vec<u8>,
+        pos: usize,
+        next_at: Duration,
+    },
+    /// Plain raw mode: code and `\x04` sent; expecting `OK`.
+    PlainAwaitOk {
+        deadline: Duration,
+    },
+    /// Reading the exec output: stdout until `\x04`, stderr until `\x04`, then `>`.
+    Output {
+        stdout: Vec<u8>,
+        stderr: Option<Vec<u8>>,
+        deadline: Duration,
+        timeout: Duration,
+    },
+}
+
+/// The raw REPL machine. See the module documentation.
+#[derive(Debug)]
+pub struct RawRepl {
+    config: ReplConfig,
+    state: State,
+    mode: PasteMode,
+    mode_reported: bool,
+    rx: Vec<u8>,
+    tx: VecDeque<Vec<u8>>,
+    events: VecDeque<ReplEvent>,
+    exec_timeout: Duration,
+    now: Duration,
+}
+
+impl RawRepl {
+    /// A machine that has not talked to the module yet.
+    pub fn new(config: ReplConfig) -> Self {
+        let mode = if config.try_raw_paste {
+            PasteMode::Unknown
+        } else {
+            PasteMode::PlainByChoice
+        };
+        RawRepl {
+            config,
+            state: State::Idle,
+            mode,
+            mode_reported: false,
+            rx: Vec::new(),
+            tx: VecDeque::new(),
+            events: VecDeque::new(),
+            exec_timeout: Duration::from_secs(5),
+            now: Duration::ZERO,
+        }
+    }
+
+    /// The way code is sent, once known.
+    pub fn mode(&self) -> PasteMode {
+        self.mode
+    }
+
+    /// True when the machine waits for [`RawRepl::exec`].
+    pub fn is_ready(&self) -> bool {
+        matches!(self.state, State::Ready)
+    }
+
+    /// True when nothing is in progress (before [`RawRepl::enter`], or after a failure).
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Idle)
+    }
+
+    /// Interrupt whatever runs on the module and enter the raw REPL. Ends with
+    /// [`ReplEvent::Ready`] or [`ReplEvent::Failed`].
+    pub fn enter(&mut self, now: Duration) {
+        self.now = now;
+        self.rx.clear();
+        self.tx.push_back(vec![b'\r', CTRL_C, CTRL_C]);
+        self.state = State::Draining {
+            started: now,
+            last_rx: now,
+        };
+    }
+
+    /// Run `code` on the module. `timeout` bounds the silence allowed while the code runs (a flash
+    /// verify takes longer than a print). Ends with [`ReplEvent::ExecDone`] or [`ReplEvent::Failed`].
+    ///
+    /// # Panics
+    /// When the machine is not [ready](RawRepl::is_ready): that is a bug in the caller.
+    pub fn exec(&mut self, now: Duration, code: &[u8], timeout: Duration) {
+        assert!(self.is_ready(), "exec while the raw REPL is not ready");
+        self.now = now;
+        self.exec_timeout = timeout;
+        match self.mode {
+            PasteMode::Unknown | PasteMode::RawPaste { .. } => {
+                self.tx.push_back(RAW_PASTE_REQUEST.to_vec());
+                self.state = State::PasteHandshake {
+                    code: code.to_vec(),
+                    deadline: now + self.config.link_timeout,
+                };
+            }
+            _ => self.start_plain(code.to_vec()),
+        }
+    }
+
+    /// Send Ctrl-C twice (stops a running exec with KeyboardInterrupt, ends a raw-paste upload)
+    /// and go idle, dropping whatever was in progress.
+    pub fn abort(&mut self, now: Duration) {
+        self.now = now;
+        self.tx.clear();
+        self.tx.push_back(vec![CTRL_C, CTRL_C]);
+        self.state = State::Idle;
+    }
+
+    /// Forget the module's state without sending anything (it restarted, or the link was
+    /// replaced). The next step is [`RawRepl::enter`].
+    pub fn reset(&mut self) {
+        self.rx.clear();
+        self.tx.clear();
+        self.state = State::Idle;
+    }
+
+    /// Leave the raw REPL for the friendly one (Ctrl-B), so a person at a terminal finds the
+    /// usual prompt.
+    pub fn leave(&mut self, now: Duration) {
+        self.now = now;
+        self.tx.push_back(vec![CTRL_B]);
+        self.state = State::Idle;
+    }
+
+    /// Bytes received from the module.
+    pub fn handle_input(&mut self, now: Duration, data: &[u8]) {
+        self.now = now;
+        self.rx.extend_from_slice(data);
+        self.process();
+    }
+
+    /// The clock moved on.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.now = now;
+        self.process();
+    }
+
+    /// Bytes to send to the module, in order.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.tx.pop_front()
+    }
+
+    /// What happened.
+    pub fn poll_event(&mut self) -> Option<ReplEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next instant the machine needs [`RawRepl::handle_timeout`].
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        match &self.state {
+            State::Idle | State::Ready => None,
+            State::Draining { started, last_rx } => Some(
+                (*last_rx + self.config.drain_quiet).min(*started + self.config.drain_max),
+            ),
+            State::Entering { deadline }
+            | State::PasteHandshake { deadline, .. }
+            | State::PasteUpload { deadline, .. }
+            | State::PasteAwaitAck { deadline }
+            | State::PlainAwaitOk { deadline }
+            | State::Output { deadline, .. } => Some(*deadline),
+            State::PlainUpload { next_at, .. } => Some(*next_at),
+        }
+    }
+
+    fn fail(&mut self, error: ReplError) {
+        self.state = State::Idle;
+        self.events.push_back(ReplEvent::Failed(error));
+    }
+
+    fn report_mode(&mut self) {
+        if !self.mode_reported {
+            self.mode_reported = true;
+            self.events.push_back(ReplEvent::ModeChosen(self.mode));
+        }
+    }
+
+    fn start_plain(&mut self, code: Vec<u8>) {
+        self.report_mode();
+        self.state = State::PlainUpload {
+            code,
+            pos: 0,
+            next_at: self.now,
+        };
+        self.process();
+    }
+
+    fn start_output(&mut self) {
+        let timeout = self.exec_timeout;
+        self.state = State::Output {
+            stdout: Vec::new(),
+            stderr: None,
+            deadline: self.now + timeout,
+            timeout,
+        };
+    }
+
+    /// Advance as far as the received bytes and the clock allow.
+    fn process(&mut self) {
+        loop {
+            let before = std::mem::discriminant(&self.state);
+            let rx_len = self.rx.len();
+            self.step();
+            if std::mem::discriminant(&self.state) == before && self.rx.len() == rx_len {
+                break;
+            }
+        }
+    }
+
+    fn step(&mut self) {
+        let now = self.now;
+        let link_timeout = self.config.link_timeout;
+        match std::mem::replace(&mut self.state, State::Idle) {
+            State::Idle => {
+                // Nobody is listening: whatever arrives is stray output.
+                self.rx.clear();
+            }
+            State::Ready => {
+                self.rx.clear();
+                self.state = State::Ready;
+            }
+            State::Draining { started, last_rx } => {
+                let last_rx = if self.rx.is_empty() { last_rx } else { now };
+                self.rx.clear();
+                if now >= last_rx + self.config.drain_quiet || now >= started + self.config.drain_max
+                {
+                    self.tx.push_back(vec![b'\r', CTRL_A]);
+                    self.state = State::Entering {
+                        deadline: now + self.config.enter_timeout,
+                    };
+                } else {
+                    self.state = State::Draining { started, last_rx };
+                }
+            }
+            State::Entering { deadline } => {
+                if let Some(end) = find(&self.rx, RAW_BANNER) {
+                    self.rx.drain(..end + RAW_BANNER.len());
+                    self.state = State::Ready;
+                    self.events.push_back(ReplEvent::Ready);
+                } else if now >= deadline {
+                    self.fail(ReplError::NoResponse {
+                        waiting_for: "entering the raw REPL",
+                    });
+                } else {
+                    self.state = State::Entering { deadline };
+                }
+            }
+            State::PasteHandshake { code, deadline } => self.paste_handshake(code, deadline),
+            State::PasteUpload {
+                code,
+                mut pos,
+                window,
+                mut credit,
+                deadline,
+            } => {
+                let mut deadline = deadline;
+                let mut early_end = false;
+                for (i, byte) in self.rx.iter().enumerate() {
+                    match *byte {
+                        CTRL_A => credit += usize::from(window),
+                        CTRL_D => {
+                            early_end = true;
+                            self.rx.drain(..=i);
+                            break;
+                        }
+                        _ => {
+                            let got = self.rx[i..].to_vec();
+                            self.fail(ReplError::Unexpected {
+                                during: "sending code in raw-paste mode",
+                                got,
+                            });
+                            return;
+                        }
+                    }
+                }
+                if early_end {
+                    // The module stopped reading (a syntax error, say): acknowledge, then read its
+                    // report as the output of the exec.
+                    self.tx.push_back(vec![CTRL_D]);
+                    self.start_output();
+                    return;
+                }
+                if !self.rx.is_empty() {
+                    self.rx.clear();
+                    deadline = now + link_timeout;
+                }
+                if credit > 0 && pos < code.len() {
+                    let end = (pos + credit).min(code.len());
+                    self.tx.push_back(code[pos..end].to_vec());
+                    credit -= end - pos;
+                    pos = end;
+                    deadline = now + link_timeout;
+                }
+                if pos == code.len() {
+                    self.tx.push_back(vec![CTRL_D]);
+                    self.state = State::PasteAwaitAck {
+                        deadline: now + link_timeout,
+                    };
+                } else if now >= deadline {
+                    self.fail(ReplError::NoResponse {
+                        waiting_for: "sending code (no flow-control credit came back)",
+                    });
+                } else {
+                    self.state = State::PasteUpload {
+                        code,
+                        pos,
+                        window,
+                        credit,
+                        deadline,
+                    };
+                }
+            }
+            State::PasteAwaitAck { deadline } => {
+                // Window credits may still arrive before the acknowledgement: skip them.
+                while let Some(&byte) = self.rx.first() {
+                    self.rx.remove(0);
+                    match byte {
+                        CTRL_A => continue,
+                        CTRL_D => {
+                            self.start_output();
+                            return;
+                        }
+                        other => {
+                            self.fail(ReplError::Unexpected {
+                                during: "waiting for the end of the raw-paste upload",
+                                got: vec![other],
+                            });
+                            return;
+                        }
+                    }
+                }
+                if now >= deadline {
+                    self.fail(ReplError::NoResponse {
+                        waiting_for: "compiling the code sent",
+                    });
+                } else {
+                    self.state = State::PasteAwaitAck { deadline };
+                }
+            }
+            State::PlainUpload {
+                code,
+                mut pos,
+                next_at,
+            } => {
+                self.rx.clear();
+                if now < next_at {
+                    self.state = State::PlainUpload { code, pos, next_at };
+                    return;
+                }
+                let end = (pos + self.config.plain_chunk).min(code.len());
+                if end > pos {
+                    self.tx.push_back(code[pos..end].to_vec());
+                    pos = end;
+                }
+                if pos == code.len() {
+                    self.tx.push_back(vec![CTRL_D]);
+                    self.state = State::PlainAwaitOk {
+                        deadline: now + link_timeout,
+                    };
+                } else {
+                    self.state = State::PlainUpload {
+                        code,
+                        pos,
+                        next_at: now + self.config.plain_chunk_interval,
+                    };
+                }
+            }
+            State::PlainAwaitOk { deadline } => {
+                if self.rx.len() >= 2 {
+                    if self.rx.starts_with(b"OK") {
+                        self.rx.drain(..2);
+                        self.start_output();
+                    } else {
+                        let got = std::mem::take(&mut self.rx);
+                        self.fail(ReplError::Unexpected {
+                            during: "waiting for OK after sending code",
+                            got,
+                        });
+                    }
+                } else if now >= deadline {
+                    self.fail(ReplError::NoResponse {
+                        waiting_for: "receiving code (expected OK)",
+                    });
+                } else {
+                    self.state = State::PlainAwaitOk { deadline };
+                }
+            }
+            State::Output {
+                mut stdout,
+                mut stderr,
+                mut deadline,
+                timeout,
+            } => {
+                if !self.rx.is_empty() {
+                    deadline = now + timeout;
+                }
+                while !self.rx.is_empty() {
+                    match stderr.as_mut() {
+                        None => match self.rx.iter().position(|&b| b == CTRL_D) {
+                            Some(i) => {
+                                stdout.extend(self.rx.drain(..i));
+                                self.rx.remove(0);
+                                stderr = Some(Vec::new());
+                            }
+                            None => stdout.append(&mut self.rx),
+                        },
+                        Some(err) => match self.rx.iter().position(|&b| b == CTRL_D) {
+                            Some(i) => {
+                                err.extend(self.rx.drain(..i));
+                                if self.rx.len() < 2 {
+                                    // Wait for the prompt that follows the separator.
+                                    break;
+                                }
+                                if self.rx[1] != b'>' {
+                                    let got = self.rx.clone();
+                                    self.fail(ReplError::Unexpected {
+                                        during: "waiting for the prompt after the output",
+                                        got,
+                                    });
+                                    return;
+                                }
+                                self.rx.drain(..2);
+                                let stderr = std::mem::take(err);
+                                self.state = State::Ready;
+                                self.events.push_back(ReplEvent::ExecDone { stdout, stderr });
+                                return;
+                            }
+                            None => err.append(&mut self.rx),
+                        },
+                    }
+                }
+                if now >= deadline {
+                    self.fail(ReplError::NoResponse {
+                        waiting_for: "running the code",
+                    });
+                } else {
+                    self.state = State::Output {
+                        stdout,
+                        stderr,
+                        deadline,
+                        timeout,
+                    };
+                }
+            }
+        }
+    }
+
+    fn paste_handshake(&mut self, code: Vec<u8>, deadline: Duration) {
+        let now = self.now;
+        let keep_waiting = |this: &mut Self, code: Vec<u8>| {
+            if now >= deadline {
+                this.fail(ReplError::NoResponse {
+                    waiting_for: "answering the raw-paste request",
+                });
+            } else {
+                this.state = State::PasteHandshake { code, deadline };
+            }
+        };
+        if self.rx.len() < 2 {
+            return keep_waiting(self, code);
+        }
+        match [self.rx[0], self.rx[1]] {
+            [b'R', 0x01] => {
+                if self.rx.len() < 5 {
+                    return keep_waiting(self, code);
+                }
+                let window = u16::from_le_bytes([self.rx[2], self.rx[3]]);
+                if window == 0 {
+                    let got = self.rx[..4].to_vec();
+                    return self.fail(ReplError::Unexpected {
+                        during: "reading the raw-paste window size",
+                        got,
+                    });
+                }
+                // The window size itself grants one window; the `\x01` after it (left in rx and
+                // counted by the upload state) grants a second.
+                self.rx.drain(..4);
+                self.mode = PasteMode::RawPaste { window };
+                self.report_mode();
+                self.state = State::PasteUpload {
+                    code,
+                    pos: 0,
+                    window,
+                    credit: usize::from(window),
+                    deadline: now + self.config.link_timeout,
+                };
+            }
+            [b'R', 0x00] => {
+                // The module also prints `>` after R\x00; consume it before sending anything.
+                if self.rx.len() < 3 {
+                    return keep_waiting(self, code);
+                }
+                if self.rx[2] != b'>' {
+                    let got = self.rx.clone();
+                    return self.fail(ReplError::Unexpected {
+                        during: "answering the raw-paste request",
+                        got,
+                    });
+                }
+                self.rx.drain(..3);
+                self.mode = PasteMode::PlainUnsupported;
+                self.start_plain(code);
+            }
+            [b'r', b'a'] => {
+                // Old firmware treats \x05A\x01 as Ctrl-A again and reprints the banner.
+                match find(&self.rx, RAW_BANNER) {
+                    Some(i) => {
+                        self.rx.drain(..i + RAW_BANNER.len());
+                        self.mode = PasteMode::PlainOldFirmware;
+                        self.start_plain(code);
+                    }
+                    None => keep_waiting(self, code),
+                }
+            }
+            _ => {
+                let got = self.rx.clone();
+                self.fail(ReplError::Unexpected {
+                    during: "answering the raw-paste request",
+                    got,
+                });
+            }
+        }
+    }
+}
+
+/// Position of `needle` in `haystack`.
+pub(crate) fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || haystack.len() < needle.len() {
+        return None;
+    }
+    haystack.windows(needle.len()).position(|w| w == needle)
+}

@@ -1,0 +1,253 @@
+//! What every flash session looks like from the outside: the [`Machine`] interface the browser and
+//! the CLI pump, the events it yields, and the outcome or error a technician reads at the end.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::module::ModuleInfo;
+
+/// A sans-IO machine: bytes and time in, bytes and events out.
+///
+/// The caller's loop: send everything [`poll_transmit`](Machine::poll_transmit) gives, drain
+/// [`poll_event`](Machine::poll_event), then wait for bytes from the module or for the instant
+/// [`poll_timeout`](Machine::poll_timeout) names, whichever comes first, and feed it back.
+pub trait Machine {
+    /// Bytes received from the module.
+    fn handle_input(&mut self, now: Duration, data: &[u8]);
+    /// The clock reached (or passed) the instant [`Machine::poll_timeout`] asked for.
+    fn handle_timeout(&mut self, now: Duration);
+    /// The next bytes to send to the module.
+    fn poll_transmit(&mut self) -> Option<Vec<u8>>;
+    /// When the machine next needs [`Machine::handle_timeout`]; `None` when it only waits for input.
+    fn poll_timeout(&self) -> Option<Duration>;
+    /// What happened since the last call.
+    fn poll_event(&mut self) -> Option<SessionEvent>;
+    /// The technician pressed Cancel. The machine stops the module's work safely and finishes with
+    /// [`FlashErrorKind::Cancelled`].
+    fn cancel(&mut self, now: Duration);
+    /// The link to the module is gone (port closed, cable pulled).
+    fn link_lost(&mut self, now: Duration);
+    /// True once [`SessionEvent::Finished`] was emitted.
+    fn is_finished(&self) -> bool;
+}
+
+/// The steps of a session, in order. Used in progress displays and in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Interrupting the module and entering its REPL.
+    Connect,
+    /// Asking the module what it is and what it runs.
+    Identify,
+    /// Setting up the update on the module.
+    Prepare,
+    /// Streaming the image.
+    Write,
+    /// Committing buffered data to flash.
+    Flush,
+    /// The module checks what it received.
+    Verify,
+    /// The module restarts into the new image.
+    Restart,
+    /// Reconnecting after the restart and reading the running version.
+    Confirm,
+}
+
+impl Step {
+    /// The step in a few words, for the progress display.
+    pub fn label(self) -> &'static str {
+        match self {
+            Step::Connect => "Connecting",
+            Step::Identify => "Identifying",
+            Step::Prepare => "Preparing the update",
+            Step::Write => "Writing",
+            Step::Flush => "Flushing to flash",
+            Step::Verify => "Verifying on the module",
+            Step::Restart => "Restarting",
+            Step::Confirm => "Confirming the new version",
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// How much a log line matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Wire-level detail.
+    Debug,
+    /// Normal progress.
+    Info,
+    /// Something the technician should notice.
+    Warn,
+    /// A failure.
+    Error,
+}
+
+/// What a session reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// A line for the session log.
+    Log { level: LogLevel, message: String },
+    /// A new step began.
+    Step(Step),
+    /// Bytes of the image the module has accepted so far.
+    Progress { done: u64, total: u64 },
+    /// The module said what it is.
+    Identified(ModuleInfo),
+    /// The session is over.
+    Finished(Result<FlashOutcome, FlashError>),
+}
+
+/// A session that ended well.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlashOutcome {
+    /// Image bytes written (zero for an identify-only session).
+    pub bytes: u64,
+    /// The module restarted into the new image.
+    pub restarted: bool,
+    /// What the module reports after the session.
+    pub module: Option<ModuleInfo>,
+}
+
+/// A session that failed: the step, the byte offset where it applies, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlashError {
+    /// The step that failed.
+    pub step: Step,
+    /// How far the image had been written when it failed, where that applies.
+    pub offset: Option<u64>,
+    /// The image size, where that applies.
+    pub total: Option<u64>,
+    /// The cause.
+    pub kind: FlashErrorKind,
+    /// What the module holds now, in words (for example "still runs its previous firmware").
+    pub module_state: &'static str,
+}
+
+/// Why a session failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlashErrorKind {
+    /// The technician cancelled.
+    Cancelled,
+    /// The image is empty.
+    EmptyImage,
+    /// The module stopped answering.
+    NoResponse { waiting_for: &'static str },
+    /// The link to the module went away.
+    LinkLost,
+    /// The module sent something the protocol does not allow.
+    Protocol(String),
+    /// A module call returned an error value.
+    Rejected { call: &'static str, returned: String },
+    /// The code raised on the module; `last_line` is the exception line of the traceback.
+    Traceback { last_line: String },
+    /// The module's answer could not be understood.
+    BadAnswer { call: &'static str, got: String },
+}
+
+impl FlashError {
+    /// What the technician can do about it, in one sentence.
+    pub fn advice(&self) -> &'static str {
+        match &self.kind {
+            FlashErrorKind::Cancelled => "Start the flash again when ready.",
+            FlashErrorKind::EmptyImage => "Choose a firmware file that is not empty.",
+            FlashErrorKind::NoResponse { .. } | FlashErrorKind::LinkLost => {
+                "Check the USB cable and the module's power, reconnect, and flash again."
+            }
+            FlashErrorKind::Rejected { .. } => {
+                "Check that the image is a firmware package for this module and fits its update area."
+            }
+            FlashErrorKind::Traceback { .. } | FlashErrorKind::BadAnswer { .. } => {
+                "Check that the module runs the expected firmware family, then try again."
+            }
+            FlashErrorKind::Protocol(_) => {
+                "The data on the line was garbled: check the cable and the baud rate, then flash again."
+            }
+        }
+    }
+}
+
+impl fmt::Display for FlashError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed", self.step.label())?;
+        if let (Some(offset), Some(total)) = (self.offset, self.total) {
+            write!(
+                f,
+                " at byte {} of {}",
+                group_digits(offset),
+                group_digits(total)
+            )?;
+        }
+        f.write_str(": ")?;
+        match &self.kind {
+            FlashErrorKind::Cancelled => f.write_str("cancelled by you")?,
+            FlashErrorKind::EmptyImage => f.write_str("the image is empty (0 bytes)")?,
+            FlashErrorKind::NoResponse { waiting_for } => {
+                write!(f, "the module stopped answering while {waiting_for}")?
+            }
+            FlashErrorKind::LinkLost => f.write_str("the connection to the module was lost")?,
+            FlashErrorKind::Protocol(text) => f.write_str(text)?,
+            FlashErrorKind::Rejected { call, returned } => {
+                write!(f, "the module refused it ({call} returned {returned})")?
+            }
+            FlashErrorKind::Traceback { last_line } => {
+                write!(f, "the module raised an error: {last_line}")?
+            }
+            FlashErrorKind::BadAnswer { call, got } => {
+                write!(f, "unexpected answer to {call}: {got}")?
+            }
+        }
+        write!(f, ". The module {}.", self.module_state)
+    }
+}
+
+impl std::error::Error for FlashError {}
+
+/// `1234567` as `1,234,567`.
+pub fn group_digits(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_are_grouped_by_thousands() {
+        assert_eq!(group_digits(0), "0");
+        assert_eq!(group_digits(999), "999");
+        assert_eq!(group_digits(1000), "1,000");
+        assert_eq!(group_digits(98304), "98,304");
+        assert_eq!(group_digits(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn an_error_names_step_offset_cause_and_module_state() {
+        let e = FlashError {
+            step: Step::Write,
+            offset: Some(40960),
+            total: Some(98304),
+            kind: FlashErrorKind::NoResponse {
+                waiting_for: "running the code",
+            },
+            module_state: "still runs its previous firmware",
+        };
+        assert_eq!(
+            e.to_string(),
+            "Writing failed at byte 40,960 of 98,304: the module stopped answering while running \
+             the code. The module still runs its previous firmware."
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! Firmware images for the demo module and for tests: well-formed ESP-IDF application images with
+//! firmware-like contents (code-like pseudo-random runs, strings, and zero/0xFF padding), made
+//! deterministically from a version string.
+
+use otadeck_core::image::esp::{build_app_image, AppDescriptorFields};
+
+/// The version the demo module runs before any update.
+pub const DEMO_RUNNING_VERSION: &str = "2.0.3";
+/// The version of the bundled sample image.
+pub const SAMPLE_VERSION: &str = "2.1.0";
+/// Size of the bundled sample image's body, before headers.
+pub const SAMPLE_BODY_LEN: usize = 96 * 1024;
+
+/// A small deterministic generator (xorshift64*), so images are the same on every machine.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+fn body(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = Rng(seed | 1);
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        let kind = rng.next() % 8;
+        let run = 16 + (rng.next() % 240) as usize;
+        match kind {
+            0 => out.extend(std::iter::repeat_n(0xFF, run)),
+            1 => out.extend(std::iter::repeat_n(0x00, run / 2)),
+            2 => out.extend_from_slice(b"otadeck demo firmware: sensor task started\0"),
+            _ => {
+                for _ in 0..run / 8 {
+                    out.extend_from_slice(&rng.next().to_le_bytes());
+                }
+            }
+        }
+    }
+    out.truncate(len);
+    out
+}
+
+/// An application image declaring `version`, with `body_len` bytes of firmware-like content.
+pub fn demo_image(version: &str, body_len: usize) -> Vec<u8> {
+    let seed = version
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let data = body(seed, body_len);
+    let split = body_len * 3 / 4;
+    build_app_image(
+        9,
+        &AppDescriptorFields {
+            version,
+            project_name: "otadeck-demo",
+            time: "09:30:00",
+            date: "Nov 20 2026",
+            idf_version: "v5.3.1",
+            secure_version: 0,
+        },
+        &[(0x3C02_0020, &data[..split]), (0x4200_0020, &data[split..])],
+    )
+}
+
+/// The firmware the demo module runs at power-on.
+pub fn demo_running_image() -> Vec<u8> {
+    demo_image(DEMO_RUNNING_VERSION, 64 * 1024)
+}
+
+/// The sample image offered on the Flash page.
+pub fn sample_image() -> Vec<u8> {
+    demo_image(SAMPLE_VERSION, SAMPLE_BODY_LEN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otadeck_core::image::esp;
+
+    #[test]
+    fn sample_is_a_valid_image_with_its_version() {
+        let img = sample_image();
+        let parsed = esp::parse(&img).unwrap();
+        assert_eq!(parsed.app.unwrap().version, SAMPLE_VERSION);
+        assert_eq!(parsed.image_len, img.len());
+        assert!(img.len() > SAMPLE_BODY_LEN);
+    }
+
+    #[test]
+    fn images_are_deterministic_and_differ_by_version() {
+        assert_eq!(demo_image("1.0.0", 5000), demo_image("1.0.0", 5000));
+        assert_ne!(demo_image("1.0.0", 5000), demo_image("1.0.1", 5000));
+    }
+}

@@ -1,0 +1,11 @@
+//! Simulated modules for otadeck: the device side of each protocol, on simulated flash, behind a
+//! simulated serial line with a virtual clock and fault injection. They run natively (tests, the
+//! CLI) and in the browser (the demo module).
+
+pub mod firmware;
+pub mod flash;
+pub mod harness;
+pub mod line;
+pub mod mp_repl;
+pub mod pyexpr;
+pub mod quecpython;

@@ -1,0 +1,321 @@
+//! The module side of the MicroPython REPL: the friendly prompt, the raw REPL and raw-paste mode
+//! with its flow-control window, as `shared/runtime/pyexec.c` behaves. What the code *does* is up
+//! to an [`Interpreter`] (a QuecPython module, an ESP32 port, ...).
+
+use std::time::Duration;
+
+use crate::line::Device;
+
+const CTRL_A: u8 = 0x01;
+const CTRL_B: u8 = 0x02;
+const CTRL_C: u8 = 0x03;
+const CTRL_D: u8 = 0x04;
+const CTRL_E: u8 = 0x05;
+
+/// What an exec produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecResult {
+    /// Printed output (`\r\n` line ends, as on a board).
+    pub stdout: String,
+    /// The traceback, when the code raised.
+    pub stderr: String,
+    /// The code restarted the module (`machine.reset()`, `Power.powerRestart()`).
+    pub reboot: bool,
+    /// Time the code takes to run on the module.
+    pub duration: Duration,
+}
+
+/// The language side of a simulated MicroPython module.
+pub trait Interpreter {
+    /// Run `code` (a whole exec: one or more statements).
+    fn exec(&mut self, code: &str) -> ExecResult;
+    /// The friendly REPL banner, e.g. `MicroPython v1.12 on 2023-03-01; EC600U with QUECTEL`.
+    fn banner(&self) -> String;
+    /// The module restarted: forget variables, apply what the restart applies.
+    fn reboot(&mut self);
+    /// Soft reset (Ctrl-D at an empty prompt): forget variables only.
+    fn soft_reset(&mut self);
+}
+
+/// How the simulated firmware answers the raw-paste request `\x05A\x01`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RawPasteSupport {
+    /// Current firmware: `R\x01` and a window of this many bytes.
+    Window(u16),
+    /// Firmware that knows raw-paste commands but not `A`: `R\x00` then `>`.
+    Refuses,
+    /// Firmware older than raw-paste: the `\x01` acts as Ctrl-A and reprints the banner.
+    Absent,
+}
+
+#[derive(Debug)]
+enum Mode {
+    Friendly { line: Vec<u8> },
+    Raw { buf: Vec<u8> },
+    RawPaste { buf: Vec<u8>, window_remain: u16, credit: i64 },
+    /// Running an exec or rebooting: input is ignored until `until`.
+    Busy { until: Duration, then: Box<AfterBusy> },
+}
+
+#[derive(Debug)]
+enum AfterBusy {
+    /// Print the rest of the exec output and go back to the raw prompt.
+    RawOutput(Vec<u8>),
+    /// Finish a reboot: print the boot banner, land at the friendly prompt.
+    Boot,
+}
+
+/// A MicroPython module's REPL over its serial line.
+#[derive(Debug)]
+pub struct ReplDevice<I> {
+    /// What runs the code.
+    pub interpreter: I,
+    paste: RawPasteSupport,
+    mode: Mode,
+    out: Vec<u8>,
+    now: Duration,
+    /// Bytes the host sent beyond the raw-paste window (a host bug; a real module loses them).
+    pub overflowed: u64,
+    /// Execs run, for tests.
+    pub execs: u64,
+    /// Reboots done, for tests.
+    pub reboots: u64,
+    boot_time: Duration,
+}
+
+impl<I: Interpreter> ReplDevice<I> {
+    /// A module sitting at its friendly prompt.
+    pub fn new(interpreter: I, paste: RawPasteSupport) -> Self {
+        ReplDevice {
+            interpreter,
+            paste,
+            mode: Mode::Friendly { line: Vec::new() },
+            out: b">>> ".to_vec(),
+            now: Duration::ZERO,
+            overflowed: 0,
+            execs: 0,
+            reboots: 0,
+            boot_time: Duration::from_millis(1200),
+        }
+    }
+
+    /// Pull the plug and plug it back: whatever ran is lost, the module boots again.
+    pub fn power_cycle(&mut self, now: Duration) {
+        self.out.clear();
+        self.begin_reboot(now);
+    }
+
+    fn begin_reboot(&mut self, now: Duration) {
+        self.reboots += 1;
+        self.interpreter.reboot();
+        self.mode = Mode::Busy {
+            until: now + self.boot_time,
+            then: Box::new(AfterBusy::Boot),
+        };
+    }
+
+    fn friendly_banner(&self) -> Vec<u8> {
+        format!(
+            "{}\r\nType \"help()\" for more information.\r\n>>> ",
+            self.interpreter.banner()
+        )
+        .into_bytes()
+    }
+
+    fn run_raw(&mut self, code: &[u8], prefix_ok: bool) {
+        self.execs += 1;
+        if prefix_ok {
+            self.out.extend_from_slice(b"OK");
+        }
+        let code = String::from_utf8_lossy(code).into_owned();
+        let result = self.interpreter.exec(&code);
+        if result.reboot {
+            // The restart cuts the exec short: nothing more is printed before the boot log.
+            self.out.extend_from_slice(result.stdout.as_bytes());
+            self.begin_reboot(self.now + result.duration);
+            return;
+        }
+        let mut rest = result.stdout.into_bytes();
+        rest.push(CTRL_D);
+        rest.extend_from_slice(result.stderr.as_bytes());
+        rest.push(CTRL_D);
+        rest.push(b'>');
+        if result.duration.is_zero() {
+            self.out.extend_from_slice(&rest);
+            self.mode = Mode::Raw { buf: Vec::new() };
+        } else {
+            self.mode = Mode::Busy {
+                until: self.now + result.duration,
+                then: Box::new(AfterBusy::RawOutput(rest)),
+            };
+        }
+    }
+
+    fn byte(&mut self, b: u8) {
+        match &mut self.mode {
+            Mode::Busy { .. } => {}
+            Mode::Friendly { line } => match b {
+                CTRL_A => {
+                    self.out.extend_from_slice(b"\r\nraw REPL; CTRL-B to exit\r\n>");
+                    self.mode = Mode::Raw { buf: Vec::new() };
+                }
+                CTRL_C => {
+                    line.clear();
+                    self.out.extend_from_slice(b"\r\n>>> ");
+                }
+                CTRL_D if line.is_empty() => {
+                    self.interpreter.soft_reset();
+                    self.out.extend_from_slice(b"\r\nMPY: soft reboot\r\n");
+                    let banner = self.friendly_banner();
+                    self.out.extend_from_slice(&banner);
+                }
+                b'\r' | b'\n' => {
+                    let code = std::mem::take(line);
+                    self.out.extend_from_slice(b"\r\n");
+                    if !code.is_empty() {
+                        let result = self.interpreter.exec(&String::from_utf8_lossy(&code));
+                        self.out.extend_from_slice(result.stdout.as_bytes());
+                        self.out.extend_from_slice(result.stderr.as_bytes());
+                        if result.reboot {
+                            return self.begin_reboot(self.now + result.duration);
+                        }
+                    }
+                    self.out.extend_from_slice(b">>> ");
+                }
+                0x08 | 0x7f => {
+                    if line.pop().is_some() {
+                        self.out.extend_from_slice(b"\x08 \x08");
+                    }
+                }
+                0x20..=0x7e => {
+                    line.push(b);
+                    self.out.push(b);
+                }
+                _ => {}
+            },
+            Mode::Raw { buf } => match b {
+                CTRL_A if buf.len() == 2 && buf[0] == CTRL_E => {
+                    let sub = buf[1];
+                    buf.clear();
+                    match (self.paste, sub) {
+                        (RawPasteSupport::Window(window), b'A') => {
+                            self.out.extend_from_slice(b"R\x01");
+                            self.out.extend_from_slice(&window.to_le_bytes());
+                            self.out.push(CTRL_A);
+                            self.mode = Mode::RawPaste {
+                                buf: Vec::new(),
+                                window_remain: window,
+                                credit: 2 * i64::from(window),
+                            };
+                        }
+                        (RawPasteSupport::Absent, _) => {
+                            self.out.extend_from_slice(b"raw REPL; CTRL-B to exit\r\n>");
+                        }
+                        _ => self.out.extend_from_slice(b"R\x00>"),
+                    }
+                }
+                CTRL_A => {
+                    buf.clear();
+                    self.out.extend_from_slice(b"raw REPL; CTRL-B to exit\r\n>");
+                }
+                CTRL_B => {
+                    self.out.extend_from_slice(b"\r\n");
+                    let banner = self.friendly_banner();
+                    self.out.extend_from_slice(&banner);
+                    self.mode = Mode::Friendly { line: Vec::new() };
+                }
+                CTRL_C => buf.clear(),
+                CTRL_D if buf.is_empty() => {
+                    self.interpreter.soft_reset();
+                    self.out
+                        .extend_from_slice(b"OK\r\nMPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>");
+                }
+                CTRL_D => {
+                    let code = std::mem::take(buf);
+                    self.run_raw(&code, true);
+                }
+                _ => buf.push(b),
+            },
+            Mode::RawPaste {
+                buf,
+                window_remain,
+                credit,
+            } => {
+                *credit -= 1;
+                if *credit < 0 {
+                    // Beyond the window: a real module's buffer has no room for it.
+                    self.overflowed += 1;
+                    return;
+                }
+                match b {
+                    CTRL_D => {
+                        let code = std::mem::take(buf);
+                        self.out.push(CTRL_D);
+                        self.run_raw(&code, false);
+                    }
+                    CTRL_C => {
+                        self.out.push(CTRL_D);
+                        self.out.extend_from_slice(
+                            b"\x04Traceback (most recent call last):\r\nKeyboardInterrupt: \r\n\x04>",
+                        );
+                        self.mode = Mode::Raw { buf: Vec::new() };
+                    }
+                    _ => {
+                        buf.push(b);
+                        *window_remain -= 1;
+                        if *window_remain == 0 {
+                            if let RawPasteSupport::Window(w) = self.paste {
+                                *window_remain = w;
+                                *credit += i64::from(w);
+                            }
+                            self.out.push(CTRL_A);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<I: Interpreter> Device for ReplDevice<I> {
+    fn receive(&mut self, now: Duration, data: &[u8]) {
+        self.now = now;
+        self.tick(now);
+        for &b in data {
+            self.byte(b);
+        }
+    }
+
+    fn transmit(&mut self, _now: Duration) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    fn next_wakeup(&self) -> Option<Duration> {
+        match &self.mode {
+            Mode::Busy { until, .. } => Some(*until),
+            _ => None,
+        }
+    }
+
+    fn tick(&mut self, now: Duration) {
+        self.now = now;
+        if let Mode::Busy { until, .. } = &self.mode {
+            if now >= *until {
+                let Mode::Busy { then, .. } =
+                    std::mem::replace(&mut self.mode, Mode::Raw { buf: Vec::new() })
+                else {
+                    unreachable!()
+                };
+                match *then {
+                    AfterBusy::RawOutput(rest) => self.out.extend_from_slice(&rest),
+                    AfterBusy::Boot => {
+                        let banner = self.friendly_banner();
+                        self.out.extend_from_slice(b"\r\n");
+                        self.out.extend_from_slice(&banner);
+                        self.mode = Mode::Friendly { line: Vec::new() };
+                    }
+                }
+            }
+        }
+    }
+}

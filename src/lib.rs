@@ -1,0 +1,1 @@
+//! otadeck web app
