@@ -1,1 +1,24 @@
-//! otadeck web app
+//! The otadeck web app: a Yew single-page app that flashes modules over Web Serial or the
+//! in-page demo module, driving the sans-IO machines of `otadeck-core`.
+//!
+//! Everything here is browser code; on other targets the crate is empty so that native
+//! `cargo test --workspace` stays fast.
+
+#![cfg(target_arch = "wasm32")]
+
+pub mod clock;
+pub mod pump;
+pub mod transport;
+
+mod app;
+mod components;
+mod image;
+mod pages;
+mod runner;
+mod state;
+mod support;
+
+/// Mount the app on the page body.
+pub fn run() {
+    yew::Renderer::<app::App>::new().render();
+}

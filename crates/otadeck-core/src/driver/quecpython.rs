@@ -280,7 +280,7 @@ impl QuecPythonSession {
                 let size = self.chunk_size();
                 self.log(
                     LogLevel::Info,
-                    format!("Writing in calls of {size} bytes ({:?})", self.repl.mode()),
+                    format!("Writing the image in calls of {size} bytes, base64-encoded"),
                 );
                 self.send_next_chunk();
             }

@@ -269,6 +269,16 @@ impl RawRepl {
     /// Bytes received from the module.
     pub fn handle_input(&mut self, now: Duration, data: &[u8]) {
         self.now = now;
+        if let State::Output {
+            deadline, timeout, ..
+        } = &mut self.state
+        {
+            // Output restarts the silence timer. Only new bytes count: a separator held back in
+            // `rx` while the prompt is awaited must not keep the exec alive forever.
+            if !data.is_empty() {
+                *deadline = now + *timeout;
+            }
+        }
         self.rx.extend_from_slice(data);
         self.process();
     }
@@ -531,12 +541,9 @@ impl RawRepl {
             State::Output {
                 mut stdout,
                 mut stderr,
-                mut deadline,
+                deadline,
                 timeout,
             } => {
-                if !self.rx.is_empty() {
-                    deadline = now + timeout;
-                }
                 while !self.rx.is_empty() {
                     match stderr.as_mut() {
                         None => match self.rx.iter().position(|&b| b == CTRL_D) {

@@ -1,0 +1,6 @@
+//! Pieces shared by the pages.
+
+pub mod header;
+pub mod log_view;
+pub mod progress;
+pub mod support_banner;

@@ -1,0 +1,64 @@
+//! An image chosen for flashing: its bytes, size, SHA-256 (computed in chunks that yield to the
+//! browser) and what the core recognises in it.
+
+use otadeck_core::digest::{to_hex, StreamingSha256};
+use otadeck_core::image::esp;
+
+/// Bytes hashed between two yields to the page.
+const HASH_CHUNK: usize = 64 * 1024;
+
+/// A chosen image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedImage {
+    /// File name, or "sample" for the bundled image.
+    pub name: String,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// SHA-256, lower-case hex.
+    pub sha256: String,
+    /// What the image is, in a line.
+    pub kind: String,
+    /// The version the image declares, when it declares one.
+    pub version: Option<String>,
+}
+
+/// Hash and inspect `bytes`, yielding to the page between chunks.
+pub async fn load(name: String, bytes: Vec<u8>) -> LoadedImage {
+    let mut hasher = StreamingSha256::new();
+    for chunk in bytes.chunks(HASH_CHUNK) {
+        hasher.update(chunk);
+        gloo::timers::future::sleep(std::time::Duration::ZERO).await;
+    }
+    let sha256 = to_hex(&hasher.finish());
+    let (kind, version) = describe(&bytes);
+    LoadedImage {
+        name,
+        bytes,
+        sha256,
+        kind,
+        version,
+    }
+}
+
+fn describe(bytes: &[u8]) -> (String, Option<String>) {
+    if bytes.is_empty() {
+        return ("empty file".into(), None);
+    }
+    match esp::parse(bytes) {
+        Ok(img) => {
+            let chip = esp::chip_name(img.chip_id);
+            match img.app {
+                Some(app) => (
+                    format!(
+                        "ESP-IDF app image for {chip}: {} {}, built {} {}, IDF {}",
+                        app.project_name, app.version, app.date, app.time, app.idf_version
+                    ),
+                    Some(app.version),
+                ),
+                None => (format!("ESP image for {chip}"), None),
+            }
+        }
+        Err(esp::EspImageError::BadMagic(_)) => ("raw image".into(), None),
+        Err(e) => (format!("damaged ESP image: {e}"), None),
+    }
+}

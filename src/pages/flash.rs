@@ -1,0 +1,220 @@
+//! The Flash page: connect, choose an image, flash, watch, read the result.
+
+use std::rc::Rc;
+
+use otadeck_core::session::{group_digits, LogLevel};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::components::log_view::LogView;
+use crate::components::progress::FlashProgress;
+use crate::image::load;
+use crate::runner::Ctx;
+use crate::state::{Action, FlashView, LinkKind};
+use crate::support::detect;
+
+/// Baud rates offered for serial ports and the demo line.
+const BAUDS: [u32; 4] = [115_200, 230_400, 460_800, 921_600];
+/// Largest file accepted: larger than any module's update area.
+const MAX_IMAGE: usize = 32 * 1024 * 1024;
+
+/// The Flash page.
+#[component]
+pub fn FlashPage() -> Html {
+    let ctx = use_context::<Ctx>().expect("context");
+    let baud = use_state(|| 115_200u32);
+    let restart = use_state(|| true);
+    let loading = use_state(|| false);
+    let support = use_memo((), |_| detect());
+    let s = &*ctx.state;
+    let running = matches!(s.flash, FlashView::Running { .. });
+    let connected = s.link != LinkKind::None;
+
+    let on_baud = {
+        let baud = baud.clone();
+        Callback::from(move |e: Event| {
+            let v = e.target_unchecked_into::<HtmlInputElement>().value();
+            baud.set(v.parse().unwrap_or(115_200));
+        })
+    };
+    let on_demo = {
+        let (ctx, baud) = (ctx.clone(), *baud);
+        Callback::from(move |_: MouseEvent| {
+            let ctx = ctx.clone();
+            spawn_local(async move { ctx.connect_demo(baud).await });
+        })
+    };
+    let on_serial = {
+        let (ctx, baud) = (ctx.clone(), *baud);
+        Callback::from(move |_: MouseEvent| {
+            let ctx = ctx.clone();
+            spawn_local(async move { ctx.connect_serial(baud).await });
+        })
+    };
+    let on_disconnect = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| {
+            let ctx = ctx.clone();
+            spawn_local(async move { ctx.disconnect().await });
+        })
+    };
+    let on_sample = {
+        let (ctx, loading) = (ctx.clone(), loading.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (ctx, loading) = (ctx.clone(), loading.clone());
+            loading.set(true);
+            spawn_local(async move {
+                let img = load(
+                    format!("sample firmware {}", otadeck_sim::firmware::SAMPLE_VERSION),
+                    otadeck_sim::firmware::sample_image(),
+                )
+                .await;
+                ctx.state.dispatch(Action::Image(Some(Rc::new(img))));
+                loading.set(false);
+            });
+        })
+    };
+    let on_file = {
+        let (ctx, loading) = (ctx.clone(), loading.clone());
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            let Some(file) = input.files().and_then(|f| f.get(0)) else {
+                return;
+            };
+            let file = gloo::file::File::from(file);
+            let (ctx, loading) = (ctx.clone(), loading.clone());
+            if file.size() as usize > MAX_IMAGE {
+                ctx.log(
+                    LogLevel::Error,
+                    format!(
+                        "{} is {} bytes: larger than any module's update area ({} bytes). Choose the firmware file itself, not an archive or a full flash dump.",
+                        file.name(),
+                        group_digits(file.size()),
+                        group_digits(MAX_IMAGE as u64)
+                    ),
+                );
+                return;
+            }
+            loading.set(true);
+            spawn_local(async move {
+                match gloo::file::futures::read_as_bytes(&file).await {
+                    Ok(bytes) => {
+                        let img = load(file.name(), bytes).await;
+                        if img.bytes.is_empty() {
+                            ctx.log(LogLevel::Error, format!("{} is empty (0 bytes): choose the firmware file.", img.name));
+                        }
+                        ctx.state.dispatch(Action::Image(Some(Rc::new(img))));
+                    }
+                    Err(e) => ctx.log(LogLevel::Error, format!("Could not read {}: {e}", file.name())),
+                }
+                loading.set(false);
+            });
+        })
+    };
+    let on_restart = {
+        let restart = restart.clone();
+        Callback::from(move |e: Event| {
+            restart.set(e.target_unchecked_into::<HtmlInputElement>().checked());
+        })
+    };
+    let on_flash = {
+        let (ctx, restart) = (ctx.clone(), *restart);
+        let image = s.image.clone();
+        Callback::from(move |_: MouseEvent| {
+            if let Some(image) = image.clone() {
+                let ctx = ctx.clone();
+                spawn_local(async move { ctx.flash(image, restart).await });
+            }
+        })
+    };
+    let on_cancel = {
+        let ctx = ctx.clone();
+        Callback::from(move |_| ctx.cancel())
+    };
+
+    let image_summary = match &s.image {
+        None if *loading => html! { <div id="image-summary" class="muted">{"Reading and hashing…"}</div> },
+        None => html! { <div id="image-summary" class="muted">{"No image chosen yet."}</div> },
+        Some(img) => html! {
+            <dl id="image-summary" class="facts">
+                <dt>{"File"}</dt><dd>{&img.name}</dd>
+                <dt>{"Size"}</dt><dd>{format!("{} bytes", group_digits(img.bytes.len() as u64))}</dd>
+                <dt>{"SHA-256"}</dt><dd class="mono">{&img.sha256}</dd>
+                <dt>{"Contents"}</dt><dd>{&img.kind}</dd>
+            </dl>
+        },
+    };
+    let can_flash = connected
+        && !s.busy
+        && s.image.as_ref().is_some_and(|i| !i.bytes.is_empty())
+        && s.module.is_some();
+    let flash_hint = if !connected {
+        "Connect a module first."
+    } else if s.module.is_none() && !s.busy {
+        "The module was not identified: check the log, then reconnect."
+    } else if s.image.is_none() {
+        "Choose an image."
+    } else if s.image.as_ref().is_some_and(|i| i.bytes.is_empty()) {
+        "The chosen file is empty."
+    } else {
+        ""
+    };
+
+    html! {
+        <div class="page page-split">
+            <div class="col">
+            <section class="card">
+                <h2><span class="num">{"1"}</span>{"Connect"}</h2>
+                <div class="row">
+                    <label class="field">{"Baud rate"}
+                        <select id="baud" onchange={on_baud} disabled={running}>
+                            { for BAUDS.iter().map(|b| html! { <option value={b.to_string()} selected={*b == *baud}>{b}</option> }) }
+                        </select>
+                    </label>
+                    <button id="connect-serial" class="btn btn-primary" onclick={on_serial}
+                        disabled={running || support.problem().is_some()}>{"Connect serial port"}</button>
+                    <button id="connect-demo" class="btn" onclick={on_demo} disabled={running}>{"Use demo module"}</button>
+                    if connected {
+                        <button id="disconnect" class="btn btn-quiet" onclick={on_disconnect} disabled={running}>{"Disconnect"}</button>
+                    }
+                </div>
+            </section>
+            <section class="card">
+                <h2><span class="num">{"2"}</span>{"Choose the image"}</h2>
+                <div class="row">
+                    <label class={classes!("btn", "file-btn", running.then_some("disabled"))}>{"Choose file…"}
+                        <input id="file-input" type="file" onchange={on_file} disabled={running} />
+                    </label>
+                    <button id="use-sample" class="btn" onclick={on_sample} disabled={running}>
+                        {format!("Use sample firmware {}", otadeck_sim::firmware::SAMPLE_VERSION)}
+                    </button>
+                </div>
+                { image_summary }
+            </section>
+            </div>
+            <div class="col">
+            <section class="card">
+                <h2><span class="num">{"3"}</span>{"Flash"}</h2>
+                <div class="row">
+                    <label class="check">
+                        <input id="restart-after" type="checkbox" checked={*restart} onchange={on_restart} disabled={running} />
+                        {"Restart the module after a passing verify"}
+                    </label>
+                </div>
+                <div class="row">
+                    <button id="flash-start" class="btn btn-primary btn-huge" onclick={on_flash} disabled={!can_flash}>{"Flash"}</button>
+                    <span class="muted">{flash_hint}</span>
+                </div>
+                <FlashProgress view={s.flash.clone()}
+                    expected_version={s.image.as_ref().and_then(|i| i.version.clone())}
+                    on_cancel={on_cancel} />
+            </section>
+            <section class="card">
+                <h2>{"Log"}</h2>
+                <LogView limit={Some(12)} />
+            </section>
+            </div>
+        </div>
+    }
+}

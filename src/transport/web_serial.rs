@@ -1,0 +1,139 @@
+//! Web Serial: open a port with a baud rate and a large buffer, a reader task that feeds the
+//! inbox, writes that wait for `writer.ready` (backpressure), and a close that releases the
+//! stream locks before closing the port.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{ReadableStreamDefaultReader, SerialOptions, SerialPort, WritableStreamDefaultWriter};
+
+use super::{Chunk, Inbox, TransportError};
+
+/// The receive buffer asked of the browser. The default is 255 bytes, which overflows at
+/// 921600 baud while the page is busy.
+pub const BUFFER_SIZE: u32 = 64 * 1024;
+
+/// An open Web Serial port.
+#[derive(Clone)]
+pub struct WebSerialTransport {
+    port: SerialPort,
+    writer: Rc<RefCell<Option<WritableStreamDefaultWriter>>>,
+    reader: Rc<RefCell<Option<ReadableStreamDefaultReader>>>,
+    inbox: Inbox,
+    name: String,
+    baud: u32,
+}
+
+/// A short name for a port: its USB vendor and product ids when the browser gives them.
+pub fn port_name(port: &SerialPort) -> String {
+    let info: JsValue = port.get_info().into();
+    let id = |k: &str| {
+        Reflect::get(&info, &JsValue::from_str(k))
+            .ok()
+            .and_then(|v| v.as_f64())
+            .map(|v| v as u32)
+    };
+    match (id("usbVendorId"), id("usbProductId")) {
+        (Some(v), Some(p)) => format!("USB serial {v:04x}:{p:04x}"),
+        _ => "Serial port".to_string(),
+    }
+}
+
+impl WebSerialTransport {
+    /// Open `port` at `baud`, start reading.
+    pub async fn open(port: SerialPort, baud: u32) -> Result<Self, TransportError> {
+        let options = SerialOptions::new(baud);
+        options.set_buffer_size(BUFFER_SIZE);
+        JsFuture::from(port.open(&options))
+            .await
+            .map_err(|e| TransportError::from_js("could not open the serial port", e))?;
+        let reader: ReadableStreamDefaultReader = port.readable().get_reader().unchecked_into();
+        let writer = port
+            .writable()
+            .get_writer()
+            .map_err(|e| TransportError::from_js("could not write to the serial port", e))?;
+        let (tx, inbox) = Inbox::channel();
+        let t = WebSerialTransport {
+            name: port_name(&port),
+            port,
+            writer: Rc::new(RefCell::new(Some(writer))),
+            reader: Rc::new(RefCell::new(Some(reader.clone()))),
+            inbox,
+            baud,
+        };
+        wasm_bindgen_futures::spawn_local(async move {
+            loop {
+                let chunk: Chunk = match JsFuture::from(reader.read()).await {
+                    Ok(result) => {
+                        let done = Reflect::get(&result, &JsValue::from_str("done"))
+                            .ok()
+                            .and_then(|d| d.as_bool())
+                            .unwrap_or(true);
+                        if done {
+                            Err(TransportError("the serial port was closed".into()))
+                        } else {
+                            let value = Reflect::get(&result, &JsValue::from_str("value"))
+                                .unwrap_or(JsValue::UNDEFINED);
+                            Ok(value
+                                .dyn_into::<Uint8Array>()
+                                .map(|a| a.to_vec())
+                                .unwrap_or_default())
+                        }
+                    }
+                    Err(e) => Err(TransportError::from_js(
+                        "the serial port stopped (was the cable pulled?)",
+                        e,
+                    )),
+                };
+                let end = chunk.is_err();
+                if tx.unbounded_send(chunk).is_err() || end {
+                    break;
+                }
+            }
+        });
+        Ok(t)
+    }
+
+    /// Send bytes once the stream is ready for them.
+    pub async fn write(&self, data: &[u8]) -> Result<(), TransportError> {
+        let writer = self
+            .writer
+            .borrow()
+            .clone()
+            .ok_or_else(|| TransportError("the serial port is closed".into()))?;
+        JsFuture::from(writer.ready())
+            .await
+            .map_err(|e| TransportError::from_js("the serial port stopped", e))?;
+        let chunk = Uint8Array::from(data);
+        JsFuture::from(writer.write_with_chunk(&chunk))
+            .await
+            .map_err(|e| TransportError::from_js("writing to the serial port failed", e))?;
+        Ok(())
+    }
+
+    /// Where received bytes arrive.
+    pub fn inbox(&self) -> Inbox {
+        self.inbox.clone()
+    }
+
+    /// Release the streams and close the port. Errors are ignored: the port may already be gone.
+    pub async fn close(&self) {
+        if let Some(reader) = self.reader.borrow_mut().take() {
+            let _ = JsFuture::from(reader.cancel()).await;
+            reader.release_lock();
+        }
+        if let Some(writer) = self.writer.borrow_mut().take() {
+            let _ = JsFuture::from(writer.close()).await;
+            writer.release_lock();
+        }
+        let _ = JsFuture::from(self.port.close()).await;
+    }
+
+    /// For the header.
+    pub fn describe(&self) -> String {
+        format!("{} · {} baud", self.name, self.baud)
+    }
+}
