@@ -1,6 +1,5 @@
 //! The app shell: routes, the shared context, the header.
 
-
 use yew::prelude::*;
 use yew_router::prelude::*;
 

@@ -97,7 +97,9 @@ impl Ctx {
             }
             Err(e) => self.log(
                 LogLevel::Error,
-                format!("{e}. Close other programs using the port (a terminal, an IDE) and try again."),
+                format!(
+                    "{e}. Close other programs using the port (a terminal, an IDE) and try again."
+                ),
             ),
         }
     }

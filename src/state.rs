@@ -97,9 +97,15 @@ pub enum Action {
     Busy(bool),
     Image(Option<Rc<LoadedImage>>),
     Log(LogEntry),
-    FlashStarted { total: u64 },
+    FlashStarted {
+        total: u64,
+    },
     /// An event of the running session, at `now`.
-    Session { event: SessionEvent, now: Duration, clock: String },
+    Session {
+        event: SessionEvent,
+        now: Duration,
+        clock: String,
+    },
 }
 
 impl AppState {
@@ -154,8 +160,16 @@ impl Reducible for AppState {
                     }
                 }
                 SessionEvent::Progress { done, total } => {
-                    if let (FlashView::Running { done: d, total: t, rate, eta, .. }, Some(m)) =
-                        (&mut s.flash, s.meter.as_mut())
+                    if let (
+                        FlashView::Running {
+                            done: d,
+                            total: t,
+                            rate,
+                            eta,
+                            ..
+                        },
+                        Some(m),
+                    ) = (&mut s.flash, s.meter.as_mut())
                     {
                         m.0.record(now, done);
                         *d = done;

@@ -19,12 +19,7 @@ pub fn Header() -> Html {
         LinkKind::Serial(d) => ("chip chip-on", d.clone()),
     };
     let identity = match (&s.module, &s.link, s.busy) {
-        (Some(m), _, _) => format!(
-            "{} {} · {}",
-            m.family.name(),
-            m.model,
-            m.firmware_version
-        ),
+        (Some(m), _, _) => format!("{} {} · {}", m.family.name(), m.model, m.firmware_version),
         (None, LinkKind::None, _) => "No module".into(),
         (None, _, true) => "Identifying…".into(),
         (None, _, false) => "Module not identified".into(),

@@ -25,9 +25,7 @@ pub fn LogView(props: &LogViewProps) -> Html {
         .iter()
         .filter(|e| !props.hide_debug || e.level > LogLevel::Debug)
         .collect();
-    let skip = props
-        .limit
-        .map_or(0, |l| lines.len().saturating_sub(l));
+    let skip = props.limit.map_or(0, |l| lines.len().saturating_sub(l));
     html! {
         <ol id="log" class="log" aria-live="polite">
             { for lines.iter().skip(skip).map(|e| {

@@ -9,7 +9,9 @@ use crate::support::detect;
 pub fn SupportBanner() -> Html {
     let support = use_memo((), |_| detect());
     match support.problem() {
-        Some(text) => html! { <div id="support-banner" class="banner banner-warn" role="alert">{text}</div> },
+        Some(text) => {
+            html! { <div id="support-banner" class="banner banner-warn" role="alert">{text}</div> }
+        }
         None => html! {},
     }
 }

@@ -19,8 +19,12 @@ pub fn DevicePage() -> Html {
         })
     };
     let body = match (&s.link, &s.module) {
-        (LinkKind::None, _) => html! { <p class="muted">{"No module connected. Connect one on the Flash page."}</p> },
-        (_, None) => html! { <p class="muted">{ if s.busy { "Reading the module…" } else { "The module has not been identified: read it again, or check the log." } }</p> },
+        (LinkKind::None, _) => {
+            html! { <p class="muted">{"No module connected. Connect one on the Flash page."}</p> }
+        }
+        (_, None) => {
+            html! { <p class="muted">{ if s.busy { "Reading the module…" } else { "The module has not been identified: read it again, or check the log." } }</p> }
+        }
         (_, Some(m)) => html! {
             <dl class="facts facts-big">
                 <dt>{"Family"}</dt><dd id="device-family">{m.family.name()}</dd>

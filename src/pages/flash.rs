@@ -102,11 +102,20 @@ pub fn FlashPage() -> Html {
                     Ok(bytes) => {
                         let img = load(file.name(), bytes).await;
                         if img.bytes.is_empty() {
-                            ctx.log(LogLevel::Error, format!("{} is empty (0 bytes): choose the firmware file.", img.name));
+                            ctx.log(
+                                LogLevel::Error,
+                                format!(
+                                    "{} is empty (0 bytes): choose the firmware file.",
+                                    img.name
+                                ),
+                            );
                         }
                         ctx.state.dispatch(Action::Image(Some(Rc::new(img))));
                     }
-                    Err(e) => ctx.log(LogLevel::Error, format!("Could not read {}: {e}", file.name())),
+                    Err(e) => ctx.log(
+                        LogLevel::Error,
+                        format!("Could not read {}: {e}", file.name()),
+                    ),
                 }
                 loading.set(false);
             });
@@ -134,7 +143,9 @@ pub fn FlashPage() -> Html {
     };
 
     let image_summary = match &s.image {
-        None if *loading => html! { <div id="image-summary" class="muted">{"Reading and hashing…"}</div> },
+        None if *loading => {
+            html! { <div id="image-summary" class="muted">{"Reading and hashing…"}</div> }
+        }
         None => html! { <div id="image-summary" class="muted">{"No image chosen yet."}</div> },
         Some(img) => html! {
             <dl id="image-summary" class="facts">

@@ -39,7 +39,9 @@ pub fn LogPage() -> Html {
     let detail = use_state(|| false);
     let on_detail = {
         let detail = detail.clone();
-        Callback::from(move |e: Event| detail.set(e.target_unchecked_into::<HtmlInputElement>().checked()))
+        Callback::from(move |e: Event| {
+            detail.set(e.target_unchecked_into::<HtmlInputElement>().checked())
+        })
     };
     let on_export = {
         let log = ctx.state.log.clone();

@@ -8,7 +8,9 @@ use std::rc::Rc;
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{ReadableStreamDefaultReader, SerialOptions, SerialPort, WritableStreamDefaultWriter};
+use web_sys::{
+    ReadableStreamDefaultReader, SerialOptions, SerialPort, WritableStreamDefaultWriter,
+};
 
 use super::{Chunk, Inbox, TransportError};
 
