@@ -1,0 +1,133 @@
+//! `otadeck sim`: a simulated module on a pseudo-terminal, so that any serial tool (otadeck
+//! itself, mpremote, a terminal) can talk to it; and demo images on disk.
+
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Subcommand, ValueEnum};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::pty::openpty;
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+use otadeck_sim::firmware::{demo_image, demo_running_image, SAMPLE_BODY_LEN, SAMPLE_VERSION};
+use otadeck_sim::line::SimLink;
+use otadeck_sim::mp_repl::RawPasteSupport;
+use otadeck_sim::quecpython::{device, QuecPythonConfig};
+
+/// How the simulated firmware answers raw-paste requests.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Paste {
+    /// Current firmware: raw-paste with a 128-byte window.
+    Yes,
+    /// Answers `R\x00`.
+    Refuses,
+    /// Firmware older than raw-paste.
+    Absent,
+}
+
+/// What `otadeck sim` does.
+#[derive(Subcommand)]
+pub enum SimCommand {
+    /// A QuecPython module (fota over the raw REPL).
+    Quecpython {
+        /// Serve on a new pseudo-terminal; the first line printed is `pty: <path>`.
+        #[arg(long)]
+        pty: bool,
+        /// Line rate the simulation keeps to.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        #[arg(long, value_enum, default_value_t = Paste::Yes)]
+        paste: Paste,
+    },
+    /// Write a demo firmware image (an ESP-IDF app image declaring `version`).
+    Image {
+        #[arg(long, default_value = SAMPLE_VERSION)]
+        version: String,
+        #[arg(long, default_value_t = SAMPLE_BODY_LEN)]
+        size: usize,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+/// Run an `otadeck sim` command.
+pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
+    match cmd {
+        SimCommand::Image {
+            version,
+            size,
+            output,
+        } => {
+            let img = demo_image(&version, size);
+            std::fs::write(&output, &img)
+                .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+            println!(
+                "{}: {} bytes, version {version}",
+                output.display(),
+                img.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        SimCommand::Quecpython { pty, baud, paste } => {
+            if !pty {
+                return Err("say where to serve the module: --pty".into());
+            }
+            let paste = match paste {
+                Paste::Yes => RawPasteSupport::Window(128),
+                Paste::Refuses => RawPasteSupport::Refuses,
+                Paste::Absent => RawPasteSupport::Absent,
+            };
+            let module = device(QuecPythonConfig::default(), demo_running_image(), paste);
+            serve_pty(SimLink::new(module, baud))
+        }
+    }
+}
+
+fn serve_pty<D: otadeck_sim::line::Device>(mut link: SimLink<D>) -> Result<ExitCode, String> {
+    let pty = openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
+    for fd in [&pty.master, &pty.slave] {
+        let mut t = tcgetattr(fd.as_fd()).map_err(|e| format!("tcgetattr: {e}"))?;
+        cfmakeraw(&mut t);
+        tcsetattr(fd.as_fd(), SetArg::TCSANOW, &t).map_err(|e| format!("tcsetattr: {e}"))?;
+    }
+    let path = nix::unistd::ttyname(pty.slave.as_fd()).map_err(|e| format!("ttyname: {e}"))?;
+    println!("pty: {}", path.display());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // The slave end stays open here, so the pty survives clients closing and reopening it.
+    let master = pty.master;
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    loop {
+        let now = start.elapsed();
+        let wait = link
+            .next_event()
+            .map(|t| t.saturating_sub(now))
+            .unwrap_or(Duration::from_millis(20))
+            .min(Duration::from_millis(20));
+        let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+        let ms = u16::try_from(wait.as_millis().max(1)).unwrap_or(20);
+        poll(&mut fds, PollTimeout::from(ms)).map_err(|e| format!("poll: {e}"))?;
+        if fds[0]
+            .revents()
+            .is_some_and(|r| r.contains(PollFlags::POLLIN))
+        {
+            match nix::unistd::read(master.as_raw_fd(), &mut buf) {
+                Ok(n) if n > 0 => link.host_write(start.elapsed(), &buf[..n]),
+                Ok(_) => {}
+                Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EIO) => {}
+                Err(e) => return Err(format!("reading the pty: {e}")),
+            }
+        }
+        let out = link.host_read(start.elapsed());
+        let mut rest = &out[..];
+        while !rest.is_empty() {
+            match nix::unistd::write(&master, rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(1)),
+                Err(e) => return Err(format!("writing the pty: {e}")),
+            }
+        }
+    }
+}

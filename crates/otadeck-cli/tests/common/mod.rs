@@ -1,0 +1,54 @@
+//! Helpers shared by the CLI tests: a simulated module served on a pty by `otadeck sim`.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+/// The `otadeck` binary under test.
+pub fn otadeck() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_otadeck"))
+}
+
+/// A running `otadeck sim ... --pty`, killed when dropped.
+pub struct PtySim {
+    pub child: Child,
+    pub path: String,
+}
+
+impl PtySim {
+    /// Start `otadeck sim <args> --pty` and read the pty path it prints first.
+    pub fn start(args: &[&str]) -> PtySim {
+        let mut child = otadeck()
+            .arg("sim")
+            .args(args)
+            .arg("--pty")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("otadeck sim starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let path = line
+            .trim()
+            .strip_prefix("pty: ")
+            .unwrap_or_else(|| panic!("first line is `pty: <path>`, got {line:?}"))
+            .to_string();
+        PtySim { child, path }
+    }
+}
+
+impl Drop for PtySim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("otadeck-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
