@@ -1,5 +1,7 @@
 //! Helpers shared by the CLI tests: a simulated module served on a pty by `otadeck sim`.
 
+#![allow(dead_code)] // each test crate uses a different part of it
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
