@@ -42,7 +42,10 @@ pub fn parse_uname(text: &str) -> Option<Vec<(String, String)>> {
         let quote = after.chars().next().filter(|c| *c == '\'' || *c == '"')?;
         let body = &after[1..];
         let end = body.find(quote)?;
-        out.push((key.trim().trim_start_matches(',').trim().to_string(), body[..end].to_string()));
+        out.push((
+            key.trim().trim_start_matches(',').trim().to_string(),
+            body[..end].to_string(),
+        ));
         rest = body[end + 1..].trim_start().trim_start_matches(',');
     }
     Some(out)

@@ -142,7 +142,10 @@ pub enum FlashErrorKind {
     /// The module sent something the protocol does not allow.
     Protocol(String),
     /// A module call returned an error value.
-    Rejected { call: &'static str, returned: String },
+    Rejected {
+        call: &'static str,
+        returned: String,
+    },
     /// The code raised on the module; `last_line` is the exception line of the traceback.
     Traceback { last_line: String },
     /// The module's answer could not be understood.
@@ -212,7 +215,7 @@ pub fn group_digits(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
-use otadeck_core::session::{FlashErrorKind, SessionEvent, Step};
-use otadeck_sim::firmware::{demo_running_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION};
+use otadeck_core::session::{SessionEvent, Step};
+use otadeck_sim::firmware::{demo_running_image, sample_image, SAMPLE_VERSION};
 use otadeck_sim::harness::run;
 use otadeck_sim::line::SimLink;
 use otadeck_sim::mp_repl::{RawPasteSupport, ReplDevice};
@@ -22,13 +22,25 @@ fn flash_sample_restarts_into_new_version() {
     let mut link = module(RawPasteSupport::Window(128));
     let image = sample_image();
     let mut s = QuecPythonSession::flash(Duration::ZERO, image.clone(), FotaOptions::default());
-    let r = run(&mut s, &mut link, Duration::ZERO, Duration::from_secs(120), None);
+    let r = run(
+        &mut s,
+        &mut link,
+        Duration::ZERO,
+        Duration::from_secs(120),
+        None,
+    );
     let outcome = r.outcome();
     assert!(outcome.restarted);
     assert_eq!(outcome.bytes, image.len() as u64);
-    assert_eq!(outcome.module.as_ref().unwrap().firmware_version, SAMPLE_VERSION);
+    assert_eq!(
+        outcome.module.as_ref().unwrap().firmware_version,
+        SAMPLE_VERSION
+    );
     assert_eq!(link.device.interpreter.running_version(), SAMPLE_VERSION);
     assert_eq!(link.device.overflowed, 0);
-    assert!(r.events.iter().any(|e| matches!(e, SessionEvent::Step(Step::Verify))));
+    assert!(r
+        .events
+        .iter()
+        .any(|e| matches!(e, SessionEvent::Step(Step::Verify))));
     eprintln!("flash took {:?} virtual", r.elapsed);
 }

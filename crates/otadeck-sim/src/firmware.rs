@@ -46,9 +46,9 @@ fn body(seed: u64, len: usize) -> Vec<u8> {
 
 /// An application image declaring `version`, with `body_len` bytes of firmware-like content.
 pub fn demo_image(version: &str, body_len: usize) -> Vec<u8> {
-    let seed = version
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let seed = version.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     let data = body(seed, body_len);
     let split = body_len * 3 / 4;
     build_app_image(

@@ -85,6 +85,18 @@ impl<D: Device> SimLink<D> {
         self.dead
     }
 
+    /// Plug the cable back in: the line is emptied, its faults removed, and it works again.
+    /// (What the module does about it, such as a power cycle, is the caller's business.)
+    pub fn replug(&mut self, now: Duration) {
+        self.to_device.clear();
+        self.to_host.clear();
+        self.faults.clear();
+        self.dead = false;
+        self.stalled = false;
+        self.host_tx_free = now;
+        self.device_tx_free = now;
+    }
+
     /// The host writes `data` at `now`; it is on the wire behind whatever is still queued.
     pub fn host_write(&mut self, now: Duration, data: &[u8]) {
         if self.dead {

@@ -2,6 +2,7 @@
 //! with its flow-control window, as `shared/runtime/pyexec.c` behaves. What the code *does* is up
 //! to an [`Interpreter`] (a QuecPython module, an ESP32 port, ...).
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::line::Device;
@@ -50,11 +51,27 @@ pub enum RawPasteSupport {
 
 #[derive(Debug)]
 enum Mode {
-    Friendly { line: Vec<u8> },
-    Raw { buf: Vec<u8> },
-    RawPaste { buf: Vec<u8>, window_remain: u16, credit: i64 },
+    Friendly {
+        line: Vec<u8>,
+    },
+    Raw {
+        buf: Vec<u8>,
+    },
+    RawPaste {
+        buf: Vec<u8>,
+        window: u16,
+        window_remain: u16,
+        /// Bytes received and not read yet (only with a nonzero `paste_byte_time`); its room is
+        /// the two windows the host may send ahead.
+        stdin: VecDeque<u8>,
+        /// When the byte at the head of `stdin` has been read.
+        read_at: Duration,
+    },
     /// Running an exec or rebooting: input is ignored until `until`.
-    Busy { until: Duration, then: Box<AfterBusy> },
+    Busy {
+        until: Duration,
+        then: Box<AfterBusy>,
+    },
 }
 
 #[derive(Debug)]
@@ -75,7 +92,13 @@ pub struct ReplDevice<I> {
     out: Vec<u8>,
     now: Duration,
     /// Bytes the host sent beyond the raw-paste window (a host bug; a real module loses them).
+    /// Only a module that reads slower than the line can fill its buffer, so this counts only
+    /// with a nonzero [`ReplDevice::paste_byte_time`].
     pub overflowed: u64,
+    /// Time the module takes to read (lex and compile) one byte in raw-paste mode. Zero reads
+    /// every byte as it arrives. When it is slower than the line, bytes wait in a buffer of two
+    /// windows, and a host that sends ahead of its credit overflows it.
+    pub paste_byte_time: Duration,
     /// Execs run, for tests.
     pub execs: u64,
     /// Reboots done, for tests.
@@ -93,6 +116,7 @@ impl<I: Interpreter> ReplDevice<I> {
             out: b">>> ".to_vec(),
             now: Duration::ZERO,
             overflowed: 0,
+            paste_byte_time: Duration::ZERO,
             execs: 0,
             reboots: 0,
             boot_time: Duration::from_millis(1200),
@@ -156,7 +180,8 @@ impl<I: Interpreter> ReplDevice<I> {
             Mode::Busy { .. } => {}
             Mode::Friendly { line } => match b {
                 CTRL_A => {
-                    self.out.extend_from_slice(b"\r\nraw REPL; CTRL-B to exit\r\n>");
+                    self.out
+                        .extend_from_slice(b"\r\nraw REPL; CTRL-B to exit\r\n>");
                     self.mode = Mode::Raw { buf: Vec::new() };
                 }
                 CTRL_C => {
@@ -182,10 +207,9 @@ impl<I: Interpreter> ReplDevice<I> {
                     }
                     self.out.extend_from_slice(b">>> ");
                 }
-                0x08 | 0x7f => {
-                    if line.pop().is_some() {
-                        self.out.extend_from_slice(b"\x08 \x08");
-                    }
+                0x08 | 0x7f if !line.is_empty() => {
+                    line.pop();
+                    self.out.extend_from_slice(b"\x08 \x08");
                 }
                 0x20..=0x7e => {
                     line.push(b);
@@ -204,8 +228,10 @@ impl<I: Interpreter> ReplDevice<I> {
                             self.out.push(CTRL_A);
                             self.mode = Mode::RawPaste {
                                 buf: Vec::new(),
+                                window,
                                 window_remain: window,
-                                credit: 2 * i64::from(window),
+                                stdin: VecDeque::new(),
+                                read_at: Duration::ZERO,
                             };
                         }
                         (RawPasteSupport::Absent, _) => {
@@ -227,8 +253,9 @@ impl<I: Interpreter> ReplDevice<I> {
                 CTRL_C => buf.clear(),
                 CTRL_D if buf.is_empty() => {
                     self.interpreter.soft_reset();
-                    self.out
-                        .extend_from_slice(b"OK\r\nMPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>");
+                    self.out.extend_from_slice(
+                        b"OK\r\nMPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>",
+                    );
                 }
                 CTRL_D => {
                     let code = std::mem::take(buf);
@@ -237,42 +264,88 @@ impl<I: Interpreter> ReplDevice<I> {
                 _ => buf.push(b),
             },
             Mode::RawPaste {
-                buf,
-                window_remain,
-                credit,
+                window,
+                stdin,
+                read_at,
+                ..
             } => {
-                *credit -= 1;
-                if *credit < 0 {
+                if self.paste_byte_time.is_zero() {
+                    return self.paste_byte(b);
+                }
+                // Ctrl-C and Ctrl-D end the paste; the host sends them outside the window.
+                let control = matches!(b, CTRL_C | CTRL_D);
+                if !control && stdin.len() >= 2 * usize::from(*window) {
                     // Beyond the window: a real module's buffer has no room for it.
                     self.overflowed += 1;
                     return;
                 }
-                match b {
-                    CTRL_D => {
-                        let code = std::mem::take(buf);
-                        self.out.push(CTRL_D);
-                        self.run_raw(&code, false);
-                    }
-                    CTRL_C => {
-                        self.out.push(CTRL_D);
-                        self.out.extend_from_slice(
-                            b"\x04Traceback (most recent call last):\r\nKeyboardInterrupt: \r\n\x04>",
-                        );
-                        self.mode = Mode::Raw { buf: Vec::new() };
-                    }
-                    _ => {
-                        buf.push(b);
-                        *window_remain -= 1;
-                        if *window_remain == 0 {
-                            if let RawPasteSupport::Window(w) = self.paste {
-                                *window_remain = w;
-                                *credit += i64::from(w);
-                            }
-                            self.out.push(CTRL_A);
-                        }
-                    }
+                if stdin.is_empty() {
+                    *read_at = self.now + self.paste_byte_time;
+                }
+                stdin.push_back(b);
+            }
+        }
+    }
+
+    /// Raw-paste mode reads one byte of the upload.
+    fn paste_byte(&mut self, b: u8) {
+        let Mode::RawPaste {
+            buf,
+            window,
+            window_remain,
+            stdin,
+            ..
+        } = &mut self.mode
+        else {
+            return;
+        };
+        match b {
+            CTRL_D | CTRL_C => {
+                let code = std::mem::take(buf);
+                // What the host sent after the end is read by the raw REPL that follows.
+                let rest = std::mem::take(stdin);
+                if b == CTRL_D {
+                    self.out.push(CTRL_D);
+                    self.run_raw(&code, false);
+                } else {
+                    self.out.push(CTRL_D);
+                    self.out.extend_from_slice(
+                        b"\x04Traceback (most recent call last):\r\nKeyboardInterrupt: \r\n\x04>",
+                    );
+                    self.mode = Mode::Raw { buf: Vec::new() };
+                }
+                for b in rest {
+                    self.byte(b);
                 }
             }
+            _ => {
+                buf.push(b);
+                *window_remain -= 1;
+                if *window_remain == 0 {
+                    *window_remain = *window;
+                    self.out.push(CTRL_A);
+                }
+            }
+        }
+    }
+
+    /// The raw-paste reader catches up with the clock.
+    fn read_paste(&mut self, now: Duration) {
+        loop {
+            let Mode::RawPaste { stdin, read_at, .. } = &mut self.mode else {
+                return;
+            };
+            if *read_at > now {
+                return;
+            }
+            let Some(b) = stdin.pop_front() else {
+                return;
+            };
+            let at = *read_at;
+            *read_at += self.paste_byte_time;
+            self.now = at;
+            self.paste_byte(b);
+            self.now = now;
         }
     }
 }
@@ -293,11 +366,13 @@ impl<I: Interpreter> Device for ReplDevice<I> {
     fn next_wakeup(&self) -> Option<Duration> {
         match &self.mode {
             Mode::Busy { until, .. } => Some(*until),
+            Mode::RawPaste { stdin, read_at, .. } if !stdin.is_empty() => Some(*read_at),
             _ => None,
         }
     }
 
     fn tick(&mut self, now: Duration) {
+        self.read_paste(now);
         self.now = now;
         if let Mode::Busy { until, .. } = &self.mode {
             if now >= *until {

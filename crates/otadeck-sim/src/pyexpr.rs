@@ -284,8 +284,8 @@ pub fn eval(expr: &str, g: &mut Globals, host: &mut dyn Host) -> Result<Value, P
         }
     }
     if expr.ends_with(')') {
-        let open = matching_open(expr)
-            .ok_or_else(|| PyErr::new("SyntaxError", "invalid syntax"))?;
+        let open =
+            matching_open(expr).ok_or_else(|| PyErr::new("SyntaxError", "invalid syntax"))?;
         let callee = &expr[..open];
         let inner = &expr[open + 1..expr.len() - 1];
         if callee.trim().is_empty() {

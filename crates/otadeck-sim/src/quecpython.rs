@@ -22,6 +22,9 @@ pub struct QuecPythonConfig {
     pub slot_size: usize,
     /// Time `verify()` takes per MiB checked.
     pub verify_time_per_mib: Duration,
+    /// Fault knob: the `fota` `write` call with this index (0 for the first) raises
+    /// `OSError: [Errno 5] EIO` and stages nothing.
+    pub fail_write_at: Option<usize>,
 }
 
 impl Default for QuecPythonConfig {
@@ -31,6 +34,7 @@ impl Default for QuecPythonConfig {
             release: "1.13.0".into(),
             slot_size: 1536 * 1024,
             verify_time_per_mib: Duration::from_millis(400),
+            fail_write_at: None,
         }
     }
 }
@@ -45,6 +49,7 @@ pub struct QuecPython {
     printed: String,
     reboot_requested: bool,
     busy: Duration,
+    writes: usize,
     /// Every `fota` call made, in order, for tests (`write` shows its length).
     pub calls: Vec<String>,
 }
@@ -59,6 +64,7 @@ impl QuecPython {
             printed: String::new(),
             reboot_requested: false,
             busy: Duration::ZERO,
+            writes: 0,
             calls: Vec::new(),
         }
     }
@@ -70,7 +76,11 @@ impl QuecPython {
 }
 
 /// A QuecPython module behind its REPL, ready to put on a [`crate::line::SimLink`].
-pub fn device(config: QuecPythonConfig, firmware: Vec<u8>, paste: RawPasteSupport) -> ReplDevice<QuecPython> {
+pub fn device(
+    config: QuecPythonConfig,
+    firmware: Vec<u8>,
+    paste: RawPasteSupport,
+) -> ReplDevice<QuecPython> {
     ReplDevice::new(QuecPython::new(config, firmware), paste)
 }
 
@@ -78,7 +88,10 @@ fn int_arg(args: &[Value], i: usize, what: &str) -> Result<i64, PyErr> {
     match args.get(i) {
         Some(Value::Int(n)) => Ok(*n),
         Some(_) => Err(PyErr::new("TypeError", format!("{what} must be an int"))),
-        None => Err(PyErr::new("TypeError", "function missing required positional argument")),
+        None => Err(PyErr::new(
+            "TypeError",
+            "function missing required positional argument",
+        )),
     }
 }
 
@@ -180,6 +193,10 @@ impl Host for QuecPython {
                 };
                 let total = int_arg(&args, 1, "file_size")?;
                 self.calls.push(format!("write({},{total})", data.len()));
+                self.writes += 1;
+                if self.config.fail_write_at == Some(self.writes - 1) {
+                    return Err(PyErr::new("OSError", "[Errno 5] EIO"));
+                }
                 Ok(Value::Int(self.flash.write(data, total)))
             }
             "fota.obj.flush" => {

@@ -54,9 +54,13 @@ impl Default for FotaOptions {
     }
 }
 
-const IDENTIFY_CODE: &[u8] = b"import uos,modem\nprint(uos.uname())\nprint(modem.getDevFwVersion())";
+const IDENTIFY_CODE: &[u8] =
+    b"import uos,modem\nprint(uos.uname())\nprint(modem.getDevFwVersion())";
 const RESTART_CODE: &[u8] = b"from misc import Power\nPower.powerRestart()";
 const KEEP_OLD: &str = "still runs its previous firmware";
+/// The verify call may have passed on the module before the session stopped without its answer.
+const VERIFY_UNKNOWN: &str =
+    "still runs its previous firmware, but boots the new one at its next restart if its verify passed";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -93,7 +97,14 @@ pub struct QuecPythonSession {
 impl QuecPythonSession {
     /// A session that only asks the module what it is.
     pub fn identify(now: Duration, repl: ReplConfig) -> Self {
-        Self::start(now, None, FotaOptions { repl, ..FotaOptions::default() })
+        Self::start(
+            now,
+            None,
+            FotaOptions {
+                repl,
+                ..FotaOptions::default()
+            },
+        )
     }
 
     /// A session that flashes `image`.
@@ -118,7 +129,10 @@ impl QuecPythonSession {
             return s;
         }
         s.enter_step(Step::Connect);
-        s.log(LogLevel::Info, "Interrupting the module and entering its raw REPL");
+        s.log(
+            LogLevel::Info,
+            "Interrupting the module and entering its raw REPL",
+        );
         s.repl.enter(now);
         s
     }
@@ -151,14 +165,25 @@ impl QuecPythonSession {
         }
     }
 
-    /// What the module holds if the session stops now.
-    fn module_state(&self) -> &'static str {
+    /// What the module holds if the session stops now for `kind`.
+    fn module_state(&self, kind: &FlashErrorKind) -> &'static str {
         match self.phase {
             Phase::Restart | Phase::Reconnect { .. } | Phase::Confirm => {
                 "verified the new firmware and was told to restart into it; reconnect to check \
                  the version it runs"
             }
             _ if self.image.is_none() => "was not changed",
+            // Stopped (cancel, lost link, silence) while `verify()` may already have run and
+            // passed: the module then boots the new image at its next restart. Only a failing
+            // answer or a traceback from the verify rules that out.
+            Phase::Verify
+                if !matches!(
+                    kind,
+                    FlashErrorKind::Rejected { .. } | FlashErrorKind::Traceback { .. }
+                ) =>
+            {
+                VERIFY_UNKNOWN
+            }
             _ => KEEP_OLD,
         }
     }
@@ -170,8 +195,8 @@ impl QuecPythonSession {
             step,
             offset: in_image.then_some(self.written),
             total: in_image.then(|| self.total()),
+            module_state: self.module_state(&kind),
             kind,
-            module_state: self.module_state(),
         };
         self.log(LogLevel::Error, error.to_string());
         self.phase = Phase::Finished;
@@ -180,11 +205,12 @@ impl QuecPythonSession {
 
     fn succeed(&mut self, restarted: bool) {
         self.phase = Phase::Finished;
-        self.events.push_back(SessionEvent::Finished(Ok(FlashOutcome {
-            bytes: self.written,
-            restarted,
-            module: self.module.clone(),
-        })));
+        self.events
+            .push_back(SessionEvent::Finished(Ok(FlashOutcome {
+                bytes: self.written,
+                restarted,
+                module: self.module.clone(),
+            })));
     }
 
     /// Stop what runs on the module and give it back its friendly prompt.
@@ -263,7 +289,10 @@ impl QuecPythonSession {
                 .unwrap_or("")
                 .trim()
                 .to_string();
-            self.log(LogLevel::Debug, format!("Traceback from the module:\n{text}"));
+            self.log(
+                LogLevel::Debug,
+                format!("Traceback from the module:\n{text}"),
+            );
             self.release_module();
             let step = self.step_of();
             return self.fail(step, FlashErrorKind::Traceback { last_line });
@@ -310,7 +339,10 @@ impl QuecPythonSession {
                 }
                 self.phase = Phase::Verify;
                 self.enter_step(Step::Verify);
-                self.log(LogLevel::Info, "All bytes written; the module verifies the package");
+                self.log(
+                    LogLevel::Info,
+                    "All bytes written; the module verifies the package",
+                );
                 self.exec(b"print(f.verify())", self.options.verify_timeout);
             }
             Phase::Verify => {
@@ -322,7 +354,10 @@ impl QuecPythonSession {
                 if self.options.restart {
                     self.phase = Phase::Restart;
                     self.enter_step(Step::Restart);
-                    self.log(LogLevel::Info, "Restarting the module into the new firmware");
+                    self.log(
+                        LogLevel::Info,
+                        "Restarting the module into the new firmware",
+                    );
                     self.exec(RESTART_CODE, Duration::from_secs(2));
                 } else {
                     self.log(

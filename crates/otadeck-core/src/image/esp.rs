@@ -25,7 +25,9 @@ pub enum EspImageError {
     #[error("not an ESP image (byte 0 is {0:#04x}, expected 0xe9)")]
     BadMagic(u8),
     /// The data ends before a field.
-    #[error("image truncated: {field} at offset {offset} needs {needed} bytes, {available} present")]
+    #[error(
+        "image truncated: {field} at offset {offset} needs {needed} bytes, {available} present"
+    )]
     Truncated {
         field: &'static str,
         offset: usize,
@@ -207,7 +209,11 @@ pub struct AppDescriptorFields<'a> {
 /// Build a well-formed ESP application image for `chip_id` with the given descriptor and segment
 /// bodies (the descriptor is put at the start of the first segment). Used for sample and test
 /// images; real images come from ESP-IDF.
-pub fn build_app_image(chip_id: u16, desc: &AppDescriptorFields<'_>, segments: &[(u32, &[u8])]) -> Vec<u8> {
+pub fn build_app_image(
+    chip_id: u16,
+    desc: &AppDescriptorFields<'_>,
+    segments: &[(u32, &[u8])],
+) -> Vec<u8> {
     fn put_str(buf: &mut [u8], s: &str) {
         let n = s.len().min(buf.len() - 1);
         buf[..n].copy_from_slice(&s.as_bytes()[..n]);
@@ -307,7 +313,10 @@ mod tests {
         let mut img = sample();
         let n = img.len();
         img[n - 1] ^= 1;
-        assert!(matches!(parse(&img), Err(EspImageError::Sha256Mismatch { .. })));
+        assert!(matches!(
+            parse(&img),
+            Err(EspImageError::Sha256Mismatch { .. })
+        ));
     }
 
     #[test]

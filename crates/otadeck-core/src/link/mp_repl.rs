@@ -303,9 +303,9 @@ impl RawRepl {
     pub fn poll_timeout(&self) -> Option<Duration> {
         match &self.state {
             State::Idle | State::Ready => None,
-            State::Draining { started, last_rx } => Some(
-                (*last_rx + self.config.drain_quiet).min(*started + self.config.drain_max),
-            ),
+            State::Draining { started, last_rx } => {
+                Some((*last_rx + self.config.drain_quiet).min(*started + self.config.drain_max))
+            }
             State::Entering { deadline }
             | State::PasteHandshake { deadline, .. }
             | State::PasteUpload { deadline, .. }
@@ -375,7 +375,8 @@ impl RawRepl {
             State::Draining { started, last_rx } => {
                 let last_rx = if self.rx.is_empty() { last_rx } else { now };
                 self.rx.clear();
-                if now >= last_rx + self.config.drain_quiet || now >= started + self.config.drain_max
+                if now >= last_rx + self.config.drain_quiet
+                    || now >= started + self.config.drain_max
                 {
                     self.tx.push_back(vec![b'\r', CTRL_A]);
                     self.state = State::Entering {
@@ -572,7 +573,8 @@ impl RawRepl {
                                 self.rx.drain(..2);
                                 let stderr = std::mem::take(err);
                                 self.state = State::Ready;
-                                self.events.push_back(ReplEvent::ExecDone { stdout, stderr });
+                                self.events
+                                    .push_back(ReplEvent::ExecDone { stdout, stderr });
                                 return;
                             }
                             None => err.append(&mut self.rx),
