@@ -92,7 +92,12 @@ pub struct QuecPythonSession {
     module: Option<ModuleInfo>,
     events: VecDeque<SessionEvent>,
     now: Duration,
+    connect_attempts: u8,
 }
+
+/// Tries at entering the raw REPL before giving up: a module just plugged in may still be
+/// booting and ignore the first ones.
+pub const CONNECT_ATTEMPTS: u8 = 3;
 
 impl QuecPythonSession {
     /// A session that only asks the module what it is.
@@ -123,6 +128,7 @@ impl QuecPythonSession {
             module: None,
             events: VecDeque::new(),
             now,
+            connect_attempts: 1,
         };
         if s.image.as_ref().is_some_and(|i| i.is_empty()) {
             s.fail(Step::Prepare, FlashErrorKind::EmptyImage);
@@ -456,6 +462,20 @@ impl QuecPythonSession {
             Phase::Restart => self.begin_reconnect(),
             Phase::Reconnect { give_up, .. } if self.now < give_up => {
                 // Not up yet: the next attempt starts from handle_timeout.
+            }
+            Phase::Connect
+                if self.connect_attempts < CONNECT_ATTEMPTS
+                    && matches!(error, ReplError::NoResponse { .. }) =>
+            {
+                self.connect_attempts += 1;
+                self.log(
+                    LogLevel::Warn,
+                    format!(
+                        "No answer from the module yet (it may still be starting); try {} of {CONNECT_ATTEMPTS}",
+                        self.connect_attempts
+                    ),
+                );
+                self.repl.enter(self.now);
             }
             _ => {
                 let step = self.step_of();
