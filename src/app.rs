@@ -41,10 +41,12 @@ pub fn App() -> Html {
     let state = use_reducer(AppState::default);
     let conn = use_mut_ref(|| None);
     let cancel = use_memo((), |_| CancelFlag::default());
+    let demo = use_mut_ref(|| None);
     let ctx = Ctx {
         state,
         conn,
         cancel: (*cancel).clone(),
+        demo,
     };
     html! {
         <ContextProvider<Ctx> context={ctx}>

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
 use otadeck_core::link::mp_repl::ReplConfig;
-use otadeck_core::session::{LogLevel, SessionEvent};
+use otadeck_core::session::{FlashErrorKind, LogLevel, Machine, SessionEvent};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use yew::UseReducerHandle;
@@ -15,7 +15,7 @@ use crate::clock::{now, wall_clock};
 use crate::image::LoadedImage;
 use crate::pump::{drive, CancelFlag};
 use crate::state::{Action, AppState, LinkKind, LogEntry};
-use crate::transport::demo::DemoTransport;
+use crate::transport::demo::{DemoFault, DemoTransport};
 use crate::transport::web_serial::WebSerialTransport;
 use crate::transport::Connection;
 
@@ -25,6 +25,8 @@ pub struct Ctx {
     pub state: UseReducerHandle<AppState>,
     pub conn: Rc<RefCell<Option<Connection>>>,
     pub cancel: CancelFlag,
+    /// The last demo module powered on, so that reconnecting finds the same module.
+    pub demo: Rc<RefCell<Option<DemoTransport>>>,
 }
 
 impl PartialEq for Ctx {
@@ -44,13 +46,31 @@ impl Ctx {
         }));
     }
 
-    fn on_event(&self) -> impl FnMut(SessionEvent) + '_ {
-        move |event| {
+    /// Run `machine` on `conn` to its end. When the link dropped, the connection is let go so
+    /// the header says so and the technician reconnects.
+    async fn run_session<M: Machine>(&self, machine: &mut M, conn: &Connection) {
+        self.state.dispatch(Action::Busy(true));
+        let mut link_lost = false;
+        drive(machine, conn, &self.cancel, |event| {
+            if let SessionEvent::Finished(Err(e)) = &event {
+                link_lost = e.kind == FlashErrorKind::LinkLost;
+            }
             self.state.dispatch(Action::Session {
                 event,
                 now: now(),
                 clock: wall_clock(),
             })
+        })
+        .await;
+        self.state.dispatch(Action::Busy(false));
+        if link_lost {
+            self.conn.borrow_mut().take();
+            conn.close().await;
+            self.state.dispatch(Action::Unlinked);
+            self.log(
+                LogLevel::Warn,
+                "The link to the module dropped. Reconnect it, then read it on the Device page.",
+            );
         }
     }
 
@@ -67,9 +87,14 @@ impl Ctx {
         self.state.dispatch(Action::Linked(kind));
     }
 
-    /// Power on the demo module and identify it.
+    /// Connect the demo module (the same one as before, plugged in again) and identify it.
     pub async fn connect_demo(&self, baud: u32) {
-        let demo = DemoTransport::open(baud);
+        let previous = self.demo.borrow().clone();
+        let demo = match previous {
+            Some(p) => DemoTransport::replug(&p, baud),
+            None => DemoTransport::open(baud),
+        };
+        *self.demo.borrow_mut() = Some(demo.clone());
         let kind = LinkKind::Demo(demo.describe());
         self.replace_connection(Connection::Demo(demo), kind).await;
         self.identify().await;
@@ -119,10 +144,8 @@ impl Ctx {
         let Some(conn) = self.connection() else {
             return;
         };
-        self.state.dispatch(Action::Busy(true));
         let mut machine = QuecPythonSession::identify(now(), ReplConfig::default());
-        drive(&mut machine, &conn, &self.cancel, self.on_event()).await;
-        self.state.dispatch(Action::Busy(false));
+        self.run_session(&mut machine, &conn).await;
     }
 
     /// Flash `image`, then restart the module unless `restart` is false.
@@ -134,7 +157,6 @@ impl Ctx {
         self.state.dispatch(Action::FlashStarted {
             total: image.bytes.len() as u64,
         });
-        self.state.dispatch(Action::Busy(true));
         self.log(
             LogLevel::Info,
             format!(
@@ -149,8 +171,22 @@ impl Ctx {
             ..FotaOptions::default()
         };
         let mut machine = QuecPythonSession::flash(now(), image.bytes.clone(), options);
-        drive(&mut machine, &conn, &self.cancel, self.on_event()).await;
-        self.state.dispatch(Action::Busy(false));
+        self.run_session(&mut machine, &conn).await;
+    }
+
+    /// Arm a fault on the demo line, to see how it is reported.
+    pub fn arm_demo_fault(&self, fault: DemoFault) {
+        if let Some(Connection::Demo(d)) = self.connection() {
+            d.arm(fault);
+            self.log(
+                LogLevel::Warn,
+                format!(
+                    "Demo: {} after the next {} bytes on the line",
+                    fault.describe(),
+                    crate::transport::demo::FAULT_AFTER_BYTES
+                ),
+            );
+        }
     }
 
     /// Ask the running session to stop.

@@ -13,6 +13,7 @@ use crate::image::load;
 use crate::runner::Ctx;
 use crate::state::{Action, FlashView, LinkKind};
 use crate::support::detect;
+use crate::transport::demo::DemoFault;
 
 /// Baud rates offered for serial ports and the demo line.
 const BAUDS: [u32; 4] = [115_200, 230_400, 460_800, 921_600];
@@ -137,6 +138,22 @@ pub fn FlashPage() -> Html {
             }
         })
     };
+    let on_fault = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: Event| {
+            let select: HtmlInputElement = e.target_unchecked_into();
+            let fault = match select.value().as_str() {
+                "cable" => Some(DemoFault::CablePulled),
+                "stall" => Some(DemoFault::Stall),
+                "corrupt" => Some(DemoFault::Corrupt),
+                _ => None,
+            };
+            if let Some(f) = fault {
+                ctx.arm_demo_fault(f);
+            }
+            select.set_value("");
+        })
+    };
     let on_cancel = {
         let ctx = ctx.clone();
         Callback::from(move |_| ctx.cancel())
@@ -190,6 +207,18 @@ pub fn FlashPage() -> Html {
                         <button id="disconnect" class="btn btn-quiet" onclick={on_disconnect} disabled={running}>{"Disconnect"}</button>
                     }
                 </div>
+                if matches!(s.link, LinkKind::Demo(_)) {
+                    <div class="row">
+                        <label class="field">{"Try a fault on the demo module"}
+                            <select id="demo-fault" onchange={on_fault}>
+                                <option value="" selected=true>{"Choose a fault…"}</option>
+                                <option value="cable">{"Pull the cable mid-flash"}</option>
+                                <option value="stall">{"Module stops answering mid-flash"}</option>
+                                <option value="corrupt">{"Corrupt one byte on the wire"}</option>
+                            </select>
+                        </label>
+                    </div>
+                }
             </section>
             <section class="card">
                 <h2><span class="num">{"2"}</span>{"Choose the image"}</h2>

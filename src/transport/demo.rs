@@ -1,6 +1,7 @@
 //! The demo module: a simulated QuecPython module running in the page, behind a simulated serial
 //! line at a chosen baud rate, reached through the same [`Connection`](super::Connection) as a
-//! real port so that a demo flash runs the real code path.
+//! real port so that a demo flash runs the real code path. Faults can be armed to see how
+//! otadeck reports them.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -8,14 +9,40 @@ use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
 use otadeck_sim::firmware::demo_running_image;
-use otadeck_sim::line::SimLink;
+use otadeck_sim::line::{LineFault, SimLink};
 use otadeck_sim::mp_repl::{RawPasteSupport, ReplDevice};
 use otadeck_sim::quecpython::{device, QuecPython, QuecPythonConfig};
 
 use super::{Chunk, Inbox, TransportError};
 use crate::clock::now;
 
-type DemoLink = SimLink<ReplDevice<QuecPython>>;
+/// The simulated line with the module at its far end.
+pub type DemoLink = SimLink<ReplDevice<QuecPython>>;
+
+/// Bytes on the wire after arming a fault before it strikes: about a third of a sample flash.
+pub const FAULT_AFTER_BYTES: u64 = 40_000;
+
+/// A fault to arm on the demo line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DemoFault {
+    /// The USB cable is pulled.
+    CablePulled,
+    /// The module hangs and stops answering.
+    Stall,
+    /// One byte is corrupted on the wire.
+    Corrupt,
+}
+
+impl DemoFault {
+    /// The fault in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DemoFault::CablePulled => "the cable will be pulled",
+            DemoFault::Stall => "the module will stop answering",
+            DemoFault::Corrupt => "one byte will be corrupted",
+        }
+    }
+}
 
 /// A link to the in-page demo module.
 #[derive(Clone)]
@@ -27,7 +54,7 @@ pub struct DemoTransport {
 }
 
 impl DemoTransport {
-    /// Power on a demo module on a line of `baud` and start its line clock.
+    /// Power on a new demo module on a line of `baud`.
     pub fn open(baud: u32) -> Self {
         let link = SimLink::new(
             device(
@@ -37,9 +64,26 @@ impl DemoTransport {
             ),
             baud,
         );
+        Self::start(Rc::new(RefCell::new(link)), baud)
+    }
+
+    /// Plug the same module back in (it is USB powered, so it restarts), at `baud`.
+    pub fn replug(previous: &DemoTransport, baud: u32) -> Self {
+        previous.close();
+        {
+            let mut l = previous.link.borrow_mut();
+            let t = now();
+            l.replug(t);
+            l.set_baud(baud);
+            l.device.power_cycle(t);
+        }
+        Self::start(previous.link.clone(), baud)
+    }
+
+    fn start(link: Rc<RefCell<DemoLink>>, baud: u32) -> Self {
         let (tx, inbox) = Inbox::channel();
         let t = DemoTransport {
-            link: Rc::new(RefCell::new(link)),
+            link,
             inbox,
             open: Rc::new(Cell::new(true)),
             baud,
@@ -48,14 +92,28 @@ impl DemoTransport {
         t
     }
 
-    /// The simulated line, for tests and fault injection.
+    /// The simulated line, for tests.
     pub fn link(&self) -> Rc<RefCell<DemoLink>> {
         self.link.clone()
     }
 
+    /// Arm `fault` to strike [`FAULT_AFTER_BYTES`] from now.
+    pub fn arm(&self, fault: DemoFault) {
+        let mut l = self.link.borrow_mut();
+        let at = l.delivered() + FAULT_AFTER_BYTES;
+        l.inject(match fault {
+            DemoFault::CablePulled => LineFault::DropAfter(at),
+            DemoFault::Stall => LineFault::StallAfter(at),
+            DemoFault::Corrupt => LineFault::Corrupt {
+                index: at,
+                xor: 0x01,
+            },
+        });
+    }
+
     /// Queue bytes on the simulated line.
     pub fn write(&self, data: &[u8]) -> Result<(), TransportError> {
-        if !self.open.get() {
+        if !self.open.get() || self.link.borrow().is_dead() {
             return Err(TransportError("the demo module is disconnected".into()));
         }
         self.link.borrow_mut().host_write(now(), data);

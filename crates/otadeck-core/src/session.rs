@@ -161,6 +161,10 @@ impl FlashError {
             FlashErrorKind::NoResponse { .. } | FlashErrorKind::LinkLost => {
                 "Check the USB cable and the module's power, reconnect, and flash again."
             }
+            FlashErrorKind::Rejected { call, .. } if call.ends_with("verify") => {
+                "The module found the image it received incomplete or damaged. Flash again; if it \
+                 fails twice, check the cable and that the file is a firmware package for this module."
+            }
             FlashErrorKind::Rejected { .. } => {
                 "Check that the image is a firmware package for this module and fits its update area."
             }

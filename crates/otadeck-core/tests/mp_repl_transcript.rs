@@ -320,7 +320,7 @@ fn upload_without_credit_fails_after_link_timeout() {
     assert_eq!(
         events(&mut repl).last(),
         Some(&ReplEvent::Failed(ReplError::NoResponse {
-            waiting_for: "sending code (no flow-control credit came back)"
+            waiting_for: "taking in the data sent to it"
         }))
     );
     assert!(repl.is_idle());
@@ -678,7 +678,7 @@ fn no_ok_at_all_fails_after_link_timeout() {
     assert_eq!(
         events(&mut repl),
         vec![ReplEvent::Failed(ReplError::NoResponse {
-            waiting_for: "receiving code (expected OK)"
+            waiting_for: "taking in the data sent to it (no OK came back)"
         })]
     );
 }

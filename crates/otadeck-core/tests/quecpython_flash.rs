@@ -53,9 +53,18 @@ fn a_module_still_booting_is_reached_on_a_later_try() {
     // Just plugged in: the module boots for a while and ignores what it is sent.
     link.device.power_cycle(Duration::ZERO);
     let mut s = QuecPythonSession::identify(Duration::ZERO, ReplConfig::default());
-    let r = run(&mut s, &mut link, Duration::ZERO, Duration::from_secs(30), None);
+    let r = run(
+        &mut s,
+        &mut link,
+        Duration::ZERO,
+        Duration::from_secs(30),
+        None,
+    );
     let module = r.outcome().module.clone().expect("identified");
-    assert_eq!(module.firmware_version, otadeck_sim::firmware::DEMO_RUNNING_VERSION);
+    assert_eq!(
+        module.firmware_version,
+        otadeck_sim::firmware::DEMO_RUNNING_VERSION
+    );
     assert!(r.events.iter().any(|e| matches!(
         e,
         SessionEvent::Log { level: LogLevel::Warn, message } if message.contains("try 2 of 3")
@@ -69,7 +78,13 @@ fn a_silent_module_fails_to_connect_after_every_try() {
     let mut link = module(RawPasteSupport::Window(128));
     link.inject(otadeck_sim::line::LineFault::StallAfter(0));
     let mut s = QuecPythonSession::identify(Duration::ZERO, ReplConfig::default());
-    let r = run(&mut s, &mut link, Duration::ZERO, Duration::from_secs(60), None);
+    let r = run(
+        &mut s,
+        &mut link,
+        Duration::ZERO,
+        Duration::from_secs(60),
+        None,
+    );
     let e = r.error();
     assert_eq!(e.step, Step::Connect);
     assert!(matches!(e.kind, FlashErrorKind::NoResponse { .. }));

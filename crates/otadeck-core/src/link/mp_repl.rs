@@ -452,7 +452,7 @@ impl RawRepl {
                     };
                 } else if now >= deadline {
                     self.fail(ReplError::NoResponse {
-                        waiting_for: "sending code (no flow-control credit came back)",
+                        waiting_for: "taking in the data sent to it",
                     });
                 } else {
                     self.state = State::PasteUpload {
@@ -533,7 +533,7 @@ impl RawRepl {
                     }
                 } else if now >= deadline {
                     self.fail(ReplError::NoResponse {
-                        waiting_for: "receiving code (expected OK)",
+                        waiting_for: "taking in the data sent to it (no OK came back)",
                     });
                 } else {
                     self.state = State::PlainAwaitOk { deadline };
