@@ -79,7 +79,8 @@ impl Ctx {
     }
 
     async fn replace_connection(&self, conn: Connection, kind: LinkKind) {
-        if let Some(old) = self.conn.borrow_mut().take() {
+        let old = self.conn.borrow_mut().take();
+        if let Some(old) = old {
             old.close().await;
         }
         self.log(LogLevel::Info, format!("Connected: {}", conn.describe()));

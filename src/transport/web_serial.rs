@@ -123,11 +123,13 @@ impl WebSerialTransport {
 
     /// Release the streams and close the port. Errors are ignored: the port may already be gone.
     pub async fn close(&self) {
-        if let Some(reader) = self.reader.borrow_mut().take() {
+        let reader = self.reader.borrow_mut().take();
+        if let Some(reader) = reader {
             let _ = JsFuture::from(reader.cancel()).await;
             reader.release_lock();
         }
-        if let Some(writer) = self.writer.borrow_mut().take() {
+        let writer = self.writer.borrow_mut().take();
+        if let Some(writer) = writer {
             let _ = JsFuture::from(writer.close()).await;
             writer.release_lock();
         }
