@@ -180,7 +180,12 @@ impl FlashError {
 
 impl fmt::Display for FlashError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed", self.step.label())?;
+        let verb = if self.kind == FlashErrorKind::Cancelled {
+            "stopped"
+        } else {
+            "failed"
+        };
+        write!(f, "{} {verb}", self.step.label())?;
         if let (Some(offset), Some(total)) = (self.offset, self.total) {
             write!(
                 f,

@@ -137,8 +137,13 @@ fn at_friendly_prompt(link: &mut Link, now: Duration) -> bool {
 fn check_report(r: &Run, e: &FlashError, state: &str) {
     let text = e.to_string();
     eprintln!("{text}");
+    let verb = if e.kind == FlashErrorKind::Cancelled {
+        "stopped"
+    } else {
+        "failed"
+    };
     assert!(
-        text.starts_with(&format!("{} failed", e.step.label())),
+        text.starts_with(&format!("{} {verb}", e.step.label())),
         "{text}"
     );
     if let (Some(offset), Some(total)) = (e.offset, e.total) {
