@@ -157,10 +157,16 @@ fn check_report(r: &Run, e: &FlashError, state: &str) {
         );
     }
     assert!(text.contains(state), "{text}");
+    // A cancel is logged as a warning, every other failure as an error.
+    let level = if e.kind == FlashErrorKind::Cancelled {
+        LogLevel::Warn
+    } else {
+        LogLevel::Error
+    };
     assert!(
         r.events.iter().any(|ev| matches!(
             ev,
-            SessionEvent::Log { level: LogLevel::Error, message } if *message == text
+            SessionEvent::Log { level: l, message } if *l == level && *message == text
         )),
         "the error is not in the log: {text}"
     );

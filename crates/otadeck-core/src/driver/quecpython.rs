@@ -204,7 +204,12 @@ impl QuecPythonSession {
             module_state: self.module_state(&kind),
             kind,
         };
-        self.log(LogLevel::Error, error.to_string());
+        let level = if error.kind == FlashErrorKind::Cancelled {
+            LogLevel::Warn
+        } else {
+            LogLevel::Error
+        };
+        self.log(level, error.to_string());
         self.phase = Phase::Finished;
         self.events.push_back(SessionEvent::Finished(Err(error)));
     }
