@@ -1,0 +1,54 @@
+//! Connect the built-in demo module, flash the sample image, and check the device page shows
+//! the new firmware version.
+
+use super::{Ctx, Scenario};
+use crate::util::Result;
+use std::time::Duration;
+
+pub const SCENARIO: Scenario = Scenario {
+    name: "flash_demo",
+    run,
+};
+
+const SHORT: Duration = Duration::from_secs(20);
+const FLASH: Duration = Duration::from_secs(180);
+
+fn run(ctx: &Ctx) -> Result<()> {
+    let url = ctx.url("/");
+    println!("    open {url}");
+    ctx.session.goto(&url)?;
+    ctx.wait_element("#connect-demo", SHORT)?;
+    ctx.click("#connect-demo", SHORT)?;
+    ctx.wait_text("#connection-status", "containing \"Demo\"", SHORT, |t| {
+        t.contains("Demo")
+    })?;
+
+    ctx.click("#use-sample", SHORT)?;
+    ctx.wait_text("#image-summary", "containing \"SHA-256\"", SHORT, |t| {
+        t.contains("SHA-256")
+    })?;
+
+    ctx.click("#flash-start", SHORT)?;
+    println!("    wait for #flash-state data-state=success (up to {FLASH:?})");
+    ctx.wait_for("#flash-state data-state=success", FLASH, || {
+        match ctx.attr("#flash-state", "data-state")?.as_deref() {
+            Some("success") => Ok(Some(())),
+            Some(bad @ ("failed" | "cancelled")) => {
+                let text = ctx.text("#flash-state")?.unwrap_or_default();
+                Err(format!("flash ended in state {bad}: {text}"))
+            }
+            _ => Ok(None),
+        }
+    })?;
+    ctx.screenshot("flash-success.png")?;
+
+    ctx.click("#nav-device", SHORT)?;
+    ctx.wait_text(
+        "#device-firmware-version",
+        "equal to \"2.1.0\"",
+        SHORT,
+        |t| t.trim() == "2.1.0",
+    )?;
+    ctx.screenshot("device-page.png")?;
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! End-to-end scenarios: the release site served on localhost, driven in headless Chromium
+//! through chromedriver. One scenario per file; each counts as one test.
+
+mod flash_demo;
+
+use crate::util::{self, Result};
+use crate::webdriver::{is_transient, ChromeDriver, Element, Session};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A named scenario: a function that drives one browser session.
+pub struct Scenario {
+    pub name: &'static str,
+    pub run: fn(&Ctx) -> Result<()>,
+}
+
+/// Every scenario, in the order they run.
+pub const SCENARIOS: &[Scenario] = &[flash_demo::SCENARIO];
+
+/// The folder for screenshots and logs (git-ignored).
+pub fn artifacts_dir() -> PathBuf {
+    util::repo_root().join("e2e-artifacts")
+}
+
+/// What a scenario gets: the browser session, the site's address and helpers that wait.
+pub struct Ctx<'a> {
+    pub session: &'a Session,
+    pub base_url: String,
+    pub artifacts: PathBuf,
+}
+
+impl Ctx<'_> {
+    /// `base_url` + `path` (path starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Polls `f` every 200 ms until it gives Some, an error, or `timeout` passes. Errors that
+    /// mean the page is still changing (stale or missing elements) count as "not yet".
+    pub fn wait_for<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut f: impl FnMut() -> Result<Option<T>>,
+    ) -> Result<T> {
+        let deadline = Instant::now() + timeout;
+        let mut last_err = String::new();
+        loop {
+            match f() {
+                Ok(Some(v)) => return Ok(v),
+                Ok(None) => {}
+                Err(e) if is_transient(&e) => last_err = e,
+                Err(e) => return Err(format!("{what}: {e}")),
+            }
+            if Instant::now() >= deadline {
+                let extra = if last_err.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (last: {last_err})")
+                };
+                return Err(format!(
+                    "timed out after {timeout:?} waiting for {what}{extra}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits until an element matching `css` exists.
+    pub fn wait_element(&self, css: &str, timeout: Duration) -> Result<Element> {
+        self.wait_for(&format!("{css} to exist"), timeout, || {
+            self.session.find(css)
+        })
+    }
+
+    /// Waits for `css`, then clicks it (retrying while something covers it).
+    pub fn click(&self, css: &str, timeout: Duration) -> Result<()> {
+        println!("    click {css}");
+        self.wait_for(&format!("{css} to be clickable"), timeout, || {
+            match self.session.find(css)? {
+                Some(el) => self.session.click(&el).map(Some),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Waits until the text of `css` passes `ok`; returns that text. The timeout message
+    /// shows the last text seen.
+    pub fn wait_text(
+        &self,
+        css: &str,
+        want: &str,
+        timeout: Duration,
+        ok: impl Fn(&str) -> bool,
+    ) -> Result<String> {
+        println!("    wait for {css} text {want}");
+        let mut seen = None;
+        let what = format!("{css} text {want}");
+        self.wait_for(&what, timeout, || {
+            let Some(el) = self.session.find(css)? else {
+                return Ok(None);
+            };
+            let text = self.session.text(&el)?;
+            let done = ok(&text);
+            seen = Some(text.clone());
+            Ok(done.then_some(text))
+        })
+        .map_err(|e| match &seen {
+            Some(t) => format!("{e}; last text: {t:?}"),
+            None => format!("{e}; the element never appeared"),
+        })
+    }
+
+    /// The current value of an attribute of `css`, or None if the element or attribute is absent.
+    pub fn attr(&self, css: &str, name: &str) -> Result<Option<String>> {
+        match self.session.find(css)? {
+            Some(el) => self.session.attr(&el, name),
+            None => Ok(None),
+        }
+    }
+
+    /// The text of `css`, or None when absent.
+    pub fn text(&self, css: &str) -> Result<Option<String>> {
+        match self.session.find(css)? {
+            Some(el) => self.session.text(&el).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Saves `e2e-artifacts/<file>`.
+    pub fn screenshot(&self, file: &str) -> Result<()> {
+        let path = self.artifacts.join(file);
+        self.session.screenshot(&path)?;
+        println!("    screenshot {}", path.display());
+        Ok(())
+    }
+}
+
+/// Runs the scenarios (all, or those named in `only`) against the site at `base_url`.
+/// Returns (passed, failed); an error means the browser could not be started at all.
+pub fn run_all(base_url: &str, only: &[String]) -> Result<(usize, usize)> {
+    let chosen: Vec<&Scenario> = SCENARIOS
+        .iter()
+        .filter(|s| only.is_empty() || only.iter().any(|o| o == s.name))
+        .collect();
+    if let Some(missing) = only
+        .iter()
+        .find(|o| !SCENARIOS.iter().any(|s| s.name == *o))
+    {
+        let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+        return Err(format!(
+            "no scenario `{missing}` (have: {})",
+            names.join(", ")
+        ));
+    }
+    let artifacts = artifacts_dir();
+    std::fs::create_dir_all(&artifacts)
+        .map_err(|e| format!("cannot create {}: {e}", artifacts.display()))?;
+    let driver = ChromeDriver::start(&artifacts.join("chromedriver.log"))?;
+    let (mut passed, mut failed) = (0, 0);
+    for sc in chosen {
+        util::step(&format!("e2e scenario {}", sc.name));
+        // A failure picture from an earlier run would only mislead.
+        let _ = std::fs::remove_file(artifacts.join(format!("{}-failure.png", sc.name)));
+        let started = Instant::now();
+        match run_one(&driver, sc, base_url, &artifacts) {
+            Ok(()) => {
+                passed += 1;
+                println!(
+                    "e2e {} ... ok ({:.1} s)",
+                    sc.name,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Err(e) => {
+                failed += 1;
+                println!("e2e {} ... FAILED: {e}", sc.name);
+            }
+        }
+    }
+    drop(driver);
+    Ok((passed, failed))
+}
+
+/// One scenario in its own session; on failure saves a screenshot and prints `#log`.
+fn run_one(driver: &ChromeDriver, sc: &Scenario, base_url: &str, artifacts: &Path) -> Result<()> {
+    let mut session = Session::new(driver)?;
+    let ctx = Ctx {
+        session: &session,
+        base_url: base_url.to_string(),
+        artifacts: artifacts.to_path_buf(),
+    };
+    let result = (sc.run)(&ctx);
+    if result.is_err() {
+        let _ = ctx.screenshot(&format!("{}-failure.png", sc.name));
+        let log = session.execute(
+            "const e = document.querySelector('#log'); return e ? (e.innerText || e.textContent) : null;",
+            vec![],
+        );
+        match log {
+            Ok(serde_json::Value::String(text)) if !text.trim().is_empty() => {
+                println!("    --- #log of the page ---");
+                for line in text.lines() {
+                    println!("    | {line}");
+                }
+                println!("    --- end of #log ---");
+            }
+            Ok(serde_json::Value::String(_)) => println!("    (the page's #log is empty)"),
+            _ => println!("    (the page has no #log)"),
+        }
+    }
+    let _ = session.delete();
+    result
+}
