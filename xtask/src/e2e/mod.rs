@@ -1,6 +1,7 @@
 //! End-to-end scenarios: the release site served on localhost, driven in headless Chromium
 //! through chromedriver. One scenario per file; each counts as one test.
 
+mod cable_pulled;
 mod flash_demo;
 
 use crate::util::{self, Result};
@@ -15,7 +16,7 @@ pub struct Scenario {
 }
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: &[Scenario] = &[flash_demo::SCENARIO];
+pub const SCENARIOS: &[Scenario] = &[flash_demo::SCENARIO, cable_pulled::SCENARIO];
 
 /// The folder for screenshots and logs (git-ignored).
 pub fn artifacts_dir() -> PathBuf {
