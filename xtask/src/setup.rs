@@ -9,7 +9,14 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const TRUNK_VERSION: &str = "0.21.14";
 const BINARYEN_VERSION: &str = "132";
 /// Host tools from PyPI that tests run against otadeck (`peer-tests`), pinned.
-const PEER_TOOLS: &[(&str, &str)] = &[("mpremote", "1.29.0")];
+const PEER_TOOLS: &[(&str, &str)] = &[
+    ("mpremote", "1.29.0"),
+    ("imgtool", "2.5.0"),
+    ("esptool", "5.6.0"),
+    ("esp-idf-defs", "0.1.7"),
+];
+/// dfu-util's `dfu-suffix`, from Debian.
+const DFU_SUFFIX: &str = "/usr/bin/dfu-suffix";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -28,6 +35,10 @@ pub fn run(browser: bool) -> Result<()> {
 
 /// The PyPI host tools at their pinned versions, in a virtual environment under `tools/`.
 pub fn peer_tools() -> Result<()> {
+    if !Path::new(DFU_SUFFIX).exists() {
+        step("dfu-util (for dfu-suffix)");
+        apt_install(&["dfu-util"], "dfu-util")?;
+    }
     let wanted: Vec<String> = PEER_TOOLS
         .iter()
         .map(|(n, v)| format!("{n}=={v}"))

@@ -7,7 +7,7 @@ use std::process::Command;
 
 /// Features that turn on the tests against host tools otadeck did not write (installed by
 /// `setup`).
-const PEER_FEATURES: &[&str] = &["otadeck-cli/peer-tests"];
+const PEER_FEATURES: &[&str] = &["otadeck-cli/peer-tests", "otadeck-core/peer-tests"];
 
 /// Which parts run (all by default).
 #[derive(Debug, PartialEq)]

@@ -14,8 +14,10 @@ pub mod digest;
 pub mod driver;
 pub mod image;
 pub mod link;
+pub mod manifest;
 pub mod module;
 pub mod progress;
 pub mod session;
+pub mod version;
 
 pub use session::{FlashError, FlashOutcome, Machine, SessionEvent, Step};

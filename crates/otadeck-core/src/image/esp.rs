@@ -1,9 +1,14 @@
 //! ESP-IDF application images: the 24-byte header, the segments, the checksum byte, the appended
 //! SHA-256 and the `esp_app_desc_t` application descriptor.
 //!
-//! Layout: ESP-IDF `esp_app_format.h` and esptool's firmware-image-format documentation.
-//! Parsing is bounded by the input: no allocation is sized by a field read from it.
+//! Layout: ESP-IDF `esp_app_format.h` and esptool's firmware-image-format documentation; names as
+//! `esptool image-info` prints them. Parsing is bounded by the input: no allocation is sized by a
+//! field read from it.
 
+use serde::Serialize;
+
+use super::esp_chip;
+use super::util::{c_string, check_text, hex, row, ser_hex, take, u32_le, Truncated};
 use crate::digest::sha256;
 
 /// First byte of every ESP image.
@@ -19,7 +24,8 @@ pub const APP_DESC_LEN: usize = 256;
 const MAX_SEGMENTS: usize = 16;
 
 /// Why an ESP image was refused, with the offset of the faulty field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EspImageError {
     /// The first byte is not 0xE9.
     #[error("not an ESP image (byte 0 is {0:#04x}, expected 0xe9)")]
@@ -49,8 +55,19 @@ pub enum EspImageError {
     Sha256Mismatch { offset: usize },
 }
 
-/// The application descriptor's text fields.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+impl From<Truncated> for EspImageError {
+    fn from(t: Truncated) -> Self {
+        EspImageError::Truncated {
+            field: t.field,
+            offset: t.offset,
+            needed: t.needed,
+            available: t.available,
+        }
+    }
+}
+
+/// The application descriptor (`esp_app_desc_t`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct AppDescriptor {
     /// `secure_version`, the anti-rollback counter.
     pub secure_version: u32,
@@ -65,63 +82,120 @@ pub struct AppDescriptor {
     /// `idf_ver`.
     pub idf_version: String,
     /// `app_elf_sha256`.
+    #[serde(serialize_with = "ser_hex")]
     pub app_elf_sha256: [u8; 32],
+    /// `min_efuse_blk_rev_full` (major * 100 + minor; IDF v5.x).
+    pub min_efuse_blk_rev_full: u16,
+    /// `max_efuse_blk_rev_full` (major * 100 + minor; IDF v5.x).
+    pub max_efuse_blk_rev_full: u16,
+    /// `mmu_page_size` as log2 of the page size; 0 when not recorded.
+    pub mmu_page_size_log2: u8,
 }
 
-/// A parsed and checked ESP application image.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One segment: its header and where its data sits in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Segment {
+    /// `load_addr`.
+    pub load_addr: u32,
+    /// `data_len`.
+    pub len: u32,
+    /// Offset of the segment header in the file (esptool's "File offs").
+    pub header_offset: usize,
+    /// Memory regions holding `load_addr`, as esptool names them (empty for an unknown chip).
+    pub memory_types: Vec<&'static str>,
+}
+
+/// A stored check value and the one computed from the data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checked<T> {
+    /// Where the stored value is.
+    pub offset: usize,
+    /// What the file says.
+    pub stored: T,
+    /// What the data gives.
+    pub computed: T,
+}
+
+impl<T: PartialEq> Checked<T> {
+    /// True when the stored value matches.
+    pub fn ok(&self) -> bool {
+        self.stored == self.computed
+    }
+}
+
+/// A parsed ESP application (or bootloader) image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EspImage {
     /// `chip_id` from the header.
     pub chip_id: u16,
+    /// The chip's name (see [`chip_name`]).
+    pub chip: &'static str,
     /// Number of segments.
     pub segment_count: u8,
     /// Entry point.
     pub entry_addr: u32,
-    /// Whether a SHA-256 is appended (and was checked).
+    /// `spi_mode` byte (0 QIO, 1 QOUT, 2 DIO, 3 DOUT).
+    pub spi_mode: u8,
+    /// Low nibble of byte 3.
+    pub spi_speed: u8,
+    /// High nibble of byte 3.
+    pub spi_size: u8,
+    /// Flash mode name, e.g. "DIO".
+    pub flash_mode: &'static str,
+    /// Flash frequency name for this chip, e.g. "40m".
+    pub flash_freq: &'static str,
+    /// Flash size name, e.g. "4MB".
+    pub flash_size: &'static str,
+    /// `wp_pin` (0xEE: disabled).
+    pub wp_pin: u8,
+    /// `spi_pin_drv[3]`.
+    pub spi_pin_drv: [u8; 3],
+    /// Legacy `min_chip_rev`.
+    pub min_chip_rev: u8,
+    /// `min_chip_rev_full` (major * 100 + minor).
+    pub min_chip_rev_full: u16,
+    /// `max_chip_rev_full` (major * 100 + minor).
+    pub max_chip_rev_full: u16,
+    /// Whether a SHA-256 is appended.
     pub hash_appended: bool,
+    /// The segments, in file order.
+    pub segments: Vec<Segment>,
+    /// The checksum byte.
+    pub checksum: Checked<u8>,
+    /// The appended SHA-256, when there is one.
+    pub sha256: Option<Checked<HexDigest>>,
     /// The application descriptor, when the first segment carries one.
     pub app: Option<AppDescriptor>,
     /// Bytes of the image proper (checksum and appended hash included).
     pub image_len: usize,
+    /// Bytes after the image (flash padding, a secure-boot signature block).
+    pub trailing_len: usize,
 }
 
-fn take<'a>(
-    data: &'a [u8],
-    offset: usize,
-    len: usize,
-    field: &'static str,
-) -> Result<&'a [u8], EspImageError> {
-    data.get(offset..offset.saturating_add(len))
-        .ok_or(EspImageError::Truncated {
-            field,
-            offset,
-            needed: len,
-            available: data.len().saturating_sub(offset),
-        })
-}
-
-fn u32_at(data: &[u8], offset: usize, field: &'static str) -> Result<u32, EspImageError> {
-    let b = take(data, offset, 4, field)?;
-    Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
-fn c_string(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
-}
+/// A SHA-256 digest that serializes as hex.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HexDigest(#[serde(serialize_with = "ser_hex")] pub [u8; 32]);
 
 /// The name of a chip id, as esptool prints it.
 pub fn chip_name(chip_id: u16) -> &'static str {
-    match chip_id {
-        0 => "ESP32",
-        2 => "ESP32-S2",
-        5 => "ESP32-C3",
-        9 => "ESP32-S3",
-        12 => "ESP32-C2",
-        13 => "ESP32-C6",
-        16 => "ESP32-H2",
-        _ => "unknown chip",
+    esp_chip::chip(chip_id).map_or("unknown chip", |c| c.name)
+}
+
+/// The name of the header's `spi_mode` byte.
+pub fn flash_mode_name(mode: u8) -> &'static str {
+    match mode {
+        0 => "QIO",
+        1 => "QOUT",
+        2 => "DIO",
+        3 => "DOUT",
+        _ => "invalid",
     }
+}
+
+/// The name of the header's flash-size nibble.
+pub fn flash_size_name(nibble: u8) -> &'static str {
+    const SIZES: [&str; 8] = ["1MB", "2MB", "4MB", "8MB", "16MB", "32MB", "64MB", "128MB"];
+    SIZES.get(usize::from(nibble)).copied().unwrap_or("invalid")
 }
 
 /// Read the application descriptor at offset 32, if present.
@@ -140,6 +214,9 @@ pub fn app_descriptor(data: &[u8]) -> Option<AppDescriptor> {
         date: c_string(&d[96..112]),
         idf_version: c_string(&d[112..144]),
         app_elf_sha256: elf,
+        min_efuse_blk_rev_full: u16::from_le_bytes([d[176], d[177]]),
+        max_efuse_blk_rev_full: u16::from_le_bytes([d[178], d[179]]),
+        mmu_page_size_log2: d[180],
     })
 }
 
@@ -147,6 +224,14 @@ pub fn app_descriptor(data: &[u8]) -> Option<AppDescriptor> {
 /// appended SHA-256 when the header says there is one. Trailing bytes after the image (padding in
 /// a flash dump) are allowed.
 pub fn parse(data: &[u8]) -> Result<EspImage, EspImageError> {
+    let image = parse_unchecked(data)?;
+    image.check()?;
+    Ok(image)
+}
+
+/// Parse the structure only: the checksum byte and appended hash are read and computed but a
+/// mismatch is left in [`EspImage::checksum`] / [`EspImage::sha256`] (see [`EspImage::check`]).
+pub fn parse_unchecked(data: &[u8]) -> Result<EspImage, EspImageError> {
     let header = take(data, 0, HEADER_LEN, "image header")?;
     if header[0] != IMAGE_MAGIC {
         return Err(EspImageError::BadMagic(header[0]));
@@ -155,44 +240,158 @@ pub fn parse(data: &[u8]) -> Result<EspImage, EspImageError> {
     if usize::from(segment_count) > MAX_SEGMENTS {
         return Err(EspImageError::TooManySegments(segment_count));
     }
-    let entry_addr = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
     let chip_id = u16::from_le_bytes([header[12], header[13]]);
-    let hash_appended = header[23] == 1;
+    let (spi_speed, spi_size) = (header[3] & 0x0F, header[3] >> 4);
 
+    let mut segments = Vec::with_capacity(usize::from(segment_count));
     let mut offset = HEADER_LEN;
     let mut checksum: u8 = 0xEF;
     for _ in 0..segment_count {
-        let len = u32_at(data, offset + 4, "segment length")? as usize;
-        let body = take(data, offset + 8, len, "segment data")?;
+        let load_addr = u32_le(data, offset, "segment load address")?;
+        let len = u32_le(data, offset + 4, "segment length")?;
+        let body = take(data, offset + 8, len as usize, "segment data")?;
         checksum = body.iter().fold(checksum, |c, b| c ^ b);
-        offset += 8 + len;
+        segments.push(Segment {
+            load_addr,
+            len,
+            header_offset: offset,
+            memory_types: esp_chip::memory_types(chip_id, load_addr),
+        });
+        offset += 8 + body.len();
     }
     // Zero padding so that the checksum byte sits at an offset of 15 modulo 16.
     let checksum_at = offset + (15 - offset % 16);
     let found = take(data, checksum_at, 1, "checksum byte")?[0];
-    if found != checksum {
-        return Err(EspImageError::Checksum {
-            offset: checksum_at,
-            found,
-            computed: checksum,
-        });
-    }
     let mut image_len = checksum_at + 1;
+    let hash_appended = header[23] == 1;
+    let mut digest = None;
     if hash_appended {
-        let digest = take(data, image_len, 32, "appended SHA-256")?;
-        if sha256(&data[..image_len]) != digest {
-            return Err(EspImageError::Sha256Mismatch { offset: image_len });
-        }
+        let mut stored = [0u8; 32];
+        stored.copy_from_slice(take(data, image_len, 32, "appended SHA-256")?);
+        digest = Some(Checked {
+            offset: image_len,
+            stored: HexDigest(stored),
+            computed: HexDigest(sha256(&data[..image_len])),
+        });
         image_len += 32;
     }
     Ok(EspImage {
         chip_id,
+        chip: chip_name(chip_id),
         segment_count,
-        entry_addr,
+        entry_addr: u32::from_le_bytes([header[4], header[5], header[6], header[7]]),
+        spi_mode: header[2],
+        spi_speed,
+        spi_size,
+        flash_mode: flash_mode_name(header[2]),
+        flash_freq: esp_chip::flash_freq_name(chip_id, spi_speed).unwrap_or("invalid"),
+        flash_size: flash_size_name(spi_size),
+        wp_pin: header[8],
+        spi_pin_drv: [header[9], header[10], header[11]],
+        min_chip_rev: header[14],
+        min_chip_rev_full: u16::from_le_bytes([header[15], header[16]]),
+        max_chip_rev_full: u16::from_le_bytes([header[17], header[18]]),
         hash_appended,
+        segments,
+        checksum: Checked {
+            offset: checksum_at,
+            stored: found,
+            computed: checksum,
+        },
+        sha256: digest,
         app: app_descriptor(data),
         image_len,
+        trailing_len: data.len() - image_len,
     })
+}
+
+/// "v1.3" from a `*_rev_full` value.
+pub fn rev_text(full: u16) -> String {
+    format!("v{}.{}", full / 100, full % 100)
+}
+
+impl EspImage {
+    /// The checksum byte and appended hash agree with the data.
+    pub fn check(&self) -> Result<(), EspImageError> {
+        if !self.checksum.ok() {
+            return Err(EspImageError::Checksum {
+                offset: self.checksum.offset,
+                found: self.checksum.stored,
+                computed: self.checksum.computed,
+            });
+        }
+        match &self.sha256 {
+            Some(h) if !h.ok() => Err(EspImageError::Sha256Mismatch { offset: h.offset }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Label/value rows for a human summary, in `esptool image-info` terms.
+    pub fn summary(&self) -> Vec<(String, String)> {
+        let mut rows = vec![
+            row("Format", "ESP-IDF app image"),
+            row("Chip", format!("{} (chip id {})", self.chip, self.chip_id)),
+            row("Entry point", format!("{:#x}", self.entry_addr)),
+            row(
+                "Flash",
+                format!(
+                    "{} {} {}",
+                    self.flash_mode, self.flash_freq, self.flash_size
+                ),
+            ),
+            row(
+                "Chip revision",
+                format!(
+                    "{} to {} (legacy min_rev {})",
+                    rev_text(self.min_chip_rev_full),
+                    rev_text(self.max_chip_rev_full),
+                    self.min_chip_rev
+                ),
+            ),
+            row("Segments", self.segments.len().to_string()),
+        ];
+        for (i, s) in self.segments.iter().enumerate() {
+            rows.push(row(
+                format!("Segment {i}"),
+                format!(
+                    "{:#010x}, {} bytes at file offset {:#x} {}",
+                    s.load_addr,
+                    s.len,
+                    s.header_offset,
+                    s.memory_types.join(", ")
+                ),
+            ));
+        }
+        let c = &self.checksum;
+        rows.push(row(
+            "Checksum",
+            check_text(
+                c.ok(),
+                &format!("{:#04x}", c.stored),
+                &format!("{:#04x}", c.computed),
+            ),
+        ));
+        rows.push(row(
+            "SHA-256 (appended)",
+            match &self.sha256 {
+                Some(h) => check_text(h.ok(), &hex(&h.stored.0), &hex(&h.computed.0)),
+                None => "not appended".into(),
+            },
+        ));
+        if let Some(a) = &self.app {
+            rows.push(row("Project name", a.project_name.clone()));
+            rows.push(row("App version", a.version.clone()));
+            rows.push(row("Compile time", format!("{} {}", a.date, a.time)));
+            rows.push(row("ESP-IDF", a.idf_version.clone()));
+            rows.push(row("Secure version", a.secure_version.to_string()));
+            rows.push(row("ELF file SHA256", hex(&a.app_elf_sha256)));
+        }
+        rows.push(row("Image length", format!("{} bytes", self.image_len)));
+        if self.trailing_len > 0 {
+            rows.push(row("Trailing data", format!("{} bytes", self.trailing_len)));
+        }
+        rows
+    }
 }
 
 /// The fields of an application descriptor to build, for test and demo images.
@@ -278,7 +477,7 @@ mod tests {
                 idf_version: "v5.3.1",
                 secure_version: 1,
             },
-            &[(0x3f40_0020, &body), (0x4037_0000, &body[..300])],
+            &[(0x3c00_0020, &body), (0x4037_8000, &body[..300])],
         )
     }
 
@@ -289,6 +488,12 @@ mod tests {
         assert_eq!(parsed.chip_id, 9);
         assert_eq!(chip_name(parsed.chip_id), "ESP32-S3");
         assert_eq!(parsed.segment_count, 2);
+        assert_eq!(parsed.segments[0].memory_types, ["DROM"]);
+        assert_eq!(parsed.segments[1].memory_types, ["MEM_INTERNAL", "IRAM"]);
+        assert_eq!(
+            (parsed.flash_mode, parsed.flash_freq, parsed.flash_size),
+            ("DIO", "40m", "4MB")
+        );
         assert!(parsed.hash_appended);
         assert_eq!(parsed.image_len, img.len());
         let app = parsed.app.unwrap();
@@ -310,6 +515,8 @@ mod tests {
                 computed: img[img.len() - 33] ^ 0x40
             }
         );
+        let unchecked = parse_unchecked(&img).unwrap();
+        assert!(!unchecked.checksum.ok());
         let mut img = sample();
         let n = img.len();
         img[n - 1] ^= 1;
