@@ -2,6 +2,7 @@
 //! on a pseudo-terminal for other tools to talk to.
 
 mod flash;
+mod inspect;
 mod sim;
 mod term;
 
@@ -50,6 +51,18 @@ enum Command {
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
     },
+    /// Say what an image, manifest, job document or campaign plan is and whether it is intact.
+    /// Exit status 0: valid; 1: recognised but invalid or tampered; 2: usage error or unreadable.
+    Inspect {
+        /// A file, or an https URL (http only to this machine).
+        source: String,
+        /// Print JSON instead of a summary.
+        #[arg(long)]
+        json: bool,
+        /// Public key (PEM or DER) to check an MCUboot image's signature with.
+        #[arg(long)]
+        key: Option<String>,
+    },
     /// Serve a simulated module, or write a demo image.
     Sim {
         #[command(subcommand)]
@@ -72,6 +85,7 @@ fn main() -> ExitCode {
             protocol: Protocol::Quecpython,
             baud,
         } => flash::info(&port, baud),
+        Command::Inspect { source, json, key } => inspect::inspect(&source, json, key.as_deref()),
         Command::Sim { what } => sim::run(what),
     };
     match result {

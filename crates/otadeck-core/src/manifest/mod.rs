@@ -19,6 +19,7 @@
 //! | otadeck campaign plan v1 | [`plan::parse`] | [`plan::CampaignPlan`] |
 
 pub mod aws_job;
+pub mod detect;
 pub mod esp_web_tools;
 pub mod hawkbit;
 mod json;

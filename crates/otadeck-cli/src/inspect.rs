@@ -1,0 +1,142 @@
+//! `otadeck inspect`: what an image, manifest, job document or plan is, whether it is intact, and
+//! (with `--key`) whether its signature holds.
+//!
+//! Exit status: 0 valid and intact, 1 recognised but invalid, tampered or inconsistent, 2 usage
+//! error or unreadable input.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use otadeck_core::image::{self, Image, PublicKey};
+use otadeck_core::manifest::{detect, safety};
+
+/// Largest download accepted: larger than any module's firmware.
+const MAX_FETCH: u64 = 64 * 1024 * 1024;
+
+/// Read a file, or fetch a URL (https, or http to this machine only).
+fn load(source: &str) -> Result<(Vec<u8>, Option<String>), String> {
+    if source.starts_with("http://") || source.starts_with("https://") {
+        let url = safety::parse_url(source, None).map_err(|e| format!("{source}: {e}"))?;
+        let response = ureq::get(url.as_str())
+            .call()
+            .map_err(|e| format!("cannot fetch {source}: {e}"))?;
+        let mut body = Vec::new();
+        response
+            .into_body()
+            .into_reader()
+            .take(MAX_FETCH + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| format!("cannot read {source}: {e}"))?;
+        if body.len() as u64 > MAX_FETCH {
+            return Err(format!("{source} is larger than {MAX_FETCH} bytes"));
+        }
+        Ok((body, Some(url.to_string())))
+    } else {
+        std::fs::read(source)
+            .map(|b| (b, None))
+            .map_err(|e| format!("cannot read {source}: {e}"))
+    }
+}
+
+/// Run `otadeck inspect`.
+pub fn inspect(source: &str, json: bool, key: Option<&str>) -> Result<ExitCode, String> {
+    let key = match key {
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|e| format!("cannot read key {path}: {e}"))?;
+            Some(PublicKey::parse(&bytes).map_err(|e| format!("{path}: {e}"))?)
+        }
+        None => None,
+    };
+    let (bytes, url) = load(source)?;
+
+    if let Some(kind) = detect::sniff(&bytes) {
+        let parsed = detect::parse(&bytes, kind, url.as_deref());
+        return Ok(match parsed {
+            Ok(doc) => {
+                if json {
+                    println!(
+                        "{}",
+                        to_json(&serde_json::json!({"valid": true, "document": doc}))
+                    );
+                } else {
+                    println!("{} — valid", kind.name());
+                    println!("{}", to_json(&doc));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                if json {
+                    println!(
+                        "{}",
+                        to_json(
+                            &serde_json::json!({"valid": false, "kind": kind, "error": e, "message": e.to_string()})
+                        )
+                    );
+                } else {
+                    println!("{} — INVALID", kind.name());
+                    println!("{e}");
+                }
+                ExitCode::from(1)
+            }
+        });
+    }
+
+    let image = image::detect(&bytes);
+    let mut problems: Vec<String> = Vec::new();
+    if let Err(e) = image.check() {
+        problems.push(e.to_string());
+    }
+    let mut signature = None;
+    if let Some(key) = &key {
+        match &image {
+            Image::McuBoot(m) => match m.verify(&bytes, key) {
+                Ok(v) => {
+                    signature = Some(format!(
+                        "verified ({}, key named by {})",
+                        v.algorithm, v.key_named_by
+                    ))
+                }
+                Err(e) => problems.push(format!("signature: {e}")),
+            },
+            _ => {
+                return Err(format!(
+                    "--key applies to MCUboot images; {source} is {}",
+                    image.format().name()
+                ))
+            }
+        }
+    }
+    let valid = problems.is_empty();
+    if json {
+        println!(
+            "{}",
+            to_json(&serde_json::json!({
+                "valid": valid,
+                "problems": problems,
+                "signature": signature,
+                "image": image,
+            }))
+        );
+    } else {
+        print!("{image}");
+        if let Some(s) = &signature {
+            println!("Signature  {s}");
+        }
+        if valid {
+            println!("Valid and intact.");
+        } else {
+            for p in &problems {
+                println!("PROBLEM: {p}");
+            }
+        }
+    }
+    Ok(if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn to_json(v: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+}
