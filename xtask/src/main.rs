@@ -7,6 +7,7 @@
 
 mod bundle;
 mod e2e;
+mod fuzz;
 mod serve;
 mod setup;
 mod test;
@@ -29,6 +30,7 @@ commands:
       --e2e-only                 only the end-to-end scenarios
       --skip-native | --skip-browser | --skip-e2e
       --scenario NAME            run only this end-to-end scenario (repeatable)
+  fuzz [--seconds N] [TARGET...] run the cargo-fuzz targets (default: all, 300 s each)
 ";
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         "build" => no_args(rest).and_then(|()| bundle::build()),
         "serve" => parse_serve(rest).and_then(|(addr, port)| serve::run(&addr, port)),
         "test" => test::parse_args(rest).and_then(|opts| test::run(&opts)),
+        "fuzz" => fuzz::parse_args(rest).and_then(|opts| fuzz::run(&opts)),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
