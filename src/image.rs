@@ -2,7 +2,7 @@
 //! browser) and what the core recognises in it.
 
 use otadeck_core::digest::{to_hex, StreamingSha256};
-use otadeck_core::image::esp;
+use otadeck_core::image::{self, esp, Format, Image};
 
 /// Bytes hashed between two yields to the page.
 const HASH_CHUNK: usize = 64 * 1024;
@@ -20,6 +20,8 @@ pub struct LoadedImage {
     pub kind: String,
     /// The version the image declares, when it declares one.
     pub version: Option<String>,
+    /// Why the image is damaged (a checksum, hash or structure that does not hold), if it is.
+    pub problem: Option<String>,
 }
 
 /// Hash and inspect `bytes`, yielding to the page between chunks.
@@ -30,35 +32,47 @@ pub async fn load(name: String, bytes: Vec<u8>) -> LoadedImage {
         gloo::timers::future::sleep(std::time::Duration::ZERO).await;
     }
     let sha256 = to_hex(&hasher.finish());
-    let (kind, version) = describe(&bytes);
+    let (kind, version, problem) = describe(&bytes);
     LoadedImage {
         name,
         bytes,
         sha256,
         kind,
         version,
+        problem,
     }
 }
 
-fn describe(bytes: &[u8]) -> (String, Option<String>) {
+/// What the image is (a line), the version it declares, and what is wrong with it, if anything.
+fn describe(bytes: &[u8]) -> (String, Option<String>, Option<String>) {
     if bytes.is_empty() {
-        return ("empty file".into(), None);
+        return ("empty file".into(), None, None);
     }
-    match esp::parse(bytes) {
-        Ok(img) => {
-            let chip = esp::chip_name(img.chip_id);
-            match img.app {
-                Some(app) => (
-                    format!(
-                        "ESP-IDF app image for {chip}: {} {}, built {} {}, IDF {}",
-                        app.project_name, app.version, app.date, app.time, app.idf_version
-                    ),
-                    Some(app.version),
+    if image::sniff(bytes) == Format::Raw {
+        return ("raw image (no known header)".into(), None, None);
+    }
+    let detected = image::detect(bytes);
+    let problem = detected.check().err().map(|e| e.to_string());
+    let (kind, version) = match &detected {
+        Image::EspApp(img) => match &img.app {
+            Some(app) => (
+                format!(
+                    "ESP-IDF app image for {}: {} {}, built {} {}, IDF {}",
+                    esp::chip_name(img.chip_id),
+                    app.project_name,
+                    app.version,
+                    app.date,
+                    app.time,
+                    app.idf_version
                 ),
-                None => (format!("ESP image for {chip}"), None),
-            }
-        }
-        Err(esp::EspImageError::BadMagic(_)) => ("raw image".into(), None),
-        Err(e) => (format!("damaged ESP image: {e}"), None),
-    }
+                Some(app.version.clone()).filter(|v| !v.is_empty()),
+            ),
+            None => (
+                format!("ESP image for {}", esp::chip_name(img.chip_id)),
+                None,
+            ),
+        },
+        other => (other.format().name().to_string(), None),
+    };
+    (kind, version, problem)
 }

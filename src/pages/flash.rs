@@ -170,12 +170,17 @@ pub fn FlashPage() -> Html {
                 <dt>{"Size"}</dt><dd>{format!("{} bytes", group_digits(img.bytes.len() as u64))}</dd>
                 <dt>{"SHA-256"}</dt><dd class="mono">{&img.sha256}</dd>
                 <dt>{"Contents"}</dt><dd>{&img.kind}</dd>
+                if let Some(problem) = &img.problem {
+                    <dt>{"Problem"}</dt><dd id="image-problem" class="bad">{format!("damaged: {problem}")}</dd>
+                }
             </dl>
         },
     };
     let can_flash = connected
         && !s.busy
-        && s.image.as_ref().is_some_and(|i| !i.bytes.is_empty())
+        && s.image
+            .as_ref()
+            .is_some_and(|i| !i.bytes.is_empty() && i.problem.is_none())
         && s.module.is_some();
     let flash_hint = if !connected {
         "Connect a module first."
@@ -185,6 +190,8 @@ pub fn FlashPage() -> Html {
         "Choose an image."
     } else if s.image.as_ref().is_some_and(|i| i.bytes.is_empty()) {
         "The chosen file is empty."
+    } else if s.image.as_ref().is_some_and(|i| i.problem.is_some()) {
+        "The image is damaged: get a good copy of the file."
     } else {
         ""
     };
