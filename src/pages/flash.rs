@@ -110,6 +110,14 @@ pub fn FlashPage() -> Html {
                                     img.name
                                 ),
                             );
+                        } else if let Some(problem) = &img.problem {
+                            ctx.log(
+                                LogLevel::Error,
+                                format!(
+                                    "{} is damaged ({problem}); it will not be flashed. Get a good copy of the file.",
+                                    img.name
+                                ),
+                            );
                         }
                         ctx.state.dispatch(Action::Image(Some(Rc::new(img))));
                     }
