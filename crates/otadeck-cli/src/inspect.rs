@@ -60,7 +60,7 @@ pub fn inspect(source: &str, json: bool, key: Option<&str>) -> Result<ExitCode, 
                     );
                 } else {
                     println!("{} — valid", kind.name());
-                    println!("{}", to_json(&doc));
+                    print_rows(&serde_json::to_value(&doc).unwrap_or_default()["document"]);
                 }
                 ExitCode::SUCCESS
             }
@@ -120,7 +120,7 @@ pub fn inspect(source: &str, json: bool, key: Option<&str>) -> Result<ExitCode, 
     } else {
         print!("{image}");
         if let Some(s) = &signature {
-            println!("Signature  {s}");
+            println!("Signature check  {s}");
         }
         if valid {
             println!("Valid and intact.");
@@ -135,6 +135,41 @@ pub fn inspect(source: &str, json: bool, key: Option<&str>) -> Result<ExitCode, 
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Print a document as one `path  value` line per field that has a value.
+fn print_rows(value: &serde_json::Value) {
+    let mut rows = Vec::new();
+    flatten(value, String::new(), &mut rows);
+    let width = rows.iter().map(|(p, _)| p.len()).max().unwrap_or(0).min(48);
+    for (path, v) in rows {
+        println!("{path:width$}  {v}");
+    }
+}
+
+fn flatten(value: &serde_json::Value, path: String, rows: &mut Vec<(String, String)>) {
+    use serde_json::Value;
+    match value {
+        Value::Null => {}
+        Value::Object(map) => {
+            for (k, v) in map {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                flatten(v, p, rows);
+            }
+        }
+        Value::Array(items) if !items.is_empty() => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(v, format!("{path}[{i}]"), rows);
+            }
+        }
+        Value::Array(_) => {}
+        Value::String(s) => rows.push((path, s.clone())),
+        other => rows.push((path, other.to_string())),
+    }
 }
 
 fn to_json(v: &impl serde::Serialize) -> String {
