@@ -132,7 +132,11 @@ pub fn run(opts: &Opts) -> Result<()> {
         let runs = runs.map_or("?".to_string(), |r| r.to_string());
         println!(
             "    {t:<24} {} after {runs} runs",
-            if *ok { "no crash" } else { "CRASH (see fuzz/artifacts)" }
+            if *ok {
+                "no crash"
+            } else {
+                "CRASH (see fuzz/artifacts)"
+            }
         );
         failed += usize::from(!ok);
     }
