@@ -16,6 +16,7 @@ pub mod image;
 pub mod link;
 pub mod manifest;
 pub mod module;
+pub mod partition_state;
 pub mod progress;
 pub mod session;
 pub mod version;
