@@ -4,6 +4,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use otadeck_core::module::ModuleInfo;
+use otadeck_core::partition_state::PartitionState;
 use otadeck_core::progress::RateMeter;
 use otadeck_core::session::{FlashError, FlashOutcome, LogLevel, SessionEvent, Step};
 use yew::Reducible;
@@ -58,6 +59,8 @@ pub enum FlashView {
 pub struct AppState {
     pub link: LinkKind,
     pub module: Option<ModuleInfo>,
+    /// The module's application slots, as last read.
+    pub partitions: Option<PartitionState>,
     pub log: Rc<Vec<LogEntry>>,
     /// A session (identify or flash) is running on the link.
     pub busy: bool,
@@ -81,6 +84,7 @@ impl Default for AppState {
         AppState {
             link: LinkKind::None,
             module: None,
+            partitions: None,
             log: Rc::new(Vec::new()),
             busy: false,
             flash: FlashView::Idle,
@@ -179,6 +183,7 @@ impl Reducible for AppState {
                     }
                 }
                 SessionEvent::Identified(info) => s.module = Some(info),
+                SessionEvent::Partitions(p) => s.partitions = Some(p),
                 SessionEvent::Finished(result) => {
                     if matches!(s.flash, FlashView::Running { .. }) {
                         s.flash = match result {

@@ -81,7 +81,9 @@ impl Reporter {
                 self.end_progress_line();
                 eprintln!("== {}", step.label());
             }
-            SessionEvent::Identified(_) | SessionEvent::Finished(_) => self.end_progress_line(),
+            SessionEvent::Identified(_)
+            | SessionEvent::Partitions(_)
+            | SessionEvent::Finished(_) => self.end_progress_line(),
         }
     }
 }

@@ -5,6 +5,10 @@
 pub enum Family {
     /// Quectel modules running QuecPython (`fota` over the MicroPython raw REPL).
     QuecPython,
+    /// ESP32 boards running MicroPython (`esp32.Partition` over the raw REPL).
+    Esp32MicroPython,
+    /// Pycom boards (`pycom.ota_*` over the raw REPL).
+    Pycom,
 }
 
 impl Family {
@@ -12,6 +16,8 @@ impl Family {
     pub fn name(self) -> &'static str {
         match self {
             Family::QuecPython => "QuecPython",
+            Family::Esp32MicroPython => "ESP32 MicroPython",
+            Family::Pycom => "Pycom",
         }
     }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::module::ModuleInfo;
+use crate::partition_state::PartitionState;
 
 /// A sans-IO machine: bytes and time in, bytes and events out.
 ///
@@ -98,6 +99,8 @@ pub enum SessionEvent {
     Progress { done: u64, total: u64 },
     /// The module said what it is.
     Identified(ModuleInfo),
+    /// The module's application slots: which runs, which boots next, what each holds.
+    Partitions(PartitionState),
     /// The session is over.
     Finished(Result<FlashOutcome, FlashError>),
 }
@@ -150,6 +153,10 @@ pub enum FlashErrorKind {
     Traceback { last_line: String },
     /// The module's answer could not be understood.
     BadAnswer { call: &'static str, got: String },
+    /// The image cannot go to this module (wrong kind, too large, a state that forbids it).
+    Unsuitable(String),
+    /// What the module holds differs from what was sent.
+    Mismatch(String),
 }
 
 impl FlashError {
@@ -170,6 +177,13 @@ impl FlashError {
             }
             FlashErrorKind::Traceback { .. } | FlashErrorKind::BadAnswer { .. } => {
                 "Check that the module runs the expected firmware family, then try again."
+            }
+            FlashErrorKind::Unsuitable(_) => {
+                "Choose a firmware image built for this module, or settle the module's state first."
+            }
+            FlashErrorKind::Mismatch(_) => {
+                "The module did not store the image intact. Flash again; if it fails twice, check \
+                 the cable and the module's power supply."
             }
             FlashErrorKind::Protocol(_) => {
                 "The data on the line was garbled: check the cable and the baud rate, then flash again."
@@ -211,6 +225,9 @@ impl fmt::Display for FlashError {
             }
             FlashErrorKind::BadAnswer { call, got } => {
                 write!(f, "unexpected answer to {call}: {got}")?
+            }
+            FlashErrorKind::Unsuitable(text) | FlashErrorKind::Mismatch(text) => {
+                f.write_str(text)?
             }
         }
         write!(f, ". The module {}.", self.module_state)

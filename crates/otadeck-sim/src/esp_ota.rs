@@ -8,7 +8,7 @@
 //!   the next reset becomes `aborted` and the other slot boots (rollback).
 //! - While the running slot is `testing`, no new update may begin.
 
-use otadeck_core::image::esp;
+use otadeck_core::image::{esp, otadata};
 use otadeck_core::partition_state::{PartitionState, Slot, SlotBuild, SlotState};
 
 /// `ESP_ERR_OTA_*` and the few others the simulated calls return.
@@ -79,6 +79,17 @@ pub struct EspOtaFlash {
 /// Whether `image` passes `esp_image_verify`: an ESP app image with a good checksum and hash.
 pub fn validates(image: &[u8]) -> bool {
     image.first() == Some(&esp::IMAGE_MAGIC) && esp::parse(image).is_ok()
+}
+
+fn slot_state_raw(state: SlotState) -> otadata::OtaState {
+    match state {
+        SlotState::New => otadata::OtaState::New,
+        SlotState::Testing => otadata::OtaState::PendingVerify,
+        SlotState::Valid => otadata::OtaState::Valid,
+        SlotState::Invalid => otadata::OtaState::Invalid,
+        SlotState::Aborted => otadata::OtaState::Aborted,
+        SlotState::Undefined => otadata::OtaState::Undefined,
+    }
 }
 
 fn build_of(image: &[u8]) -> Option<SlotBuild> {
@@ -163,6 +174,50 @@ impl EspOtaFlash {
         let target = self.updating.ok_or(OtaError::InvalidState)?;
         let offset = self.slots[target].data.len();
         self.write_at(offset, data)
+    }
+
+    /// Erase-and-write `data` at `offset` of `slot` directly, as `esp32.Partition.writeblocks`
+    /// does: no update session, no state change.
+    pub fn raw_write(&mut self, slot: usize, offset: usize, data: &[u8]) -> Result<(), OtaError> {
+        let end = offset
+            .checked_add(data.len())
+            .filter(|&e| e <= self.slot_size)
+            .ok_or(OtaError::InvalidSize)?;
+        let bytes = &mut self.slots[slot].data;
+        if bytes.len() < end {
+            bytes.resize(end, 0xFF);
+        }
+        bytes[offset..end].copy_from_slice(data);
+        Ok(())
+    }
+
+    /// `len` bytes of `slot` from `offset`; never-written flash reads as 0xFF.
+    pub fn read(&self, slot: usize, offset: usize, len: usize) -> Vec<u8> {
+        let bytes = &self.slots[slot].data;
+        (offset..offset + len)
+            .map(|i| bytes.get(i).copied().unwrap_or(0xFF))
+            .collect()
+    }
+
+    /// The otadata partition (0x2000 bytes) that describes this state: one select entry for the
+    /// slot that boots next and, when the other slot was ever selected, an older one for it.
+    pub fn otadata(&self) -> Vec<u8> {
+        let mut out = vec![0xFF; otadata::OTADATA_LEN];
+        let mut put = |index: usize, slot: usize, seq: u32| {
+            if let Some(state) = self.slots[slot].state {
+                let raw = otadata::set_boot(&[], slot as u8, 2, true).expect("two slots");
+                let mut entry = otadata::parse(&raw).expect("well-formed").entries[0].clone();
+                entry.seq = seq;
+                entry.crc = otadata::select_crc(seq);
+                entry.state = slot_state_raw(state);
+                let at = index * otadata::SECTOR_LEN;
+                out[at..at + 32].copy_from_slice(&entry.to_bytes());
+            }
+        };
+        let other = 1 - self.next_boot;
+        put(0, other, other as u32 + 1);
+        put(1, self.next_boot, self.next_boot as u32 + 3);
+        out
     }
 
     /// The bytes written to the update slot so far.

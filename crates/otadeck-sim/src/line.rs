@@ -45,6 +45,7 @@ pub struct SimLink<D> {
     faults: Vec<LineFault>,
     dead: bool,
     stalled: bool,
+    clock: Duration,
 }
 
 impl<D: Device> SimLink<D> {
@@ -62,6 +63,7 @@ impl<D: Device> SimLink<D> {
             faults: Vec::new(),
             dead: false,
             stalled: false,
+            clock: Duration::ZERO,
         }
     }
 
@@ -139,8 +141,14 @@ impl<D: Device> SimLink<D> {
         .min()
     }
 
+    /// The latest time the line was run to.
+    pub fn now(&self) -> Duration {
+        self.clock
+    }
+
     /// Run the line and the device up to `now`.
     pub fn advance(&mut self, now: Duration) {
+        self.clock = self.clock.max(now);
         if self.dead {
             return;
         }

@@ -1,3 +1,7 @@
 //! Update drivers: one per module family, each a [`crate::session::Machine`] built on a link.
 
+pub mod esp32_micropython;
+pub mod esp32_state;
+pub mod mp_encoding;
 pub mod quecpython;
+pub mod repl_flow;

@@ -257,6 +257,28 @@ impl Otadata {
         }
     }
 
+    /// The OTA state of each of `ota_app_count` slots, as `esp_ota_get_state_partition` finds
+    /// it: the state of the written entry (not erased, CRC correct, whatever its state) whose
+    /// sequence number selects the slot, the newer one when both do; `None` for a slot no entry
+    /// selects.
+    pub fn slot_states(&self, ota_app_count: u8) -> Vec<Option<OtaState>> {
+        let mut states = vec![None; usize::from(ota_app_count)];
+        if ota_app_count == 0 {
+            return states;
+        }
+        let mut entries: Vec<&SelectEntry> = self
+            .entries
+            .iter()
+            .filter(|e| !e.is_blank() && e.crc_ok())
+            .collect();
+        entries.sort_by_key(|e| e.seq);
+        for e in entries {
+            let slot = (e.seq.wrapping_sub(1) % u32::from(ota_app_count)) as usize;
+            states[slot] = Some(e.state);
+        }
+        states
+    }
+
     /// Label/value rows for a human summary; the boot slot is given for `ota_app_count` slots
     /// when known.
     pub fn summary_for(&self, ota_app_count: Option<u8>) -> Vec<(String, String)> {

@@ -1,0 +1,503 @@
+//! The session engine shared by every driver that works through the MicroPython raw REPL.
+//!
+//! A driver is a [`ReplPlan`]: given what the module answered last, it says what to run next.
+//! The engine ([`ReplFlow`]) owns everything else: entering the raw REPL (with retries while a
+//! module is still booting), running each exec, restarting and reconnecting, cancel, a lost link,
+//! and turning any failure into a [`FlashError`] that names the step, the byte offset and what the
+//! module holds now.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::link::mp_repl::{show_bytes, PasteMode, RawRepl, ReplConfig, ReplError, ReplEvent};
+use crate::module::ModuleInfo;
+use crate::partition_state::PartitionState;
+use crate::session::{
+    FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent, Step,
+};
+
+/// Tries at entering the raw REPL before giving up: a module just plugged in may still be
+/// booting and ignore the first ones.
+pub const CONNECT_ATTEMPTS: u8 = 3;
+
+/// One piece of code to run on the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The step this call belongs to (shown in progress and errors).
+    pub step: Step,
+    /// Python source.
+    pub code: Vec<u8>,
+    /// Silence allowed while it runs.
+    pub timeout: Duration,
+}
+
+impl Call {
+    /// A call in `step` with `timeout`.
+    pub fn new(step: Step, code: impl Into<Vec<u8>>, timeout: Duration) -> Self {
+        Call {
+            step,
+            code: code.into(),
+            timeout,
+        }
+    }
+}
+
+/// What a plan wants next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Run this and report its output.
+    Exec(Call),
+    /// Run this code, which restarts the module; then reconnect and report
+    /// [`Reply::Reconnected`].
+    Restart(Vec<u8>),
+    /// Stop: `kind` went wrong in `step` before anything was sent for it (a check failed).
+    Fail { step: Step, kind: FlashErrorKind },
+    /// The session is over and went well.
+    Done {
+        /// The module restarted into new firmware during the session.
+        restarted: bool,
+    },
+}
+
+/// What the engine tells a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply<'a> {
+    /// The raw REPL is open; nothing ran yet.
+    Connected,
+    /// The last [`Next::Exec`] finished.
+    Output {
+        /// What it printed.
+        stdout: &'a str,
+        /// The traceback, when it raised; empty otherwise.
+        stderr: &'a str,
+    },
+    /// The module came back after [`Next::Restart`].
+    Reconnected,
+}
+
+impl<'a> Reply<'a> {
+    /// The printed output of a call that must not raise; a traceback becomes the error.
+    pub fn output(self) -> Result<&'a str, FlashErrorKind> {
+        match self {
+            Reply::Output { stdout, stderr } if stderr.trim().is_empty() => Ok(stdout.trim()),
+            Reply::Output { stderr, .. } => Err(traceback(stderr)),
+            _ => Ok(""),
+        }
+    }
+}
+
+/// The error for a traceback: its last line (`OSError: -5379`, `ValueError: ...`).
+pub fn traceback(stderr: &str) -> FlashErrorKind {
+    let last_line = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    FlashErrorKind::Traceback { last_line }
+}
+
+/// An answer that is not what the call prints when it works.
+pub fn bad_answer(call: &'static str, got: &str) -> FlashErrorKind {
+    FlashErrorKind::BadAnswer {
+        call,
+        got: show_bytes(got.as_bytes()),
+    }
+}
+
+/// What a plan can report while it runs.
+#[derive(Debug, Default)]
+pub struct Report {
+    events: VecDeque<SessionEvent>,
+    mode: Option<PasteMode>,
+    module: Option<ModuleInfo>,
+}
+
+impl Report {
+    /// A line for the session log.
+    pub fn log(&mut self, level: LogLevel, message: impl Into<String>) {
+        self.events.push_back(SessionEvent::Log {
+            level,
+            message: message.into(),
+        });
+    }
+
+    /// Image bytes the module has accepted.
+    pub fn progress(&mut self, done: u64, total: u64) {
+        self.events
+            .push_back(SessionEvent::Progress { done, total });
+    }
+
+    /// The module said what it is.
+    pub fn identified(&mut self, info: ModuleInfo) {
+        self.log(
+            LogLevel::Info,
+            format!(
+                "Module: {} {} running firmware {}",
+                info.family.name(),
+                info.model,
+                info.firmware_version
+            ),
+        );
+        self.module = Some(info.clone());
+        self.events.push_back(SessionEvent::Identified(info));
+    }
+
+    /// The module's slots were read.
+    pub fn partitions(&mut self, state: PartitionState) {
+        for line in state.lines() {
+            self.log(LogLevel::Info, format!("Slot {line}"));
+        }
+        self.events.push_back(SessionEvent::Partitions(state));
+    }
+
+    /// The raw-paste window, when code goes through raw-paste mode.
+    pub fn paste_window(&self) -> Option<u16> {
+        match self.mode {
+            Some(PasteMode::RawPaste { window }) => Some(window),
+            _ => None,
+        }
+    }
+
+    /// What the module said it is, once it did.
+    pub fn module(&self) -> Option<&ModuleInfo> {
+        self.module.as_ref()
+    }
+}
+
+/// A driver: the sequence of calls that does one job on one family of modules.
+pub trait ReplPlan {
+    /// What to do after `reply`. An error ends the session at the current step.
+    fn next(&mut self, report: &mut Report, reply: Reply<'_>) -> Result<Next, FlashErrorKind>;
+    /// Image bytes accepted so far and the image size, while an image is being sent.
+    fn position(&self) -> Option<(u64, u64)>;
+    /// Image bytes the module stored during the session, for the outcome.
+    fn bytes_done(&self) -> u64 {
+        self.position().map_or(0, |p| p.0)
+    }
+    /// What the module holds if the session stops now, at `step`, for `kind`, in words that
+    /// follow "The module ".
+    fn module_state(&self, step: Step, kind: &FlashErrorKind) -> &'static str;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Connect,
+    Running,
+    Restarting,
+    /// Waiting for the module to boot, then entering its REPL again.
+    Reconnect {
+        not_before: Duration,
+        give_up: Duration,
+    },
+    Finished,
+}
+
+/// Tuning of a [`ReplFlow`].
+#[derive(Debug, Clone)]
+pub struct FlowConfig {
+    /// REPL tuning.
+    pub repl: ReplConfig,
+    /// How long the module may take to come back after a restart.
+    pub reboot_timeout: Duration,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            repl: ReplConfig::default(),
+            reboot_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A [`Machine`] that runs a [`ReplPlan`] over the raw REPL.
+#[derive(Debug)]
+pub struct ReplFlow<P> {
+    plan: P,
+    repl: RawRepl,
+    config: FlowConfig,
+    report: Report,
+    phase: Phase,
+    step: Step,
+    now: Duration,
+    connect_attempts: u8,
+}
+
+impl<P: ReplPlan> ReplFlow<P> {
+    /// Start `plan`: interrupt the module and enter its raw REPL.
+    pub fn start(now: Duration, plan: P, config: FlowConfig) -> Self {
+        let mut flow = ReplFlow {
+            plan,
+            repl: RawRepl::new(config.repl.clone()),
+            config,
+            report: Report::default(),
+            phase: Phase::Connect,
+            step: Step::Connect,
+            now,
+            connect_attempts: 1,
+        };
+        flow.report
+            .events
+            .push_back(SessionEvent::Step(Step::Connect));
+        flow.report.log(
+            LogLevel::Info,
+            "Interrupting the module and entering its raw REPL",
+        );
+        flow.repl.enter(now);
+        flow
+    }
+
+    /// The plan, for inspection.
+    pub fn plan(&self) -> &P {
+        &self.plan
+    }
+
+    fn set_step(&mut self, step: Step) {
+        if step != self.step {
+            self.step = step;
+            self.report.events.push_back(SessionEvent::Step(step));
+        }
+    }
+
+    fn fail(&mut self, kind: FlashErrorKind) {
+        if self.phase == Phase::Finished {
+            return;
+        }
+        let position = self.plan.position();
+        let error = FlashError {
+            step: self.step,
+            offset: position.map(|p| p.0),
+            total: position.map(|p| p.1),
+            module_state: self.plan.module_state(self.step, &kind),
+            kind,
+        };
+        let level = if error.kind == FlashErrorKind::Cancelled {
+            LogLevel::Warn
+        } else {
+            LogLevel::Error
+        };
+        self.report.log(level, error.to_string());
+        self.phase = Phase::Finished;
+        self.report
+            .events
+            .push_back(SessionEvent::Finished(Err(error)));
+    }
+
+    /// Stop what runs on the module and give it back its friendly prompt.
+    fn release_module(&mut self) {
+        self.repl.abort(self.now);
+        self.repl.leave(self.now);
+    }
+
+    fn advance(&mut self, reply: Reply<'_>) {
+        match self.plan.next(&mut self.report, reply) {
+            Err(kind) => {
+                self.release_module();
+                self.fail(kind);
+            }
+            Ok(Next::Fail { step, kind }) => {
+                self.set_step(step);
+                self.repl.leave(self.now);
+                self.fail(kind);
+            }
+            Ok(Next::Exec(call)) => {
+                self.phase = Phase::Running;
+                self.set_step(call.step);
+                self.repl.exec(self.now, &call.code, call.timeout);
+            }
+            Ok(Next::Restart(code)) => {
+                self.phase = Phase::Restarting;
+                self.set_step(Step::Restart);
+                self.repl.exec(self.now, &code, Duration::from_secs(2));
+            }
+            Ok(Next::Done { restarted }) => {
+                self.repl.leave(self.now);
+                self.phase = Phase::Finished;
+                let bytes = self.plan.bytes_done();
+                self.report
+                    .events
+                    .push_back(SessionEvent::Finished(Ok(FlashOutcome {
+                        bytes,
+                        restarted,
+                        module: self.report.module.clone(),
+                    })));
+            }
+        }
+    }
+
+    fn begin_reconnect(&mut self) {
+        self.repl.reset();
+        self.phase = Phase::Reconnect {
+            not_before: self.now + Duration::from_millis(500),
+            give_up: self.now + self.config.reboot_timeout,
+        };
+        self.set_step(Step::Confirm);
+    }
+
+    fn on_repl_failed(&mut self, error: ReplError) {
+        match self.phase {
+            // A restarting module goes quiet or prints its boot log: both are expected.
+            Phase::Restarting => self.begin_reconnect(),
+            Phase::Reconnect { give_up, .. } if self.now < give_up => {}
+            Phase::Connect
+                if self.connect_attempts < CONNECT_ATTEMPTS
+                    && matches!(error, ReplError::NoResponse { .. }) =>
+            {
+                self.connect_attempts += 1;
+                self.report.log(
+                    LogLevel::Warn,
+                    format!(
+                        "No answer from the module yet (it may still be starting); try {} of \
+                         {CONNECT_ATTEMPTS}",
+                        self.connect_attempts
+                    ),
+                );
+                self.repl.enter(self.now);
+            }
+            _ => {
+                let kind = match error {
+                    ReplError::NoResponse { waiting_for } => {
+                        FlashErrorKind::NoResponse { waiting_for }
+                    }
+                    other => FlashErrorKind::Protocol(other.to_string()),
+                };
+                self.release_module();
+                self.fail(kind);
+            }
+        }
+    }
+
+    fn pump(&mut self) {
+        while let Some(event) = self.repl.poll_event() {
+            if self.phase == Phase::Finished {
+                continue;
+            }
+            match event {
+                ReplEvent::Ready => match self.phase {
+                    Phase::Connect => self.advance(Reply::Connected),
+                    Phase::Reconnect { .. } => {
+                        self.phase = Phase::Running;
+                        self.report
+                            .log(LogLevel::Info, "The module is back after its restart");
+                        self.advance(Reply::Reconnected);
+                    }
+                    _ => {}
+                },
+                ReplEvent::ModeChosen(mode) => {
+                    self.report.mode = Some(mode);
+                    self.report.log(LogLevel::Info, mode_text(mode));
+                }
+                ReplEvent::ExecDone { stdout, stderr } => {
+                    if self.phase == Phase::Restarting {
+                        self.begin_reconnect();
+                        continue;
+                    }
+                    let stdout = String::from_utf8_lossy(&stdout);
+                    let stderr = String::from_utf8_lossy(&stderr);
+                    if !stderr.trim().is_empty() {
+                        self.report.log(
+                            LogLevel::Debug,
+                            format!("Traceback from the module:\n{stderr}"),
+                        );
+                    }
+                    self.advance(Reply::Output {
+                        stdout: &stdout,
+                        stderr: &stderr,
+                    });
+                }
+                ReplEvent::Failed(error) => self.on_repl_failed(error),
+            }
+        }
+    }
+}
+
+fn mode_text(mode: PasteMode) -> String {
+    match mode {
+        PasteMode::RawPaste { window } => format!("Raw-paste mode with a {window}-byte window"),
+        PasteMode::PlainUnsupported => {
+            "The module refused raw-paste (R\\x00); using paced raw mode".into()
+        }
+        PasteMode::PlainOldFirmware => {
+            "The module's firmware predates raw-paste; using paced raw mode".into()
+        }
+        PasteMode::PlainByChoice | PasteMode::Unknown => "Paced raw mode".into(),
+    }
+}
+
+impl<P: ReplPlan> Machine for ReplFlow<P> {
+    fn handle_input(&mut self, now: Duration, data: &[u8]) {
+        self.now = now;
+        self.repl.handle_input(now, data);
+        self.pump();
+    }
+
+    fn handle_timeout(&mut self, now: Duration) {
+        self.now = now;
+        if let Phase::Reconnect {
+            not_before,
+            give_up,
+        } = self.phase
+        {
+            if now >= give_up {
+                return self.fail(FlashErrorKind::NoResponse {
+                    waiting_for: "restarting (it did not come back)",
+                });
+            }
+            if now >= not_before && self.repl.is_idle() {
+                self.repl.enter(now);
+                self.phase = Phase::Reconnect {
+                    not_before: now + Duration::from_secs(1),
+                    give_up,
+                };
+            }
+        }
+        self.repl.handle_timeout(now);
+        self.pump();
+    }
+
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.repl.poll_transmit()
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        match self.phase {
+            Phase::Finished => None,
+            Phase::Reconnect {
+                not_before,
+                give_up,
+            } => {
+                let own = if self.repl.is_idle() {
+                    not_before
+                } else {
+                    give_up
+                };
+                Some(self.repl.poll_timeout().map_or(own, |t| t.min(own)))
+            }
+            _ => self.repl.poll_timeout(),
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.report.events.pop_front()
+    }
+
+    fn cancel(&mut self, now: Duration) {
+        self.now = now;
+        if self.phase == Phase::Finished {
+            return;
+        }
+        self.release_module();
+        self.fail(FlashErrorKind::Cancelled);
+    }
+
+    fn link_lost(&mut self, now: Duration) {
+        self.now = now;
+        self.fail(FlashErrorKind::LinkLost);
+    }
+
+    fn is_finished(&self) -> bool {
+        self.phase == Phase::Finished
+    }
+}
