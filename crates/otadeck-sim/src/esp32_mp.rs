@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::esp_ota::{EspOtaFlash, OtaError};
+use crate::mp_builtins;
 use crate::mp_repl::{ExecResult, Interpreter, RawPasteSupport, ReplDevice};
 use crate::pyexpr::{self, Globals, Host, PyErr, Value};
 
@@ -331,34 +331,9 @@ impl Host for Esp32MicroPython {
                     .map_err(|_| PyErr::new("OSError", "[Errno 22] EINVAL"))?;
                 Ok(self.new_obj(Obj::Reader(data)))
             }
-            "binascii.hexlify" => {
-                let data = self.buffer(args.first())?;
-                Ok(Value::Bytes(
-                    data.iter()
-                        .flat_map(|b| format!("{b:02x}").into_bytes())
-                        .collect(),
-                ))
-            }
-            "binascii.a2b_base64" => {
-                let Some(Value::Bytes(data)) = args.first() else {
-                    return Err(type_error("object with buffer protocol required"));
-                };
-                base64::engine::general_purpose::STANDARD
-                    .decode(data)
-                    .map(Value::Bytes)
-                    .map_err(|_| PyErr::new("ValueError", "incorrect padding"))
-            }
-            "bytes.fromhex" => {
-                let Some(Value::Str(s)) = args.first() else {
-                    return Err(type_error("fromhex() argument must be str"));
-                };
-                (0..s.len())
-                    .step_by(2)
-                    .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
-                    .collect::<Option<Vec<u8>>>()
-                    .map(Value::Bytes)
-                    .ok_or_else(|| PyErr::new("ValueError", "non-hex digit found"))
-            }
+            "binascii.hexlify" => Ok(mp_builtins::hexlify(&self.buffer(args.first())?)),
+            "binascii.a2b_base64" => mp_builtins::a2b_base64(&args),
+            "bytes.fromhex" => mp_builtins::fromhex(&args),
             other => Err(type_error(&format!("'{other}' isn't callable"))),
         }
     }

@@ -8,6 +8,8 @@ pub mod firmware;
 pub mod flash;
 pub mod harness;
 pub mod line;
+pub mod mp_builtins;
 pub mod mp_repl;
+pub mod pycom;
 pub mod pyexpr;
 pub mod quecpython;

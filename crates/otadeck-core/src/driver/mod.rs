@@ -3,5 +3,6 @@
 pub mod esp32_micropython;
 pub mod esp32_state;
 pub mod mp_encoding;
+pub mod pycom;
 pub mod quecpython;
 pub mod repl_flow;

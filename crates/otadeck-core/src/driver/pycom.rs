@@ -1,0 +1,318 @@
+//! Pycom firmware update (`pycom.ota_start / ota_write / ota_verify / ota_finish`) on the raw REPL.
+//!
+//! Order: read the module, probe the fastest encoding, `ota_start()` (erases the other slot),
+//! stream the image through `ota_write`, `ota_verify()` (the module checks the image it holds),
+//! and only then `ota_finish()`, which selects the new slot; then `machine.reset()` and a check that
+//! the module runs the new version. Pycom's own client finishes before it verifies; verifying first
+//! means a bad image is never selected.
+
+use std::time::Duration;
+
+use crate::driver::mp_encoding::{Encoding, EncodingProbe, ProbeStep};
+use crate::driver::repl_flow::{
+    bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
+};
+use crate::image::esp;
+use crate::module::{parse_uname, Family, ModuleInfo};
+use crate::session::{FlashErrorKind, LogLevel, Step};
+
+/// Image bytes per `ota_write` call.
+pub const WRITE_CHUNK: usize = 4096;
+/// Python source per write exec, at most.
+const WRITE_CODE_BUDGET: usize = 6000;
+const IDENTIFY: &str = "import os,pycom\nprint(os.uname())\nprint(pycom.ota_slot())";
+const RESTART: &[u8] = b"import machine\nmachine.reset()";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Identify,
+    Probe(Encoding),
+    Start,
+    Write,
+    Verify,
+    Finish,
+    Restarting,
+    Confirm,
+    Done,
+}
+
+/// The Pycom firmware driver, as a [`ReplPlan`]. Without an image it only identifies the module.
+#[derive(Debug)]
+pub struct PycomFirmware {
+    image: Option<Vec<u8>>,
+    stage: Stage,
+    probe: EncodingProbe,
+    encoding: Option<Encoding>,
+    written: usize,
+    slot: Option<String>,
+    restarted: bool,
+}
+
+/// A session on a Pycom module.
+pub type PycomSession = ReplFlow<PycomFirmware>;
+
+impl PycomFirmware {
+    /// Identify the module, and flash `image` when given.
+    pub fn new(image: Option<Vec<u8>>) -> Self {
+        PycomFirmware {
+            image,
+            stage: Stage::Identify,
+            probe: EncodingProbe::default(),
+            encoding: None,
+            written: 0,
+            slot: None,
+            restarted: false,
+        }
+    }
+
+    /// Start a session.
+    pub fn session(now: Duration, image: Option<Vec<u8>>, config: FlowConfig) -> PycomSession {
+        ReplFlow::start(now, Self::new(image), config)
+    }
+
+    fn image(&self) -> &[u8] {
+        self.image.as_deref().unwrap_or_default()
+    }
+
+    fn expected_version(&self) -> Option<String> {
+        esp::app_descriptor(self.image()).map(|d| d.version)
+    }
+
+    fn on_identity(
+        &mut self,
+        report: &mut Report,
+        out: &str,
+    ) -> Result<Option<String>, FlashErrorKind> {
+        let mut lines = out.lines();
+        let uname = lines.next().and_then(parse_uname);
+        let slot = lines.next().map(|l| l.trim().to_string());
+        let (Some(uname), Some(slot)) = (uname, slot) else {
+            return Err(bad_answer("os.uname() and pycom.ota_slot()", out));
+        };
+        let field = |k: &str| {
+            uname
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let info = ModuleInfo {
+            family: Family::Pycom,
+            model: field("sysname"),
+            firmware_version: field("release"),
+            runtime: field("version"),
+        };
+        let version = info.firmware_version.clone();
+        report.identified(info);
+        self.slot = Some(slot);
+        Ok(Some(version))
+    }
+
+    fn write_call(&self) -> Call {
+        let encoding = self.encoding.expect("probed");
+        let image = self.image();
+        let mut code = String::new();
+        let mut at = self.written;
+        while at < image.len() && code.len() < WRITE_CODE_BUDGET / 2 {
+            let end = (at + WRITE_CHUNK).min(image.len());
+            let line = format!(
+                "pycom.ota_write({})\n",
+                encoding.expression(&image[at..end])
+            );
+            if !code.is_empty() && code.len() + line.len() > WRITE_CODE_BUDGET {
+                break;
+            }
+            code.push_str(&line);
+            at = end;
+        }
+        code.push_str(&format!("print({at})"));
+        Call::new(Step::Write, code, Duration::from_secs(10))
+    }
+
+    fn probe_step(&mut self, report: &mut Report, step: ProbeStep) -> Next {
+        match step {
+            ProbeStep::Try(e) => {
+                self.stage = Stage::Probe(e);
+                Next::Exec(Call::new(
+                    Step::Prepare,
+                    e.imports(),
+                    Duration::from_secs(5),
+                ))
+            }
+            ProbeStep::Found(e) => {
+                self.encoding = Some(e);
+                self.stage = Stage::Start;
+                report.log(
+                    LogLevel::Info,
+                    format!(
+                        "Starting the update into the slot at {}; the image goes {}",
+                        self.slot.as_deref().unwrap_or("?"),
+                        e.describe()
+                    ),
+                );
+                Next::Exec(Call::new(
+                    Step::Prepare,
+                    "pycom.ota_start()",
+                    Duration::from_secs(10),
+                ))
+            }
+        }
+    }
+
+    fn on_output(&mut self, report: &mut Report, reply: Reply<'_>) -> Result<Next, FlashErrorKind> {
+        match self.stage {
+            Stage::Identify => {
+                self.on_identity(report, reply.output()?)?;
+                if self.image.is_none() {
+                    self.stage = Stage::Done;
+                    return Ok(Next::Done { restarted: false });
+                }
+                if self.image().first() != Some(&esp::IMAGE_MAGIC) {
+                    return Ok(Next::Fail {
+                        step: Step::Prepare,
+                        kind: FlashErrorKind::Unsuitable(
+                            "the file is not a Pycom firmware image (an ESP32 application image \
+                             starts with 0xE9)"
+                                .into(),
+                        ),
+                    });
+                }
+                let first = self.probe.start();
+                Ok(self.probe_step(report, first))
+            }
+            Stage::Probe(_) => match self.probe.on_reply(reply) {
+                Some(step) => Ok(self.probe_step(report, step)),
+                None => Err(FlashErrorKind::Unsuitable(
+                    "this firmware has neither binascii nor bytes.fromhex, so binary data cannot \
+                     be sent to it"
+                        .into(),
+                )),
+            },
+            Stage::Start => {
+                reply.output()?;
+                self.stage = Stage::Write;
+                report.progress(0, self.image().len() as u64);
+                Ok(Next::Exec(self.write_call()))
+            }
+            Stage::Write => {
+                let out = reply.output()?;
+                let at: usize = out
+                    .parse()
+                    .map_err(|_| bad_answer("pycom.ota_write", out))?;
+                self.written = at.min(self.image().len());
+                report.progress(self.written as u64, self.image().len() as u64);
+                if self.written < self.image().len() {
+                    return Ok(Next::Exec(self.write_call()));
+                }
+                self.stage = Stage::Verify;
+                report.log(
+                    LogLevel::Info,
+                    "All bytes written; the module verifies the image",
+                );
+                Ok(Next::Exec(Call::new(
+                    Step::Verify,
+                    "print(pycom.ota_verify())",
+                    Duration::from_secs(30),
+                )))
+            }
+            Stage::Verify => match reply.output()? {
+                "True" => {
+                    self.stage = Stage::Finish;
+                    Ok(Next::Exec(Call::new(
+                        Step::Flush,
+                        "pycom.ota_finish()",
+                        Duration::from_secs(10),
+                    )))
+                }
+                "False" => Err(FlashErrorKind::Rejected {
+                    call: "pycom.ota_verify",
+                    returned: "False".into(),
+                }),
+                other => Err(bad_answer("pycom.ota_verify", other)),
+            },
+            Stage::Finish => {
+                reply.output()?;
+                self.stage = Stage::Restarting;
+                report.log(LogLevel::Info, "New slot selected; restarting the module");
+                Ok(Next::Restart(RESTART.to_vec()))
+            }
+            Stage::Confirm => {
+                let version = self.on_identity(report, reply.output()?)?;
+                if let (Some(expected), Some(running)) = (self.expected_version(), version) {
+                    if !running.contains(expected.trim_start_matches('v')) {
+                        return Err(FlashErrorKind::Mismatch(format!(
+                            "the module came back on firmware {running}, not {expected}: its \
+                             bootloader refused the new image"
+                        )));
+                    }
+                }
+                self.stage = Stage::Done;
+                Ok(Next::Done { restarted: true })
+            }
+            Stage::Restarting | Stage::Done => Ok(Next::Done {
+                restarted: self.restarted,
+            }),
+        }
+    }
+}
+
+impl ReplPlan for PycomFirmware {
+    fn next(&mut self, report: &mut Report, reply: Reply<'_>) -> Result<Next, FlashErrorKind> {
+        match reply {
+            Reply::Connected => {
+                if self.image.as_ref().is_some_and(|i| i.is_empty()) {
+                    return Ok(Next::Fail {
+                        step: Step::Prepare,
+                        kind: FlashErrorKind::EmptyImage,
+                    });
+                }
+                self.stage = Stage::Identify;
+                Ok(Next::Exec(Call::new(
+                    Step::Identify,
+                    IDENTIFY,
+                    Duration::from_secs(5),
+                )))
+            }
+            Reply::Reconnected => {
+                self.restarted = true;
+                self.stage = Stage::Confirm;
+                Ok(Next::Exec(Call::new(
+                    Step::Confirm,
+                    IDENTIFY,
+                    Duration::from_secs(5),
+                )))
+            }
+            Reply::Output { .. } => self.on_output(report, reply),
+        }
+    }
+
+    fn position(&self) -> Option<(u64, u64)> {
+        match self.stage {
+            Stage::Write | Stage::Verify | Stage::Finish => {
+                Some((self.written as u64, self.image().len() as u64))
+            }
+            _ => None,
+        }
+    }
+
+    fn bytes_done(&self) -> u64 {
+        self.written as u64
+    }
+
+    fn module_state(&self, _step: Step, kind: &FlashErrorKind) -> &'static str {
+        let refused = matches!(
+            kind,
+            FlashErrorKind::Traceback { .. } | FlashErrorKind::Rejected { .. }
+        );
+        match self.stage {
+            _ if self.image.is_none() => "was not changed",
+            Stage::Finish if !refused => {
+                "still runs its previous firmware, and may start the new one at its next restart"
+            }
+            Stage::Restarting | Stage::Confirm => {
+                "was told to restart into the new firmware; reconnect to check the version it runs"
+            }
+            _ => "still runs its previous firmware",
+        }
+    }
+}
