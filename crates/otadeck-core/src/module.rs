@@ -9,6 +9,10 @@ pub enum Family {
     Esp32MicroPython,
     /// Pycom boards (`pycom.ota_*` over the raw REPL).
     Pycom,
+    /// NodeMCU on ESP32 (`otaupgrade` over the Lua REPL).
+    NodeMcu,
+    /// MicroPython on a port otadeck has no update driver for.
+    MicroPython,
 }
 
 impl Family {
@@ -18,6 +22,8 @@ impl Family {
             Family::QuecPython => "QuecPython",
             Family::Esp32MicroPython => "ESP32 MicroPython",
             Family::Pycom => "Pycom",
+            Family::NodeMcu => "NodeMCU",
+            Family::MicroPython => "MicroPython",
         }
     }
 }

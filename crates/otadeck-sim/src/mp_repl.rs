@@ -188,6 +188,12 @@ impl<I: Interpreter> ReplDevice<I> {
                     line.clear();
                     self.out.extend_from_slice(b"\r\n>>> ");
                 }
+                CTRL_B => {
+                    line.clear();
+                    self.out.extend_from_slice(b"\r\n");
+                    let banner = self.friendly_banner();
+                    self.out.extend_from_slice(&banner);
+                }
                 CTRL_D if line.is_empty() => {
                     self.interpreter.soft_reset();
                     self.out.extend_from_slice(b"\r\nMPY: soft reboot\r\n");

@@ -1,0 +1,305 @@
+//! What answers on a serial port: MicroPython (and which firmware: QuecPython, Pycom, an ESP32
+//! port, another port), NodeMCU's Lua prompt, or nothing. It costs a running application no more
+//! than an interrupt: Ctrl-C twice and a carriage return, then, only when a MicroPython prompt
+//! answered, Ctrl-B to have the banner printed.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::module::{Family, ModuleInfo};
+use crate::session::{
+    FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent, Step,
+};
+
+/// How long the port may stay silent after the interrupt before it is called silent.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_millis(1500);
+/// Quiet time that ends an answer.
+const QUIET: Duration = Duration::from_millis(150);
+
+/// What a banner or prompt says the module is.
+pub fn classify(banner: &str) -> Option<ModuleInfo> {
+    if let Some(line) = banner.lines().find(|l| l.contains("MicroPython")) {
+        let line = line.trim();
+        let (head, machine) = line.split_once("; ").unwrap_or((line, ""));
+        let machine = machine.trim().to_string();
+        let version = head
+            .split_whitespace()
+            .find(|w| w.starts_with('v') || w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+            .unwrap_or("")
+            .to_string();
+        let family = if line.starts_with("Pycom") {
+            Family::Pycom
+        } else if machine.contains("QUECTEL") || line.contains("QuecPython") {
+            Family::QuecPython
+        } else if machine.contains("ESP32") {
+            Family::Esp32MicroPython
+        } else {
+            Family::MicroPython
+        };
+        let model = machine
+            .split(" with ")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        return Some(ModuleInfo {
+            family,
+            model,
+            firmware_version: version.clone(),
+            runtime: format!("MicroPython {version}"),
+        });
+    }
+    let lua_prompt = banner.ends_with("\n> ") || banner == "> " || banner.contains("Lua error:");
+    (lua_prompt || banner.contains("NodeMCU")).then(|| ModuleInfo {
+        family: Family::NodeMcu,
+        model: "ESP32".into(),
+        firmware_version: String::new(),
+        runtime: banner
+            .lines()
+            .find_map(|l| l.find("Lua ").map(|i| l[i..].trim().to_string()))
+            .unwrap_or_else(|| "Lua".into()),
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Interrupt sent; collecting the answer.
+    Interrupt {
+        deadline: Duration,
+    },
+    /// Ctrl-B sent; collecting the banner.
+    Banner {
+        deadline: Duration,
+    },
+    Finished,
+}
+
+/// A session that only finds out what answers. Ends with [`SessionEvent::Identified`] and a
+/// successful outcome, or an error that says nothing answered.
+#[derive(Debug)]
+pub struct Detector {
+    phase: Phase,
+    rx: Vec<u8>,
+    last_rx: Option<Duration>,
+    tx: VecDeque<Vec<u8>>,
+    events: VecDeque<SessionEvent>,
+}
+
+impl Detector {
+    /// Send the interrupt at `now`.
+    pub fn start(now: Duration) -> Self {
+        let mut d = Detector {
+            phase: Phase::Interrupt {
+                deadline: now + ANSWER_TIMEOUT,
+            },
+            rx: Vec::new(),
+            last_rx: None,
+            tx: VecDeque::from([b"\x03\x03\r".to_vec()]),
+            events: VecDeque::new(),
+        };
+        d.events.push_back(SessionEvent::Step(Step::Identify));
+        d.log(
+            LogLevel::Info,
+            "Interrupting whatever runs, to see what answers",
+        );
+        d
+    }
+
+    fn log(&mut self, level: LogLevel, message: impl Into<String>) {
+        self.events.push_back(SessionEvent::Log {
+            level,
+            message: message.into(),
+        });
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.rx).replace('\r', "")
+    }
+
+    fn finish(&mut self, info: Option<ModuleInfo>) {
+        self.phase = Phase::Finished;
+        let result = match info {
+            Some(info) => {
+                self.log(
+                    LogLevel::Info,
+                    format!(
+                        "Found {}{}{}",
+                        info.family.name(),
+                        if info.model.is_empty() { "" } else { " on " },
+                        info.model
+                    ),
+                );
+                self.events
+                    .push_back(SessionEvent::Identified(info.clone()));
+                Ok(FlashOutcome {
+                    bytes: 0,
+                    restarted: false,
+                    module: Some(info),
+                })
+            }
+            None => {
+                let heard = self.text();
+                let kind = if heard.trim().is_empty() {
+                    FlashErrorKind::NoResponse {
+                        waiting_for: "being interrupted (check the port, the baud rate and that \
+                                      the module is powered)",
+                    }
+                } else {
+                    FlashErrorKind::BadAnswer {
+                        call: "an interrupt",
+                        got: crate::link::mp_repl::show_bytes(heard.trim().as_bytes()),
+                    }
+                };
+                let e = FlashError {
+                    step: Step::Identify,
+                    offset: None,
+                    total: None,
+                    kind,
+                    module_state: "was not changed",
+                };
+                self.log(LogLevel::Error, e.to_string());
+                Err(e)
+            }
+        };
+        self.events.push_back(SessionEvent::Finished(result));
+    }
+
+    fn answer_complete(&self, now: Duration) -> bool {
+        self.last_rx.is_some_and(|t| now >= t + QUIET)
+    }
+
+    fn step(&mut self, now: Duration) {
+        match self.phase {
+            Phase::Interrupt { deadline } => {
+                let text = self.text();
+                // Wait for the whole answer (each interrupt prints its own prompt).
+                if text.ends_with(">>> ") && self.answer_complete(now) {
+                    self.rx.clear();
+                    self.last_rx = None;
+                    self.tx.push_back(vec![0x02]);
+                    self.phase = Phase::Banner {
+                        deadline: now + ANSWER_TIMEOUT,
+                    };
+                } else if self.answer_complete(now) || now >= deadline {
+                    let info = classify(&text);
+                    self.finish(info);
+                }
+            }
+            Phase::Banner { deadline } => {
+                let text = self.text();
+                if (text.ends_with(">>> ") && self.answer_complete(now)) || now >= deadline {
+                    let info = classify(&text).or_else(|| {
+                        Some(ModuleInfo {
+                            family: Family::MicroPython,
+                            model: String::new(),
+                            firmware_version: String::new(),
+                            runtime: "MicroPython".into(),
+                        })
+                    });
+                    self.finish(info);
+                }
+            }
+            Phase::Finished => {}
+        }
+    }
+}
+
+impl Machine for Detector {
+    fn handle_input(&mut self, now: Duration, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        self.rx.extend_from_slice(data);
+        if self.rx.len() > 4096 {
+            let cut = self.rx.len() - 4096;
+            self.rx.drain(..cut);
+        }
+        self.last_rx = Some(now);
+        self.step(now);
+    }
+
+    fn handle_timeout(&mut self, now: Duration) {
+        self.step(now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.tx.pop_front()
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        match self.phase {
+            Phase::Interrupt { deadline } => {
+                Some(self.last_rx.map_or(deadline, |t| (t + QUIET).min(deadline)))
+            }
+            Phase::Banner { deadline } => {
+                Some(self.last_rx.map_or(deadline, |t| (t + QUIET).min(deadline)))
+            }
+            Phase::Finished => None,
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    fn cancel(&mut self, _now: Duration) {
+        if self.phase != Phase::Finished {
+            self.phase = Phase::Finished;
+            let e = FlashError {
+                step: Step::Identify,
+                offset: None,
+                total: None,
+                kind: FlashErrorKind::Cancelled,
+                module_state: "was not changed",
+            };
+            self.events.push_back(SessionEvent::Finished(Err(e)));
+        }
+    }
+
+    fn link_lost(&mut self, _now: Duration) {
+        if self.phase != Phase::Finished {
+            self.phase = Phase::Finished;
+            let e = FlashError {
+                step: Step::Identify,
+                offset: None,
+                total: None,
+                kind: FlashErrorKind::LinkLost,
+                module_state: "was not changed",
+            };
+            self.log(LogLevel::Error, e.to_string());
+            self.events.push_back(SessionEvent::Finished(Err(e)));
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        self.phase == Phase::Finished
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn banners_name_the_family() {
+        let c = |b: &str| classify(b).map(|i| (i.family, i.model, i.firmware_version));
+        assert_eq!(
+            c("MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32\r\nType \"help()\" for more information.\r\n>>> "),
+            Some((Family::Esp32MicroPython, "Generic ESP32 module".into(), "v1.24.1".into()))
+        );
+        assert_eq!(
+            c("Pycom MicroPython 1.20.2.r6 [v1.11-c5a0a97] on 2021-10-28; FiPy with ESP32\n>>> "),
+            Some((Family::Pycom, "FiPy".into(), "1.20.2.r6".into()))
+        );
+        assert_eq!(
+            c("MicroPython v1.13.0 on 2023-06-01; EC600U with QUECTEL\n>>> ").map(|x| x.0),
+            Some(Family::QuecPython)
+        );
+        assert_eq!(
+            c("MicroPython v1.22.0 on 2024-01-01; Raspberry Pi Pico with RP2040\n>>> ")
+                .map(|x| x.0),
+            Some(Family::MicroPython)
+        );
+        assert_eq!(c("\n> ").map(|x| x.0), Some(Family::NodeMcu));
+        assert_eq!(c("garbage \u{fffd}\u{fffd}"), None);
+    }
+}

@@ -1,0 +1,80 @@
+//! Detection against each simulated module, and against a silent port.
+
+use std::time::Duration;
+
+use otadeck_core::detect::Detector;
+use otadeck_core::module::Family;
+use otadeck_core::session::FlashErrorKind;
+use otadeck_sim::firmware::demo_running_image;
+use otadeck_sim::harness::run;
+use otadeck_sim::line::{Device, SimLink};
+use otadeck_sim::mp_repl::RawPasteSupport;
+use otadeck_sim::{esp32_mp, pycom, quecpython};
+
+fn detect<D: Device>(device: D) -> (otadeck_sim::harness::Run, SimLink<D>) {
+    let mut link = SimLink::new(device, 115_200);
+    let mut d = Detector::start(Duration::ZERO);
+    let r = run(
+        &mut d,
+        &mut link,
+        Duration::ZERO,
+        Duration::from_secs(10),
+        None,
+    );
+    (r, link)
+}
+
+#[test]
+fn each_micropython_firmware_is_told_apart() {
+    let paste = RawPasteSupport::Window(128);
+    let (r, _) = detect(quecpython::device(
+        quecpython::QuecPythonConfig::default(),
+        demo_running_image(),
+        paste,
+    ));
+    let m = r.outcome().module.clone().unwrap();
+    assert_eq!((m.family, m.model.as_str()), (Family::QuecPython, "EC600U"));
+
+    let (r, link) = detect(esp32_mp::device(
+        esp32_mp::Esp32Config::default(),
+        demo_running_image(),
+        paste,
+    ));
+    let m = r.outcome().module.clone().unwrap();
+    assert_eq!(m.family, Family::Esp32MicroPython);
+    assert_eq!(m.firmware_version, "v1.24.1");
+    // Nothing ran on the board: detection costs an interrupt, no code.
+    assert_eq!(link.device.execs, 0);
+
+    let (r, _) = detect(pycom::device(
+        pycom::PycomConfig::default(),
+        demo_running_image(),
+        paste,
+    ));
+    let m = r.outcome().module.clone().unwrap();
+    assert_eq!((m.family, m.model.as_str()), (Family::Pycom, "FiPy"));
+}
+
+/// A port where nothing answers.
+struct Silent;
+
+impl Device for Silent {
+    fn receive(&mut self, _now: Duration, _data: &[u8]) {}
+    fn transmit(&mut self, _now: Duration) -> Vec<u8> {
+        Vec::new()
+    }
+    fn next_wakeup(&self) -> Option<Duration> {
+        None
+    }
+    fn tick(&mut self, _now: Duration) {}
+}
+
+#[test]
+fn a_silent_port_is_reported_in_words() {
+    let (r, _) = detect(Silent);
+    let e = r.error();
+    assert!(matches!(e.kind, FlashErrorKind::NoResponse { .. }));
+    let text = e.to_string();
+    assert!(text.contains("check the port, the baud rate"), "{text}");
+    assert!(r.elapsed < Duration::from_secs(3));
+}
