@@ -1,11 +1,14 @@
 //! `otadeck flash` and `otadeck info`: the core's machines pumped over a real serial port.
 
 use std::io::{ErrorKind, Read, Write};
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use otadeck_core::detect::Detector;
+use otadeck_core::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
+use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
+use otadeck_core::driver::repl_flow::FlowConfig;
 use otadeck_core::link::mp_repl::ReplConfig;
 use otadeck_core::session::{FlashError, FlashOutcome, Machine, SessionEvent};
 
@@ -57,18 +60,74 @@ fn pump<M: Machine>(
     }
 }
 
-/// `otadeck flash`.
-pub fn flash(port: &str, baud: u32, image: &Path, restart: bool) -> Result<ExitCode, String> {
-    let bytes =
-        std::fs::read(image).map_err(|e| format!("cannot read {}: {e}", image.display()))?;
+/// The update protocol of the module on the port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// QuecPython `fota` over the MicroPython raw REPL.
+    Quecpython,
+    /// ESP32 MicroPython: `esp32.Partition` over the raw REPL.
+    MicropythonEsp32,
+    /// Pycom: `pycom.ota_*` over the raw REPL.
+    Pycom,
+}
+
+/// What to do to the module.
+pub enum Job {
+    /// Flash `image`; `restart` into it (QuecPython), `accept` it after the restart (ESP32).
+    Flash {
+        image: Vec<u8>,
+        restart: bool,
+        accept: bool,
+    },
+    /// Read what it is (and its slots where the protocol tells).
+    Info,
+    /// Accept the firmware on trial.
+    Accept,
+    /// Return to the previous firmware.
+    Rollback,
+}
+
+fn machine(protocol: Protocol, job: Job, now: Duration) -> Result<Box<dyn Machine>, String> {
+    let flow = FlowConfig::default();
+    Ok(match (protocol, job) {
+        (Protocol::Quecpython, Job::Flash { image, restart, .. }) => {
+            let options = FotaOptions {
+                restart,
+                ..FotaOptions::default()
+            };
+            Box::new(QuecPythonSession::flash(now, image, options))
+        }
+        (Protocol::Quecpython, Job::Info) => {
+            Box::new(QuecPythonSession::identify(now, ReplConfig::default()))
+        }
+        (Protocol::MicropythonEsp32, job) => {
+            let job = match job {
+                Job::Flash { image, accept, .. } => esp32::Job::Flash { image, accept },
+                Job::Info => esp32::Job::Inspect,
+                Job::Accept => esp32::Job::Accept,
+                Job::Rollback => esp32::Job::Rollback,
+            };
+            Box::new(Esp32MicroPython::session(now, job, flow))
+        }
+        (Protocol::Pycom, Job::Flash { image, .. }) => {
+            Box::new(PycomFirmware::session(now, Some(image), flow))
+        }
+        (Protocol::Pycom, Job::Info) => Box::new(PycomFirmware::session(now, None, flow)),
+        (p, _) => {
+            return Err(format!(
+                "{p:?} modules have no accept or rollback: their bootloader decides at boot"
+            ))
+        }
+    })
+}
+
+/// `otadeck flash`, `accept` and `rollback`.
+pub fn run_job(port: &str, baud: u32, protocol: Protocol, job: Job) -> Result<ExitCode, String> {
+    let flashing = matches!(job, Job::Flash { .. });
     let start = Instant::now();
-    let options = FotaOptions {
-        restart,
-        ..FotaOptions::default()
-    };
-    let mut machine = QuecPythonSession::flash(start.elapsed(), bytes, options);
+    let mut machine = machine(protocol, job, start.elapsed())?;
     match pump(&mut machine, port, baud, start)? {
-        Ok(outcome) => {
+        Ok(outcome) if flashing => {
             let version = outcome
                 .module
                 .map(|m| m.firmware_version)
@@ -86,6 +145,10 @@ pub fn flash(port: &str, baud: u32, image: &Path, restart: bool) -> Result<ExitC
             }
             Ok(ExitCode::SUCCESS)
         }
+        Ok(_) => {
+            println!("Done.");
+            Ok(ExitCode::SUCCESS)
+        }
         Err(error) => {
             println!("{error}");
             println!("{}", error.advice());
@@ -94,10 +157,14 @@ pub fn flash(port: &str, baud: u32, image: &Path, restart: bool) -> Result<ExitC
     }
 }
 
-/// `otadeck info`.
-pub fn info(port: &str, baud: u32) -> Result<ExitCode, String> {
+/// `otadeck info`: with a protocol, what the driver reads (slots included); without one, what
+/// answers on the port.
+pub fn info(port: &str, baud: u32, protocol: Option<Protocol>) -> Result<ExitCode, String> {
     let start = Instant::now();
-    let mut machine = QuecPythonSession::identify(start.elapsed(), ReplConfig::default());
+    let mut machine: Box<dyn Machine> = match protocol {
+        Some(p) => machine(p, Job::Info, start.elapsed())?,
+        None => Box::new(Detector::start(start.elapsed())),
+    };
     match pump(&mut machine, port, baud, start)? {
         Ok(FlashOutcome {
             module: Some(m), ..

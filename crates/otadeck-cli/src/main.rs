@@ -5,24 +5,20 @@ mod flash;
 mod inspect;
 mod sim;
 mod term;
+mod ws;
 
 use std::path::PathBuf;
+
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+use flash::{Job, Protocol};
 
 #[derive(Parser)]
 #[command(name = "otadeck", version, about = "Flash and inspect IoT modules")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-/// Update protocols.
-#[derive(Clone, Copy, ValueEnum)]
-enum Protocol {
-    /// QuecPython `fota` over the MicroPython raw REPL.
-    Quecpython,
 }
 
 #[derive(Subcommand)]
@@ -36,14 +32,37 @@ enum Command {
         protocol: Protocol,
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
-        /// Leave the module on its current firmware until its next restart.
+        /// Leave the module on its current firmware until its next restart (QuecPython).
         #[arg(long)]
         no_restart: bool,
+        /// After the restart, leave the new firmware on trial instead of accepting it (ESP32):
+        /// `otadeck accept` or `otadeck rollback` decides later.
+        #[arg(long)]
+        no_accept: bool,
         /// The image file.
         image: PathBuf,
     },
-    /// Ask a module what it is and which firmware it runs.
+    /// Ask a module what it is and which firmware it runs; without --protocol, find out what
+    /// answers on the port.
     Info {
+        #[arg(long)]
+        port: String,
+        #[arg(long, value_enum)]
+        protocol: Option<Protocol>,
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+    },
+    /// Accept the firmware a module runs on trial after an update.
+    Accept {
+        #[arg(long)]
+        port: String,
+        #[arg(long, value_enum)]
+        protocol: Protocol,
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+    },
+    /// Return a module to the firmware in its other slot.
+    Rollback {
         #[arg(long)]
         port: String,
         #[arg(long, value_enum)]
@@ -75,16 +94,36 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Flash {
             port,
-            protocol: Protocol::Quecpython,
+            protocol,
             baud,
             no_restart,
+            no_accept,
             image,
-        } => flash::flash(&port, baud, &image, !no_restart),
+        } => std::fs::read(&image)
+            .map_err(|e| format!("cannot read {}: {e}", image.display()))
+            .and_then(|image| {
+                let job = Job::Flash {
+                    image,
+                    restart: !no_restart,
+                    accept: !no_accept,
+                };
+                flash::run_job(&port, baud, protocol, job)
+            }),
         Command::Info {
             port,
-            protocol: Protocol::Quecpython,
+            protocol,
             baud,
-        } => flash::info(&port, baud),
+        } => flash::info(&port, baud, protocol),
+        Command::Accept {
+            port,
+            protocol,
+            baud,
+        } => flash::run_job(&port, baud, protocol, Job::Accept),
+        Command::Rollback {
+            port,
+            protocol,
+            baud,
+        } => flash::run_job(&port, baud, protocol, Job::Rollback),
         Command::Inspect { source, json, key } => inspect::inspect(&source, json, key.as_deref()),
         Command::Sim { what } => sim::run(what),
     };

@@ -6,14 +6,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use clap::{Subcommand, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::pty::openpty;
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+use otadeck_sim::esp32_mp::{self, Esp32Config};
 use otadeck_sim::firmware::{demo_image, demo_running_image, SAMPLE_BODY_LEN, SAMPLE_VERSION};
-use otadeck_sim::line::SimLink;
+use otadeck_sim::line::{Device, SimLink};
 use otadeck_sim::mp_repl::RawPasteSupport;
-use otadeck_sim::quecpython::{device, QuecPythonConfig};
+use otadeck_sim::pycom::{self, PycomConfig};
+use otadeck_sim::quecpython::{self, QuecPythonConfig};
 
 /// How the simulated firmware answers raw-paste requests.
 #[derive(Clone, Copy, ValueEnum)]
@@ -26,20 +28,52 @@ pub enum Paste {
     Absent,
 }
 
+/// Where and how a simulated module is served.
+#[derive(Args)]
+pub struct Serve {
+    /// Serve on a new pseudo-terminal; the first line printed is `pty: <path>`.
+    #[arg(long)]
+    pty: bool,
+    /// Serve over WebSocket on this address (e.g. 127.0.0.1:8765): binary messages carry the
+    /// serial bytes each way. The first line printed is `ws: ws://<addr>`.
+    #[arg(long, value_name = "ADDR")]
+    ws: Option<String>,
+    /// Line rate the simulation keeps to.
+    #[arg(long, default_value_t = 115_200)]
+    baud: u32,
+    /// How the firmware answers raw-paste requests.
+    #[arg(long, value_enum, default_value_t = Paste::Yes)]
+    paste: Paste,
+}
+
+impl Serve {
+    fn paste(&self) -> RawPasteSupport {
+        match self.paste {
+            Paste::Yes => RawPasteSupport::Window(128),
+            Paste::Refuses => RawPasteSupport::Refuses,
+            Paste::Absent => RawPasteSupport::Absent,
+        }
+    }
+
+    fn run<D: Device>(&self, device: D) -> Result<ExitCode, String> {
+        let link = SimLink::new(device, self.baud);
+        match (&self.ws, self.pty) {
+            (Some(addr), false) => crate::ws::serve_ws(link, addr),
+            (None, true) => serve_pty(link),
+            _ => Err("say where to serve the module: --pty or --ws <addr> (one of them)".into()),
+        }
+    }
+}
+
 /// What `otadeck sim` does.
 #[derive(Subcommand)]
 pub enum SimCommand {
     /// A QuecPython module (fota over the raw REPL).
-    Quecpython {
-        /// Serve on a new pseudo-terminal; the first line printed is `pty: <path>`.
-        #[arg(long)]
-        pty: bool,
-        /// Line rate the simulation keeps to.
-        #[arg(long, default_value_t = 115_200)]
-        baud: u32,
-        #[arg(long, value_enum, default_value_t = Paste::Yes)]
-        paste: Paste,
-    },
+    Quecpython(Serve),
+    /// An ESP32 board running MicroPython (esp32.Partition over the raw REPL).
+    MicropythonEsp32(Serve),
+    /// A Pycom board (pycom.ota_* over the raw REPL).
+    Pycom(Serve),
     /// Write a demo firmware image (an ESP-IDF app image declaring `version`).
     Image {
         #[arg(long, default_value = SAMPLE_VERSION)]
@@ -69,22 +103,25 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        SimCommand::Quecpython { pty, baud, paste } => {
-            if !pty {
-                return Err("say where to serve the module: --pty".into());
-            }
-            let paste = match paste {
-                Paste::Yes => RawPasteSupport::Window(128),
-                Paste::Refuses => RawPasteSupport::Refuses,
-                Paste::Absent => RawPasteSupport::Absent,
-            };
-            let module = device(QuecPythonConfig::default(), demo_running_image(), paste);
-            serve_pty(SimLink::new(module, baud))
-        }
+        SimCommand::Quecpython(serve) => serve.run(quecpython::device(
+            QuecPythonConfig::default(),
+            demo_running_image(),
+            serve.paste(),
+        )),
+        SimCommand::MicropythonEsp32(serve) => serve.run(esp32_mp::device(
+            Esp32Config::default(),
+            demo_running_image(),
+            serve.paste(),
+        )),
+        SimCommand::Pycom(serve) => serve.run(pycom::device(
+            PycomConfig::default(),
+            demo_running_image(),
+            serve.paste(),
+        )),
     }
 }
 
-fn serve_pty<D: otadeck_sim::line::Device>(mut link: SimLink<D>) -> Result<ExitCode, String> {
+fn serve_pty<D: Device>(mut link: SimLink<D>) -> Result<ExitCode, String> {
     let pty = openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
     for fd in [&pty.master, &pty.slave] {
         let mut t = tcgetattr(fd.as_fd()).map_err(|e| format!("tcgetattr: {e}"))?;

@@ -32,6 +32,34 @@ pub trait Machine {
     fn is_finished(&self) -> bool;
 }
 
+/// A boxed machine is a machine, so callers can choose the driver at run time.
+impl<M: Machine + ?Sized> Machine for Box<M> {
+    fn handle_input(&mut self, now: Duration, data: &[u8]) {
+        (**self).handle_input(now, data)
+    }
+    fn handle_timeout(&mut self, now: Duration) {
+        (**self).handle_timeout(now)
+    }
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        (**self).poll_transmit()
+    }
+    fn poll_timeout(&self) -> Option<Duration> {
+        (**self).poll_timeout()
+    }
+    fn poll_event(&mut self) -> Option<SessionEvent> {
+        (**self).poll_event()
+    }
+    fn cancel(&mut self, now: Duration) {
+        (**self).cancel(now)
+    }
+    fn link_lost(&mut self, now: Duration) {
+        (**self).link_lost(now)
+    }
+    fn is_finished(&self) -> bool {
+        (**self).is_finished()
+    }
+}
+
 /// The steps of a session, in order. Used in progress displays and in errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Step {
