@@ -1,5 +1,7 @@
 //! The app shell: routes, the shared context, the header.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
@@ -42,11 +44,13 @@ pub fn App() -> Html {
     let conn = use_mut_ref(|| None);
     let cancel = use_memo((), |_| CancelFlag::default());
     let demo = use_mut_ref(|| None);
+    let family = use_memo((), |_| Rc::new(Cell::new(None)));
     let ctx = Ctx {
         state,
         conn,
         cancel: (*cancel).clone(),
         demo,
+        family: (*family).clone(),
     };
     html! {
         <ContextProvider<Ctx> context={ctx}>

@@ -1,12 +1,19 @@
 //! The technician's actions: connect, identify, flash, cancel, disconnect. Each runs the core
 //! machine through the pump and turns its events into state changes.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use otadeck_core::detect::Detector;
+use otadeck_core::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
+use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
+use otadeck_core::driver::repl_flow::FlowConfig;
 use otadeck_core::link::mp_repl::ReplConfig;
-use otadeck_core::session::{FlashErrorKind, LogLevel, Machine, SessionEvent};
+use otadeck_core::module::Family;
+use otadeck_core::session::{
+    FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent,
+};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use yew::UseReducerHandle;
@@ -18,6 +25,7 @@ use crate::state::{Action, AppState, LinkKind, LogEntry};
 use crate::transport::demo::{DemoFault, DemoTransport};
 use crate::transport::web_serial::WebSerialTransport;
 use crate::transport::Connection;
+use otadeck_sim::demo::DemoFamily;
 
 /// What every page can reach: the state, the live connection, the cancel flag.
 #[derive(Clone)]
@@ -27,6 +35,29 @@ pub struct Ctx {
     pub cancel: CancelFlag,
     /// The last demo module powered on, so that reconnecting finds the same module.
     pub demo: Rc<RefCell<Option<DemoTransport>>>,
+    /// The family found on the link, once detected.
+    pub family: Rc<Cell<Option<Family>>>,
+}
+
+/// How a session ended, when it did.
+type SessionResult = Option<Result<FlashOutcome, FlashError>>;
+
+/// What the technician chose for a flash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlashChoice {
+    /// Restart into the new firmware (QuecPython); otherwise it runs after the next restart.
+    pub restart: bool,
+    /// Leave the new firmware on trial after it booted (ESP32): accept or roll back later on
+    /// the Device page. Otherwise it is accepted once it runs.
+    pub keep_on_trial: bool,
+}
+
+/// A job for a family's driver.
+enum Job {
+    Read,
+    Flash { image: Vec<u8>, choice: FlashChoice },
+    Accept,
+    Rollback,
 }
 
 impl PartialEq for Ctx {
@@ -46,14 +77,16 @@ impl Ctx {
         }));
     }
 
-    /// Run `machine` on `conn` to its end. When the link dropped, the connection is let go so
-    /// the header says so and the technician reconnects.
-    async fn run_session<M: Machine>(&self, machine: &mut M, conn: &Connection) {
+    /// Run `machine` on `conn` to its end and return how it ended. When the link dropped, the
+    /// connection is let go so the header says so and the technician reconnects.
+    async fn run_session<M: Machine>(&self, machine: &mut M, conn: &Connection) -> SessionResult {
         self.state.dispatch(Action::Busy(true));
         let mut link_lost = false;
+        let mut result = None;
         drive(machine, conn, &self.cancel, |event| {
-            if let SessionEvent::Finished(Err(e)) = &event {
-                link_lost = e.kind == FlashErrorKind::LinkLost;
+            if let SessionEvent::Finished(r) = &event {
+                link_lost = matches!(r, Err(e) if e.kind == FlashErrorKind::LinkLost);
+                result = Some(r.clone());
             }
             self.state.dispatch(Action::Session {
                 event,
@@ -72,6 +105,7 @@ impl Ctx {
                 "The link to the module dropped. Reconnect it, then read it on the Device page.",
             );
         }
+        result
     }
 
     fn connection(&self) -> Option<Connection> {
@@ -88,12 +122,17 @@ impl Ctx {
         self.state.dispatch(Action::Linked(kind));
     }
 
-    /// Connect the demo module (the same one as before, plugged in again) and identify it.
-    pub async fn connect_demo(&self, baud: u32) {
+    /// Connect a demo module of `family` (the same one as before, plugged in again, when the
+    /// family did not change) and identify it.
+    pub async fn connect_demo(&self, family: DemoFamily, baud: u32) {
         let previous = self.demo.borrow().clone();
         let demo = match previous {
-            Some(p) => DemoTransport::replug(&p, baud),
-            None => DemoTransport::open(baud),
+            Some(p) if p.family() == family => DemoTransport::replug(&p, baud),
+            Some(p) => {
+                p.close();
+                DemoTransport::open(family, baud)
+            }
+            None => DemoTransport::open(family, baud),
         };
         *self.demo.borrow_mut() = Some(demo.clone());
         let kind = LinkKind::Demo(demo.describe());
@@ -140,19 +179,96 @@ impl Ctx {
         self.state.dispatch(Action::Unlinked);
     }
 
-    /// Ask the module what it is and what it runs.
+    /// Find out what answers on the link, then read it with its family's driver.
     pub async fn identify(&self) {
         let Some(conn) = self.connection() else {
             return;
         };
-        let mut machine = QuecPythonSession::identify(now(), ReplConfig::default());
-        self.run_session(&mut machine, &conn).await;
+        self.family.set(None);
+        let mut detector = Detector::start(now());
+        let found = self.run_session(&mut detector, &conn).await;
+        let Some(Ok(FlashOutcome {
+            module: Some(module),
+            ..
+        })) = found
+        else {
+            return;
+        };
+        self.family.set(Some(module.family));
+        match self.machine(module.family, Job::Read) {
+            Some(mut machine) => {
+                self.run_session(&mut machine, &conn).await;
+            }
+            None => self.log(
+                LogLevel::Warn,
+                format!(
+                    "{} answered, but otadeck has no update driver for it yet",
+                    module.family.name()
+                ),
+            ),
+        }
     }
 
-    /// Flash `image`, then restart the module unless `restart` is false.
-    pub async fn flash(&self, image: Rc<LoadedImage>, restart: bool) {
+    /// The session for `job` on a module of `family`, when otadeck has a driver for it.
+    fn machine(&self, family: Family, job: Job) -> Option<Box<dyn Machine>> {
+        let t = now();
+        let flow = FlowConfig::default();
+        Some(match (family, job) {
+            (Family::QuecPython, Job::Read) => {
+                Box::new(QuecPythonSession::identify(t, ReplConfig::default()))
+            }
+            (Family::QuecPython, Job::Flash { image, choice }) => {
+                let options = FotaOptions {
+                    restart: choice.restart,
+                    ..FotaOptions::default()
+                };
+                Box::new(QuecPythonSession::flash(t, image, options))
+            }
+            (Family::Esp32MicroPython, job) => {
+                let job = match job {
+                    Job::Read => esp32::Job::Inspect,
+                    Job::Flash { image, choice } => esp32::Job::Flash {
+                        image,
+                        accept: !choice.keep_on_trial,
+                    },
+                    Job::Accept => esp32::Job::Accept,
+                    Job::Rollback => esp32::Job::Rollback,
+                };
+                Box::new(Esp32MicroPython::session(t, job, flow))
+            }
+            (Family::Pycom, Job::Read) => Box::new(PycomFirmware::session(t, None, flow)),
+            (Family::Pycom, Job::Flash { image, .. }) => {
+                Box::new(PycomFirmware::session(t, Some(image), flow))
+            }
+            _ => return None,
+        })
+    }
+
+    /// Flash `image` as the technician chose.
+    pub async fn flash(&self, image: Rc<LoadedImage>, choice: FlashChoice) {
         let Some(conn) = self.connection() else {
             self.log(LogLevel::Warn, "Connect a module before flashing");
+            return;
+        };
+        if self.family.get().is_none() {
+            self.identify().await;
+        }
+        let Some(family) = self.family.get() else {
+            self.log(
+                LogLevel::Error,
+                "The module did not say what it is, so it cannot be flashed: check the log",
+            );
+            return;
+        };
+        let job = Job::Flash {
+            image: image.bytes.clone(),
+            choice,
+        };
+        let Some(mut machine) = self.machine(family, job) else {
+            self.log(
+                LogLevel::Error,
+                format!("otadeck cannot update {} modules yet", family.name()),
+            );
             return;
         };
         self.state.dispatch(Action::FlashStarted {
@@ -167,12 +283,26 @@ impl Ctx {
                 image.sha256
             ),
         );
-        let options = FotaOptions {
-            restart,
-            ..FotaOptions::default()
-        };
-        let mut machine = QuecPythonSession::flash(now(), image.bytes.clone(), options);
         self.run_session(&mut machine, &conn).await;
+    }
+
+    /// Accept the firmware the module runs on trial.
+    pub async fn accept(&self) {
+        self.decide(Job::Accept).await
+    }
+
+    /// Return the module to the firmware in its other slot.
+    pub async fn rollback(&self) {
+        self.decide(Job::Rollback).await
+    }
+
+    async fn decide(&self, job: Job) {
+        let (Some(conn), Some(family)) = (self.connection(), self.family.get()) else {
+            return;
+        };
+        if let Some(mut machine) = self.machine(family, job) {
+            self.run_session(&mut machine, &conn).await;
+        }
     }
 
     /// Arm a fault on the demo line, to see how it is reported.

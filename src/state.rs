@@ -127,10 +127,12 @@ impl Reducible for AppState {
             Action::Linked(kind) => {
                 s.link = kind;
                 s.module = None;
+                s.partitions = None;
             }
             Action::Unlinked => {
                 s.link = LinkKind::None;
                 s.module = None;
+                s.partitions = None;
                 s.busy = false;
             }
             Action::Busy(b) => s.busy = b,

@@ -1,10 +1,54 @@
-//! The Device page: what the connected module is and runs.
+//! The Device page: what the connected module is and runs, its update slots, and the accept or
+//! roll-back decision after an update.
 
+use otadeck_core::module::Family;
+use otadeck_core::partition_state::{PartitionState, SlotState};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::runner::Ctx;
 use crate::state::LinkKind;
+
+fn state_class(state: Option<SlotState>) -> &'static str {
+    match state {
+        Some(SlotState::Valid) | Some(SlotState::Undefined) => "good",
+        Some(SlotState::Testing) | Some(SlotState::New) => "warn",
+        Some(SlotState::Invalid) | Some(SlotState::Aborted) => "bad",
+        None => "muted",
+    }
+}
+
+fn slots_table(p: &PartitionState) -> Html {
+    html! {
+        <table id="device-slots" class="slots">
+            <thead><tr>
+                <th>{"Slot"}</th><th>{"Role"}</th><th>{"State"}</th><th>{"Firmware"}</th>
+                <th>{"Built"}</th><th>{"ESP-IDF"}</th><th>{"Secure version"}</th>
+            </tr></thead>
+            <tbody>
+            { for p.slots.iter().map(|s| {
+                let mut roles = Vec::new();
+                if s.label == p.running { roles.push("running"); }
+                if s.label == p.next_boot { roles.push("boots next"); }
+                let build = s.build.clone().unwrap_or_default();
+                html! {
+                    <tr data-slot={s.label.clone()}>
+                        <td class="mono">{&s.label}</td>
+                        <td>{roles.join(", ")}</td>
+                        <td class={state_class(s.state)} data-state={s.state.map_or("unknown", SlotState::name)}>
+                            {s.state.map_or("unknown", SlotState::name)}
+                        </td>
+                        <td>{ if s.build.is_some() { format!("{} {}", build.name, build.version) } else { "empty".into() } }</td>
+                        <td>{format!("{} {}", build.date, build.time)}</td>
+                        <td>{&build.idf_version}</td>
+                        <td>{ if s.build.is_some() { build.secure_version.to_string() } else { String::new() } }</td>
+                    </tr>
+                }
+            }) }
+            </tbody>
+        </table>
+    }
+}
 
 /// The Device page.
 #[component]
@@ -17,6 +61,27 @@ pub fn DevicePage() -> Html {
             let ctx = ctx.clone();
             spawn_local(async move { ctx.identify().await });
         })
+    };
+    let on_accept = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| {
+            let ctx = ctx.clone();
+            spawn_local(async move { ctx.accept().await });
+        })
+    };
+    let on_rollback = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| {
+            let ctx = ctx.clone();
+            spawn_local(async move { ctx.rollback().await });
+        })
+    };
+    let slots_note = match s.module.as_ref().map(|m| m.family) {
+        Some(Family::QuecPython) => {
+            "QuecPython does not report its update slots; it applies a verified package at restart."
+        }
+        Some(Family::Pycom) => "Pycom's bootloader checks a new image at boot and keeps it when it is valid; there is nothing to accept.",
+        _ => "",
     };
     let body = match (&s.link, &s.module) {
         (LinkKind::None, _) => {
@@ -31,10 +96,35 @@ pub fn DevicePage() -> Html {
                 <dt>{"Model"}</dt><dd id="device-model">{&m.model}</dd>
                 <dt>{"Firmware version"}</dt><dd id="device-firmware-version">{&m.firmware_version}</dd>
                 <dt>{"Runtime"}</dt><dd id="device-runtime">{&m.runtime}</dd>
-                <dt>{"Slots"}</dt><dd class="muted">{"QuecPython does not report its update slots; it applies a verified package at restart."}</dd>
+                if s.partitions.is_none() && !slots_note.is_empty() {
+                    <dt>{"Slots"}</dt><dd class="muted">{slots_note}</dd>
+                }
             </dl>
         },
     };
+    let decision = s.partitions.as_ref().map(|p| {
+        let on_trial = p.awaits_decision();
+        let can_roll_back = !p.rollback_targets().is_empty();
+        html! {
+            <section class="card">
+                <h2>{"Update slots"}</h2>
+                { slots_table(p) }
+                if on_trial {
+                    <p id="device-trial" class="banner banner-warn">
+                        {"The running firmware is on trial. Accept it once the module works as it should; \
+                          otherwise roll back. If nothing is decided, the module returns to the previous \
+                          firmware at its next restart."}
+                    </p>
+                }
+                <div class="row">
+                    <button id="device-accept" class="btn btn-primary btn-big" onclick={on_accept}
+                        disabled={s.busy || !on_trial}>{"Accept this firmware"}</button>
+                    <button id="device-rollback" class="btn btn-big" onclick={on_rollback}
+                        disabled={s.busy || !can_roll_back}>{"Roll back to the other slot"}</button>
+                </div>
+            </section>
+        }
+    });
     html! {
         <div class="page">
             <section class="card">
@@ -45,6 +135,7 @@ pub fn DevicePage() -> Html {
                         disabled={s.busy || s.link == LinkKind::None}>{"Read again"}</button>
                 </div>
             </section>
+            { decision.unwrap_or_default() }
         </div>
     }
 }

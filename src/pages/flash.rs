@@ -2,7 +2,9 @@
 
 use std::rc::Rc;
 
+use otadeck_core::module::Family;
 use otadeck_core::session::{group_digits, LogLevel};
+use otadeck_sim::demo::DemoFamily;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -10,7 +12,7 @@ use yew::prelude::*;
 use crate::components::log_view::LogView;
 use crate::components::progress::FlashProgress;
 use crate::image::load;
-use crate::runner::Ctx;
+use crate::runner::{Ctx, FlashChoice};
 use crate::state::{Action, FlashView, LinkKind};
 use crate::support::detect;
 use crate::transport::demo::DemoFault;
@@ -26,6 +28,8 @@ pub fn FlashPage() -> Html {
     let ctx = use_context::<Ctx>().expect("context");
     let baud = use_state(|| 115_200u32);
     let restart = use_state(|| true);
+    let keep_on_trial = use_state(|| false);
+    let demo_family = use_state(|| DemoFamily::QuecPython);
     let loading = use_state(|| false);
     let support = use_memo((), |_| detect());
     let s = &*ctx.state;
@@ -40,10 +44,25 @@ pub fn FlashPage() -> Html {
         })
     };
     let on_demo = {
-        let (ctx, baud) = (ctx.clone(), *baud);
+        let (ctx, baud, family) = (ctx.clone(), *baud, *demo_family);
         Callback::from(move |_: MouseEvent| {
             let ctx = ctx.clone();
-            spawn_local(async move { ctx.connect_demo(baud).await });
+            spawn_local(async move { ctx.connect_demo(family, baud).await });
+        })
+    };
+    let on_demo_family = {
+        let demo_family = demo_family.clone();
+        Callback::from(move |e: Event| {
+            let v = e.target_unchecked_into::<HtmlInputElement>().value();
+            if let Some(f) = DemoFamily::from_key(&v) {
+                demo_family.set(f);
+            }
+        })
+    };
+    let on_keep_on_trial = {
+        let keep_on_trial = keep_on_trial.clone();
+        Callback::from(move |e: Event| {
+            keep_on_trial.set(e.target_unchecked_into::<HtmlInputElement>().checked());
         })
     };
     let on_serial = {
@@ -137,15 +156,20 @@ pub fn FlashPage() -> Html {
         })
     };
     let on_flash = {
-        let (ctx, restart) = (ctx.clone(), *restart);
+        let choice = FlashChoice {
+            restart: *restart,
+            keep_on_trial: *keep_on_trial,
+        };
+        let ctx = ctx.clone();
         let image = s.image.clone();
         Callback::from(move |_: MouseEvent| {
             if let Some(image) = image.clone() {
                 let ctx = ctx.clone();
-                spawn_local(async move { ctx.flash(image, restart).await });
+                spawn_local(async move { ctx.flash(image, choice).await });
             }
         })
     };
+    let family = s.module.as_ref().map(|m| m.family);
     let on_fault = {
         let ctx = ctx.clone();
         Callback::from(move |e: Event| {
@@ -217,6 +241,11 @@ pub fn FlashPage() -> Html {
                     </label>
                     <button id="connect-serial" class="btn btn-primary" onclick={on_serial}
                         disabled={running || support.problem().is_some()}>{"Connect serial port"}</button>
+                    <label class="field">{"Demo module"}
+                        <select id="demo-family" onchange={on_demo_family} disabled={running}>
+                            { for DemoFamily::ALL.iter().map(|f| html! { <option value={f.key()} selected={*f == *demo_family}>{f.label()}</option> }) }
+                        </select>
+                    </label>
                     <button id="connect-demo" class="btn" onclick={on_demo} disabled={running}>{"Use demo module"}</button>
                     if connected {
                         <button id="disconnect" class="btn btn-quiet" onclick={on_disconnect} disabled={running}>{"Disconnect"}</button>
@@ -251,12 +280,22 @@ pub fn FlashPage() -> Html {
             <div class="col">
             <section class="card">
                 <h2><span class="num">{"3"}</span>{"Flash"}</h2>
-                <div class="row">
-                    <label class="check">
-                        <input id="restart-after" type="checkbox" checked={*restart} onchange={on_restart} disabled={running} />
-                        {"Restart the module after a passing verify"}
-                    </label>
-                </div>
+                if family == Some(Family::QuecPython) {
+                    <div class="row">
+                        <label class="check">
+                            <input id="restart-after" type="checkbox" checked={*restart} onchange={on_restart} disabled={running} />
+                            {"Restart the module after a passing verify"}
+                        </label>
+                    </div>
+                }
+                if family == Some(Family::Esp32MicroPython) {
+                    <div class="row">
+                        <label class="check">
+                            <input id="keep-on-trial" type="checkbox" checked={*keep_on_trial} onchange={on_keep_on_trial} disabled={running} />
+                            {"Leave the new firmware on trial: accept or roll back on the Device page"}
+                        </label>
+                    </div>
+                }
                 <div class="row">
                     <button id="flash-start" class="btn btn-primary btn-huge" onclick={on_flash} disabled={!can_flash}>{"Flash"}</button>
                     <span class="muted">{flash_hint}</span>

@@ -1,4 +1,4 @@
-//! The demo module: a simulated QuecPython module running in the page, behind a simulated serial
+//! The demo module: a simulated module of the chosen family running in the page, behind a simulated serial
 //! line at a chosen baud rate, reached through the same [`Connection`](super::Connection) as a
 //! real port so that a demo flash runs the real code path. Faults can be armed to see how
 //! otadeck reports them.
@@ -8,16 +8,14 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
-use otadeck_sim::firmware::demo_running_image;
+use otadeck_sim::demo::{DemoFamily, DemoModule};
 use otadeck_sim::line::{LineFault, SimLink};
-use otadeck_sim::mp_repl::{RawPasteSupport, ReplDevice};
-use otadeck_sim::quecpython::{device, QuecPython, QuecPythonConfig};
 
 use super::{Chunk, Inbox, TransportError};
 use crate::clock::now;
 
 /// The simulated line with the module at its far end.
-pub type DemoLink = SimLink<ReplDevice<QuecPython>>;
+pub type DemoLink = SimLink<DemoModule>;
 
 /// Bytes on the wire after arming a fault before it strikes: about a third of a sample flash.
 pub const FAULT_AFTER_BYTES: u64 = 40_000;
@@ -54,17 +52,15 @@ pub struct DemoTransport {
 }
 
 impl DemoTransport {
-    /// Power on a new demo module on a line of `baud`.
-    pub fn open(baud: u32) -> Self {
-        let link = SimLink::new(
-            device(
-                QuecPythonConfig::default(),
-                demo_running_image(),
-                RawPasteSupport::Window(128),
-            ),
-            baud,
-        );
+    /// Power on a new demo module of `family` on a line of `baud`.
+    pub fn open(family: DemoFamily, baud: u32) -> Self {
+        let link = SimLink::new(DemoModule::new(family), baud);
         Self::start(Rc::new(RefCell::new(link)), baud)
+    }
+
+    /// The family of the module at the far end.
+    pub fn family(&self) -> DemoFamily {
+        self.link.borrow().device.family()
     }
 
     /// Plug the same module back in (it is USB powered, so it restarts), at `baud`.
@@ -132,7 +128,7 @@ impl DemoTransport {
 
     /// For the header.
     pub fn describe(&self) -> String {
-        format!("Demo module · {} baud", self.baud)
+        format!("Demo {} · {} baud", self.family().label(), self.baud)
     }
 }
 

@@ -2,6 +2,7 @@
 //! through chromedriver. One scenario per file; each counts as one test.
 
 mod cable_pulled;
+mod esp32_trial;
 mod flash_demo;
 
 use crate::util::{self, Result};
@@ -16,7 +17,11 @@ pub struct Scenario {
 }
 
 /// Every scenario, in the order they run.
-pub const SCENARIOS: &[Scenario] = &[flash_demo::SCENARIO, cable_pulled::SCENARIO];
+pub const SCENARIOS: &[Scenario] = &[
+    flash_demo::SCENARIO,
+    cable_pulled::SCENARIO,
+    esp32_trial::SCENARIO,
+];
 
 /// The folder for screenshots and logs (git-ignored).
 pub fn artifacts_dir() -> PathBuf {
@@ -126,6 +131,22 @@ impl Ctx<'_> {
             Some(el) => self.session.text(&el).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Chooses `value` in the `<select>` at `css`, as a person would (the change event fires).
+    pub fn select(&self, css: &str, value: &str) -> Result<()> {
+        println!("    select {value} in {css}");
+        self.wait_element(css, Duration::from_secs(20))?;
+        let script = "const s = document.querySelector(arguments[0]); s.value = arguments[1]; \
+                      s.dispatchEvent(new Event('change', {bubbles: true})); return s.value;";
+        let got = self.session.execute(
+            script,
+            vec![serde_json::json!(css), serde_json::json!(value)],
+        )?;
+        if got.as_str() != Some(value) {
+            return Err(format!("{css} has no option {value:?}"));
+        }
+        Ok(())
     }
 
     /// Saves `e2e-artifacts/<file>`.
