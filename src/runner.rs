@@ -79,8 +79,8 @@ impl Ctx {
 
     /// Run `machine` on `conn` to its end and return how it ended. When the link dropped, the
     /// connection is let go so the header says so and the technician reconnects.
+    /// The caller holds the busy flag for the whole job (a job may run several sessions).
     async fn run_session<M: Machine>(&self, machine: &mut M, conn: &Connection) -> SessionResult {
-        self.state.dispatch(Action::Busy(true));
         let mut link_lost = false;
         let mut result = None;
         drive(machine, conn, &self.cancel, |event| {
@@ -95,7 +95,6 @@ impl Ctx {
             })
         })
         .await;
-        self.state.dispatch(Action::Busy(false));
         if link_lost {
             self.conn.borrow_mut().take();
             conn.close().await;
@@ -181,6 +180,12 @@ impl Ctx {
 
     /// Find out what answers on the link, then read it with its family's driver.
     pub async fn identify(&self) {
+        self.state.dispatch(Action::Busy(true));
+        self.identify_now().await;
+        self.state.dispatch(Action::Busy(false));
+    }
+
+    async fn identify_now(&self) {
         let Some(conn) = self.connection() else {
             return;
         };
@@ -250,10 +255,12 @@ impl Ctx {
             self.log(LogLevel::Warn, "Connect a module before flashing");
             return;
         };
+        self.state.dispatch(Action::Busy(true));
         if self.family.get().is_none() {
-            self.identify().await;
+            self.identify_now().await;
         }
         let Some(family) = self.family.get() else {
+            self.state.dispatch(Action::Busy(false));
             self.log(
                 LogLevel::Error,
                 "The module did not say what it is, so it cannot be flashed: check the log",
@@ -265,6 +272,7 @@ impl Ctx {
             choice,
         };
         let Some(mut machine) = self.machine(family, job) else {
+            self.state.dispatch(Action::Busy(false));
             self.log(
                 LogLevel::Error,
                 format!("otadeck cannot update {} modules yet", family.name()),
@@ -284,6 +292,7 @@ impl Ctx {
             ),
         );
         self.run_session(&mut machine, &conn).await;
+        self.state.dispatch(Action::Busy(false));
     }
 
     /// Accept the firmware the module runs on trial.
@@ -301,7 +310,9 @@ impl Ctx {
             return;
         };
         if let Some(mut machine) = self.machine(family, job) {
+            self.state.dispatch(Action::Busy(true));
             self.run_session(&mut machine, &conn).await;
+            self.state.dispatch(Action::Busy(false));
         }
     }
 

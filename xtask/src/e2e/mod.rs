@@ -79,11 +79,13 @@ impl Ctx<'_> {
         })
     }
 
-    /// Waits for `css`, then clicks it (retrying while something covers it).
+    /// Waits for `css` to exist and be enabled, then clicks it (retrying while something covers
+    /// it). A click on a disabled button does nothing, as for a person.
     pub fn click(&self, css: &str, timeout: Duration) -> Result<()> {
         println!("    click {css}");
         self.wait_for(&format!("{css} to be clickable"), timeout, || {
             match self.session.find(css)? {
+                Some(el) if self.session.attr(&el, "disabled")?.is_some() => Ok(None),
                 Some(el) => self.session.click(&el).map(Some),
                 None => Ok(None),
             }
