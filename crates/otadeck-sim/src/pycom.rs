@@ -6,7 +6,10 @@
 //! `ota_finish` selects it. The Pycom bootloader checks a newly selected image at boot and keeps
 //! it when it validates (no application-side accept), otherwise boots the previous one.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use sha1::{Digest, Sha1};
 
 use crate::esp_ota::EspOtaFlash;
 use crate::mp_builtins;
@@ -24,6 +27,8 @@ pub struct PycomConfig {
     pub write_time_per_kib: Duration,
     /// Fault knob: the `ota_write` call with this index raises `OSError`.
     pub fail_write_at: Option<usize>,
+    /// Fault knob: the `os.rename` call with this index raises `OSError` (a full file system).
+    pub fail_rename_at: Option<usize>,
 }
 
 impl Default for PycomConfig {
@@ -33,6 +38,7 @@ impl Default for PycomConfig {
             slot_size: 1536 * 1024,
             write_time_per_kib: Duration::from_millis(8),
             fail_write_at: None,
+            fail_rename_at: None,
         }
     }
 }
@@ -49,6 +55,39 @@ pub struct Pycom {
     busy: Duration,
     /// Every `pycom.ota_*` call, in order, for tests (`ota_write` shows its length).
     pub calls: Vec<String>,
+    /// The file system (`/flash/...`, `/sd/...`): path to contents.
+    pub files: BTreeMap<String, Vec<u8>>,
+    handles: Vec<Handle>,
+    hashes: Vec<Sha1>,
+    renames: usize,
+}
+
+/// An open file: writes go to the file system at `close`, as FAT does when flushing.
+#[derive(Debug)]
+struct Handle {
+    path: String,
+    data: Vec<u8>,
+    pos: usize,
+    writing: bool,
+    open: bool,
+}
+
+fn enoent() -> PyErr {
+    PyErr::new("OSError", "[Errno 2] ENOENT")
+}
+
+fn handle_id(v: &Value, kind: &str) -> Option<usize> {
+    match v {
+        Value::Native(n) => n.strip_prefix(kind)?.split('.').next()?.parse().ok(),
+        _ => None,
+    }
+}
+
+fn str_arg(args: &[Value], i: usize) -> Result<String, PyErr> {
+    match args.get(i) {
+        Some(Value::Str(s)) => Ok(s.clone()),
+        _ => Err(PyErr::new("TypeError", "expected a str")),
+    }
 }
 
 /// A Pycom board behind its REPL, ready to put on a [`crate::line::SimLink`].
@@ -71,6 +110,48 @@ impl Pycom {
             reboot_requested: false,
             busy: Duration::ZERO,
             calls: Vec::new(),
+            files: BTreeMap::new(),
+            handles: Vec::new(),
+            hashes: Vec::new(),
+            renames: 0,
+        }
+    }
+
+    fn file_call(&mut self, id: usize, method: &str, args: &[Value]) -> Result<Value, PyErr> {
+        let h = self.handles.get_mut(id).ok_or_else(enoent)?;
+        if !h.open {
+            return Err(PyErr::new("ValueError", "I/O operation on closed file"));
+        }
+        match method {
+            "write" if h.writing => {
+                let Some(Value::Bytes(b)) = args.first() else {
+                    return Err(PyErr::new(
+                        "TypeError",
+                        "object with buffer protocol required",
+                    ));
+                };
+                h.data.extend_from_slice(b);
+                Ok(Value::Int(b.len() as i64))
+            }
+            "read" if !h.writing => {
+                let n = match args.first() {
+                    Some(Value::Int(n)) => *n as usize,
+                    _ => usize::MAX,
+                };
+                let end = h.pos.saturating_add(n).min(h.data.len());
+                let out = h.data[h.pos..end].to_vec();
+                h.pos = end;
+                Ok(Value::Bytes(out))
+            }
+            "close" => {
+                h.open = false;
+                if h.writing {
+                    let (path, data) = (h.path.clone(), std::mem::take(&mut h.data));
+                    self.files.insert(path, data);
+                }
+                Ok(Value::None)
+            }
+            _ => Err(PyErr::new("OSError", "[Errno 22] EINVAL")),
         }
     }
 
@@ -90,8 +171,11 @@ impl Pycom {
 impl Host for Pycom {
     fn import(&mut self, name: &str) -> Option<Value> {
         let name = name.strip_prefix('u').unwrap_or(name);
-        matches!(name, "os" | "pycom" | "machine" | "binascii" | "sys")
-            .then(|| Value::Module(name.to_string()))
+        matches!(
+            name,
+            "os" | "pycom" | "machine" | "binascii" | "sys" | "hashlib"
+        )
+        .then(|| Value::Module(name.to_string()))
     }
 
     fn getattr(&mut self, obj: &Value, attr: &str) -> Result<Value, PyErr> {
@@ -100,7 +184,13 @@ impl Host for Pycom {
             Value::Native(n) => format!("{n}.{attr}"),
             _ => String::new(),
         };
-        const KNOWN: [&str; 10] = [
+        if handle_id(obj, "file#").is_some() || handle_id(obj, "sha1#").is_some() {
+            return Ok(Value::Native(path));
+        }
+        const KNOWN: [&str; 13] = [
+            "os.rename",
+            "os.remove",
+            "hashlib.sha1",
             "os.uname",
             "pycom.ota_start",
             "pycom.ota_write",
@@ -131,7 +221,66 @@ impl Host for Pycom {
         let Value::Native(path) = f else {
             return Err(PyErr::new("TypeError", "object isn't callable"));
         };
+        let method = path.rsplit('.').next().unwrap_or_default().to_string();
+        if let Some(id) = handle_id(f, "file#") {
+            return self.file_call(id, &method, &args);
+        }
+        if let Some(id) = handle_id(f, "sha1#") {
+            return match method.as_str() {
+                "update" => match args.first() {
+                    Some(Value::Bytes(b)) => {
+                        self.hashes[id].update(b);
+                        Ok(Value::None)
+                    }
+                    _ => Err(PyErr::new(
+                        "TypeError",
+                        "object with buffer protocol required",
+                    )),
+                },
+                "digest" => Ok(Value::Bytes(self.hashes[id].clone().finalize().to_vec())),
+                _ => Err(PyErr::new("AttributeError", "no such attribute")),
+            };
+        }
         match path.as_str() {
+            "open" => {
+                let p = str_arg(&args, 0)?;
+                let mode = str_arg(&args, 1).unwrap_or_else(|_| "r".into());
+                let writing = mode.contains('w');
+                let data = if writing {
+                    Vec::new()
+                } else {
+                    self.files.get(&p).cloned().ok_or_else(enoent)?
+                };
+                self.handles.push(Handle {
+                    path: p,
+                    data,
+                    pos: 0,
+                    writing,
+                    open: true,
+                });
+                Ok(Value::Native(format!("file#{}", self.handles.len() - 1)))
+            }
+            "os.rename" => {
+                let (from, to) = (str_arg(&args, 0)?, str_arg(&args, 1)?);
+                self.renames += 1;
+                if self.config.fail_rename_at == Some(self.renames - 1) {
+                    return Err(PyErr::new("OSError", "[Errno 28] ENOSPC"));
+                }
+                let data = self.files.remove(&from).ok_or_else(enoent)?;
+                self.files.insert(to, data);
+                Ok(Value::None)
+            }
+            "os.remove" => {
+                let p = str_arg(&args, 0)?;
+                self.files
+                    .remove(&p)
+                    .map(|_| Value::None)
+                    .ok_or_else(enoent)
+            }
+            "hashlib.sha1" => {
+                self.hashes.push(Sha1::new());
+                Ok(Value::Native(format!("sha1#{}", self.hashes.len() - 1)))
+            }
             "os.uname" => Ok(Value::Repr(format!(
                 "(sysname='{b}', nodename='{b}', release='{r}', version='v1.11-c5a0a97 on \
                  2021-10-28; {b} with ESP32', machine='{b} with ESP32', pybytes='1.7.1')",
@@ -203,7 +352,7 @@ impl Host for Pycom {
     }
 
     fn builtin(&mut self, name: &str) -> Option<Value> {
-        (name == "bytes").then(|| Value::Native("bytes".into()))
+        matches!(name, "bytes" | "open").then(|| Value::Native(name.into()))
     }
 }
 
@@ -233,6 +382,7 @@ impl Interpreter for Pycom {
 
     fn reboot(&mut self) {
         self.globals.clear();
+        self.handles.clear();
         self.flash.reset();
         // The Pycom bootloader checks a new image itself; the application never confirms it.
         self.flash.mark_valid();

@@ -4,5 +4,6 @@ pub mod esp32_micropython;
 pub mod esp32_state;
 pub mod mp_encoding;
 pub mod pycom;
+pub mod pycom_files;
 pub mod quecpython;
 pub mod repl_flow;

@@ -1,0 +1,383 @@
+//! Pycom file updates from a Pycom OTA manifest, all or nothing.
+//!
+//! 1. Stage: every new or updated file is written beside its target as `<path>.new`, then read
+//!    back on the module and its SHA-1 compared with the manifest's.
+//! 2. Commit, one rename at a time: each updated file to `<path>.bak`, each `.new` into place,
+//!    each deleted file to `<path>.bak_del`.
+//! 3. Clean up the `.bak` and `.bak_del` copies once everything is in place.
+//!
+//! Any failure before the clean-up undoes what was done, newest first: `.new` files are removed,
+//! `.bak` and `.bak_del` files renamed back. Pycom's own client leaves that undone. The host
+//! downloads the files and checks their hashes before the session; the module checks them again.
+
+use std::time::Duration;
+
+use crate::driver::mp_encoding::{Encoding, EncodingProbe, ProbeStep};
+use crate::driver::repl_flow::{
+    bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
+};
+use crate::session::{FlashErrorKind, LogLevel, Step};
+
+/// File bytes per `write` call.
+const CHUNK: usize = 2048;
+
+/// A file to put on the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileUpdate {
+    /// Absolute, normalised path on the module (`/flash/main.py`).
+    pub path: String,
+    /// The contents.
+    pub data: Vec<u8>,
+    /// Lower-case hex SHA-1 the manifest gives for it.
+    pub sha1: String,
+    /// It replaces an existing file (rather than creating one).
+    pub replaces: bool,
+}
+
+/// One rename of the commit phase, kept to be undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Rename {
+    from: String,
+    to: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Probe(Encoding),
+    Open,
+    Write,
+    Check,
+    Commit,
+    Cleanup,
+    Undo,
+    Done,
+}
+
+/// The Pycom file-update plan.
+#[derive(Debug)]
+pub struct PycomFiles {
+    files: Vec<FileUpdate>,
+    delete: Vec<String>,
+    stage: Stage,
+    probe: EncodingProbe,
+    encoding: Option<Encoding>,
+    /// The file being staged, and how far.
+    file: usize,
+    offset: usize,
+    /// Renames still to do, and renames done (undone in reverse on failure).
+    todo: Vec<Rename>,
+    done: Vec<Rename>,
+    /// `.new` files created on the module.
+    staged: Vec<String>,
+    /// The error that started the undo.
+    failure: Option<FlashErrorKind>,
+    bytes: u64,
+    total: u64,
+}
+
+/// A session applying file updates to a Pycom module.
+pub type PycomFilesSession = ReplFlow<PycomFiles>;
+
+fn quote(path: &str) -> String {
+    format!("'{}'", path.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+impl PycomFiles {
+    /// Write `files` and delete `delete` (absolute normalised paths).
+    pub fn new(files: Vec<FileUpdate>, delete: Vec<String>) -> Self {
+        let total = files.iter().map(|f| f.data.len() as u64).sum();
+        PycomFiles {
+            files,
+            delete,
+            stage: Stage::Probe(Encoding::PROBE_ORDER[0]),
+            probe: EncodingProbe::default(),
+            encoding: None,
+            file: 0,
+            offset: 0,
+            todo: Vec::new(),
+            done: Vec::new(),
+            staged: Vec::new(),
+            failure: None,
+            bytes: 0,
+            total,
+        }
+    }
+
+    /// Start a session.
+    pub fn session(
+        now: Duration,
+        files: Vec<FileUpdate>,
+        delete: Vec<String>,
+        config: FlowConfig,
+    ) -> PycomFilesSession {
+        ReplFlow::start(now, Self::new(files, delete), config)
+    }
+
+    fn exec(step: Step, code: impl Into<Vec<u8>>) -> Next {
+        Next::Exec(Call::new(step, code, Duration::from_secs(10)))
+    }
+
+    fn open_next(&mut self, report: &mut Report) -> Next {
+        let Some(f) = self.files.get(self.file) else {
+            return self.start_commit(report);
+        };
+        self.stage = Stage::Open;
+        self.offset = 0;
+        report.log(LogLevel::Info, format!("Staging {}.new", f.path));
+        Self::exec(
+            Step::Write,
+            format!("f=open({},'wb')", quote(&format!("{}.new", f.path))),
+        )
+    }
+
+    fn write_next(&mut self) -> Next {
+        let f = &self.files[self.file];
+        let encoding = self.encoding.expect("probed");
+        let end = (self.offset + CHUNK).min(f.data.len());
+        self.stage = Stage::Write;
+        let mut code = format!(
+            "f.write({})\n",
+            encoding.expression(&f.data[self.offset..end])
+        );
+        if end == f.data.len() {
+            code.push_str("f.close()\n");
+        }
+        code.push_str(&format!("print({end})"));
+        Self::exec(Step::Write, code)
+    }
+
+    fn check(&mut self) -> Next {
+        let f = &self.files[self.file];
+        self.stage = Stage::Check;
+        let mut code = format!(
+            "import hashlib,binascii\nh=hashlib.sha1()\nf=open({},'rb')\n",
+            quote(&format!("{}.new", f.path))
+        );
+        for _ in 0..f.data.len().div_ceil(CHUNK).max(1) {
+            code.push_str(&format!("h.update(f.read({CHUNK}))\n"));
+        }
+        code.push_str("f.close()\nprint(binascii.hexlify(h.digest()))");
+        Self::exec(Step::Verify, code)
+    }
+
+    fn start_commit(&mut self, report: &mut Report) -> Next {
+        let mut todo = Vec::new();
+        for f in &self.files {
+            if f.replaces {
+                todo.push(Rename {
+                    from: f.path.clone(),
+                    to: format!("{}.bak", f.path),
+                });
+            }
+            todo.push(Rename {
+                from: format!("{}.new", f.path),
+                to: f.path.clone(),
+            });
+        }
+        for d in &self.delete {
+            todo.push(Rename {
+                from: d.clone(),
+                to: format!("{d}.bak_del"),
+            });
+        }
+        todo.reverse();
+        self.todo = todo;
+        report.log(
+            LogLevel::Info,
+            "Every staged file matches its hash; putting them in place",
+        );
+        self.commit_next(report)
+    }
+
+    fn commit_next(&mut self, report: &mut Report) -> Next {
+        match self.todo.last() {
+            Some(r) => {
+                self.stage = Stage::Commit;
+                Self::exec(
+                    Step::Flush,
+                    format!("import os\nos.rename({},{})", quote(&r.from), quote(&r.to)),
+                )
+            }
+            None => {
+                self.stage = Stage::Cleanup;
+                let backups: Vec<String> = self
+                    .done
+                    .iter()
+                    .filter(|r| r.to.ends_with(".bak") || r.to.ends_with(".bak_del"))
+                    .map(|r| format!("os.remove({})", quote(&r.to)))
+                    .collect();
+                report.log(LogLevel::Info, "All files in place; removing the backups");
+                Self::exec(
+                    Step::Confirm,
+                    format!("import os\n{}\nprint(1)", backups.join("\n")),
+                )
+            }
+        }
+    }
+
+    /// Undo the renames done (newest first) and remove the staged files, then fail with `kind`.
+    fn undo(&mut self, report: &mut Report, kind: FlashErrorKind) -> Next {
+        // The undo runs under the step that failed, so the error names it.
+        let step = match self.stage {
+            Stage::Open | Stage::Write => Step::Write,
+            Stage::Check => Step::Verify,
+            _ => Step::Flush,
+        };
+        report.log(
+            LogLevel::Warn,
+            format!(
+                "Undoing the file update: {}",
+                crate::session::FlashError {
+                    step: Step::Flush,
+                    offset: None,
+                    total: None,
+                    kind: kind.clone(),
+                    module_state: "is being restored",
+                }
+            ),
+        );
+        self.failure = Some(kind);
+        self.stage = Stage::Undo;
+        let mut code = String::from("import os\n");
+        for r in self.done.iter().rev() {
+            code.push_str(&format!("os.rename({},{})\n", quote(&r.to), quote(&r.from)));
+        }
+        // With the renames undone, every `.new` created is back under that name: remove them.
+        for staged in &self.staged {
+            code.push_str(&format!("os.remove({})\n", quote(staged)));
+        }
+        code.push_str("print(1)");
+        Self::exec(step, code)
+    }
+}
+
+impl ReplPlan for PycomFiles {
+    fn next(&mut self, report: &mut Report, reply: Reply<'_>) -> Result<Next, FlashErrorKind> {
+        if reply == Reply::Connected {
+            if self.files.is_empty() && self.delete.is_empty() {
+                return Ok(Next::Done { restarted: false });
+            }
+            let first = self.probe.start();
+            let ProbeStep::Try(e) = first else {
+                unreachable!("probing starts with a try")
+            };
+            self.stage = Stage::Probe(e);
+            return Ok(Self::exec(Step::Prepare, e.imports()));
+        }
+        match self.stage {
+            Stage::Probe(_) => match self.probe.on_reply(reply) {
+                Some(ProbeStep::Try(e)) => {
+                    self.stage = Stage::Probe(e);
+                    Ok(Self::exec(Step::Prepare, e.imports()))
+                }
+                Some(ProbeStep::Found(e)) => {
+                    self.encoding = Some(e);
+                    report.progress(0, self.total);
+                    Ok(self.open_next(report))
+                }
+                None => Err(FlashErrorKind::Unsuitable(
+                    "this firmware cannot decode binary data sent to it".into(),
+                )),
+            },
+            Stage::Open => match reply.output() {
+                Ok(_) => {
+                    self.staged
+                        .push(format!("{}.new", self.files[self.file].path));
+                    Ok(self.write_next())
+                }
+                Err(kind) => Ok(self.undo(report, kind)),
+            },
+            Stage::Write => {
+                let out = match reply.output() {
+                    Ok(out) => out.to_string(),
+                    Err(kind) => return Ok(self.undo(report, kind)),
+                };
+                let Ok(end) = out.parse::<usize>() else {
+                    return Ok(self.undo(report, bad_answer("file write", &out)));
+                };
+                self.bytes += (end - self.offset) as u64;
+                self.offset = end;
+                report.progress(self.bytes, self.total);
+                if end < self.files[self.file].data.len() {
+                    Ok(self.write_next())
+                } else {
+                    Ok(self.check())
+                }
+            }
+            Stage::Check => {
+                let out = match reply.output() {
+                    Ok(out) => out.to_string(),
+                    Err(kind) => return Ok(self.undo(report, kind)),
+                };
+                let f = &self.files[self.file];
+                let got = out.trim().trim_start_matches("b'").trim_end_matches('\'');
+                if !got.eq_ignore_ascii_case(&f.sha1) {
+                    let kind = FlashErrorKind::Mismatch(format!(
+                        "{} on the module has SHA-1 {got}, not {} as the manifest says",
+                        f.path, f.sha1
+                    ));
+                    return Ok(self.undo(report, kind));
+                }
+                self.file += 1;
+                Ok(self.open_next(report))
+            }
+            Stage::Commit => match reply.output() {
+                Ok(_) => {
+                    let r = self.todo.pop().expect("a rename was in flight");
+                    self.done.push(r);
+                    Ok(self.commit_next(report))
+                }
+                Err(kind) => Ok(self.undo(report, kind)),
+            },
+            Stage::Cleanup => {
+                if let Err(kind) = reply.output() {
+                    report.log(
+                        LogLevel::Warn,
+                        format!(
+                            "The update is in place, but a backup could not be removed: {kind:?}"
+                        ),
+                    );
+                }
+                self.stage = Stage::Done;
+                Ok(Next::Done { restarted: false })
+            }
+            Stage::Undo => {
+                let restored = reply.output().is_ok();
+                let failure = self.failure.take().expect("undo follows a failure");
+                if !restored {
+                    report.log(
+                        LogLevel::Error,
+                        "The module's files could not all be restored: check them before restarting it",
+                    );
+                }
+                self.stage = Stage::Done;
+                Err(failure)
+            }
+            Stage::Done => Ok(Next::Done { restarted: false }),
+        }
+    }
+
+    fn position(&self) -> Option<(u64, u64)> {
+        matches!(
+            self.stage,
+            Stage::Open | Stage::Write | Stage::Check | Stage::Undo
+        )
+        .then_some((self.bytes, self.total))
+    }
+
+    fn bytes_done(&self) -> u64 {
+        self.bytes
+    }
+
+    fn module_state(&self, _step: Step, _kind: &FlashErrorKind) -> &'static str {
+        match self.stage {
+            Stage::Done if self.done.is_empty() => "keeps its previous files",
+            Stage::Done => "has its previous files back",
+            Stage::Undo => "may hold a mix of old and new files: read them before restarting it",
+            Stage::Commit | Stage::Cleanup if !self.done.is_empty() => {
+                "may hold a mix of old and new files, with .bak copies of the old ones"
+            }
+            _ => "keeps its previous files (a staged .new file may be left beside them)",
+        }
+    }
+}
