@@ -4,6 +4,7 @@
 //! - `build`: build the release site into `dist/` and print the bundle size.
 //! - `serve [--address A] [--port P]`: build the release site and serve it.
 //! - `test [flags]`: native, browser and end-to-end tests, with one `N passed, M failed` line.
+//! - `bench`: print the figures (payload rate per driver and line rate, hashing, bundle size).
 
 mod bundle;
 mod e2e;
@@ -31,6 +32,8 @@ commands:
       --skip-native | --skip-browser | --skip-e2e
       --scenario NAME            run only this end-to-end scenario (repeatable)
   fuzz [--seconds N] [TARGET...] run the cargo-fuzz targets (default: all, 300 s each)
+  bench                          print payload rates per driver against the simulators (as a
+                                 fraction of the line rate) and hashing throughput
 ";
 
 fn main() -> ExitCode {
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
         "serve" => parse_serve(rest).and_then(|(addr, port)| serve::run(&addr, port)),
         "test" => test::parse_args(rest).and_then(|opts| test::run(&opts)),
         "fuzz" => fuzz::parse_args(rest).and_then(|opts| fuzz::run(&opts)),
+        "bench" => no_args(rest).and_then(|()| bench()),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -61,6 +65,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The benchmark examples, in release mode; they print their own figures.
+fn bench() -> util::Result<()> {
+    for example in ["wire_rate", "repl_rates"] {
+        util::step(&format!("Benchmark {example}"));
+        util::exec(
+            std::process::Command::new(env!("CARGO"))
+                .current_dir(util::repo_root())
+                .args([
+                    "run",
+                    "--quiet",
+                    "--release",
+                    "-p",
+                    "otadeck-sim",
+                    "--example",
+                    example,
+                ]),
+        )?;
+    }
+    Ok(())
 }
 
 /// Fails on any argument: for commands that take none.
