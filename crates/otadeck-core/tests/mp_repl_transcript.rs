@@ -22,8 +22,12 @@ fn sent(repl: &mut RawRepl) -> Vec<u8> {
     out
 }
 
+/// The machine's events, without the running-output notices (checked on their own in
+/// `running_output_is_reported_as_it_arrives`).
 fn events(repl: &mut RawRepl) -> Vec<ReplEvent> {
-    std::iter::from_fn(|| repl.poll_event()).collect()
+    std::iter::from_fn(|| repl.poll_event())
+        .filter(|e| !matches!(e, ReplEvent::Printed(_)))
+        .collect()
 }
 
 /// A machine that went through the whole entering sequence and is ready, at `ms(200)`.
@@ -248,6 +252,30 @@ fn stdout_and_stderr_are_split_on_the_separators() {
     assert!(events(&mut repl).is_empty());
     repl.handle_input(ms(304), &answer[40..]);
     assert_eq!(events(&mut repl), vec![exec_done(b"partial\r\n", tb)]);
+}
+
+#[test]
+fn running_output_is_reported_as_it_arrives() {
+    let mut repl = ready(ReplConfig::default());
+    repl.exec(ms(300), b"work()", Duration::from_secs(5));
+    sent(&mut repl);
+    repl.handle_input(ms(301), b"R\x01\x80\x00\x01");
+    sent(&mut repl);
+    let all = |repl: &mut RawRepl| std::iter::from_fn(|| repl.poll_event()).collect::<Vec<_>>();
+    all(&mut repl);
+    repl.handle_input(ms(302), b"\x04P 1 10\r\nP 1 ");
+    assert_eq!(
+        all(&mut repl),
+        vec![ReplEvent::Printed(b"P 1 10\r\nP 1 ".to_vec())]
+    );
+    repl.handle_input(ms(303), b"50\r\n\x04\x04>");
+    assert_eq!(
+        all(&mut repl),
+        vec![
+            ReplEvent::Printed(b"50\r\n".to_vec()),
+            exec_done(b"P 1 10\r\nP 1 50\r\n", b"")
+        ]
+    );
 }
 
 #[test]

@@ -518,6 +518,7 @@ impl QuecPythonSession {
                     };
                     self.log(LogLevel::Info, text);
                 }
+                ReplEvent::Printed(_) => {}
                 ReplEvent::ExecDone { stdout, stderr } => self.on_exec_done(stdout, stderr),
                 ReplEvent::Failed(error) => self.on_repl_failed(error),
             }

@@ -176,6 +176,9 @@ pub trait ReplPlan {
     fn bytes_done(&self) -> u64 {
         self.position().map_or(0, |p| p.0)
     }
+    /// A complete line the running exec printed, as it arrives (for progress reported by code
+    /// that runs long on the module). The whole output still comes with [`Reply::Output`].
+    fn on_line(&mut self, _report: &mut Report, _line: &str) {}
     /// What the module holds if the session stops now, at `step`, for `kind`, in words that
     /// follow "The module ".
     fn module_state(&self, step: Step, kind: &FlashErrorKind) -> &'static str;
@@ -223,6 +226,8 @@ pub struct ReplFlow<P> {
     step: Step,
     now: Duration,
     connect_attempts: u8,
+    /// The incomplete last line of what the running exec printed.
+    partial: Vec<u8>,
 }
 
 impl<P: ReplPlan> ReplFlow<P> {
@@ -237,6 +242,7 @@ impl<P: ReplPlan> ReplFlow<P> {
             step: Step::Connect,
             now,
             connect_attempts: 1,
+            partial: Vec::new(),
         };
         flow.report
             .events
@@ -389,7 +395,16 @@ impl<P: ReplPlan> ReplFlow<P> {
                     self.report.mode = Some(mode);
                     self.report.log(LogLevel::Info, mode_text(mode));
                 }
+                ReplEvent::Printed(bytes) => {
+                    self.partial.extend_from_slice(&bytes);
+                    while let Some(i) = self.partial.iter().position(|&b| b == b'\n') {
+                        let line: Vec<u8> = self.partial.drain(..=i).collect();
+                        let line = String::from_utf8_lossy(&line);
+                        self.plan.on_line(&mut self.report, line.trim_end());
+                    }
+                }
                 ReplEvent::ExecDone { stdout, stderr } => {
+                    self.partial.clear();
                     if self.phase == Phase::Restarting {
                         self.begin_reconnect();
                         continue;

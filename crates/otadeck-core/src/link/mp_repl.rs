@@ -77,6 +77,9 @@ pub enum ReplEvent {
     Ready,
     /// The mode used for code was settled (emitted once, at the first exec).
     ModeChosen(PasteMode),
+    /// Output printed by the running exec so far (the new bytes only), for progress that code
+    /// reports while it runs. The whole output comes again in [`ReplEvent::ExecDone`].
+    Printed(Vec<u8>),
     /// An exec finished. `stderr` holds the traceback when the code raised.
     ExecDone { stdout: Vec<u8>, stderr: Vec<u8> },
     /// Something went wrong; the machine is idle again and needs [`RawRepl::enter`].
@@ -547,14 +550,19 @@ impl RawRepl {
             } => {
                 while !self.rx.is_empty() {
                     match stderr.as_mut() {
-                        None => match self.rx.iter().position(|&b| b == CTRL_D) {
-                            Some(i) => {
-                                stdout.extend(self.rx.drain(..i));
+                        None => {
+                            let end = self.rx.iter().position(|&b| b == CTRL_D);
+                            let new: Vec<u8> =
+                                self.rx.drain(..end.unwrap_or(self.rx.len())).collect();
+                            if !new.is_empty() {
+                                self.events.push_back(ReplEvent::Printed(new.clone()));
+                            }
+                            stdout.extend(new);
+                            if end.is_some() {
                                 self.rx.remove(0);
                                 stderr = Some(Vec::new());
                             }
-                            None => stdout.append(&mut self.rx),
-                        },
+                        }
                         Some(err) => match self.rx.iter().position(|&b| b == CTRL_D) {
                             Some(i) => {
                                 err.extend(self.rx.drain(..i));
