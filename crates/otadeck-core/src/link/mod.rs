@@ -1,3 +1,4 @@
 //! Byte-level codecs and REPL machines that drivers are built on.
 
+pub mod lua_repl;
 pub mod mp_repl;

@@ -1,0 +1,485 @@
+//! NodeMCU's Lua console as a sans-IO state machine: one line at a time, each echoed back byte for
+//! byte, then its output, then the prompt.
+//!
+//! Wire facts (NodeMCU `dev-esp32`, `components/lua/common/linput.c` and `lua.c`):
+//! - prompts are `"> "` for a new statement and `">> "` when the statement is incomplete;
+//! - every input byte is echoed; CR and LF echo as LF; stdout lines end CRLF or LF;
+//! - errors print `Lua error: <msg>`;
+//! - a line reaching 255 bytes is silently discarded, and the console RX buffer holds 256 bytes:
+//!   so a line is at most [`MAX_LINE`] bytes and is sent only once the prompt came back.
+//!
+//! The echo is checked against what was sent: a byte garbled on the wire shows up as an echo that
+//! differs, and is reported ([`LuaError::EchoMismatch`]) rather than carried on.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::link::mp_repl::show_bytes;
+
+/// Longest line sent, without its line end (the firmware drops lines of 255 bytes or more).
+pub const MAX_LINE: usize = 250;
+/// The prompt for a new statement.
+pub const PROMPT: &[u8] = b"> ";
+/// The prompt for the rest of an incomplete statement.
+pub const PROMPT2: &[u8] = b">> ";
+/// What starts an error report.
+pub const ERROR_PREFIX: &str = "Lua error: ";
+
+/// Tuning of the Lua console machine.
+#[derive(Debug, Clone)]
+pub struct LuaConfig {
+    /// How long the module may stay silent while a line is echoed or before its prompt, unless a
+    /// line asks for more.
+    pub line_timeout: Duration,
+    /// How long to wait for the first prompt.
+    pub connect_timeout: Duration,
+    /// Quiet time after a prompt that ends a boot log (after a restart).
+    pub boot_quiet: Duration,
+}
+
+impl Default for LuaConfig {
+    fn default() -> Self {
+        LuaConfig {
+            line_timeout: Duration::from_secs(3),
+            connect_timeout: Duration::from_secs(2),
+            boot_quiet: Duration::from_millis(200),
+        }
+    }
+}
+
+/// What the console machine reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LuaEvent {
+    /// The module is at its prompt and takes a line.
+    Ready,
+    /// A line ran. `output` is what it printed (LF line ends); `error` the message after
+    /// `Lua error: ` when it raised.
+    Done {
+        output: String,
+        error: Option<String>,
+    },
+    /// Something went wrong; the machine is idle.
+    Failed(LuaError),
+}
+
+/// Why the console machine stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LuaError {
+    /// Nothing (or not enough) came back in time.
+    #[error("the module did not answer while {waiting_for}")]
+    NoResponse { waiting_for: &'static str },
+    /// The echo differs from the line sent: a byte was garbled on the wire.
+    #[error(
+        "byte {at} of the line sent came back as {} instead of {} (garbled on the wire)",
+        show_bytes(got),
+        show_bytes(&[*expected])
+    )]
+    EchoMismatch {
+        at: usize,
+        expected: u8,
+        got: Vec<u8>,
+    },
+    /// The module answered `>> `: it took the line for an unfinished statement.
+    #[error("the module took the line for an unfinished statement (it answered \">> \")")]
+    Incomplete,
+    /// The line is too long for the console; nothing was sent.
+    #[error("a {len}-byte line is longer than the {MAX_LINE} bytes the console takes")]
+    LineTooLong { len: usize },
+}
+
+#[derive(Debug)]
+enum State {
+    Idle,
+    /// A line end was sent; waiting for a prompt (and quiet, when `quiet` is set).
+    Syncing {
+        deadline: Duration,
+        quiet: Option<Duration>,
+        last_rx: Duration,
+    },
+    Ready,
+    /// The line (with its LF) was sent; `matched` bytes of its echo came back.
+    Echo {
+        line: Vec<u8>,
+        matched: usize,
+        deadline: Duration,
+        timeout: Duration,
+    },
+    /// The echo is complete; collecting output up to the prompt.
+    Output {
+        deadline: Duration,
+        timeout: Duration,
+    },
+}
+
+/// The console machine. See the module documentation.
+#[derive(Debug)]
+pub struct LuaRepl {
+    config: LuaConfig,
+    state: State,
+    rx: Vec<u8>,
+    tx: VecDeque<Vec<u8>>,
+    events: VecDeque<LuaEvent>,
+    now: Duration,
+}
+
+impl LuaRepl {
+    /// A machine that has not talked to the module yet.
+    pub fn new(config: LuaConfig) -> Self {
+        LuaRepl {
+            config,
+            state: State::Idle,
+            rx: Vec::new(),
+            tx: VecDeque::new(),
+            events: VecDeque::new(),
+            now: Duration::ZERO,
+        }
+    }
+
+    /// True when the machine takes [`LuaRepl::send_line`].
+    pub fn is_ready(&self) -> bool {
+        matches!(self.state, State::Ready)
+    }
+
+    /// True when nothing is in progress.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Idle)
+    }
+
+    /// True while a line is out and its prompt has not come back.
+    pub fn line_in_flight(&self) -> bool {
+        matches!(self.state, State::Echo { .. } | State::Output { .. })
+    }
+
+    /// Send an empty line and wait for the prompt. Ends with [`LuaEvent::Ready`] or
+    /// [`LuaEvent::Failed`].
+    pub fn connect(&mut self, now: Duration) {
+        self.now = now;
+        self.rx.clear();
+        self.tx.push_back(b"\n".to_vec());
+        self.state = State::Syncing {
+            deadline: now + self.config.connect_timeout,
+            quiet: None,
+            last_rx: now,
+        };
+    }
+
+    /// Wait, without sending, for the module to boot: a prompt followed by a quiet spell, within
+    /// `timeout`. Ends with [`LuaEvent::Ready`] or [`LuaEvent::Failed`].
+    pub fn await_boot(&mut self, now: Duration, timeout: Duration) {
+        self.now = now;
+        self.rx.clear();
+        self.state = State::Syncing {
+            deadline: now + timeout,
+            quiet: Some(self.config.boot_quiet),
+            last_rx: now,
+        };
+    }
+
+    /// Send one line (no line end in it). `timeout` bounds the silence while it runs. Ends with
+    /// [`LuaEvent::Done`] or [`LuaEvent::Failed`]; a line longer than [`MAX_LINE`] fails at once
+    /// and nothing is sent.
+    ///
+    /// # Panics
+    /// When the machine is not [ready](LuaRepl::is_ready), or the line holds a CR or LF.
+    pub fn send_line(&mut self, now: Duration, line: &str, timeout: Duration) {
+        assert!(
+            self.is_ready(),
+            "line sent while the Lua console is not ready"
+        );
+        assert!(!line.contains(['\r', '\n']), "one line at a time");
+        self.now = now;
+        if line.len() > MAX_LINE {
+            self.fail(LuaError::LineTooLong { len: line.len() });
+            return;
+        }
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.push(b'\n');
+        self.tx.push_back(bytes.clone());
+        self.rx.clear();
+        self.state = State::Echo {
+            line: bytes,
+            matched: 0,
+            deadline: now + timeout,
+            timeout,
+        };
+    }
+
+    /// Forget the module's state without sending anything.
+    pub fn reset(&mut self) {
+        self.rx.clear();
+        self.tx.clear();
+        self.state = State::Idle;
+    }
+
+    /// Bytes received from the module.
+    pub fn handle_input(&mut self, now: Duration, data: &[u8]) {
+        self.now = now;
+        if data.is_empty() {
+            return;
+        }
+        match &mut self.state {
+            State::Echo {
+                deadline, timeout, ..
+            }
+            | State::Output { deadline, timeout } => *deadline = now + *timeout,
+            State::Syncing { last_rx, .. } => *last_rx = now,
+            _ => {}
+        }
+        self.rx.extend_from_slice(data);
+        self.process();
+    }
+
+    /// The clock moved on.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        self.now = now;
+        self.process();
+    }
+
+    /// Bytes to send to the module, in order.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.tx.pop_front()
+    }
+
+    /// What happened.
+    pub fn poll_event(&mut self) -> Option<LuaEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next instant the machine needs [`LuaRepl::handle_timeout`].
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        match &self.state {
+            State::Idle | State::Ready => None,
+            State::Syncing {
+                deadline,
+                quiet,
+                last_rx,
+            } => Some(match quiet {
+                Some(q) if ends_with_prompt(&self.rx) => (*last_rx + *q).min(*deadline),
+                _ => *deadline,
+            }),
+            State::Echo { deadline, .. } | State::Output { deadline, .. } => Some(*deadline),
+        }
+    }
+
+    fn fail(&mut self, error: LuaError) {
+        self.state = State::Idle;
+        self.events.push_back(LuaEvent::Failed(error));
+    }
+
+    fn process(&mut self) {
+        let now = self.now;
+        match std::mem::replace(&mut self.state, State::Idle) {
+            State::Idle => self.rx.clear(),
+            State::Ready => {
+                // Stray output at the prompt (an application's print): nobody asked for it.
+                self.rx.clear();
+                self.state = State::Ready;
+            }
+            State::Syncing {
+                deadline,
+                quiet,
+                last_rx,
+            } => {
+                let prompt = ends_with_prompt(&self.rx);
+                let settled = match quiet {
+                    None => prompt,
+                    Some(q) => prompt && now >= last_rx + q,
+                };
+                if settled {
+                    self.rx.clear();
+                    self.state = State::Ready;
+                    self.events.push_back(LuaEvent::Ready);
+                } else if now >= deadline {
+                    self.fail(LuaError::NoResponse {
+                        waiting_for: if quiet.is_some() {
+                            "starting up (no prompt after the restart)"
+                        } else {
+                            "showing its Lua prompt"
+                        },
+                    });
+                } else {
+                    self.state = State::Syncing {
+                        deadline,
+                        quiet,
+                        last_rx,
+                    };
+                }
+            }
+            State::Echo {
+                line,
+                mut matched,
+                deadline,
+                timeout,
+            } => {
+                let mut used = 0;
+                while matched < line.len() && used < self.rx.len() {
+                    let got = self.rx[used];
+                    let expected = line[matched];
+                    if got != expected {
+                        let got = self.rx[used..].iter().take(8).copied().collect();
+                        self.rx.clear();
+                        return self.fail(LuaError::EchoMismatch {
+                            at: matched,
+                            expected,
+                            got,
+                        });
+                    }
+                    used += 1;
+                    matched += 1;
+                }
+                self.rx.drain(..used);
+                if matched == line.len() {
+                    self.state = State::Output { deadline, timeout };
+                    return self.process();
+                }
+                if now >= deadline {
+                    self.fail(LuaError::NoResponse {
+                        waiting_for: "echoing the line sent",
+                    });
+                } else {
+                    self.state = State::Echo {
+                        line,
+                        matched,
+                        deadline,
+                        timeout,
+                    };
+                }
+            }
+            State::Output { deadline, timeout } => {
+                if ends_with(&self.rx, PROMPT2) {
+                    self.rx.clear();
+                    return self.fail(LuaError::Incomplete);
+                }
+                if ends_with(&self.rx, PROMPT) {
+                    let body = &self.rx[..self.rx.len() - PROMPT.len()];
+                    let output = String::from_utf8_lossy(body).replace("\r\n", "\n");
+                    let error = output
+                        .lines()
+                        .find_map(|l| l.strip_prefix(ERROR_PREFIX))
+                        .map(|m| m.trim_end().to_string());
+                    self.rx.clear();
+                    self.state = State::Ready;
+                    self.events.push_back(LuaEvent::Done { output, error });
+                } else if now >= deadline {
+                    self.fail(LuaError::NoResponse {
+                        waiting_for: "running the line sent (no prompt came back)",
+                    });
+                } else {
+                    self.state = State::Output { deadline, timeout };
+                }
+            }
+        }
+    }
+}
+
+/// `buf` ends with `prompt` at the start of a line.
+fn ends_with(buf: &[u8], prompt: &[u8]) -> bool {
+    buf.ends_with(prompt)
+        && (buf.len() == prompt.len() || buf[buf.len() - prompt.len() - 1] == b'\n')
+}
+
+/// `buf` ends with the statement prompt (not the continuation prompt).
+fn ends_with_prompt(buf: &[u8]) -> bool {
+    ends_with(buf, PROMPT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Duration = Duration::from_secs(3);
+
+    fn ready() -> LuaRepl {
+        let mut r = LuaRepl::new(LuaConfig::default());
+        r.connect(Duration::ZERO);
+        assert_eq!(r.poll_transmit().unwrap(), b"\n");
+        r.handle_input(Duration::from_millis(5), b"\n> ");
+        assert_eq!(r.poll_event(), Some(LuaEvent::Ready));
+        r
+    }
+
+    #[test]
+    fn a_line_is_echoed_then_its_output_then_the_prompt() {
+        let mut r = ready();
+        r.send_line(Duration::ZERO, "print(1)", T);
+        assert_eq!(r.poll_transmit().unwrap(), b"print(1)\n");
+        r.handle_input(Duration::from_millis(1), b"print(");
+        assert_eq!(r.poll_event(), None);
+        r.handle_input(Duration::from_millis(2), b"1)\n1\r\n> ");
+        assert_eq!(
+            r.poll_event(),
+            Some(LuaEvent::Done {
+                output: "1\n".into(),
+                error: None
+            })
+        );
+        assert!(r.is_ready());
+        r.send_line(Duration::ZERO, "x()", T);
+        r.handle_input(
+            Duration::from_millis(1),
+            b"x()\nLua error: stdin:1: attempt to call a nil value (global 'x')\n> ",
+        );
+        let Some(LuaEvent::Done { error, .. }) = r.poll_event() else {
+            panic!()
+        };
+        assert_eq!(
+            error.as_deref(),
+            Some("stdin:1: attempt to call a nil value (global 'x')")
+        );
+    }
+
+    #[test]
+    fn a_garbled_echo_a_continuation_prompt_and_silence_are_errors() {
+        let mut r = ready();
+        r.send_line(Duration::ZERO, "w(\"QUJD\")", T);
+        r.handle_input(Duration::from_millis(1), b"w(\"QUKD");
+        assert_eq!(
+            r.poll_event(),
+            Some(LuaEvent::Failed(LuaError::EchoMismatch {
+                at: 5,
+                expected: b'J',
+                got: b"KD".to_vec()
+            }))
+        );
+        let mut r = ready();
+        r.send_line(Duration::ZERO, "function f()", T);
+        r.handle_input(Duration::from_millis(1), b"function f()\n>> ");
+        assert_eq!(r.poll_event(), Some(LuaEvent::Failed(LuaError::Incomplete)));
+        let mut r = ready();
+        r.send_line(Duration::ZERO, "print(2)", T);
+        r.handle_input(Duration::from_millis(1), b"print(2)\n2\n");
+        r.handle_timeout(Duration::from_millis(2500));
+        assert_eq!(r.poll_event(), None, "output restarted the silence timer");
+        r.handle_timeout(Duration::from_millis(3001));
+        assert!(matches!(
+            r.poll_event(),
+            Some(LuaEvent::Failed(LuaError::NoResponse { .. }))
+        ));
+    }
+
+    #[test]
+    fn long_lines_are_refused_before_sending() {
+        let mut r = ready();
+        r.send_line(Duration::ZERO, &"x".repeat(MAX_LINE + 1), T);
+        assert_eq!(r.poll_transmit(), None);
+        assert_eq!(
+            r.poll_event(),
+            Some(LuaEvent::Failed(LuaError::LineTooLong { len: 251 }))
+        );
+    }
+
+    #[test]
+    fn a_boot_log_ends_at_a_prompt_followed_by_quiet() {
+        let mut r = LuaRepl::new(LuaConfig::default());
+        r.await_boot(Duration::ZERO, Duration::from_secs(10));
+        r.handle_input(
+            Duration::from_millis(100),
+            b"ets Jun  8 2016\r\nNodeMCU ESP32\r\n> ",
+        );
+        r.handle_timeout(Duration::from_millis(150));
+        assert_eq!(r.poll_event(), None);
+        assert_eq!(r.poll_timeout(), Some(Duration::from_millis(300)));
+        r.handle_timeout(Duration::from_millis(300));
+        assert_eq!(r.poll_event(), Some(LuaEvent::Ready));
+    }
+}
