@@ -3,6 +3,8 @@
 pub mod esp32_micropython;
 pub mod esp32_state;
 pub mod mp_encoding;
+pub mod nodemcu;
+pub mod nodemcu_info;
 pub mod pycom;
 pub mod pycom_files;
 pub mod quecpython;

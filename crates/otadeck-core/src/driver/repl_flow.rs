@@ -164,6 +164,16 @@ impl Report {
     pub fn module(&self) -> Option<&ModuleInfo> {
         self.module.as_ref()
     }
+
+    /// Queue any event (for engines other than [`ReplFlow`] that share this report).
+    pub(crate) fn push(&mut self, event: SessionEvent) {
+        self.events.push_back(event);
+    }
+
+    /// The next queued event.
+    pub(crate) fn pop(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
 }
 
 /// A driver: the sequence of calls that does one job on one family of modules.

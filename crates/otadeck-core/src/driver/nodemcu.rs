@@ -1,0 +1,599 @@
+//! NodeMCU (ESP32) over-the-air update through `otaupgrade`, one Lua console line at a time.
+//!
+//! Flash: read the slots (`otaupgrade.info()`), check the image (an ESP-IDF app image that fits
+//! the slot, and a running firmware that is not on trial), define the helper
+//! `function w(s) otaupgrade.write(encoder.fromBase64(s)) end` and `otaupgrade.commence()` in one
+//! line, then one `w("…")` line per [`CHUNK`] bytes, each sent once the prompt of the one before
+//! came back (the console's RX buffer is 256 bytes) and printing nothing when it worked.
+//! `otaupgrade.complete(0)` verifies the image and selects it; `node.restart()`; the boot log ends
+//! at the prompt; the slots are read again, the new slot must run the new version, and
+//! `otaupgrade.accept()` unless the technician decides later. Nothing selects the new slot before
+//! `complete` verified it, so a failure or a cancel before that leaves the old firmware booting.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+
+use crate::driver::nodemcu_info::{parse_info, InfoReport, INFO_LINE};
+use crate::driver::repl_flow::{bad_answer, Report, CONNECT_ATTEMPTS};
+use crate::image::esp;
+use crate::link::lua_repl::{LuaConfig, LuaError, LuaEvent, LuaRepl, MAX_LINE};
+use crate::module::{Family, ModuleInfo};
+use crate::partition_state::{PartitionState, SlotState};
+use crate::session::{
+    group_digits, FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent, Step,
+};
+
+/// Image bytes per `w("…")` line: as many whole base64 quads as fit with the call in
+/// [`MAX_LINE`] bytes (244 base64 characters).
+pub const CHUNK: usize = (MAX_LINE - "w(\"\")".len()) / 4 * 3;
+/// The helper and the start of the update, in one line.
+pub const PREPARE_LINE: &str =
+    "function w(s) otaupgrade.write(encoder.fromBase64(s)) end otaupgrade.commence()";
+const COMPLETE_LINE: &str = "otaupgrade.complete(0)";
+const RESTART_LINE: &str = "node.restart()";
+const ACCEPT_LINE: &str = "otaupgrade.accept()";
+const ROLLBACK_LINE: &str = "otaupgrade.rollback()";
+/// Slot size of NodeMCU's two-slot OTA partition table, when the caller knows no better.
+pub const DEFAULT_SLOT_SIZE: u64 = 0x18_0000;
+
+/// What a session does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Read the slots only.
+    Inspect,
+    /// Write this image, boot it, and accept it when `accept` is true.
+    Flash { image: Vec<u8>, accept: bool },
+    /// Accept the running firmware (cancel the rollback).
+    Accept,
+    /// Mark the running firmware invalid and restart into the other slot.
+    Rollback,
+}
+
+/// Tuning of a NodeMCU session.
+#[derive(Debug, Clone)]
+pub struct NodeMcuConfig {
+    /// Console tuning.
+    pub lua: LuaConfig,
+    /// Size of an OTA slot (`otaupgrade.info()` does not tell it).
+    pub slot_size: u64,
+    /// Silence allowed while `commence` erases the slot.
+    pub erase_timeout: Duration,
+    /// Silence allowed while `complete` verifies the image.
+    pub verify_timeout: Duration,
+    /// How long the module may take to restart and show its prompt.
+    pub reboot_timeout: Duration,
+}
+
+impl Default for NodeMcuConfig {
+    fn default() -> Self {
+        NodeMcuConfig {
+            lua: LuaConfig::default(),
+            slot_size: DEFAULT_SLOT_SIZE,
+            erase_timeout: Duration::from_secs(30),
+            verify_timeout: Duration::from_secs(30),
+            reboot_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Connect,
+    ReadInfo,
+    Prepare,
+    Write,
+    Complete,
+    Restart,
+    Rollback,
+    /// Waiting for a prompt after a restart line printed nothing.
+    Boot,
+    ConfirmInfo,
+    Accept,
+    FinalInfo,
+    Done,
+}
+
+/// A session on a NodeMCU module, as a [`Machine`].
+#[derive(Debug)]
+pub struct NodeMcuSession {
+    job: Job,
+    config: NodeMcuConfig,
+    repl: LuaRepl,
+    report: Report,
+    stage: Stage,
+    step: Step,
+    now: Duration,
+    connect_attempts: u8,
+    /// The line in flight, for errors.
+    call: &'static str,
+    written: usize,
+    target: Option<String>,
+    /// `complete` succeeded: the next restart starts the new slot.
+    selected: bool,
+    restarted: bool,
+    cancel_requested: bool,
+    finished: bool,
+}
+
+impl NodeMcuSession {
+    /// Start a session for `job`: send a line end and wait for the Lua prompt.
+    pub fn start(now: Duration, job: Job, config: NodeMcuConfig) -> Self {
+        let mut s = NodeMcuSession {
+            job,
+            repl: LuaRepl::new(config.lua.clone()),
+            config,
+            report: Report::default(),
+            stage: Stage::Connect,
+            step: Step::Connect,
+            now,
+            connect_attempts: 1,
+            call: "the Lua prompt",
+            written: 0,
+            target: None,
+            selected: false,
+            restarted: false,
+            cancel_requested: false,
+            finished: false,
+        };
+        s.report.push(SessionEvent::Step(Step::Connect));
+        s.report
+            .log(LogLevel::Info, "Waking the module's Lua console");
+        s.repl.connect(now);
+        s
+    }
+
+    fn image(&self) -> &[u8] {
+        match &self.job {
+            Job::Flash { image, .. } => image,
+            _ => &[],
+        }
+    }
+
+    fn set_step(&mut self, step: Step) {
+        if step != self.step {
+            self.step = step;
+            self.report.push(SessionEvent::Step(step));
+        }
+    }
+
+    fn send(&mut self, step: Step, call: &'static str, line: &str, timeout: Duration) {
+        self.set_step(step);
+        self.call = call;
+        self.repl.send_line(self.now, line, timeout);
+    }
+
+    fn send_info(&mut self, step: Step, stage: Stage) {
+        self.stage = stage;
+        let timeout = self.config.lua.line_timeout;
+        self.send(step, "otaupgrade.info", INFO_LINE, timeout);
+    }
+
+    fn position(&self) -> Option<(u64, u64)> {
+        match (&self.job, self.stage) {
+            (Job::Flash { image, .. }, Stage::Prepare | Stage::Write | Stage::Complete) => {
+                Some((self.written as u64, image.len() as u64))
+            }
+            _ => None,
+        }
+    }
+
+    fn module_state(&self, kind: &FlashErrorKind) -> &'static str {
+        let refused = matches!(kind, FlashErrorKind::Traceback { .. });
+        match self.stage {
+            _ if self.job == Job::Inspect => "was not changed",
+            Stage::Complete if !refused => {
+                "still runs its previous firmware, and may start the new slot at its next restart"
+            }
+            Stage::Rollback if refused => "was not changed",
+            Stage::Rollback => {
+                "may have restarted into the other slot; reconnect and read its slots"
+            }
+            Stage::Accept => "runs the new firmware on trial; read its state before going on",
+            _ if self.restarted => {
+                "restarted; reconnect and read its slots to see which firmware runs"
+            }
+            _ if self.selected => {
+                "starts the new firmware at its next restart; reconnect to check which firmware runs"
+            }
+            _ if self.job == Job::Accept => "was not changed",
+            _ => "still runs its previous firmware",
+        }
+    }
+
+    fn fail(&mut self, kind: FlashErrorKind) {
+        if self.finished {
+            return;
+        }
+        let position = self.position();
+        let error = FlashError {
+            step: self.step,
+            offset: position.map(|p| p.0),
+            total: position.map(|p| p.1),
+            module_state: self.module_state(&kind),
+            kind,
+        };
+        let level = if error.kind == FlashErrorKind::Cancelled {
+            LogLevel::Warn
+        } else {
+            LogLevel::Error
+        };
+        self.report.log(level, error.to_string());
+        self.finished = true;
+        self.stage = Stage::Done;
+        self.repl.reset();
+        self.report.push(SessionEvent::Finished(Err(error)));
+    }
+
+    fn finish(&mut self) {
+        self.finished = true;
+        self.stage = Stage::Done;
+        let outcome = FlashOutcome {
+            bytes: self.written as u64,
+            restarted: self.restarted,
+            module: self.report.module().cloned(),
+        };
+        self.report.push(SessionEvent::Finished(Ok(outcome)));
+    }
+
+    fn on_info(&mut self, output: &str) -> Result<InfoReport, FlashErrorKind> {
+        let info = parse_info(output).ok_or_else(|| bad_answer("otaupgrade.info", output))?;
+        let version = info
+            .state
+            .running_slot()
+            .and_then(|s| s.build.as_ref())
+            .map(|b| b.version.clone())
+            .unwrap_or_default();
+        let module = ModuleInfo {
+            family: Family::NodeMcu,
+            model: "ESP32".into(),
+            firmware_version: version,
+            runtime: format!("NodeMCU ({})", info.lua_version),
+        };
+        if self.report.module() != Some(&module) {
+            self.report.identified(module);
+        }
+        self.report.partitions(info.state.clone());
+        Ok(info)
+    }
+
+    /// Checks before a byte is sent; gives the slot the image goes to.
+    fn check_flash(&self, state: &PartitionState) -> Result<String, FlashErrorKind> {
+        let image = self.image();
+        if image.is_empty() {
+            return Err(FlashErrorKind::EmptyImage);
+        }
+        match esp::parse(image) {
+            Ok(parsed) if parsed.app.is_some() => {}
+            Ok(_) => {
+                return Err(FlashErrorKind::Unsuitable(
+                    "the file is an ESP image without an application descriptor (a bootloader?), \
+                     not an application"
+                        .into(),
+                ))
+            }
+            Err(e) => {
+                return Err(FlashErrorKind::Unsuitable(format!(
+                    "the file is not a valid ESP32 application image: {e}"
+                )))
+            }
+        }
+        let target = state
+            .slots
+            .iter()
+            .find(|s| s.label != state.running)
+            .ok_or_else(|| {
+                FlashErrorKind::Unsuitable("the module has no second slot to update".into())
+            })?;
+        if image.len() as u64 > self.config.slot_size {
+            return Err(FlashErrorKind::Unsuitable(format!(
+                "the image ({} bytes) is larger than the update slot {} ({} bytes)",
+                group_digits(image.len() as u64),
+                target.label,
+                group_digits(self.config.slot_size)
+            )));
+        }
+        if state.awaits_decision() {
+            return Err(FlashErrorKind::Unsuitable(
+                "the running firmware is still on trial: accept it or roll it back first".into(),
+            ));
+        }
+        Ok(target.label.clone())
+    }
+
+    fn image_version(&self) -> String {
+        esp::app_descriptor(self.image())
+            .map(|d| d.version)
+            .unwrap_or_default()
+    }
+
+    fn send_chunk(&mut self) {
+        let image = self.image();
+        let end = (self.written + CHUNK).min(image.len());
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&image[self.written..end]);
+        let line = format!("w(\"{b64}\")");
+        let timeout = self.config.lua.line_timeout;
+        self.send(Step::Write, "otaupgrade.write", &line, timeout);
+    }
+
+    fn restart_line(&mut self, stage: Stage, call: &'static str, line: &str) {
+        self.stage = stage;
+        let timeout = self.config.reboot_timeout;
+        self.send(Step::Restart, call, line, timeout);
+    }
+
+    /// A line ran; decide what comes next.
+    fn on_done(&mut self, output: &str, error: Option<String>) -> Result<(), FlashErrorKind> {
+        if let Some(msg) = error {
+            self.report
+                .log(LogLevel::Debug, format!("Console output:\n{output}"));
+            return Err(FlashErrorKind::Traceback {
+                last_line: format!("Lua error: {msg} (in {})", self.call),
+            });
+        }
+        let writing = matches!(self.stage, Stage::Prepare | Stage::Write);
+        if self.cancel_requested && !writing {
+            return Err(FlashErrorKind::Cancelled);
+        }
+        let total = self.image().len();
+        match self.stage {
+            Stage::ReadInfo => {
+                let info = self.on_info(output)?;
+                match self.job.clone() {
+                    Job::Inspect => self.finish(),
+                    Job::Flash { .. } => {
+                        let target = match self.check_flash(&info.state) {
+                            Ok(t) => t,
+                            Err(kind) => {
+                                self.set_step(Step::Prepare);
+                                return Err(kind);
+                            }
+                        };
+                        self.report.log(
+                            LogLevel::Info,
+                            format!(
+                                "Erasing slot {target} and writing {} bytes in {CHUNK}-byte lines",
+                                group_digits(total as u64)
+                            ),
+                        );
+                        self.target = Some(target);
+                        self.stage = Stage::Prepare;
+                        let timeout = self.config.erase_timeout;
+                        self.send(Step::Prepare, "otaupgrade.commence", PREPARE_LINE, timeout);
+                    }
+                    Job::Accept => {
+                        self.stage = Stage::Accept;
+                        let timeout = self.config.lua.line_timeout;
+                        self.send(Step::Confirm, "otaupgrade.accept", ACCEPT_LINE, timeout);
+                    }
+                    Job::Rollback => {
+                        if info.state.rollback_targets().is_empty() {
+                            self.set_step(Step::Prepare);
+                            return Err(FlashErrorKind::Unsuitable(
+                                "the other slot holds no bootable firmware to return to".into(),
+                            ));
+                        }
+                        self.report
+                            .log(LogLevel::Info, "Marking the running firmware invalid");
+                        self.restart_line(Stage::Rollback, "otaupgrade.rollback", ROLLBACK_LINE);
+                    }
+                }
+            }
+            Stage::Prepare | Stage::Write => {
+                if !output.trim().is_empty() {
+                    return Err(bad_answer(self.call, output));
+                }
+                if self.stage == Stage::Write {
+                    self.written = (self.written + CHUNK).min(total);
+                } else {
+                    self.stage = Stage::Write;
+                }
+                self.report.progress(self.written as u64, total as u64);
+                if self.cancel_requested {
+                    return Err(FlashErrorKind::Cancelled);
+                }
+                if self.written < total {
+                    self.send_chunk();
+                } else {
+                    self.report.log(
+                        LogLevel::Info,
+                        "All bytes written; the module verifies the image",
+                    );
+                    self.stage = Stage::Complete;
+                    let timeout = self.config.verify_timeout;
+                    self.send(Step::Verify, "otaupgrade.complete", COMPLETE_LINE, timeout);
+                }
+            }
+            Stage::Complete => {
+                self.selected = true;
+                self.report.log(
+                    LogLevel::Info,
+                    "The module verified the image and selected it; restarting",
+                );
+                self.restart_line(Stage::Restart, "node.restart", RESTART_LINE);
+            }
+            Stage::Restart | Stage::Rollback | Stage::Boot => {
+                if output.trim().is_empty() && self.stage != Stage::Boot {
+                    // The prompt came back before the restart: wait for the boot.
+                    self.stage = Stage::Boot;
+                    let timeout = self.config.reboot_timeout;
+                    self.repl.await_boot(self.now, timeout);
+                    return Ok(());
+                }
+                self.restarted = true;
+                self.report
+                    .log(LogLevel::Info, "The module is back after its restart");
+                let stage = if self.job == Job::Rollback {
+                    Stage::FinalInfo
+                } else {
+                    Stage::ConfirmInfo
+                };
+                self.send_info(Step::Confirm, stage);
+            }
+            Stage::ConfirmInfo => {
+                let info = self.on_info(output)?;
+                let running = info.state.running_slot();
+                let version = running.and_then(|s| s.build.as_ref()).map(|b| &b.version);
+                let want = self.image_version();
+                if Some(&info.state.running) != self.target.as_ref() || version != Some(&want) {
+                    return Err(FlashErrorKind::Mismatch(format!(
+                        "the module came back on slot {} running {} instead of {} with {want}: \
+                         its bootloader refused the firmware or rolled it back",
+                        info.state.running,
+                        version.map_or("nothing readable", |v| v.as_str()),
+                        self.target.clone().unwrap_or_default(),
+                    )));
+                }
+                let on_trial = running.and_then(|s| s.state) == Some(SlotState::Testing);
+                let accept = matches!(self.job, Job::Flash { accept: true, .. });
+                if accept && on_trial {
+                    self.report
+                        .log(LogLevel::Info, "Accepting the new firmware");
+                    self.stage = Stage::Accept;
+                    let timeout = self.config.lua.line_timeout;
+                    self.send(Step::Confirm, "otaupgrade.accept", ACCEPT_LINE, timeout);
+                } else {
+                    if on_trial {
+                        self.report.log(
+                            LogLevel::Warn,
+                            "The new firmware runs on trial: accept it, or it returns to the \
+                             previous firmware at the next restart",
+                        );
+                    }
+                    self.finish();
+                }
+            }
+            Stage::Accept => {
+                self.report
+                    .log(LogLevel::Info, "The running firmware is accepted");
+                self.send_info(Step::Confirm, Stage::FinalInfo);
+            }
+            Stage::FinalInfo => {
+                self.on_info(output)?;
+                self.finish();
+            }
+            Stage::Connect | Stage::Done => {}
+        }
+        Ok(())
+    }
+
+    fn on_failed(&mut self, error: LuaError) {
+        if self.cancel_requested {
+            return self.fail(FlashErrorKind::Cancelled);
+        }
+        if self.stage == Stage::Connect
+            && self.connect_attempts < CONNECT_ATTEMPTS
+            && matches!(error, LuaError::NoResponse { .. })
+        {
+            self.connect_attempts += 1;
+            self.report.log(
+                LogLevel::Warn,
+                format!(
+                    "No prompt from the module yet (it may still be starting); try {} of \
+                     {CONNECT_ATTEMPTS}",
+                    self.connect_attempts
+                ),
+            );
+            return self.repl.connect(self.now);
+        }
+        let kind = match error {
+            LuaError::NoResponse { waiting_for } => FlashErrorKind::NoResponse { waiting_for },
+            LuaError::LineTooLong { .. } => FlashErrorKind::Protocol(error.to_string()),
+            other => FlashErrorKind::Protocol(format!("{}: {other}", self.call)),
+        };
+        self.fail(kind);
+    }
+
+    fn pump(&mut self) {
+        while let Some(event) = self.repl.poll_event() {
+            if self.finished {
+                continue;
+            }
+            match event {
+                LuaEvent::Ready if self.stage == Stage::Connect => {
+                    if self.cancel_requested {
+                        self.fail(FlashErrorKind::Cancelled);
+                    } else {
+                        self.send_info(Step::Identify, Stage::ReadInfo);
+                    }
+                }
+                LuaEvent::Ready => {
+                    if let Err(kind) = self.on_done("(boot)", None) {
+                        self.fail(kind);
+                    }
+                }
+                LuaEvent::Done { output, error } => {
+                    if let Err(kind) = self.on_done(&output, error) {
+                        self.fail(kind);
+                    }
+                }
+                LuaEvent::Failed(error) => self.on_failed(error),
+            }
+        }
+    }
+}
+
+impl Machine for NodeMcuSession {
+    fn handle_input(&mut self, now: Duration, data: &[u8]) {
+        self.now = now;
+        self.repl.handle_input(now, data);
+        self.pump();
+    }
+
+    fn handle_timeout(&mut self, now: Duration) {
+        self.now = now;
+        self.repl.handle_timeout(now);
+        self.pump();
+    }
+
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.repl.poll_transmit()
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if self.finished {
+            None
+        } else {
+            self.repl.poll_timeout()
+        }
+    }
+
+    fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.report.pop()
+    }
+
+    /// Stops at a line boundary: a line already sent runs to its prompt (the module cannot be
+    /// interrupted mid-line), nothing after it is sent.
+    fn cancel(&mut self, now: Duration) {
+        self.now = now;
+        if self.finished {
+            return;
+        }
+        self.cancel_requested = true;
+        if !self.repl.line_in_flight() {
+            self.fail(FlashErrorKind::Cancelled);
+        }
+    }
+
+    fn link_lost(&mut self, now: Duration) {
+        self.now = now;
+        self.fail(FlashErrorKind::LinkLost);
+    }
+
+    fn is_finished(&self) -> bool {
+        self.finished
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_line_fits_the_console() {
+        assert_eq!(CHUNK, 183);
+        let b64 = base64::engine::general_purpose::STANDARD.encode([0u8; CHUNK]);
+        assert_eq!(format!("w(\"{b64}\")").len(), 249);
+        assert!(PREPARE_LINE.len() <= MAX_LINE);
+    }
+}
