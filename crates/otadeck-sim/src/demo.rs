@@ -7,6 +7,7 @@ use crate::esp32_mp::{self, Esp32Config, Esp32MicroPython};
 use crate::firmware::demo_running_image;
 use crate::line::Device;
 use crate::mp_repl::{RawPasteSupport, ReplDevice};
+use crate::nodemcu::{NodeMcu, NodeMcuConfig};
 use crate::pycom::{self, Pycom, PycomConfig};
 use crate::quecpython::{self, QuecPython, QuecPythonConfig};
 
@@ -19,14 +20,17 @@ pub enum DemoFamily {
     Esp32MicroPython,
     /// A Pycom board.
     Pycom,
+    /// An ESP32 board running NodeMCU (Lua).
+    NodeMcu,
 }
 
 impl DemoFamily {
     /// Every family, in the order a menu offers them.
-    pub const ALL: [DemoFamily; 3] = [
+    pub const ALL: [DemoFamily; 4] = [
         DemoFamily::QuecPython,
         DemoFamily::Esp32MicroPython,
         DemoFamily::Pycom,
+        DemoFamily::NodeMcu,
     ];
 
     /// A short stable key (for menus and URLs).
@@ -35,6 +39,7 @@ impl DemoFamily {
             DemoFamily::QuecPython => "quecpython",
             DemoFamily::Esp32MicroPython => "micropython-esp32",
             DemoFamily::Pycom => "pycom",
+            DemoFamily::NodeMcu => "nodemcu",
         }
     }
 
@@ -49,6 +54,7 @@ impl DemoFamily {
             DemoFamily::QuecPython => "QuecPython module (EC600U)",
             DemoFamily::Esp32MicroPython => "ESP32 board with MicroPython",
             DemoFamily::Pycom => "Pycom board (FiPy)",
+            DemoFamily::NodeMcu => "ESP32 board with NodeMCU (Lua)",
         }
     }
 }
@@ -62,6 +68,8 @@ pub enum DemoModule {
     Esp32MicroPython(ReplDevice<Esp32MicroPython>),
     /// See [`DemoFamily::Pycom`].
     Pycom(ReplDevice<Pycom>),
+    /// See [`DemoFamily::NodeMcu`].
+    NodeMcu(NodeMcu),
 }
 
 macro_rules! each {
@@ -70,6 +78,7 @@ macro_rules! each {
             DemoModule::QuecPython($d) => $e,
             DemoModule::Esp32MicroPython($d) => $e,
             DemoModule::Pycom($d) => $e,
+            DemoModule::NodeMcu($d) => $e,
         }
     };
 }
@@ -89,6 +98,7 @@ impl DemoModule {
             DemoFamily::Pycom => {
                 DemoModule::Pycom(pycom::device(PycomConfig::default(), fw, paste))
             }
+            DemoFamily::NodeMcu => DemoModule::NodeMcu(NodeMcu::new(NodeMcuConfig::default(), fw)),
         }
     }
 
@@ -98,6 +108,7 @@ impl DemoModule {
             DemoModule::QuecPython(_) => DemoFamily::QuecPython,
             DemoModule::Esp32MicroPython(_) => DemoFamily::Esp32MicroPython,
             DemoModule::Pycom(_) => DemoFamily::Pycom,
+            DemoModule::NodeMcu(_) => DemoFamily::NodeMcu,
         }
     }
 
@@ -112,6 +123,7 @@ impl DemoModule {
             DemoModule::QuecPython(d) => d.interpreter.running_version(),
             DemoModule::Esp32MicroPython(d) => d.interpreter.flash.running_version(),
             DemoModule::Pycom(d) => d.interpreter.flash.running_version(),
+            DemoModule::NodeMcu(d) => d.flash.running_version(),
         }
     }
 }

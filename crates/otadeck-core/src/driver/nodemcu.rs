@@ -196,7 +196,7 @@ impl NodeMcuSession {
             _ if self.selected => {
                 "starts the new firmware at its next restart; reconnect to check which firmware runs"
             }
-            _ if self.job == Job::Accept => "was not changed",
+            _ if matches!(self.job, Job::Accept | Job::Rollback) => "was not changed",
             _ => "still runs its previous firmware",
         }
     }

@@ -33,6 +33,9 @@ pub struct LuaConfig {
     pub line_timeout: Duration,
     /// How long to wait for the first prompt.
     pub connect_timeout: Duration,
+    /// Quiet time after a prompt before it counts (so that stale output and a boot log that
+    /// still runs are not taken for the answer).
+    pub prompt_quiet: Duration,
     /// Quiet time after a prompt that ends a boot log (after a restart).
     pub boot_quiet: Duration,
 }
@@ -42,6 +45,7 @@ impl Default for LuaConfig {
         LuaConfig {
             line_timeout: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(2),
+            prompt_quiet: Duration::from_millis(100),
             boot_quiet: Duration::from_millis(200),
         }
     }
@@ -90,11 +94,12 @@ pub enum LuaError {
 #[derive(Debug)]
 enum State {
     Idle,
-    /// A line end was sent; waiting for a prompt (and quiet, when `quiet` is set).
+    /// Waiting for a prompt followed by `quiet`.
     Syncing {
         deadline: Duration,
-        quiet: Option<Duration>,
+        quiet: Duration,
         last_rx: Duration,
+        waiting_for: &'static str,
     },
     Ready,
     /// The line (with its LF) was sent; `matched` bytes of its echo came back.
@@ -158,8 +163,9 @@ impl LuaRepl {
         self.tx.push_back(b"\n".to_vec());
         self.state = State::Syncing {
             deadline: now + self.config.connect_timeout,
-            quiet: None,
+            quiet: self.config.prompt_quiet,
             last_rx: now,
+            waiting_for: "showing its Lua prompt",
         };
     }
 
@@ -170,8 +176,9 @@ impl LuaRepl {
         self.rx.clear();
         self.state = State::Syncing {
             deadline: now + timeout,
-            quiet: Some(self.config.boot_quiet),
+            quiet: self.config.boot_quiet,
             last_rx: now,
+            waiting_for: "starting up (no prompt after the restart)",
         };
     }
 
@@ -253,9 +260,11 @@ impl LuaRepl {
                 deadline,
                 quiet,
                 last_rx,
-            } => Some(match quiet {
-                Some(q) if ends_with_prompt(&self.rx) => (*last_rx + *q).min(*deadline),
-                _ => *deadline,
+                ..
+            } => Some(if ends_with_prompt(&self.rx) {
+                (*last_rx + *quiet).min(*deadline)
+            } else {
+                *deadline
             }),
             State::Echo { deadline, .. } | State::Output { deadline, .. } => Some(*deadline),
         }
@@ -279,29 +288,20 @@ impl LuaRepl {
                 deadline,
                 quiet,
                 last_rx,
+                waiting_for,
             } => {
-                let prompt = ends_with_prompt(&self.rx);
-                let settled = match quiet {
-                    None => prompt,
-                    Some(q) => prompt && now >= last_rx + q,
-                };
-                if settled {
+                if ends_with_prompt(&self.rx) && now >= last_rx + quiet {
                     self.rx.clear();
                     self.state = State::Ready;
                     self.events.push_back(LuaEvent::Ready);
                 } else if now >= deadline {
-                    self.fail(LuaError::NoResponse {
-                        waiting_for: if quiet.is_some() {
-                            "starting up (no prompt after the restart)"
-                        } else {
-                            "showing its Lua prompt"
-                        },
-                    });
+                    self.fail(LuaError::NoResponse { waiting_for });
                 } else {
                     self.state = State::Syncing {
                         deadline,
                         quiet,
                         last_rx,
+                        waiting_for,
                     };
                 }
             }
@@ -394,6 +394,12 @@ mod tests {
         r.connect(Duration::ZERO);
         assert_eq!(r.poll_transmit().unwrap(), b"\n");
         r.handle_input(Duration::from_millis(5), b"\n> ");
+        assert_eq!(
+            r.poll_event(),
+            None,
+            "a prompt counts once the line is quiet"
+        );
+        r.handle_timeout(Duration::from_millis(105));
         assert_eq!(r.poll_event(), Some(LuaEvent::Ready));
         r
     }
