@@ -1,0 +1,118 @@
+//! The simulated NodeMCU console byte for byte: echo, prompts, the 255-byte discard, the RX
+//! buffer, error texts and the otaupgrade rules.
+
+use std::time::Duration;
+
+use otadeck_sim::firmware::{demo_running_image, sample_image, SAMPLE_VERSION};
+use otadeck_sim::line::Device;
+use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig, BOOT_LOG, RX_BUFFER};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Send `bytes` at `at`, then let the board run for a second; what it printed.
+fn say(b: &mut NodeMcu, at: &mut Duration, bytes: &[u8]) -> String {
+    b.receive(*at, bytes);
+    *at += Duration::from_secs(60);
+    b.tick(*at);
+    String::from_utf8_lossy(&b.transmit(*at)).into_owned()
+}
+
+fn board() -> NodeMcu {
+    NodeMcu::new(NodeMcuConfig::default(), demo_running_image())
+}
+
+#[test]
+fn echo_prompts_and_errors() {
+    let mut b = board();
+    let mut t = ms(0);
+    assert_eq!(say(&mut b, &mut t, b"\r\n"), "\n> ");
+    assert_eq!(say(&mut b, &mut t, b"print(1)\r\n"), "print(1)\n1\r\n> ");
+    assert_eq!(
+        say(&mut b, &mut t, b"prinx\x7ft(2)\n"),
+        "prinx\x08 \x08t(2)\n2\r\n> "
+    );
+    assert_eq!(
+        say(&mut b, &mut t, b"function f(s)\n"),
+        "function f(s)\n>> "
+    );
+    assert_eq!(say(&mut b, &mut t, b"print(s) end\n"), "print(s) end\n> ");
+    assert_eq!(say(&mut b, &mut t, b"f(\"x\")\n"), "f(\"x\")\nx\r\n> ");
+    assert_eq!(
+        say(&mut b, &mut t, b"otaupgrade.complete()\n"),
+        "otaupgrade.complete()\nLua error: no upgrade in progress\r\n> "
+    );
+    assert_eq!(
+        say(&mut b, &mut t, b"otaupgrade.write(\"x\")\n"),
+        "otaupgrade.write(\"x\")\nLua error: write not possible, use otaupgrade.commence() first\r\n> "
+    );
+    say(&mut b, &mut t, b"otaupgrade.commence()\n");
+    assert_eq!(
+        say(&mut b, &mut t, b"otaupgrade.write(\"x\")\n"),
+        "otaupgrade.write(\"x\")\nLua error: not a valid ota image\r\n> "
+    );
+    assert_eq!(
+        say(&mut b, &mut t, b"encoder.fromBase64(\"%%\")\n"),
+        "encoder.fromBase64(\"%%\")\nLua error: failed base64 decode\r\n> "
+    );
+}
+
+#[test]
+fn a_line_of_255_bytes_is_dropped_silently() {
+    let mut b = board();
+    let mut t = ms(0);
+    let mut line = "print(\"".to_string();
+    line.push_str(&"a".repeat(255 - line.len()));
+    let out = say(&mut b, &mut t, format!("{line}\n").as_bytes());
+    // Every byte is echoed, the line is gone, and the empty rest just reprints the prompt.
+    assert_eq!(out, format!("{line}\n> "));
+    assert_eq!(b.discarded_lines, 1);
+    let ok = format!("print(\"{}\")", "a".repeat(240));
+    assert!(say(&mut b, &mut t, format!("{ok}\n").as_bytes()).ends_with("\r\n> "));
+    assert_eq!(b.discarded_lines, 1);
+}
+
+#[test]
+fn input_sent_while_a_line_runs_waits_in_a_256_byte_buffer() {
+    let mut b = board();
+    b.receive(ms(0), b"otaupgrade.commence()\n");
+    let extra = vec![b' '; RX_BUFFER + 10];
+    b.receive(ms(1), &extra);
+    assert_eq!(b.rx_overflow, 10);
+    b.tick(Duration::from_secs(60));
+    let out = String::from_utf8_lossy(&b.transmit(Duration::from_secs(60))).into_owned();
+    assert_eq!(
+        out,
+        format!("otaupgrade.commence()\n> {}", " ".repeat(RX_BUFFER))
+    );
+}
+
+#[test]
+fn complete_then_restart_boots_the_new_slot_on_trial() {
+    let mut b = board();
+    let mut t = ms(0);
+    say(
+        &mut b,
+        &mut t,
+        b"function w(s) otaupgrade.write(encoder.fromBase64(s)) end otaupgrade.commence()\n",
+    );
+    use base64::Engine as _;
+    for chunk in sample_image().chunks(183) {
+        let line = format!(
+            "w(\"{}\")\n",
+            base64::engine::general_purpose::STANDARD.encode(chunk)
+        );
+        assert_eq!(say(&mut b, &mut t, line.as_bytes()), format!("{line}> "));
+    }
+    assert_eq!(
+        say(&mut b, &mut t, b"otaupgrade.complete(1)\n"),
+        format!("otaupgrade.complete(1)\n{BOOT_LOG}")
+    );
+    assert_eq!(b.flash.running_version(), SAMPLE_VERSION);
+    let out = say(&mut b, &mut t, b"=otaupgrade.info()\n");
+    assert!(out.contains("ota_1\tota_1\ttable:"), "{out}");
+    // Not accepted: a power cycle rolls back.
+    b.power_cycle(t);
+    assert_eq!(b.flash.running_version(), "2.0.3");
+}
