@@ -17,6 +17,8 @@ const PEER_TOOLS: &[(&str, &str)] = &[
 ];
 /// dfu-util's `dfu-suffix`, from Debian.
 const DFU_SUFFIX: &str = "/usr/bin/dfu-suffix";
+/// Lua 5.4, from Debian: runs the NodeMCU console stand-in the driver is tested against.
+pub const LUA: &str = "/usr/bin/lua5.4";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -38,6 +40,10 @@ pub fn peer_tools() -> Result<()> {
     if !Path::new(DFU_SUFFIX).exists() {
         step("dfu-util (for dfu-suffix)");
         apt_install(&["dfu-util"], "dfu-util")?;
+    }
+    if !Path::new(LUA).exists() {
+        step("lua5.4 (for the NodeMCU console stand-in)");
+        apt_install(&["lua5.4"], "lua5.4")?;
     }
     let wanted: Vec<String> = PEER_TOOLS
         .iter()

@@ -2,6 +2,8 @@
 //! failure report must pass.
 #![allow(dead_code)]
 
+pub mod pipe;
+
 use std::time::Duration;
 
 use otadeck_core::session::{
