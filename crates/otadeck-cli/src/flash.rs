@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use otadeck_core::detect::Detector;
 use otadeck_core::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
+use otadeck_core::driver::nodemcu::{self, NodeMcuConfig, NodeMcuSession};
 use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
 use otadeck_core::driver::repl_flow::FlowConfig;
@@ -69,6 +70,8 @@ pub enum Protocol {
     MicropythonEsp32,
     /// Pycom: `pycom.ota_*` over the raw REPL.
     Pycom,
+    /// NodeMCU on ESP32: `otaupgrade` over the Lua console.
+    Nodemcu,
 }
 
 /// What to do to the module.
@@ -108,6 +111,15 @@ fn machine(protocol: Protocol, job: Job, now: Duration) -> Result<Box<dyn Machin
                 Job::Rollback => esp32::Job::Rollback,
             };
             Box::new(Esp32MicroPython::session(now, job, flow))
+        }
+        (Protocol::Nodemcu, job) => {
+            let job = match job {
+                Job::Flash { image, accept, .. } => nodemcu::Job::Flash { image, accept },
+                Job::Info => nodemcu::Job::Inspect,
+                Job::Accept => nodemcu::Job::Accept,
+                Job::Rollback => nodemcu::Job::Rollback,
+            };
+            Box::new(NodeMcuSession::start(now, job, NodeMcuConfig::default()))
         }
         (Protocol::Pycom, Job::Flash { image, .. }) => {
             Box::new(PycomFirmware::session(now, Some(image), flow))

@@ -35,7 +35,8 @@ enum Command {
         /// Leave the module on its current firmware until its next restart (QuecPython).
         #[arg(long)]
         no_restart: bool,
-        /// After the restart, leave the new firmware on trial instead of accepting it (ESP32):
+        /// After the restart, leave the new firmware on trial instead of accepting it (ESP32,
+        /// NodeMCU):
         /// `otadeck accept` or `otadeck rollback` decides later.
         #[arg(long)]
         no_accept: bool,

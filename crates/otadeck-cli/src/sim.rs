@@ -14,6 +14,7 @@ use otadeck_sim::esp32_mp::{self, Esp32Config};
 use otadeck_sim::firmware::{demo_image, demo_running_image, SAMPLE_BODY_LEN, SAMPLE_VERSION};
 use otadeck_sim::line::{Device, SimLink};
 use otadeck_sim::mp_repl::RawPasteSupport;
+use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig};
 use otadeck_sim::pycom::{self, PycomConfig};
 use otadeck_sim::quecpython::{self, QuecPythonConfig};
 
@@ -74,6 +75,8 @@ pub enum SimCommand {
     MicropythonEsp32(Serve),
     /// A Pycom board (pycom.ota_* over the raw REPL).
     Pycom(Serve),
+    /// An ESP32 board running NodeMCU (otaupgrade over the Lua console; --paste does not apply).
+    Nodemcu(Serve),
     /// Write a demo firmware image (an ESP-IDF app image declaring `version`).
     Image {
         #[arg(long, default_value = SAMPLE_VERSION)]
@@ -113,6 +116,9 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
             demo_running_image(),
             serve.paste(),
         )),
+        SimCommand::Nodemcu(serve) => {
+            serve.run(NodeMcu::new(NodeMcuConfig::default(), demo_running_image()))
+        }
         SimCommand::Pycom(serve) => serve.run(pycom::device(
             PycomConfig::default(),
             demo_running_image(),

@@ -1,4 +1,4 @@
-//! The ESP32 MicroPython and Pycom simulators served by `otadeck sim` on a pty and over
+//! The ESP32 MicroPython, Pycom and NodeMCU simulators served by `otadeck sim` on a pty and over
 //! WebSocket, driven by `otadeck info`, `flash`, `accept` and `rollback` in real time.
 
 mod common;
@@ -44,6 +44,7 @@ fn info_without_a_protocol_finds_each_family() {
         ("micropython-esp32", "family:   ESP32 MicroPython"),
         ("pycom", "family:   Pycom"),
         ("quecpython", "family:   QuecPython"),
+        ("nodemcu", "family:   NodeMCU"),
     ] {
         let sim_proc = PtySim::start(&[sim, "--baud", "921600"]);
         let (ok, out) = run(&["info", "--port", &sim_proc.path]);
@@ -79,6 +80,40 @@ fn esp32_flash_on_trial_then_rollback_over_a_pty() {
     assert!(ok, "{out}");
     assert!(out.contains("firmware: 2.0.3"), "{out}");
     assert!(out.contains("ota_1: aborted"), "{out}");
+}
+
+#[test]
+fn nodemcu_flash_on_trial_then_accept_over_a_pty() {
+    let sim = PtySim::start(&["nodemcu", "--baud", "921600"]);
+    let fw = image("4.0.2");
+    let port = ["--port", sim.path.as_str(), "--protocol", "nodemcu"];
+    let mut args = vec!["flash"];
+    args.extend(port);
+    args.extend(["--no-accept", &fw]);
+    let (ok, out) = run(&args);
+    assert!(ok, "{out}");
+    assert!(out.contains("the module now runs 4.0.2"), "{out}");
+    assert!(out.contains("ota_1 (running, next boot): testing"), "{out}");
+    let mut args = vec!["accept"];
+    args.extend(port);
+    let (ok, out) = run(&args);
+    assert!(ok, "{out}");
+    assert!(out.contains("ota_1 (running, next boot): valid"), "{out}");
+    let mut args = vec!["info"];
+    args.extend(port);
+    let (ok, out) = run(&args);
+    assert!(ok, "{out}");
+    assert!(out.contains("family:   NodeMCU"), "{out}");
+    assert!(out.contains("firmware: 4.0.2"), "{out}");
+    // A file that is not firmware is refused before anything is written.
+    let junk = scratch("nodemcu-junk").join("junk.bin");
+    std::fs::write(&junk, b"not firmware at all").unwrap();
+    let mut args = vec!["flash"];
+    args.extend(port);
+    args.push(junk.to_str().unwrap());
+    let (ok, out) = run(&args);
+    assert!(!ok, "{out}");
+    assert!(out.contains("not a valid ESP32 application image"), "{out}");
 }
 
 #[test]
