@@ -1,10 +1,12 @@
-//! Figures for `cargo xtask bench`: the payload rate of the ESP32 MicroPython and Pycom drivers
+//! Figures for `cargo xtask bench`: the payload rate of the ESP32 MicroPython, Pycom and NodeMCU
+//! drivers
 //! against their simulated boards, per encoding, as a fraction of the line rate. Virtual clock:
 //! the figures are the protocol's own efficiency, whatever this machine's speed.
 
 use std::time::Duration;
 
 use otadeck_core::driver::esp32_micropython::{Esp32MicroPython, Job};
+use otadeck_core::driver::nodemcu::{self, NodeMcuConfig, NodeMcuSession};
 use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::repl_flow::FlowConfig;
 use otadeck_core::session::Machine;
@@ -13,6 +15,7 @@ use otadeck_sim::firmware::{demo_image, demo_running_image};
 use otadeck_sim::harness::run;
 use otadeck_sim::line::{Device, SimLink};
 use otadeck_sim::mp_repl::RawPasteSupport;
+use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig as BoardConfig};
 use otadeck_sim::pycom::{self, PycomConfig};
 
 /// Payload bytes per second over the whole session (connect to confirmed after the restart),
@@ -86,5 +89,30 @@ fn main() {
             rate / 1000.0,
             rate / line
         );
+        for (name, board) in [
+            ("NodeMCU, base64 lines", BoardConfig::default()),
+            (
+                "NodeMCU, write lines only",
+                BoardConfig {
+                    sector_erase_time: Duration::ZERO,
+                    verify_time: Duration::ZERO,
+                    boot_time: Duration::from_millis(1),
+                    ..BoardConfig::default()
+                },
+            ),
+        ] {
+            let mut link = SimLink::new(NodeMcu::new(board, demo_running_image()), baud);
+            let job = nodemcu::Job::Flash {
+                image: image.clone(),
+                accept: true,
+            };
+            let s = NodeMcuSession::start(Duration::ZERO, job, NodeMcuConfig::default());
+            let (rate, secs) = rates(s, &mut link, image.len());
+            println!(
+                "{baud:>8}  {name:<40} {:>7.1} kB/s  {secs:>6.1} s  {:>12.2}",
+                rate / 1000.0,
+                rate / line
+            );
+        }
     }
 }
