@@ -55,6 +55,16 @@ fn each_micropython_firmware_is_told_apart() {
     assert_eq!((m.family, m.model.as_str()), (Family::Pycom, "FiPy"));
 }
 
+#[test]
+fn the_nodemcu_lua_prompt_is_recognised_and_nothing_changes() {
+    let board = otadeck_sim::nodemcu::NodeMcu::new(Default::default(), demo_running_image());
+    let (r, link) = detect(board);
+    let m = r.outcome().module.clone().unwrap();
+    assert_eq!(m.family, Family::NodeMcu);
+    assert_eq!(link.device.writes, 0);
+    assert_eq!(link.device.flash.boots, 0);
+}
+
 /// A port where nothing answers.
 struct Silent;
 
