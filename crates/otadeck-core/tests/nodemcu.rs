@@ -344,3 +344,27 @@ fn cancel_mid_write_stops_at_a_line_boundary() {
     assert!(link.device.flash.next_boot() == 0);
     boots_old_after_power_cycle(&mut link);
 }
+
+#[test]
+fn a_pulled_cable_after_complete_says_the_new_slot_starts_next() {
+    let mut link = board(BoardConfig::default());
+    let (_, s) = go(&mut link, flash_job(&sample_image(), true), None);
+    let at = s
+        .sent
+        .windows(14)
+        .position(|w| w == b"node.restart()")
+        .unwrap();
+    let mut link = board(BoardConfig::default());
+    link.inject(LineFault::DropAfter(at as u64 + 3));
+    let (r, _) = go(&mut link, flash_job(&sample_image(), true), None);
+    let e = r.error();
+    assert_eq!(e.kind, FlashErrorKind::LinkLost);
+    assert_eq!(e.step, Step::Restart);
+    check_report(&r, e, "starts the new firmware at its next restart");
+    // It does: on trial, and a valid image.
+    link.replug(link.now());
+    let now = link.now();
+    link.device.power_cycle(now);
+    assert_eq!(link.device.flash.running_version(), SAMPLE_VERSION);
+    assert!(link.device.flash.partition_state().awaits_decision());
+}
