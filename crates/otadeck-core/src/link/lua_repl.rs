@@ -1,12 +1,20 @@
-//! NodeMCU's Lua console as a sans-IO state machine: one line at a time, each echoed back byte for
-//! byte, then its output, then the prompt.
+//! NodeMCU's Lua console as a sans-IO state machine: lines echoed back byte for byte, then their
+//! output, then the prompt; one line at a time, or one line queued behind the one running.
 //!
 //! Wire facts (NodeMCU `dev-esp32`, `components/lua/common/linput.c` and `lua.c`):
 //! - prompts are `"> "` for a new statement and `">> "` when the statement is incomplete;
 //! - every input byte is echoed; CR and LF echo as LF; stdout lines end CRLF or LF;
 //! - errors print `Lua error: <msg>`;
 //! - a line reaching 255 bytes is silently discarded, and the console RX buffer holds 256 bytes:
-//!   so a line is at most [`MAX_LINE`] bytes and is sent only once the prompt came back.
+//!   so a line is at most [`MAX_LINE`] bytes.
+//!
+//! The console task echoes each byte as it takes it from the RX buffer, and the UART keeps
+//! filling that buffer while a line runs. So once a line's echo is complete (its line end came
+//! back), none of its bytes wait in the buffer, and the next line may go out while it runs
+//! ([`LuaRepl::queue_line`]): at most one line ever waits in the buffer. The stream then reads
+//! echo, output, prompt, echo of the queued line, and so on; while a line is queued, the first
+//! prompt at the start of a line ends the output of the running one, and what follows must be the
+//! queued line's echo.
 //!
 //! The echo is checked against what was sent: a byte garbled on the wire shows up as an echo that
 //! differs, and is reported ([`LuaError::EchoMismatch`]) rather than carried on.
@@ -116,11 +124,19 @@ enum State {
     },
 }
 
+/// A line sent while the one before it runs: its bytes (with the LF) and its silence timeout.
+#[derive(Debug)]
+struct Queued {
+    line: Vec<u8>,
+    timeout: Duration,
+}
+
 /// The console machine. See the module documentation.
 #[derive(Debug)]
 pub struct LuaRepl {
     config: LuaConfig,
     state: State,
+    queued: Option<Queued>,
     rx: Vec<u8>,
     tx: VecDeque<Vec<u8>>,
     events: VecDeque<LuaEvent>,
@@ -133,6 +149,7 @@ impl LuaRepl {
         LuaRepl {
             config,
             state: State::Idle,
+            queued: None,
             rx: Vec::new(),
             tx: VecDeque::new(),
             events: VecDeque::new(),
@@ -153,6 +170,17 @@ impl LuaRepl {
     /// True while a line is out and its prompt has not come back.
     pub fn line_in_flight(&self) -> bool {
         matches!(self.state, State::Echo { .. } | State::Output { .. })
+    }
+
+    /// True when the machine takes [`LuaRepl::queue_line`]: the running line's echo is complete
+    /// and no line is queued behind it.
+    pub fn can_queue(&self) -> bool {
+        matches!(self.state, State::Output { .. }) && self.queued.is_none()
+    }
+
+    /// True while a line waits (on the wire or in the module's RX buffer) behind the running one.
+    pub fn has_queued(&self) -> bool {
+        self.queued.is_some()
     }
 
     /// Send an empty line and wait for the prompt. Ends with [`LuaEvent::Ready`] or
@@ -195,12 +223,9 @@ impl LuaRepl {
         );
         assert!(!line.contains(['\r', '\n']), "one line at a time");
         self.now = now;
-        if line.len() > MAX_LINE {
-            self.fail(LuaError::LineTooLong { len: line.len() });
+        let Some(bytes) = self.line_bytes(line) else {
             return;
-        }
-        let mut bytes = line.as_bytes().to_vec();
-        bytes.push(b'\n');
+        };
         self.tx.push_back(bytes.clone());
         self.rx.clear();
         self.state = State::Echo {
@@ -211,10 +236,47 @@ impl LuaRepl {
         };
     }
 
+    /// Send one line (no line end in it) while the one before it runs; it ends, after the
+    /// running line's [`LuaEvent::Done`], with its own [`LuaEvent::Done`] or a
+    /// [`LuaEvent::Failed`]. `timeout` bounds the silence once its echo is due. A line longer than
+    /// [`MAX_LINE`] fails at once and nothing is sent.
+    ///
+    /// # Panics
+    /// When the machine does not [take a queued line](LuaRepl::can_queue), or the line holds a
+    /// CR or LF.
+    pub fn queue_line(&mut self, now: Duration, line: &str, timeout: Duration) {
+        assert!(
+            self.can_queue(),
+            "line queued while the console is not running a fully echoed line"
+        );
+        assert!(!line.contains(['\r', '\n']), "one line at a time");
+        self.now = now;
+        let Some(bytes) = self.line_bytes(line) else {
+            return;
+        };
+        self.tx.push_back(bytes.clone());
+        self.queued = Some(Queued {
+            line: bytes,
+            timeout,
+        });
+    }
+
+    /// The line with its LF, or `None` (and the machine failed) when it is too long.
+    fn line_bytes(&mut self, line: &str) -> Option<Vec<u8>> {
+        if line.len() > MAX_LINE {
+            self.fail(LuaError::LineTooLong { len: line.len() });
+            return None;
+        }
+        let mut bytes = line.as_bytes().to_vec();
+        bytes.push(b'\n');
+        Some(bytes)
+    }
+
     /// Forget the module's state without sending anything.
     pub fn reset(&mut self) {
         self.rx.clear();
         self.tx.clear();
+        self.queued = None;
         self.state = State::Idle;
     }
 
@@ -272,6 +334,7 @@ impl LuaRepl {
 
     fn fail(&mut self, error: LuaError) {
         self.state = State::Idle;
+        self.queued = None;
         self.events.push_back(LuaEvent::Failed(error));
     }
 
@@ -346,20 +409,42 @@ impl LuaRepl {
                 }
             }
             State::Output { deadline, timeout } => {
-                if ends_with(&self.rx, PROMPT2) {
+                let prompt = if self.queued.is_some() {
+                    first_prompt(&self.rx)
+                } else if ends_with(&self.rx, PROMPT2) {
+                    Some((self.rx.len() - PROMPT2.len(), PROMPT2))
+                } else if ends_with(&self.rx, PROMPT) {
+                    Some((self.rx.len() - PROMPT.len(), PROMPT))
+                } else {
+                    None
+                };
+                if prompt.is_some_and(|(_, p)| p == PROMPT2) {
                     self.rx.clear();
                     return self.fail(LuaError::Incomplete);
                 }
-                if ends_with(&self.rx, PROMPT) {
-                    let body = &self.rx[..self.rx.len() - PROMPT.len()];
-                    let output = String::from_utf8_lossy(body).replace("\r\n", "\n");
+                if let Some((at, _)) = prompt {
+                    let output = String::from_utf8_lossy(&self.rx[..at]).replace("\r\n", "\n");
                     let error = output
                         .lines()
                         .find_map(|l| l.strip_prefix(ERROR_PREFIX))
                         .map(|m| m.trim_end().to_string());
-                    self.rx.clear();
-                    self.state = State::Ready;
+                    self.rx.drain(..at + PROMPT.len());
                     self.events.push_back(LuaEvent::Done { output, error });
+                    match self.queued.take() {
+                        Some(Queued { line, timeout }) => {
+                            self.state = State::Echo {
+                                line,
+                                matched: 0,
+                                deadline: now + timeout,
+                                timeout,
+                            };
+                            self.process();
+                        }
+                        None => {
+                            self.rx.clear();
+                            self.state = State::Ready;
+                        }
+                    }
                 } else if now >= deadline {
                     self.fail(LuaError::NoResponse {
                         waiting_for: "running the line sent (no prompt came back)",
@@ -383,109 +468,15 @@ fn ends_with_prompt(buf: &[u8]) -> bool {
     ends_with(buf, PROMPT)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const T: Duration = Duration::from_secs(3);
-
-    fn ready() -> LuaRepl {
-        let mut r = LuaRepl::new(LuaConfig::default());
-        r.connect(Duration::ZERO);
-        assert_eq!(r.poll_transmit().unwrap(), b"\n");
-        r.handle_input(Duration::from_millis(5), b"\n> ");
-        assert_eq!(
-            r.poll_event(),
-            None,
-            "a prompt counts once the line is quiet"
-        );
-        r.handle_timeout(Duration::from_millis(105));
-        assert_eq!(r.poll_event(), Some(LuaEvent::Ready));
-        r
-    }
-
-    #[test]
-    fn a_line_is_echoed_then_its_output_then_the_prompt() {
-        let mut r = ready();
-        r.send_line(Duration::ZERO, "print(1)", T);
-        assert_eq!(r.poll_transmit().unwrap(), b"print(1)\n");
-        r.handle_input(Duration::from_millis(1), b"print(");
-        assert_eq!(r.poll_event(), None);
-        r.handle_input(Duration::from_millis(2), b"1)\n1\r\n> ");
-        assert_eq!(
-            r.poll_event(),
-            Some(LuaEvent::Done {
-                output: "1\n".into(),
-                error: None
-            })
-        );
-        assert!(r.is_ready());
-        r.send_line(Duration::ZERO, "x()", T);
-        r.handle_input(
-            Duration::from_millis(1),
-            b"x()\nLua error: stdin:1: attempt to call a nil value (global 'x')\n> ",
-        );
-        let Some(LuaEvent::Done { error, .. }) = r.poll_event() else {
-            panic!()
-        };
-        assert_eq!(
-            error.as_deref(),
-            Some("stdin:1: attempt to call a nil value (global 'x')")
-        );
-    }
-
-    #[test]
-    fn a_garbled_echo_a_continuation_prompt_and_silence_are_errors() {
-        let mut r = ready();
-        r.send_line(Duration::ZERO, "w(\"QUJD\")", T);
-        r.handle_input(Duration::from_millis(1), b"w(\"QUKD");
-        assert_eq!(
-            r.poll_event(),
-            Some(LuaEvent::Failed(LuaError::EchoMismatch {
-                at: 5,
-                expected: b'J',
-                got: b"KD".to_vec()
-            }))
-        );
-        let mut r = ready();
-        r.send_line(Duration::ZERO, "function f()", T);
-        r.handle_input(Duration::from_millis(1), b"function f()\n>> ");
-        assert_eq!(r.poll_event(), Some(LuaEvent::Failed(LuaError::Incomplete)));
-        let mut r = ready();
-        r.send_line(Duration::ZERO, "print(2)", T);
-        r.handle_input(Duration::from_millis(1), b"print(2)\n2\n");
-        r.handle_timeout(Duration::from_millis(2500));
-        assert_eq!(r.poll_event(), None, "output restarted the silence timer");
-        r.handle_timeout(Duration::from_millis(3001));
-        assert!(matches!(
-            r.poll_event(),
-            Some(LuaEvent::Failed(LuaError::NoResponse { .. }))
-        ));
-    }
-
-    #[test]
-    fn long_lines_are_refused_before_sending() {
-        let mut r = ready();
-        r.send_line(Duration::ZERO, &"x".repeat(MAX_LINE + 1), T);
-        assert_eq!(r.poll_transmit(), None);
-        assert_eq!(
-            r.poll_event(),
-            Some(LuaEvent::Failed(LuaError::LineTooLong { len: 251 }))
-        );
-    }
-
-    #[test]
-    fn a_boot_log_ends_at_a_prompt_followed_by_quiet() {
-        let mut r = LuaRepl::new(LuaConfig::default());
-        r.await_boot(Duration::ZERO, Duration::from_secs(10));
-        r.handle_input(
-            Duration::from_millis(100),
-            b"ets Jun  8 2016\r\nNodeMCU ESP32\r\n> ",
-        );
-        r.handle_timeout(Duration::from_millis(150));
-        assert_eq!(r.poll_event(), None);
-        assert_eq!(r.poll_timeout(), Some(Duration::from_millis(300)));
-        r.handle_timeout(Duration::from_millis(300));
-        assert_eq!(r.poll_event(), Some(LuaEvent::Ready));
-    }
+/// The first prompt at the start of a line in `buf`: where it starts, and which one.
+fn first_prompt(buf: &[u8]) -> Option<(usize, &'static [u8])> {
+    (0..buf.len()).find_map(|at| {
+        if at > 0 && buf[at - 1] != b'\n' {
+            return None;
+        }
+        [PROMPT, PROMPT2]
+            .into_iter()
+            .find(|p| buf[at..].starts_with(p))
+            .map(|p| (at, p))
+    })
 }
