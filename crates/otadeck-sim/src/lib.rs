@@ -11,6 +11,8 @@ pub mod harness;
 pub mod line;
 pub mod mp_builtins;
 pub mod mp_repl;
+pub mod pyblock;
 pub mod pycom;
 pub mod pyexpr;
 pub mod quecpython;
+pub mod quecpython_download;
