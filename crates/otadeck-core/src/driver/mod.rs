@@ -6,4 +6,5 @@ pub mod mp_encoding;
 pub mod pycom;
 pub mod pycom_files;
 pub mod quecpython;
+pub mod quecpython_download;
 pub mod repl_flow;
