@@ -14,5 +14,6 @@ pub mod mp_repl;
 pub mod pyblock;
 pub mod pycom;
 pub mod pyexpr;
+mod pyops;
 pub mod quecpython;
 pub mod quecpython_download;

@@ -275,7 +275,7 @@ fn split_item_assignment(stmt: &str) -> Option<(&str, &str, &str)> {
 }
 
 /// The position `i` names in a sequence of `len` items.
-fn list_index(len: usize, i: &Value) -> Result<usize, PyErr> {
+pub(crate) fn list_index(len: usize, i: &Value) -> Result<usize, PyErr> {
     let Value::Int(i) = i else {
         return Err(PyErr::new("TypeError", "list indices must be integers"));
     };
@@ -286,192 +286,8 @@ fn list_index(len: usize, i: &Value) -> Result<usize, PyErr> {
     Ok(at as usize)
 }
 
-/// Byte positions of top-level (outside quotes and brackets) characters of `s`.
-fn top_level(s: &str) -> Vec<(usize, char)> {
-    let mut out = Vec::new();
-    let (mut depth, mut quote, mut escaped) = (0i32, None::<char>, false);
-    for (i, c) in s.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        match c {
-            '\'' | '"' => quote = Some(c),
-            '(' | '[' => depth += 1,
-            ')' | ']' => depth -= 1,
-            _ if depth == 0 => out.push((i, c)),
-            _ => {}
-        }
-    }
-    out
-}
-
-/// `lhs op rhs` at the top level, for a word operator (` or `, ` and `).
-fn split_word<'a>(s: &'a str, top: &[(usize, char)], word: &str) -> Option<(&'a str, &'a str)> {
-    top.iter()
-        .map(|(i, _)| *i)
-        .find(|&i| s[i..].starts_with(word))
-        .map(|i| (&s[..i], &s[i + word.len()..]))
-}
-
-/// The first top-level comparison: its position and operator.
-fn find_comparison(s: &str, top: &[(usize, char)]) -> Option<(usize, &'static str)> {
-    for &(i, c) in top {
-        let next = s[i + c.len_utf8()..].chars().next();
-        let op = match (c, next) {
-            ('=', Some('=')) => "==",
-            ('!', Some('=')) => "!=",
-            ('<', Some('=')) => "<=",
-            ('>', Some('=')) => ">=",
-            ('<', _) => "<",
-            ('>', _) => ">",
-            _ => continue,
-        };
-        return Some((i, op));
-    }
-    None
-}
-
-/// The last top-level binary `+` or `-`.
-fn find_additive(s: &str, top: &[(usize, char)]) -> Option<(usize, char)> {
-    top.iter().rev().copied().find(|&(i, c)| {
-        matches!(c, '+' | '-')
-            && s[..i].trim_end().chars().last().is_some_and(|p| {
-                p.is_ascii_alphanumeric() || matches!(p, ')' | ']' | '_' | '\'' | '"')
-            })
-    })
-}
-
-fn compare(op: &str, a: &Value, b: &Value) -> Result<bool, PyErr> {
-    if let (Value::Int(x), Value::Int(y)) = (a, b) {
-        return Ok(match op {
-            "==" => x == y,
-            "!=" => x != y,
-            "<" => x < y,
-            "<=" => x <= y,
-            ">" => x > y,
-            _ => x >= y,
-        });
-    }
-    match op {
-        "==" => Ok(a == b),
-        "!=" => Ok(a != b),
-        _ => Err(PyErr::new("TypeError", "unsupported types for comparison")),
-    }
-}
-
-/// Operators, list literals and subscripts; `None` when `expr` is none of them.
-fn eval_operators(
-    expr: &str,
-    g: &mut Globals,
-    host: &mut dyn Host,
-) -> Option<Result<Value, PyErr>> {
-    let top = top_level(expr);
-    if let Some((a, b)) = split_word(expr, &top, " or ") {
-        return Some(eval(a, g, host).and_then(
-            |v| {
-                if v.truthy() {
-                    Ok(v)
-                } else {
-                    eval(b, g, host)
-                }
-            },
-        ));
-    }
-    if let Some((a, b)) = split_word(expr, &top, " and ") {
-        return Some(eval(a, g, host).and_then(
-            |v| {
-                if v.truthy() {
-                    eval(b, g, host)
-                } else {
-                    Ok(v)
-                }
-            },
-        ));
-    }
-    if let Some(rest) = expr.strip_prefix("not ") {
-        return Some(eval(rest, g, host).map(|v| Value::Bool(!v.truthy())));
-    }
-    if let Some((i, op)) = find_comparison(expr, &top) {
-        let r = eval(&expr[..i], g, host).and_then(|a| {
-            let b = eval(&expr[i + op.len()..], g, host)?;
-            compare(op, &a, &b).map(Value::Bool)
-        });
-        return Some(r);
-    }
-    if let Some((i, op)) = find_additive(expr, &top) {
-        let r = eval(&expr[..i], g, host).and_then(|a| {
-            let b = eval(&expr[i + 1..], g, host)?;
-            match (a, b, op) {
-                (Value::Int(x), Value::Int(y), '+') => Ok(Value::Int(x.wrapping_add(y))),
-                (Value::Int(x), Value::Int(y), _) => Ok(Value::Int(x.wrapping_sub(y))),
-                (Value::Str(x), Value::Str(y), '+') => Ok(Value::Str(x + &y)),
-                _ => Err(PyErr::new("TypeError", "unsupported types for operator")),
-            }
-        });
-        return Some(r);
-    }
-    if let Some(inner) = expr.strip_prefix('[').and_then(|e| e.strip_suffix(']')) {
-        if top.is_empty() || top.iter().all(|&(i, _)| i == 0 || i == expr.len() - 1) {
-            let r = split_args(inner).and_then(|items| {
-                items
-                    .into_iter()
-                    .map(|item| eval(item, g, host))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(Value::List)
-            });
-            return Some(r);
-        }
-    }
-    if expr.ends_with(']') {
-        let open = matching_open_bracket(expr)?;
-        if open == 0 {
-            return None;
-        }
-        let r = eval(&expr[..open], g, host).and_then(|base| {
-            let i = eval(&expr[open + 1..expr.len() - 1], g, host)?;
-            match base {
-                Value::List(items) => Ok(items[list_index(items.len(), &i)?].clone()),
-                Value::Bytes(b) => Ok(Value::Int(i64::from(b[list_index(b.len(), &i)?]))),
-                _ => Err(PyErr::new("TypeError", "object isn't subscriptable")),
-            }
-        });
-        return Some(r);
-    }
-    None
-}
-
-/// Index of the `[` that matches the final `]`.
-fn matching_open_bracket(expr: &str) -> Option<usize> {
-    let mut depth = 0i32;
-    let mut quote = None::<char>;
-    let mut open_at = None;
-    for (i, c) in expr.char_indices() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '[' | '(') => {
-                if depth == 0 && c == '[' {
-                    open_at = Some(i);
-                }
-                depth += 1;
-            }
-            (None, ']' | ')') => depth -= 1,
-            _ => {}
-        }
-    }
-    open_at
-}
-
 /// Split `a, f(b, c), d` at top-level commas.
-fn split_args(s: &str) -> Result<Vec<&str>, PyErr> {
+pub(crate) fn split_args(s: &str) -> Result<Vec<&str>, PyErr> {
     let mut out = Vec::new();
     let (mut depth, mut start, mut quote) = (0i32, 0usize, None::<char>);
     for (i, c) in s.char_indices() {
@@ -540,7 +356,7 @@ pub fn eval(expr: &str, g: &mut Globals, host: &mut dyn Host) -> Result<Value, P
     if let Ok(i) = expr.parse::<i64>() {
         return Ok(Value::Int(i));
     }
-    if let Some(r) = eval_operators(expr, g, host) {
+    if let Some(r) = crate::pyops::eval_operators(expr, g, host) {
         return r;
     }
     match expr {
