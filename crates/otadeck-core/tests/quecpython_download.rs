@@ -480,3 +480,46 @@ fn plain_http_works_with_a_warning_and_apn_settings_reach_the_module() {
     let dl = calls.iter().position(|c| c.starts_with("httpDownload("));
     assert!(apn.is_some() && apn < dl, "{calls:?}");
 }
+
+#[test]
+fn the_demo_module_serves_its_listed_package_urls() {
+    use otadeck_sim::demo::{
+        DemoFamily, DemoModule, DEMO_CORRUPT_URL, DEMO_MISSING_URL, DEMO_PACKAGE_URL,
+        DEMO_PACKAGE_VERSION,
+    };
+    let urls: Vec<&str> = DemoFamily::QuecPython
+        .download_packages()
+        .iter()
+        .map(|p| p.url)
+        .collect();
+    assert!(
+        urls.contains(&DEMO_PACKAGE_URL) && urls.len() == 6,
+        "{urls:?}"
+    );
+    assert!(DemoFamily::Pycom.download_packages().is_empty());
+    for url in &urls {
+        assert_eq!(check_url(url), Ok(()), "{url}");
+    }
+    let fresh = || SimLink::new(DemoModule::new(DemoFamily::QuecPython), 115_200);
+    let mut link = fresh();
+    let mut s = download(Duration::ZERO, DownloadOptions::new(DEMO_PACKAGE_URL));
+    let r = run(&mut s, &mut link, Duration::ZERO, LIMIT, None);
+    assert_eq!(
+        r.outcome().module.as_ref().unwrap().firmware_version,
+        DEMO_PACKAGE_VERSION
+    );
+    assert_eq!(link.device.running_version(), DEMO_PACKAGE_VERSION);
+    for (url, status, code) in [
+        (DEMO_MISSING_URL, 3, 404),
+        (DEMO_CORRUPT_URL, REJECTED.0, REJECTED.1),
+    ] {
+        let mut link = fresh();
+        let mut s = download(Duration::ZERO, DownloadOptions::new(url));
+        let r = run(&mut s, &mut link, Duration::ZERO, LIMIT, None);
+        assert_eq!(
+            r.error().kind,
+            FlashErrorKind::DownloadFailed { status, code }
+        );
+        assert_eq!(link.device.running_version(), DEMO_RUNNING_VERSION);
+    }
+}
