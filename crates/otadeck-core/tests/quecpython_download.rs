@@ -284,24 +284,55 @@ fn a_failing_url_names_the_status_and_code() {
 
 #[test]
 fn a_bad_package_fails_its_check_and_never_runs() {
-    let mut link = module(config("EC600N"));
-    let (r, _) = go(
-        &mut link,
-        DownloadOptions::new("https://fw.example.com/bad.bin"),
-        None,
-    );
-    let e = r.error();
-    assert_eq!(
-        e.kind,
-        FlashErrorKind::DownloadFailed {
-            status: REJECTED.0,
-            code: REJECTED.1
+    for model in ["EC600U", "EC600N"] {
+        let mut link = module(config(model));
+        let (r, _) = go(
+            &mut link,
+            DownloadOptions::new("https://fw.example.com/bad.bin"),
+            None,
+        );
+        let e = r.error();
+        assert_eq!(
+            e.kind,
+            FlashErrorKind::DownloadFailed {
+                status: REJECTED.0,
+                code: REJECTED.1
+            },
+            "{model}"
+        );
+        check_report(&r, e, KEEP_OLD);
+        assert!(link.device.interpreter.flash.staging.is_none(), "{model}");
+        assert_eq!(
+            version_after_power_cycle(&mut link, r.elapsed),
+            DEMO_RUNNING_VERSION
+        );
+    }
+}
+
+#[test]
+fn cancel_during_a_blocking_download_is_not_confirmed_and_says_so() {
+    // The EC600U's httpDownload blocks: Ctrl-C lands only once it returned, with the package
+    // already verified, so download_cancel() has nothing to stop and returns -1.
+    let mut link = module(config("EC600U"));
+    let mut pressed = false;
+    let mut hook = |now: Duration, s: &mut Session, _l: &mut Link| {
+        if s.done >= 30 && !pressed {
+            pressed = true;
+            s.cancel(now);
         }
+    };
+    let (r, _) = go(&mut link, DownloadOptions::new(PKG), Some(&mut hook));
+    let e = r.error();
+    assert_eq!(e.kind, FlashErrorKind::Cancelled);
+    check_report(&r, e, "did not confirm the cancel");
+    // Not restarted by the session, but the verified package boots at the next power-on.
+    assert_eq!(
+        link.device.interpreter.running_version(),
+        DEMO_RUNNING_VERSION
     );
-    check_report(&r, e, KEEP_OLD);
     assert_eq!(
         version_after_power_cycle(&mut link, r.elapsed),
-        DEMO_RUNNING_VERSION
+        SAMPLE_VERSION
     );
 }
 
@@ -401,6 +432,13 @@ fn a_module_that_hangs_mid_download_is_reported_silent() {
     assert!(matches!(e.kind, FlashErrorKind::NoResponse { .. }), "{e}");
     assert_eq!(e.step, Step::Download);
     check_report(&r, e, "restart into the new one by itself");
+    // As the report says: behind the silent line the module went on and restarted into it.
+    link.advance(r.elapsed + Duration::from_secs(60));
+    assert_eq!(link.device.interpreter.running_version(), SAMPLE_VERSION);
+    assert_eq!(
+        version_after_power_cycle(&mut link, r.elapsed + Duration::from_secs(60)),
+        SAMPLE_VERSION
+    );
 }
 
 #[test]
@@ -416,6 +454,9 @@ fn bad_urls_and_apn_fields_are_refused_before_anything_is_sent() {
         ("https:///a.bin", "no valid host"),
         ("https://user:pw@fw.example.com/a.bin", "credentials"),
         ("https://fw.example.com:99999/a.bin", "port"),
+        ("https://[zz::1]/a.bin", "well-formed"),
+        ("https://fw.example.com:80:80/a.bin", "no valid host"),
+        ("https://fw.example.com/a%zz.bin\u{7f}", "control"),
         ("https://fw.example.com/a\\x27.bin", "not allowed"),
     ];
     for (url, why) in bad {

@@ -509,19 +509,7 @@ impl QuecPythonSession {
             match event {
                 ReplEvent::Ready => self.on_ready(),
                 ReplEvent::ModeChosen(mode) => {
-                    let text = match mode {
-                        PasteMode::RawPaste { window } => {
-                            format!("Raw-paste mode with a {window}-byte window")
-                        }
-                        PasteMode::PlainUnsupported => {
-                            "The module refused raw-paste (R\\x00); using paced raw mode".into()
-                        }
-                        PasteMode::PlainOldFirmware => {
-                            "The module's firmware predates raw-paste; using paced raw mode".into()
-                        }
-                        PasteMode::PlainByChoice | PasteMode::Unknown => "Paced raw mode".into(),
-                    };
-                    self.log(LogLevel::Info, text);
+                    self.log(LogLevel::Info, crate::driver::repl_flow::mode_text(mode))
                 }
                 ReplEvent::Printed(_) => {}
                 ReplEvent::ExecDone { stdout, stderr } => self.on_exec_done(stdout, stderr),

@@ -111,19 +111,19 @@ pub fn check_url(url: &str) -> Result<(), String> {
     if authority.contains('@') {
         return Err("it carries credentials (user@host), which would end up in logs".into());
     }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+    let (host, port, v6) = if let Some(v6) = authority.strip_prefix('[') {
         let (h, after) = v6.split_once(']').ok_or("its IPv6 host has no closing ]")?;
-        (h, after.strip_prefix(':'))
+        (h, after.strip_prefix(':'), true)
     } else {
         match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
+            Some((h, p)) => (h, Some(p), false),
+            None => (authority, None, false),
         }
     };
     let host_ok = !host.is_empty()
         && host
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':'));
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.') || (v6 && c == ':'));
     if !host_ok {
         return Err("it has no valid host name".into());
     }
@@ -132,7 +132,9 @@ pub fn check_url(url: &str) -> Result<(), String> {
             return Err(format!("its port {p:?} is not a number from 1 to 65535"));
         }
     }
-    Ok(())
+    url::Url::parse(url)
+        .map(|_| ())
+        .map_err(|e| format!("it is not a well-formed URL ({e})"))
 }
 
 fn check_field(what: &str, value: &str) -> Result<(), String> {

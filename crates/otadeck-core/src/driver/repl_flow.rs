@@ -487,7 +487,8 @@ impl<P: ReplPlan> ReplFlow<P> {
     }
 }
 
-fn mode_text(mode: PasteMode) -> String {
+/// The paste mode in words, for the log.
+pub(crate) fn mode_text(mode: PasteMode) -> String {
     match mode {
         PasteMode::RawPaste { window } => format!("Raw-paste mode with a {window}-byte window"),
         PasteMode::PlainUnsupported => {
