@@ -514,6 +514,14 @@ fn plain_http_works_with_a_warning_and_apn_settings_reach_the_module() {
     let (r, _) = go(&mut link, options, None);
     r.outcome();
     assert!(logged(&r, LogLevel::Warn, "plain http"));
+    let warned = r.events.iter().position(|e| {
+        matches!(e, SessionEvent::Log { level: LogLevel::Warn, message } if message.contains("plain http"))
+    });
+    let identify = r
+        .events
+        .iter()
+        .position(|e| *e == SessionEvent::Step(Step::Identify));
+    assert!(warned < identify, "the warning comes first");
     let calls = &link.device.interpreter.calls;
     let apn = calls
         .iter()

@@ -235,23 +235,25 @@ pub fn download(now: Duration, options: DownloadOptions) -> QuecPythonDownload {
         let kind = FlashErrorKind::Unsuitable(problems.join("; "));
         return ReplFlow::refused(now, plan, config, Step::Prepare, kind);
     }
-    ReplFlow::start(now, plan, config)
+    let plain_http = plan.plain_http();
+    let mut flow = ReplFlow::start(now, plan, config);
+    if plain_http {
+        flow.log(
+            LogLevel::Warn,
+            "The package URL uses plain http: nothing authenticates the package on its way to \
+             the module; only the module's own package check protects it",
+        );
+    }
+    flow
 }
 
 impl DownloadPlan {
-    fn warn_plain_http(&self, report: &mut Report) {
+    fn plain_http(&self) -> bool {
         let o = &self.options;
-        let plain = [Some(&o.url1), o.url2.as_ref()]
+        [Some(&o.url1), o.url2.as_ref()]
             .into_iter()
             .flatten()
-            .any(|u| u.starts_with("http://"));
-        if plain {
-            report.log(
-                LogLevel::Warn,
-                "The package URL uses plain http: nothing authenticates the package on its way \
-                 to the module; only the module's own package check protects it",
-            );
-        }
+            .any(|u| u.starts_with("http://"))
     }
 
     fn mini(&self) -> bool {
@@ -340,10 +342,7 @@ impl ReplPlan for DownloadPlan {
     fn next(&mut self, report: &mut Report, reply: Reply<'_>) -> Result<Next, FlashErrorKind> {
         let call = |step, code: &[u8], timeout| Ok(Next::Exec(Call::new(step, code, timeout)));
         match (self.stage, reply) {
-            (_, Reply::Connected) => {
-                self.warn_plain_http(report);
-                call(Step::Identify, IDENTIFY_CODE, self.options.call_timeout)
-            }
+            (_, Reply::Connected) => call(Step::Identify, IDENTIFY_CODE, self.options.call_timeout),
             (_, Reply::Reconnected) => {
                 self.stage = Stage::Confirm;
                 report.log(LogLevel::Info, "Reading the version the module runs now");

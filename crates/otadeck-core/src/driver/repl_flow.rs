@@ -303,6 +303,11 @@ impl<P: ReplPlan> ReplFlow<P> {
         flow
     }
 
+    /// A line for the session log, from outside the plan (a warning about its settings).
+    pub fn log(&mut self, level: LogLevel, message: impl Into<String>) {
+        self.report.log(level, message);
+    }
+
     /// The plan, for inspection.
     pub fn plan(&self) -> &P {
         &self.plan
