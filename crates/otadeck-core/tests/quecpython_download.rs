@@ -107,6 +107,12 @@ fn a_blocking_download_reports_rising_progress_and_the_host_restarts_into_it() {
     assert!(pct.len() >= 5, "{pct:?}");
     assert!(pct.windows(2).all(|w| w[0] < w[1]), "{pct:?}");
     assert_eq!(pct.last(), Some(&100));
+    eprintln!(
+        "download of {} bytes took {:?} virtual, {} bytes sent by the host",
+        sample_image().len(),
+        r.elapsed,
+        s.sent.len()
+    );
     let calls = &link.device.interpreter.calls;
     assert!(
         calls.contains(&"fota(reset_disable=1)".to_string()),
