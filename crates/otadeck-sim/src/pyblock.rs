@@ -363,11 +363,10 @@ impl Program {
             if let (Some(Value::Function(_)), Some(args)) =
                 (g.get(name).cloned(), text[open + 1..].strip_suffix(')'))
             {
-                let args = if args.trim().is_empty() {
-                    Vec::new()
-                } else {
-                    vec![pyexpr::eval(args, g, host)?]
-                };
+                let args = pyexpr::split_args(args)?
+                    .into_iter()
+                    .map(|a| pyexpr::eval(a, g, host))
+                    .collect::<Result<Vec<_>, _>>()?;
                 return self.call(name, args, g, host);
             }
         }
@@ -488,7 +487,7 @@ mod tests {
         }
     }
 
-    const LOOP: &str = "import utime\ns=[0,1]\ndef c(a):\n s[0]=a\n print('cb',a)\ntry:\n t=0\n while t<3:\n  if s[0]>5:\n   break\n  utime.sleep_ms(100)\n  t=t+1\n print('end',t,s)\nexcept KeyboardInterrupt:\n print('stopped',t)";
+    const LOOP: &str = "import utime\ns=[0,1]\ndef c(a):\n s[0]=a\n print('cb',a)\ndef both(x,y):\n print('both',x+y)\nboth(2,3)\ntry:\n t=0\n while t<3:\n  if s[0]>5:\n   break\n  utime.sleep_ms(100)\n  t=t+1\n print('end',t,s)\nexcept KeyboardInterrupt:\n print('stopped',t)";
 
     #[test]
     fn a_loop_waits_on_the_clock_and_sees_callbacks() {
@@ -510,7 +509,10 @@ mod tests {
             }
         }
         assert_eq!(waits, 3);
-        assert_eq!(env.out, "cb 1\r\ncb 2\r\ncb 3\r\nend 3 [3, 1]\r\n");
+        assert_eq!(
+            env.out,
+            "both 5\r\ncb 1\r\ncb 2\r\ncb 3\r\nend 3 [3, 1]\r\n"
+        );
     }
 
     #[test]
@@ -520,7 +522,7 @@ mod tests {
         assert!(matches!(p.run(&mut g, &mut env), Flow::Waiting(_)));
         assert!(p.interrupt());
         assert_eq!(p.run(&mut g, &mut env), Flow::Done(None));
-        assert_eq!(env.out, "stopped 0\r\n");
+        assert_eq!(env.out, "both 5\r\nstopped 0\r\n");
 
         let mut p = Program::parse(LOOP).unwrap();
         let (mut g, mut env) = (Globals::default(), Env::default());
