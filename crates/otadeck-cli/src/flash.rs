@@ -9,6 +9,7 @@ use otadeck_core::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
 use otadeck_core::driver::nodemcu::{self, NodeMcuConfig, NodeMcuSession};
 use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
+use otadeck_core::driver::quecpython_download::{download, DownloadOptions};
 use otadeck_core::driver::repl_flow::FlowConfig;
 use otadeck_core::link::mp_repl::ReplConfig;
 use otadeck_core::session::{FlashError, FlashOutcome, Machine, SessionEvent};
@@ -82,6 +83,12 @@ pub enum Job {
         restart: bool,
         accept: bool,
     },
+    /// Have the module download `url1` (and `url2`, mini FOTA) itself (QuecPython).
+    Download {
+        url1: String,
+        url2: Option<String>,
+        restart: bool,
+    },
     /// Read what it is (and its slots where the protocol tells).
     Info,
     /// Accept the firmware on trial.
@@ -100,6 +107,25 @@ fn machine(protocol: Protocol, job: Job, now: Duration) -> Result<Box<dyn Machin
             };
             Box::new(QuecPythonSession::flash(now, image, options))
         }
+        (
+            Protocol::Quecpython,
+            Job::Download {
+                url1,
+                url2,
+                restart,
+            },
+        ) => {
+            let mut options = DownloadOptions::new(url1);
+            options.url2 = url2;
+            options.restart = restart;
+            Box::new(download(now, options))
+        }
+        (p, Job::Download { .. }) => {
+            return Err(format!(
+                "--url is for QuecPython modules, which download the package themselves; give \
+                 {p:?} an image file"
+            ))
+        }
         (Protocol::Quecpython, Job::Info) => {
             Box::new(QuecPythonSession::identify(now, ReplConfig::default()))
         }
@@ -109,6 +135,7 @@ fn machine(protocol: Protocol, job: Job, now: Duration) -> Result<Box<dyn Machin
                 Job::Info => esp32::Job::Inspect,
                 Job::Accept => esp32::Job::Accept,
                 Job::Rollback => esp32::Job::Rollback,
+                Job::Download { .. } => unreachable!("downloads are refused above"),
             };
             Box::new(Esp32MicroPython::session(now, job, flow))
         }
@@ -118,6 +145,7 @@ fn machine(protocol: Protocol, job: Job, now: Duration) -> Result<Box<dyn Machin
                 Job::Info => nodemcu::Job::Inspect,
                 Job::Accept => nodemcu::Job::Accept,
                 Job::Rollback => nodemcu::Job::Rollback,
+                Job::Download { .. } => unreachable!("downloads are refused above"),
             };
             Box::new(NodeMcuSession::start(now, job, NodeMcuConfig::default()))
         }
@@ -135,7 +163,8 @@ fn machine(protocol: Protocol, job: Job, now: Duration) -> Result<Box<dyn Machin
 
 /// `otadeck flash`, `accept` and `rollback`.
 pub fn run_job(port: &str, baud: u32, protocol: Protocol, job: Job) -> Result<ExitCode, String> {
-    let flashing = matches!(job, Job::Flash { .. });
+    let flashing = matches!(job, Job::Flash { .. } | Job::Download { .. });
+    let downloading = matches!(job, Job::Download { .. });
     let start = Instant::now();
     let mut machine = machine(protocol, job, start.elapsed())?;
     match pump(&mut machine, port, baud, start)? {
@@ -144,7 +173,18 @@ pub fn run_job(port: &str, baud: u32, protocol: Protocol, job: Job) -> Result<Ex
                 .module
                 .map(|m| m.firmware_version)
                 .unwrap_or_else(|| "unknown".into());
-            if outcome.restarted {
+            if downloading && outcome.restarted {
+                println!(
+                    "Downloaded and verified by the module, restarted: the module now runs \
+                     {version} ({:.1} s).",
+                    start.elapsed().as_secs_f64()
+                );
+            } else if downloading {
+                println!(
+                    "Downloaded and verified by the module: it runs its current firmware until \
+                     its next restart, then the new one."
+                );
+            } else if outcome.restarted {
                 println!(
                     "Verified and restarted: the module now runs {version} ({} bytes written in {:.1} s).",
                     outcome.bytes,

@@ -23,7 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Flash an image into a module over a serial port.
+    /// Flash an image into a module over a serial port, or (QuecPython) have the module
+    /// download the package itself with --url.
     Flash {
         /// Serial device, e.g. /dev/ttyUSB0.
         #[arg(long)]
@@ -40,8 +41,16 @@ enum Command {
         /// `otadeck accept` or `otadeck rollback` decides later.
         #[arg(long)]
         no_accept: bool,
+        /// QuecPython: the package URL (http or https) the module downloads itself; no IMAGE
+        /// then.
+        #[arg(long, conflicts_with = "image")]
+        url: Option<String>,
+        /// QuecPython mini FOTA: the second-stage package URL (with --url).
+        #[arg(long, requires = "url")]
+        url2: Option<String>,
         /// The image file.
-        image: PathBuf,
+        #[arg(required_unless_present = "url")]
+        image: Option<PathBuf>,
     },
     /// Ask a module what it is and which firmware it runs; without --protocol, find out what
     /// answers on the port.
@@ -99,17 +108,30 @@ fn main() -> ExitCode {
             baud,
             no_restart,
             no_accept,
+            url,
+            url2,
             image,
-        } => std::fs::read(&image)
-            .map_err(|e| format!("cannot read {}: {e}", image.display()))
-            .and_then(|image| {
-                let job = Job::Flash {
-                    image,
+        } => match (url, image) {
+            (Some(url1), _) => {
+                let job = Job::Download {
+                    url1,
+                    url2,
                     restart: !no_restart,
-                    accept: !no_accept,
                 };
                 flash::run_job(&port, baud, protocol, job)
-            }),
+            }
+            (None, Some(image)) => std::fs::read(&image)
+                .map_err(|e| format!("cannot read {}: {e}", image.display()))
+                .and_then(|image| {
+                    let job = Job::Flash {
+                        image,
+                        restart: !no_restart,
+                        accept: !no_accept,
+                    };
+                    flash::run_job(&port, baud, protocol, job)
+                }),
+            (None, None) => Err("give an IMAGE file, or --url for a module-side download".into()),
+        },
         Command::Info {
             port,
             protocol,

@@ -10,13 +10,14 @@ use clap::{Args, Subcommand, ValueEnum};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::pty::openpty;
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+use otadeck_sim::demo::{quecpython_demo_config, DEMO_PACKAGES};
 use otadeck_sim::esp32_mp::{self, Esp32Config};
 use otadeck_sim::firmware::{demo_image, demo_running_image, SAMPLE_BODY_LEN, SAMPLE_VERSION};
 use otadeck_sim::line::{Device, SimLink};
 use otadeck_sim::mp_repl::RawPasteSupport;
 use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig};
 use otadeck_sim::pycom::{self, PycomConfig};
-use otadeck_sim::quecpython::{self, QuecPythonConfig};
+use otadeck_sim::quecpython;
 
 /// How the simulated firmware answers raw-paste requests.
 #[derive(Clone, Copy, ValueEnum)]
@@ -66,11 +67,23 @@ impl Serve {
     }
 }
 
+/// A simulated QuecPython module: where to serve it and which model it is.
+#[derive(Args)]
+pub struct QuecServe {
+    #[command(flatten)]
+    serve: Serve,
+    /// The model (`uos.uname().sysname`). EC600N, EC800N, EG912N, EC600M, EC800M and EG810M
+    /// report downloads through the callback only, restart by themselves and take mini FOTA.
+    #[arg(long, default_value = "EC600U")]
+    model: String,
+}
+
 /// What `otadeck sim` does.
 #[derive(Subcommand)]
 pub enum SimCommand {
-    /// A QuecPython module (fota over the raw REPL).
-    Quecpython(Serve),
+    /// A QuecPython module (fota over the raw REPL). Its simulated network serves the demo
+    /// package URLs for `otadeck flash --url` (listed on stderr at start).
+    Quecpython(QuecServe),
     /// An ESP32 board running MicroPython (esp32.Partition over the raw REPL).
     MicropythonEsp32(Serve),
     /// A Pycom board (pycom.ota_* over the raw REPL).
@@ -106,11 +119,17 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        SimCommand::Quecpython(serve) => serve.run(quecpython::device(
-            QuecPythonConfig::default(),
-            demo_running_image(),
-            serve.paste(),
-        )),
+        SimCommand::Quecpython(q) => {
+            eprintln!("{} serves these package URLs to the module:", q.model);
+            for p in DEMO_PACKAGES {
+                eprintln!("  {}  {}", p.url, p.label);
+            }
+            q.serve.run(quecpython::device(
+                quecpython_demo_config(&q.model),
+                demo_running_image(),
+                q.serve.paste(),
+            ))
+        }
         SimCommand::MicropythonEsp32(serve) => serve.run(esp32_mp::device(
             Esp32Config::default(),
             demo_running_image(),

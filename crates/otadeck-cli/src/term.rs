@@ -12,6 +12,8 @@ pub struct Reporter {
     meter: Option<RateMeter>,
     on_progress_line: bool,
     verbose: bool,
+    /// The module downloads the package itself: progress is a percentage, not bytes sent.
+    downloading: bool,
 }
 
 impl Reporter {
@@ -22,6 +24,7 @@ impl Reporter {
             meter: None,
             on_progress_line: false,
             verbose,
+            downloading: false,
         }
     }
 
@@ -47,6 +50,22 @@ impl Reporter {
                     LogLevel::Error => "error",
                 };
                 eprintln!("{tag}: {message}");
+            }
+            SessionEvent::Progress { done, total } if self.downloading => {
+                if self.tty {
+                    let width = 30usize;
+                    let pct = (*done * 100 / (*total).max(1)).min(100) as usize;
+                    let filled = pct * width / 100;
+                    eprint!(
+                        "\r[{}{}] {pct:3}% downloaded by the module   ",
+                        "#".repeat(filled),
+                        ".".repeat(width - filled)
+                    );
+                    let _ = std::io::stderr().flush();
+                    self.on_progress_line = true;
+                } else if *done >= *total {
+                    eprintln!("info: download 100 %");
+                }
             }
             SessionEvent::Progress { done, total } => {
                 let meter = self
@@ -78,6 +97,7 @@ impl Reporter {
                 self.on_progress_line = true;
             }
             SessionEvent::Step(step) => {
+                self.downloading = *step == otadeck_core::session::Step::Download;
                 self.end_progress_line();
                 eprintln!("== {}", step.label());
             }

@@ -71,6 +71,8 @@ pub enum Step {
     Prepare,
     /// Streaming the image.
     Write,
+    /// The module downloads the package itself.
+    Download,
     /// Committing buffered data to flash.
     Flush,
     /// The module checks what it received.
@@ -89,6 +91,7 @@ impl Step {
             Step::Identify => "Identifying",
             Step::Prepare => "Preparing the update",
             Step::Write => "Writing",
+            Step::Download => "Downloading on the module",
             Step::Flush => "Flushing to flash",
             Step::Verify => "Verifying on the module",
             Step::Restart => "Restarting",
@@ -185,6 +188,10 @@ pub enum FlashErrorKind {
     Unsuitable(String),
     /// What the module holds differs from what was sent.
     Mismatch(String),
+    /// The module's own download of the package failed with this status and error code.
+    DownloadFailed { status: i64, code: i64 },
+    /// The module's own download reached `percent` % and did not finish within `waited_s`.
+    DownloadStalled { percent: i64, waited_s: u64 },
 }
 
 impl FlashError {
@@ -215,6 +222,13 @@ impl FlashError {
             }
             FlashErrorKind::Protocol(_) => {
                 "The data on the line was garbled: check the cable and the baud rate, then flash again."
+            }
+            FlashErrorKind::DownloadFailed { .. } => {
+                "Check that the URL serves a firmware package for this module (try it on a \
+                 computer), and the module's SIM, APN and signal; then try again."
+            }
+            FlashErrorKind::DownloadStalled { .. } => {
+                "Check the module's signal and data connection (SIM, APN), then try again."
             }
         }
     }
@@ -257,6 +271,15 @@ impl fmt::Display for FlashError {
             FlashErrorKind::Unsuitable(text) | FlashErrorKind::Mismatch(text) => {
                 f.write_str(text)?
             }
+            FlashErrorKind::DownloadFailed { status, code } => write!(
+                f,
+                "the module could not download the package: status {status}, code {code}"
+            )?,
+            FlashErrorKind::DownloadStalled { percent, waited_s } => write!(
+                f,
+                "the module's download stopped at {percent} % and did not finish within \
+                 {waited_s} s"
+            )?,
         }
         write!(f, ". The module {}.", self.module_state)
     }

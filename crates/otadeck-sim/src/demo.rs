@@ -4,12 +4,94 @@
 use std::time::Duration;
 
 use crate::esp32_mp::{self, Esp32Config, Esp32MicroPython};
-use crate::firmware::demo_running_image;
+use crate::firmware::{demo_image, demo_running_image, sample_image};
 use crate::line::Device;
 use crate::mp_repl::{RawPasteSupport, ReplDevice};
 use crate::nodemcu::{NodeMcu, NodeMcuConfig};
 use crate::pycom::{self, Pycom, PycomConfig};
 use crate::quecpython::{self, QuecPython, QuecPythonConfig};
+use crate::quecpython_download::SimPackage;
+
+/// The version the demo download packages carry (the second mini FOTA stage carries
+/// [`DEMO_MINI_VERSION`]).
+pub const DEMO_PACKAGE_VERSION: &str = crate::firmware::SAMPLE_VERSION;
+/// The version the second stage of the demo mini FOTA installs.
+pub const DEMO_MINI_VERSION: &str = "2.2.0-mini";
+/// A package the demo QuecPython module downloads, verifies and restarts into.
+pub const DEMO_PACKAGE_URL: &str = "https://fw.otadeck.example/quecpython/app-2.1.0.bin";
+/// The same package over plain http (the session warns that nothing authenticates it).
+pub const DEMO_PLAIN_HTTP_URL: &str = "http://fw.otadeck.example/quecpython/app-2.1.0.bin";
+/// A package that arrives damaged: the module's check fails and it keeps its firmware.
+pub const DEMO_CORRUPT_URL: &str = "https://fw.otadeck.example/quecpython/app-2.1.0-corrupt.bin";
+/// A URL the server answers with 404: the download fails with status 3, code 404.
+pub const DEMO_MISSING_URL: &str = "https://fw.otadeck.example/quecpython/missing.bin";
+/// Mini FOTA stage one (only for an EC600N-class demo module, with [`DEMO_MINI_STAGE2_URL`]).
+pub const DEMO_MINI_STAGE1_URL: &str = "https://fw.otadeck.example/quecpython/mini-stage1.bin";
+/// Mini FOTA stage two: installs [`DEMO_MINI_VERSION`].
+pub const DEMO_MINI_STAGE2_URL: &str = "https://fw.otadeck.example/quecpython/mini-stage2.bin";
+
+/// A URL a download demo can offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DemoPackage {
+    /// The URL, as `url1` (or `url2` for the second mini FOTA stage).
+    pub url: &'static str,
+    /// What a menu shows.
+    pub label: &'static str,
+}
+
+/// The URLs the demo QuecPython module's simulated network serves, in menu order.
+pub const DEMO_PACKAGES: [DemoPackage; 6] = [
+    DemoPackage {
+        url: DEMO_PACKAGE_URL,
+        label: "Firmware 2.1.0 (https)",
+    },
+    DemoPackage {
+        url: DEMO_PLAIN_HTTP_URL,
+        label: "Firmware 2.1.0 over plain http",
+    },
+    DemoPackage {
+        url: DEMO_CORRUPT_URL,
+        label: "A damaged package (fails the module's check)",
+    },
+    DemoPackage {
+        url: DEMO_MISSING_URL,
+        label: "A missing package (404)",
+    },
+    DemoPackage {
+        url: DEMO_MINI_STAGE1_URL,
+        label: "Mini FOTA stage 1 (EC600N-class modules)",
+    },
+    DemoPackage {
+        url: DEMO_MINI_STAGE2_URL,
+        label: "Mini FOTA stage 2, installs 2.2.0-mini",
+    },
+];
+
+/// The demo QuecPython module's settings for `model` (EC600U in the browser demo; EC600N and
+/// the other mini FOTA models restart by themselves and take the mini FOTA pair), serving
+/// [`DEMO_PACKAGES`].
+pub fn quecpython_demo_config(model: &str) -> QuecPythonConfig {
+    let mut corrupt = sample_image();
+    let mid = corrupt.len() / 2;
+    corrupt[mid] ^= 0x5a;
+    QuecPythonConfig {
+        model: model.into(),
+        packages: vec![
+            SimPackage::serving(DEMO_PACKAGE_URL, sample_image()),
+            SimPackage::serving(DEMO_PLAIN_HTTP_URL, sample_image()),
+            SimPackage::serving(DEMO_CORRUPT_URL, corrupt),
+            SimPackage::failing(DEMO_MISSING_URL, 3, 404),
+            SimPackage::serving(DEMO_MINI_STAGE1_URL, demo_image("mini-system", 24 * 1024)),
+            SimPackage::serving(
+                DEMO_MINI_STAGE2_URL,
+                demo_image(DEMO_MINI_VERSION, 80 * 1024),
+            ),
+        ],
+        // Slow enough that the progress bar is seen moving (about 4 s for the 2.1.0 package).
+        download_rate: 24 * 1024,
+        ..QuecPythonConfig::default()
+    }
+}
 
 /// The families a demo module can be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,6 +128,15 @@ impl DemoFamily {
     /// The family for a key.
     pub fn from_key(key: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.key() == key)
+    }
+
+    /// URLs the module can download by itself (module-side FOTA); empty for families that
+    /// only take an image from the host.
+    pub fn download_packages(self) -> &'static [DemoPackage] {
+        match self {
+            DemoFamily::QuecPython => &DEMO_PACKAGES,
+            _ => &[],
+        }
     }
 
     /// What a menu shows.
@@ -89,9 +180,11 @@ impl DemoModule {
         let fw = demo_running_image();
         let paste = RawPasteSupport::Window(128);
         match family {
-            DemoFamily::QuecPython => {
-                DemoModule::QuecPython(quecpython::device(QuecPythonConfig::default(), fw, paste))
-            }
+            DemoFamily::QuecPython => DemoModule::QuecPython(quecpython::device(
+                quecpython_demo_config("EC600U"),
+                fw,
+                paste,
+            )),
             DemoFamily::Esp32MicroPython => {
                 DemoModule::Esp32MicroPython(esp32_mp::device(Esp32Config::default(), fw, paste))
             }

@@ -364,6 +364,7 @@ impl Interpreter for Esp32MicroPython {
             stderr: outcome.err().unwrap_or_default(),
             reboot: self.reboot_requested,
             duration: self.busy,
+            pending: None,
         }
     }
 

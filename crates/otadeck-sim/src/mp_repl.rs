@@ -24,6 +24,10 @@ pub struct ExecResult {
     pub reboot: bool,
     /// Time the code takes to run on the module.
     pub duration: Duration,
+    /// The code is still running (it waits on the clock): what is in `stdout` was printed so
+    /// far, and [`Interpreter::resume`] is due after this long. `stderr` and `duration` are
+    /// unused then.
+    pub pending: Option<Duration>,
 }
 
 /// The language side of a simulated MicroPython module.
@@ -36,6 +40,24 @@ pub trait Interpreter {
     fn reboot(&mut self);
     /// Soft reset (Ctrl-D at an empty prompt): forget variables only.
     fn soft_reset(&mut self);
+    /// The module's clock, given before every other call.
+    fn clock(&mut self, _now: Duration) {}
+    /// Go on with an exec that returned [`ExecResult::pending`].
+    fn resume(&mut self) -> ExecResult {
+        ExecResult::default()
+    }
+    /// Ctrl-C while an exec is pending: raise `KeyboardInterrupt` in it.
+    fn interrupt(&mut self) -> ExecResult {
+        ExecResult {
+            stderr: "Traceback (most recent call last):\r\nKeyboardInterrupt: \r\n".into(),
+            ..ExecResult::default()
+        }
+    }
+    /// Time the restart just begun takes beyond an ordinary boot (work the module does while
+    /// booting, such as a second upgrade stage).
+    fn boot_delay(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// How the simulated firmware answers the raw-paste request `\x05A\x01`.
@@ -66,6 +88,10 @@ enum Mode {
         stdin: VecDeque<u8>,
         /// When the byte at the head of `stdin` has been read.
         read_at: Duration,
+    },
+    /// An exec waits on the clock; it goes on at `wake`, and Ctrl-C interrupts it.
+    Running {
+        wake: Duration,
     },
     /// Running an exec or rebooting: input is ignored until `until`.
     Busy {
@@ -131,9 +157,10 @@ impl<I: Interpreter> ReplDevice<I> {
 
     fn begin_reboot(&mut self, now: Duration) {
         self.reboots += 1;
+        self.interpreter.clock(now);
         self.interpreter.reboot();
         self.mode = Mode::Busy {
-            until: now + self.boot_time,
+            until: now + self.boot_time + self.interpreter.boot_delay(),
             then: Box::new(AfterBusy::Boot),
         };
     }
@@ -152,7 +179,20 @@ impl<I: Interpreter> ReplDevice<I> {
             self.out.extend_from_slice(b"OK");
         }
         let code = String::from_utf8_lossy(code).into_owned();
+        self.interpreter.clock(self.now);
         let result = self.interpreter.exec(&code);
+        self.after_exec(result);
+    }
+
+    /// Print what an exec (or its continuation) produced and set what comes next.
+    fn after_exec(&mut self, result: ExecResult) {
+        if let Some(wait) = result.pending {
+            self.out.extend_from_slice(result.stdout.as_bytes());
+            self.mode = Mode::Running {
+                wake: self.now + wait,
+            };
+            return;
+        }
         if result.reboot {
             // The restart cuts the exec short: nothing more is printed before the boot log.
             self.out.extend_from_slice(result.stdout.as_bytes());
@@ -178,6 +218,13 @@ impl<I: Interpreter> ReplDevice<I> {
     fn byte(&mut self, b: u8) {
         match &mut self.mode {
             Mode::Busy { .. } => {}
+            Mode::Running { .. } => {
+                if b == CTRL_C {
+                    self.interpreter.clock(self.now);
+                    let result = self.interpreter.interrupt();
+                    self.after_exec(result);
+                }
+            }
             Mode::Friendly { line } => match b {
                 CTRL_A => {
                     self.out
@@ -372,6 +419,7 @@ impl<I: Interpreter> Device for ReplDevice<I> {
     fn next_wakeup(&self) -> Option<Duration> {
         match &self.mode {
             Mode::Busy { until, .. } => Some(*until),
+            Mode::Running { wake } => Some(*wake),
             Mode::RawPaste { stdin, read_at, .. } if !stdin.is_empty() => Some(*read_at),
             _ => None,
         }
@@ -380,6 +428,16 @@ impl<I: Interpreter> Device for ReplDevice<I> {
     fn tick(&mut self, now: Duration) {
         self.read_paste(now);
         self.now = now;
+        while let Mode::Running { wake } = self.mode {
+            if now < wake {
+                break;
+            }
+            self.now = wake;
+            self.interpreter.clock(wake);
+            let result = self.interpreter.resume();
+            self.after_exec(result);
+            self.now = now;
+        }
         if let Mode::Busy { until, .. } = &self.mode {
             if now >= *until {
                 let Mode::Busy { then, .. } =

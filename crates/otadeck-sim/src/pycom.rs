@@ -369,6 +369,7 @@ impl Interpreter for Pycom {
             stderr: outcome.err().unwrap_or_default(),
             reboot: self.reboot_requested,
             duration: self.busy,
+            pending: None,
         }
     }
 

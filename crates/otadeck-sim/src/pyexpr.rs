@@ -23,6 +23,12 @@ pub enum Value {
     Module(String),
     /// A callable or object the host environment implements, by a path such as `fota.fota`.
     Native(String),
+    /// `True` or `False`.
+    Bool(bool),
+    /// A `list` (values are copied on assignment; item assignment goes through its variable).
+    List(Vec<Value>),
+    /// A function defined by the running code (`def name(...)`), by name.
+    Function(String),
 }
 
 impl Value {
@@ -58,6 +64,25 @@ impl Value {
             Value::Repr(s) => s.clone(),
             Value::Module(m) => format!("<module '{m}'>"),
             Value::Native(n) => format!("<function {n}>"),
+            Value::Bool(b) => if *b { "True" } else { "False" }.into(),
+            Value::List(items) => {
+                let items: Vec<String> = items.iter().map(Value::repr).collect();
+                format!("[{}]", items.join(", "))
+            }
+            Value::Function(n) => format!("<function {n}>"),
+        }
+    }
+
+    /// Python truthiness.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::None => false,
+            Value::Int(i) => *i != 0,
+            Value::Bool(b) => *b,
+            Value::Bytes(b) => !b.is_empty(),
+            Value::Str(s) => !s.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            _ => true,
         }
     }
 }
@@ -106,6 +131,11 @@ pub trait Host {
     fn builtin(&mut self, _name: &str) -> Option<Value> {
         None
     }
+    /// A wait the last statement asked for (`utime.sleep_ms`, a blocking call), taken once; see
+    /// [`crate::pyblock`].
+    fn take_wait(&mut self) -> Option<crate::pyblock::Wait> {
+        None
+    }
 }
 
 /// Variables of one interpreter session.
@@ -118,6 +148,21 @@ impl Globals {
     /// Forget everything (soft reset).
     pub fn clear(&mut self) {
         self.vars.clear();
+    }
+
+    /// The variable `name`.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.vars.get(name)
+    }
+
+    /// Set `name`; returns what it held.
+    pub fn set(&mut self, name: &str, value: Value) -> Option<Value> {
+        self.vars.insert(name.to_string(), value)
+    }
+
+    /// Remove `name`.
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        self.vars.remove(name)
     }
 }
 
@@ -147,7 +192,8 @@ fn is_ident(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn statement(stmt: &str, g: &mut Globals, host: &mut dyn Host) -> Result<(), PyErr> {
+/// Run one simple statement (no indentation, no compound statement).
+pub fn statement(stmt: &str, g: &mut Globals, host: &mut dyn Host) -> Result<(), PyErr> {
     if stmt.starts_with(' ') || stmt.starts_with('\t') {
         return Err(PyErr::new("IndentationError", "unexpected indent"));
     }
@@ -181,6 +227,19 @@ fn statement(stmt: &str, g: &mut Globals, host: &mut dyn Host) -> Result<(), PyE
         }
         return Ok(());
     }
+    if let Some((name, index, expr)) = split_item_assignment(stmt) {
+        let i = eval(index, g, host)?;
+        let v = eval(expr.trim(), g, host)?;
+        let Some(Value::List(items)) = g.vars.get_mut(name) else {
+            return Err(PyErr::new(
+                "TypeError",
+                "object doesn't support item assignment",
+            ));
+        };
+        let slot = list_index(items.len(), &i)?;
+        items[slot] = v;
+        return Ok(());
+    }
     if let Some((target, expr)) = split_assignment(stmt) {
         let v = eval(expr.trim(), g, host)?;
         g.vars.insert(target.to_string(), v);
@@ -199,8 +258,36 @@ fn split_assignment(stmt: &str) -> Option<(&str, &str)> {
     Some((target, &stmt[eq + 1..]))
 }
 
+/// `name[index]=expr`.
+fn split_item_assignment(stmt: &str) -> Option<(&str, &str, &str)> {
+    let open = stmt.find('[')?;
+    let name = stmt[..open].trim();
+    if !is_ident(name) {
+        return None;
+    }
+    let close = open + stmt[open..].find(']')?;
+    let rest = stmt[close + 1..].trim_start();
+    let expr = rest.strip_prefix('=')?;
+    if expr.starts_with('=') {
+        return None;
+    }
+    Some((name, &stmt[open + 1..close], expr))
+}
+
+/// The position `i` names in a sequence of `len` items.
+pub(crate) fn list_index(len: usize, i: &Value) -> Result<usize, PyErr> {
+    let Value::Int(i) = i else {
+        return Err(PyErr::new("TypeError", "list indices must be integers"));
+    };
+    let at = if *i < 0 { len as i64 + i } else { *i };
+    if at < 0 || at >= len as i64 {
+        return Err(PyErr::new("IndexError", "list index out of range"));
+    }
+    Ok(at as usize)
+}
+
 /// Split `a, f(b, c), d` at top-level commas.
-fn split_args(s: &str) -> Result<Vec<&str>, PyErr> {
+pub(crate) fn split_args(s: &str) -> Result<Vec<&str>, PyErr> {
     let mut out = Vec::new();
     let (mut depth, mut start, mut quote) = (0i32, 0usize, None::<char>);
     for (i, c) in s.char_indices() {
@@ -208,8 +295,8 @@ fn split_args(s: &str) -> Result<Vec<&str>, PyErr> {
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, '\'' | '"') => quote = Some(c),
-            (None, '(') => depth += 1,
-            (None, ')') => depth -= 1,
+            (None, '(' | '[') => depth += 1,
+            (None, ')' | ']') => depth -= 1,
             (None, ',') if depth == 0 => {
                 out.push(s[start..i].trim());
                 start = i + 1;
@@ -268,6 +355,15 @@ pub fn eval(expr: &str, g: &mut Globals, host: &mut dyn Host) -> Result<Value, P
     }
     if let Ok(i) = expr.parse::<i64>() {
         return Ok(Value::Int(i));
+    }
+    if let Some(r) = crate::pyops::eval_operators(expr, g, host) {
+        return r;
+    }
+    match expr {
+        "None" => return Ok(Value::None),
+        "True" => return Ok(Value::Bool(true)),
+        "False" => return Ok(Value::Bool(false)),
+        _ => {}
     }
     for (prefix, is_bytes) in [("b'", true), ("b\"", true), ("'", false), ("\"", false)] {
         if let Some(rest) = expr.strip_prefix(prefix) {

@@ -1,7 +1,8 @@
 //! A simulated Quectel module running QuecPython: `uos`, `modem`, `ubinascii`, `misc.Power` and
 //! `fota` over a two-slot flash. `fota.write` stages the image in the inactive slot, `verify`
 //! checks it against the declared size (and, for ESP-IDF app images, their checksum and appended
-//! SHA-256), and only a restart after a passing verify boots it.
+//! SHA-256), and only a restart after a passing verify boots it. The module-side download
+//! (`httpDownload`, mini FOTA, `download_cancel`) is in [`crate::quecpython_download`].
 
 use std::time::Duration;
 
@@ -9,7 +10,9 @@ use base64::Engine as _;
 
 use crate::flash::{DualSlotFlash, Staging};
 use crate::mp_repl::{ExecResult, Interpreter, RawPasteSupport, ReplDevice};
-use crate::pyexpr::{self, Globals, Host, PyErr, Value};
+use crate::pyblock::{Flow, Program, Wait};
+use crate::pyexpr::{Globals, Host, PyErr, Value};
+use crate::quecpython_download::{Body, Job, SimPackage};
 
 /// The simulated module's fixed facts.
 #[derive(Debug, Clone)]
@@ -25,6 +28,15 @@ pub struct QuecPythonConfig {
     /// Fault knob: the `fota` `write` call with this index (0 for the first) raises
     /// `OSError: [Errno 5] EIO` and stages nothing.
     pub fail_write_at: Option<usize>,
+    /// What `httpDownload` can fetch.
+    pub packages: Vec<SimPackage>,
+    /// Download speed, bytes per second of virtual time.
+    pub download_rate: u32,
+    /// The module upgrades only through mini FOTA (small storage): a download without `url2`
+    /// fails.
+    pub mini_fota_only: bool,
+    /// Fault knob: a download stops making progress past this percentage (the network stalls).
+    pub stall_download_at: Option<i64>,
 }
 
 impl Default for QuecPythonConfig {
@@ -35,6 +47,10 @@ impl Default for QuecPythonConfig {
             slot_size: 1536 * 1024,
             verify_time_per_mib: Duration::from_millis(400),
             fail_write_at: None,
+            packages: Vec::new(),
+            download_rate: 64 * 1024,
+            mini_fota_only: false,
+            stall_download_at: None,
         }
     }
 }
@@ -44,12 +60,21 @@ impl Default for QuecPythonConfig {
 pub struct QuecPython {
     /// The module's flash.
     pub flash: DualSlotFlash,
-    config: QuecPythonConfig,
+    pub(crate) config: QuecPythonConfig,
     globals: Globals,
     printed: String,
     reboot_requested: bool,
     busy: Duration,
     writes: usize,
+    pub(crate) now: Duration,
+    /// The exec that waits on the clock, and until when.
+    program: Option<Box<Program>>,
+    wait_until: Option<Duration>,
+    pub(crate) wait: Option<Wait>,
+    pub(crate) reset_disable: bool,
+    pub(crate) job: Option<Box<Job>>,
+    pub(crate) stage2: Option<Box<Body>>,
+    boot_extra: Duration,
     /// Every `fota` call made, in order, for tests (`write` shows its length).
     pub calls: Vec<String>,
 }
@@ -65,8 +90,79 @@ impl QuecPython {
             reboot_requested: false,
             busy: Duration::ZERO,
             writes: 0,
+            now: Duration::ZERO,
+            program: None,
+            wait_until: None,
+            wait: None,
+            reset_disable: false,
+            job: None,
+            stage2: None,
+            boot_extra: Duration::ZERO,
             calls: Vec::new(),
         }
+    }
+
+    /// True while a download runs on the module.
+    pub fn downloading(&self) -> bool {
+        self.job.is_some()
+    }
+
+    /// Run the waiting exec as far as the clock allows: callbacks due, then the code.
+    fn drive(&mut self) -> ExecResult {
+        let Some(mut program) = self.program.take() else {
+            return ExecResult::default();
+        };
+        let mut globals = std::mem::take(&mut self.globals);
+        let result = loop {
+            let due = self.advance_download(self.now);
+            for (f, args) in due.calls {
+                let Value::Function(name) = f else { continue };
+                if let Err(e) = program.call(&name, args, &mut globals, self) {
+                    self.printed.push_str(&format!("callback error: {e}\r\n"));
+                }
+            }
+            if due.reboot {
+                break ExecResult {
+                    stdout: std::mem::take(&mut self.printed),
+                    reboot: true,
+                    ..ExecResult::default()
+                };
+            }
+            if let Some(until) = self.wait_until.filter(|t| *t > self.now) {
+                let next = self
+                    .next_download_event()
+                    .map_or(until, |t| t.min(until))
+                    .max(self.now + Duration::from_millis(1));
+                self.program = Some(program);
+                break ExecResult {
+                    stdout: std::mem::take(&mut self.printed),
+                    pending: Some(next - self.now),
+                    ..ExecResult::default()
+                };
+            }
+            self.wait_until = None;
+            match program.run(&mut globals, self) {
+                Flow::Waiting(w) => self.wait_until = Some(self.now + w.duration),
+                Flow::Done(tb) => {
+                    break ExecResult {
+                        stdout: std::mem::take(&mut self.printed),
+                        stderr: tb.unwrap_or_default(),
+                        reboot: self.reboot_requested,
+                        duration: self.busy,
+                        pending: None,
+                    }
+                }
+            }
+            if self.reboot_requested {
+                break ExecResult {
+                    stdout: std::mem::take(&mut self.printed),
+                    reboot: true,
+                    ..ExecResult::default()
+                };
+            }
+        };
+        self.globals = globals;
+        result
     }
 
     /// The firmware version the module runs.
@@ -127,6 +223,11 @@ impl Host for QuecPython {
             "fota.obj.write",
             "fota.obj.flush",
             "fota.obj.verify",
+            "fota.obj.httpDownload",
+            "fota.obj.download_cancel",
+            "fota.obj.apn_set",
+            "utime.sleep_ms",
+            "utime.sleep",
         ];
         if known.contains(&path.as_str()) {
             Ok(Value::Native(path))
@@ -184,6 +285,7 @@ impl Host for QuecPython {
                     .iter()
                     .any(|(k, v)| k == "reset_disable" && *v == Value::Int(1));
                 self.calls.push(format!("fota(reset_disable={})", u8::from(reset_disable)));
+                self.reset_disable = reset_disable;
                 self.flash.staging = Some(Staging::default());
                 Ok(Value::Native("fota.obj".into()))
             }
@@ -209,6 +311,29 @@ impl Host for QuecPython {
                 self.busy += self.config.verify_time_per_mib * (size as u32 / 4096).max(1) / 256;
                 Ok(Value::Int(self.flash.verify()))
             }
+            "fota.obj.httpDownload" => self.http_download(&kwargs),
+            "fota.obj.download_cancel" => Ok(self.download_cancel()),
+            "fota.obj.apn_set" => {
+                let shown: Vec<String> = kwargs
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.repr()))
+                    .collect();
+                self.calls.push(format!("apn_set({})", shown.join(", ")));
+                Ok(Value::Int(0))
+            }
+            "utime.sleep_ms" | "utime.sleep" => {
+                let n = int_arg(&args, 0, "time")?.max(0) as u64;
+                let duration = if path == "utime.sleep" {
+                    Duration::from_secs(n)
+                } else {
+                    Duration::from_millis(n)
+                };
+                self.wait = Some(Wait {
+                    duration,
+                    interruptible: true,
+                });
+                Ok(Value::None)
+            }
             "misc.Power.powerRestart" => {
                 self.calls.push("powerRestart()".into());
                 self.reboot_requested = true;
@@ -224,6 +349,10 @@ impl Host for QuecPython {
     fn print(&mut self, text: &str) {
         self.printed.push_str(text);
     }
+
+    fn take_wait(&mut self) -> Option<Wait> {
+        self.wait.take()
+    }
 }
 
 impl Interpreter for QuecPython {
@@ -231,15 +360,38 @@ impl Interpreter for QuecPython {
         self.printed.clear();
         self.reboot_requested = false;
         self.busy = Duration::ZERO;
-        let mut globals = std::mem::take(&mut self.globals);
-        let outcome = pyexpr::run(code, &mut globals, self);
-        self.globals = globals;
-        ExecResult {
-            stdout: std::mem::take(&mut self.printed),
-            stderr: outcome.err().unwrap_or_default(),
-            reboot: self.reboot_requested,
-            duration: self.busy,
+        self.wait_until = None;
+        match Program::parse(code) {
+            Ok(program) => {
+                self.program = Some(Box::new(program));
+                self.drive()
+            }
+            Err(tb) => ExecResult {
+                stderr: tb,
+                ..ExecResult::default()
+            },
         }
+    }
+
+    fn clock(&mut self, now: Duration) {
+        self.now = now;
+    }
+
+    fn resume(&mut self) -> ExecResult {
+        self.drive()
+    }
+
+    fn interrupt(&mut self) -> ExecResult {
+        if let Some(program) = self.program.as_mut() {
+            if program.interrupt() {
+                self.wait_until = None;
+            }
+        }
+        self.drive()
+    }
+
+    fn boot_delay(&self) -> Duration {
+        self.boot_extra
     }
 
     fn banner(&self) -> String {
@@ -252,7 +404,11 @@ impl Interpreter for QuecPython {
 
     fn reboot(&mut self) {
         self.globals.clear();
+        self.program = None;
+        self.wait_until = None;
+        self.wait = None;
         self.flash.boot();
+        self.boot_extra = self.boot_stage_two();
     }
 
     fn soft_reset(&mut self) {

@@ -8,4 +8,5 @@ pub mod nodemcu_info;
 pub mod pycom;
 pub mod pycom_files;
 pub mod quecpython;
+pub mod quecpython_download;
 pub mod repl_flow;

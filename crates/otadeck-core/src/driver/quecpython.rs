@@ -54,9 +54,30 @@ impl Default for FotaOptions {
     }
 }
 
-const IDENTIFY_CODE: &[u8] =
+pub(crate) const IDENTIFY_CODE: &[u8] =
     b"import uos,modem\nprint(uos.uname())\nprint(modem.getDevFwVersion())";
-const RESTART_CODE: &[u8] = b"from misc import Power\nPower.powerRestart()";
+pub(crate) const IDENTIFY_CALL: &str = "uos.uname() and modem.getDevFwVersion()";
+pub(crate) const RESTART_CODE: &[u8] = b"from misc import Power\nPower.powerRestart()";
+
+/// The module's identity from what [`IDENTIFY_CODE`] printed.
+pub(crate) fn parse_identity(out: &str) -> Option<ModuleInfo> {
+    let mut lines = out.trim().lines();
+    let uname = parse_uname(lines.next()?)?;
+    let firmware_version = lines.next()?.trim().to_string();
+    let field = |k: &str| {
+        uname
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    Some(ModuleInfo {
+        family: Family::QuecPython,
+        model: field("sysname"),
+        firmware_version,
+        runtime: format!("MicroPython {}", field("release")),
+    })
+}
 const KEEP_OLD: &str = "still runs its previous firmware";
 /// The verify call may have passed on the module before the session stopped without its answer.
 const VERIFY_UNKNOWN: &str =
@@ -401,32 +422,16 @@ impl QuecPythonSession {
     }
 
     fn on_identity(&mut self, out: &str) {
-        let mut lines = out.lines();
-        let uname = lines.next().and_then(parse_uname);
-        let firmware = lines.next().map(|l| l.trim().to_string());
-        let (Some(uname), Some(firmware_version)) = (uname, firmware) else {
+        let Some(info) = parse_identity(out) else {
             self.release_module();
             let step = self.step_of();
             return self.fail(
                 step,
                 FlashErrorKind::BadAnswer {
-                    call: "uos.uname() and modem.getDevFwVersion()",
+                    call: IDENTIFY_CALL,
                     got: crate::link::mp_repl::show_bytes(out.as_bytes()),
                 },
             );
-        };
-        let field = |k: &str| {
-            uname
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let info = ModuleInfo {
-            family: Family::QuecPython,
-            model: field("sysname"),
-            firmware_version,
-            runtime: format!("MicroPython {}", field("release")),
         };
         self.log(
             LogLevel::Info,
@@ -504,19 +509,7 @@ impl QuecPythonSession {
             match event {
                 ReplEvent::Ready => self.on_ready(),
                 ReplEvent::ModeChosen(mode) => {
-                    let text = match mode {
-                        PasteMode::RawPaste { window } => {
-                            format!("Raw-paste mode with a {window}-byte window")
-                        }
-                        PasteMode::PlainUnsupported => {
-                            "The module refused raw-paste (R\\x00); using paced raw mode".into()
-                        }
-                        PasteMode::PlainOldFirmware => {
-                            "The module's firmware predates raw-paste; using paced raw mode".into()
-                        }
-                        PasteMode::PlainByChoice | PasteMode::Unknown => "Paced raw mode".into(),
-                    };
-                    self.log(LogLevel::Info, text);
+                    self.log(LogLevel::Info, crate::driver::repl_flow::mode_text(mode))
                 }
                 ReplEvent::Printed(_) => {}
                 ReplEvent::ExecDone { stdout, stderr } => self.on_exec_done(stdout, stderr),

@@ -106,12 +106,18 @@ pub fn bad_answer(call: &'static str, got: &str) -> FlashErrorKind {
     }
 }
 
+/// Silence allowed once a running exec is expected to end in a restart of the module.
+pub const RESTART_QUIET: Duration = Duration::from_secs(3);
+/// How long an interrupted exec may take to print what its handler did.
+pub const INTERRUPT_WAIT: Duration = Duration::from_secs(5);
+
 /// What a plan can report while it runs.
 #[derive(Debug, Default)]
 pub struct Report {
     events: VecDeque<SessionEvent>,
     mode: Option<PasteMode>,
     module: Option<ModuleInfo>,
+    restart_expected: bool,
 }
 
 impl Report {
@@ -174,6 +180,13 @@ impl Report {
     pub(crate) fn pop(&mut self) -> Option<SessionEvent> {
         self.events.pop_front()
     }
+
+    /// From a printed line: the module restarts by itself while this exec runs. The engine
+    /// then takes the end of the exec (or the module going quiet) as the restart, reconnects and
+    /// reports [`Reply::Reconnected`].
+    pub fn expect_restart(&mut self) {
+        self.restart_expected = true;
+    }
 }
 
 /// A driver: the sequence of calls that does one job on one family of modules.
@@ -189,6 +202,13 @@ pub trait ReplPlan {
     /// A complete line the running exec printed, as it arrives (for progress reported by code
     /// that runs long on the module). The whole output still comes with [`Reply::Output`].
     fn on_line(&mut self, _report: &mut Report, _line: &str) {}
+    /// The technician pressed Cancel while an exec runs. Returning true interrupts it with
+    /// Ctrl-C and keeps reading: its code catches `KeyboardInterrupt`, undoes what it started and
+    /// prints that; the plan then sees the output and ends the session with
+    /// [`FlashErrorKind::Cancelled`]. False (the default) stops at once.
+    fn interrupt_on_cancel(&mut self, _step: Step) -> bool {
+        false
+    }
     /// What the module holds if the session stops now, at `step`, for `kind`, in words that
     /// follow "The module ".
     fn module_state(&self, step: Step, kind: &FlashErrorKind) -> &'static str;
@@ -238,6 +258,8 @@ pub struct ReplFlow<P> {
     connect_attempts: u8,
     /// The incomplete last line of what the running exec printed.
     partial: Vec<u8>,
+    /// Cancel interrupted the running exec; its output is awaited.
+    cancelling: bool,
 }
 
 impl<P: ReplPlan> ReplFlow<P> {
@@ -253,6 +275,7 @@ impl<P: ReplPlan> ReplFlow<P> {
             now,
             connect_attempts: 1,
             partial: Vec::new(),
+            cancelling: false,
         };
         flow.report
             .events
@@ -263,6 +286,36 @@ impl<P: ReplPlan> ReplFlow<P> {
         );
         flow.repl.enter(now);
         flow
+    }
+
+    /// A session refused before anything is sent: it is finished with `kind` at `step`.
+    pub fn refused(
+        now: Duration,
+        plan: P,
+        config: FlowConfig,
+        step: Step,
+        kind: FlashErrorKind,
+    ) -> Self {
+        let mut flow = ReplFlow {
+            plan,
+            repl: RawRepl::new(config.repl.clone()),
+            config,
+            report: Report::default(),
+            phase: Phase::Connect,
+            step,
+            now,
+            connect_attempts: 1,
+            partial: Vec::new(),
+            cancelling: false,
+        };
+        flow.report.events.push_back(SessionEvent::Step(step));
+        flow.fail(kind);
+        flow
+    }
+
+    /// A line for the session log, from outside the plan (a warning about its settings).
+    pub fn log(&mut self, level: LogLevel, message: impl Into<String>) {
+        self.report.log(level, message);
     }
 
     /// The plan, for inspection.
@@ -372,6 +425,10 @@ impl<P: ReplPlan> ReplFlow<P> {
                 );
                 self.repl.enter(self.now);
             }
+            _ if self.cancelling => {
+                self.release_module();
+                self.fail(FlashErrorKind::Cancelled);
+            }
             _ => {
                 let kind = match error {
                     ReplError::NoResponse { waiting_for } => {
@@ -412,6 +469,13 @@ impl<P: ReplPlan> ReplFlow<P> {
                         let line = String::from_utf8_lossy(&line);
                         self.plan.on_line(&mut self.report, line.trim_end());
                     }
+                    if std::mem::take(&mut self.report.restart_expected)
+                        && self.phase == Phase::Running
+                    {
+                        self.phase = Phase::Restarting;
+                        self.set_step(Step::Restart);
+                        self.repl.quiet_after(self.now, RESTART_QUIET);
+                    }
                 }
                 ReplEvent::ExecDone { stdout, stderr } => {
                     self.partial.clear();
@@ -438,7 +502,8 @@ impl<P: ReplPlan> ReplFlow<P> {
     }
 }
 
-fn mode_text(mode: PasteMode) -> String {
+/// The paste mode in words, for the log.
+pub(crate) fn mode_text(mode: PasteMode) -> String {
     match mode {
         PasteMode::RawPaste { window } => format!("Raw-paste mode with a {window}-byte window"),
         PasteMode::PlainUnsupported => {
@@ -511,6 +576,18 @@ impl<P: ReplPlan> Machine for ReplFlow<P> {
     fn cancel(&mut self, now: Duration) {
         self.now = now;
         if self.phase == Phase::Finished {
+            return;
+        }
+        if self.phase == Phase::Running
+            && !self.cancelling
+            && self.plan.interrupt_on_cancel(self.step)
+            && self.repl.interrupt(now, INTERRUPT_WAIT)
+        {
+            self.cancelling = true;
+            self.report.log(
+                LogLevel::Warn,
+                "Cancel: interrupting the module and waiting for it to stop its work",
+            );
             return;
         }
         self.release_module();

@@ -253,6 +253,31 @@ impl RawRepl {
         self.state = State::Idle;
     }
 
+    /// Ctrl-C to the running exec, which keeps being read: its code may catch
+    /// `KeyboardInterrupt` and print what it did. The exec must answer within `wait`. Returns
+    /// false (and sends nothing) when no exec output is being read.
+    pub fn interrupt(&mut self, now: Duration, wait: Duration) -> bool {
+        self.now = now;
+        if !matches!(self.state, State::Output { .. }) {
+            return false;
+        }
+        self.tx.push_back(vec![CTRL_C]);
+        self.quiet_after(now, wait);
+        true
+    }
+
+    /// From now on the running exec may stay silent only `quiet` (it is expected to end, or the
+    /// module to restart). Does nothing when no exec output is being read.
+    pub fn quiet_after(&mut self, now: Duration, quiet: Duration) {
+        if let State::Output {
+            deadline, timeout, ..
+        } = &mut self.state
+        {
+            *timeout = quiet;
+            *deadline = now + quiet;
+        }
+    }
+
     /// Forget the module's state without sending anything (it restarted, or the link was
     /// replaced). The next step is [`RawRepl::enter`].
     pub fn reset(&mut self) {
