@@ -6,8 +6,10 @@ use std::rc::Rc;
 
 use otadeck_core::detect::Detector;
 use otadeck_core::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
+use otadeck_core::driver::nodemcu::{self, NodeMcuConfig, NodeMcuSession};
 use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
+use otadeck_core::driver::quecpython_download::{download, DownloadOptions};
 use otadeck_core::driver::repl_flow::FlowConfig;
 use otadeck_core::link::mp_repl::ReplConfig;
 use otadeck_core::module::Family;
@@ -52,10 +54,26 @@ pub struct FlashChoice {
     pub keep_on_trial: bool,
 }
 
+/// A package the module fetches itself (QuecPython `fota.httpDownload`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadChoice {
+    /// The package URL (`url1`).
+    pub url1: String,
+    /// The second stage of a mini FOTA (`url2`).
+    pub url2: Option<String>,
+}
+
 /// A job for a family's driver.
 enum Job {
     Read,
-    Flash { image: Vec<u8>, choice: FlashChoice },
+    Flash {
+        image: Vec<u8>,
+        choice: FlashChoice,
+    },
+    Download {
+        source: DownloadChoice,
+        choice: FlashChoice,
+    },
     Accept,
     Rollback,
 }
@@ -229,6 +247,12 @@ impl Ctx {
                 };
                 Box::new(QuecPythonSession::flash(t, image, options))
             }
+            (Family::QuecPython, Job::Download { source, choice }) => {
+                let mut options = DownloadOptions::new(source.url1);
+                options.url2 = source.url2;
+                options.restart = choice.restart;
+                Box::new(download(t, options))
+            }
             (Family::Esp32MicroPython, job) => {
                 let job = match job {
                     Job::Read => esp32::Job::Inspect,
@@ -238,8 +262,22 @@ impl Ctx {
                     },
                     Job::Accept => esp32::Job::Accept,
                     Job::Rollback => esp32::Job::Rollback,
+                    Job::Download { .. } => return None,
                 };
                 Box::new(Esp32MicroPython::session(t, job, flow))
+            }
+            (Family::NodeMcu, job) => {
+                let job = match job {
+                    Job::Read => nodemcu::Job::Inspect,
+                    Job::Flash { image, choice } => nodemcu::Job::Flash {
+                        image,
+                        accept: !choice.keep_on_trial,
+                    },
+                    Job::Accept => nodemcu::Job::Accept,
+                    Job::Rollback => nodemcu::Job::Rollback,
+                    Job::Download { .. } => return None,
+                };
+                Box::new(NodeMcuSession::start(t, job, NodeMcuConfig::default()))
             }
             (Family::Pycom, Job::Read) => Box::new(PycomFirmware::session(t, None, flow)),
             (Family::Pycom, Job::Flash { image, .. }) => {
@@ -251,6 +289,36 @@ impl Ctx {
 
     /// Flash `image` as the technician chose.
     pub async fn flash(&self, image: Rc<LoadedImage>, choice: FlashChoice) {
+        let total = image.bytes.len() as u64;
+        let intro = format!(
+            "Flashing {} ({} bytes, SHA-256 {})",
+            image.name,
+            image.bytes.len(),
+            image.sha256
+        );
+        let job = Job::Flash {
+            image: image.bytes.clone(),
+            choice,
+        };
+        self.start_update(job, total, intro).await;
+    }
+
+    /// Have the module download and install a package itself (QuecPython). Progress is in
+    /// percent, as the module reports it.
+    pub async fn download(&self, source: DownloadChoice, choice: FlashChoice) {
+        let intro = match &source.url2 {
+            Some(url2) => format!(
+                "The module downloads a mini FOTA: {} then {url2}",
+                source.url1
+            ),
+            None => format!("The module downloads {}", source.url1),
+        };
+        self.start_update(Job::Download { source, choice }, 100, intro)
+            .await;
+    }
+
+    /// Run an update `job` on the connected module, identifying it first when needed.
+    async fn start_update(&self, job: Job, total: u64, intro: String) {
         let Some(conn) = self.connection() else {
             self.log(LogLevel::Warn, "Connect a module before flashing");
             return;
@@ -267,30 +335,16 @@ impl Ctx {
             );
             return;
         };
-        let job = Job::Flash {
-            image: image.bytes.clone(),
-            choice,
-        };
         let Some(mut machine) = self.machine(family, job) else {
             self.state.dispatch(Action::Busy(false));
             self.log(
                 LogLevel::Error,
-                format!("otadeck cannot update {} modules yet", family.name()),
+                format!("otadeck cannot do this update on {} modules", family.name()),
             );
             return;
         };
-        self.state.dispatch(Action::FlashStarted {
-            total: image.bytes.len() as u64,
-        });
-        self.log(
-            LogLevel::Info,
-            format!(
-                "Flashing {} ({} bytes, SHA-256 {})",
-                image.name,
-                image.bytes.len(),
-                image.sha256
-            ),
-        );
+        self.state.dispatch(Action::FlashStarted { total });
+        self.log(LogLevel::Info, intro);
         self.run_session(&mut machine, &conn).await;
         self.state.dispatch(Action::Busy(false));
     }

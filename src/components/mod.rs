@@ -1,5 +1,6 @@
 //! Pieces shared by the pages.
 
+pub mod download_source;
 pub mod header;
 pub mod log_view;
 pub mod progress;

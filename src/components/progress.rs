@@ -2,7 +2,7 @@
 //! runs; then an unmistakable result.
 
 use otadeck_core::progress::{format_duration, format_rate};
-use otadeck_core::session::{group_digits, FlashErrorKind};
+use otadeck_core::session::{group_digits, FlashErrorKind, Step};
 use yew::prelude::*;
 
 use crate::state::FlashView;
@@ -44,8 +44,12 @@ pub fn FlashProgress(props: &FlashProgressProps) -> Html {
                     </div>
                     <div class="figures">
                         <span class="big">{format!("{percent:.0} %")}</span>
-                        <span>{format!("{} / {} bytes", group_digits(*done), group_digits(*total))}</span>
-                        <span>{rate.map(format_rate).unwrap_or_else(|| "– kB/s".into())}</span>
+                        if *step == Step::Download {
+                            <span>{"as reported by the module"}</span>
+                        } else {
+                            <span>{format!("{} / {} bytes", group_digits(*done), group_digits(*total))}</span>
+                            <span>{rate.map(format_rate).unwrap_or_else(|| "– kB/s".into())}</span>
+                        }
                         <span>{eta.map(|e| format!("{} left", format_duration(e))).unwrap_or_default()}</span>
                     </div>
                     <button id="flash-cancel" class="btn btn-danger" onclick={on_cancel}>{"Cancel"}</button>
@@ -76,7 +80,11 @@ pub fn FlashProgress(props: &FlashProgressProps) -> Html {
                     <div>
                         <div class="result-title">{headline}</div>
                         <div>{detail}</div>
-                        <div class="muted">{format!("{} bytes written.", group_digits(outcome.bytes))}</div>
+                        <div class="muted">{ if outcome.bytes == 0 {
+                            "The module downloaded the package itself; no image bytes crossed the cable.".to_string()
+                        } else {
+                            format!("{} bytes written.", group_digits(outcome.bytes))
+                        } }</div>
                     </div>
                 </div>
             }

@@ -9,10 +9,11 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::components::download_source::DownloadSource;
 use crate::components::log_view::LogView;
 use crate::components::progress::FlashProgress;
 use crate::image::load;
-use crate::runner::{Ctx, FlashChoice};
+use crate::runner::{Ctx, DownloadChoice, FlashChoice};
 use crate::state::{Action, FlashView, LinkKind};
 use crate::support::detect;
 use crate::transport::demo::DemoFault;
@@ -30,6 +31,9 @@ pub fn FlashPage() -> Html {
     let restart = use_state(|| true);
     let keep_on_trial = use_state(|| false);
     let demo_family = use_state(|| DemoFamily::QuecPython);
+    let by_download = use_state(|| false);
+    let url1 = use_state(String::new);
+    let url2 = use_state(String::new);
     let loading = use_state(|| false);
     let support = use_memo((), |_| detect());
     let s = &*ctx.state;
@@ -155,6 +159,13 @@ pub fn FlashPage() -> Html {
             restart.set(e.target_unchecked_into::<HtmlInputElement>().checked());
         })
     };
+    let family = s.module.as_ref().map(|m| m.family);
+    // Only QuecPython modules download packages themselves.
+    let downloading = *by_download && family == Some(Family::QuecPython);
+    let download_source = downloading.then(|| DownloadChoice {
+        url1: url1.trim().to_string(),
+        url2: Some(url2.trim().to_string()).filter(|u| !u.is_empty()),
+    });
     let on_flash = {
         let choice = FlashChoice {
             restart: *restart,
@@ -162,14 +173,28 @@ pub fn FlashPage() -> Html {
         };
         let ctx = ctx.clone();
         let image = s.image.clone();
+        let source = download_source.clone();
         Callback::from(move |_: MouseEvent| {
-            if let Some(image) = image.clone() {
-                let ctx = ctx.clone();
+            let ctx = ctx.clone();
+            if let Some(source) = source.clone() {
+                spawn_local(async move { ctx.download(source, choice).await });
+            } else if let Some(image) = image.clone() {
                 spawn_local(async move { ctx.flash(image, choice).await });
             }
         })
     };
-    let family = s.module.as_ref().map(|m| m.family);
+    let setter = |state: &UseStateHandle<String>| {
+        let state = state.clone();
+        Callback::from(move |v: String| state.set(v))
+    };
+    let on_by_download = {
+        let by_download = by_download.clone();
+        Callback::from(move |v: bool| by_download.set(v))
+    };
+    let demo_packages = match &s.link {
+        LinkKind::Demo(_) => demo_family.download_packages(),
+        _ => &[],
+    };
     let on_fault = {
         let ctx = ctx.clone();
         Callback::from(move |e: Event| {
@@ -208,16 +233,24 @@ pub fn FlashPage() -> Html {
             </dl>
         },
     };
-    let can_flash = connected
-        && !s.busy
-        && s.image
+    let source_ready = match &download_source {
+        Some(d) => !d.url1.is_empty(),
+        None => s
+            .image
             .as_ref()
-            .is_some_and(|i| !i.bytes.is_empty() && i.problem.is_none())
-        && s.module.is_some();
+            .is_some_and(|i| !i.bytes.is_empty() && i.problem.is_none()),
+    };
+    let can_flash = connected && !s.busy && source_ready && s.module.is_some();
     let flash_hint = if !connected {
         "Connect a module first."
     } else if s.module.is_none() && !s.busy {
         "The module was not identified: check the log, then reconnect."
+    } else if let Some(d) = &download_source {
+        if d.url1.is_empty() {
+            "Enter the package URL."
+        } else {
+            ""
+        }
     } else if s.image.is_none() {
         "Choose an image."
     } else if s.image.as_ref().is_some_and(|i| i.bytes.is_empty()) {
@@ -266,6 +299,13 @@ pub fn FlashPage() -> Html {
             </section>
             <section class="card">
                 <h2><span class="num">{"2"}</span>{"Choose the image"}</h2>
+                if family == Some(Family::QuecPython) {
+                    <DownloadSource download={downloading} on_download={on_by_download}
+                        url1={AttrValue::from((*url1).clone())} on_url1={setter(&url1)}
+                        url2={AttrValue::from((*url2).clone())} on_url2={setter(&url2)}
+                        demo_packages={demo_packages} disabled={running} />
+                }
+                if !downloading {
                 <div class="row">
                     <label class={classes!("btn", "file-btn", running.then_some("disabled"))}>{"Choose file…"}
                         <input id="file-input" type="file" onchange={on_file} disabled={running} />
@@ -275,6 +315,7 @@ pub fn FlashPage() -> Html {
                     </button>
                 </div>
                 { image_summary }
+                }
             </section>
             </div>
             <div class="col">
@@ -284,11 +325,11 @@ pub fn FlashPage() -> Html {
                     <div class="row">
                         <label class="check">
                             <input id="restart-after" type="checkbox" checked={*restart} onchange={on_restart} disabled={running} />
-                            {"Restart the module after a passing verify"}
+                            { if downloading { "Restart the module once it has downloaded and checked the package" } else { "Restart the module after a passing verify" } }
                         </label>
                     </div>
                 }
-                if family == Some(Family::Esp32MicroPython) {
+                if matches!(family, Some(Family::Esp32MicroPython | Family::NodeMcu)) {
                     <div class="row">
                         <label class="check">
                             <input id="keep-on-trial" type="checkbox" checked={*keep_on_trial} onchange={on_keep_on_trial} disabled={running} />
@@ -297,11 +338,13 @@ pub fn FlashPage() -> Html {
                     </div>
                 }
                 <div class="row">
-                    <button id="flash-start" class="btn btn-primary btn-huge" onclick={on_flash} disabled={!can_flash}>{"Flash"}</button>
+                    <button id="flash-start" class="btn btn-primary btn-huge" onclick={on_flash} disabled={!can_flash}>
+                        { if downloading { "Update from URL" } else { "Flash" } }
+                    </button>
                     <span class="muted">{flash_hint}</span>
                 </div>
                 <FlashProgress view={s.flash.clone()}
-                    expected_version={s.image.as_ref().and_then(|i| i.version.clone())}
+                    expected_version={if downloading { None } else { s.image.as_ref().and_then(|i| i.version.clone()) }}
                     on_cancel={on_cancel} />
             </section>
             <section class="card">

@@ -29,17 +29,7 @@ fn run(ctx: &Ctx) -> Result<()> {
     })?;
 
     ctx.click("#flash-start", SHORT)?;
-    println!("    wait for #flash-state data-state=success (up to {FLASH:?})");
-    ctx.wait_for("#flash-state data-state=success", FLASH, || {
-        match ctx.attr("#flash-state", "data-state")?.as_deref() {
-            Some("success") => Ok(Some(())),
-            Some(bad @ ("failed" | "cancelled")) => {
-                let text = ctx.text("#flash-state")?.unwrap_or_default();
-                Err(format!("flash ended in state {bad}: {text}"))
-            }
-            _ => Ok(None),
-        }
-    })?;
+    ctx.wait_flash_end(FLASH)?;
     ctx.screenshot("flash-success.png")?;
 
     ctx.click("#nav-device", SHORT)?;

@@ -2,8 +2,9 @@
 //! through chromedriver. One scenario per file; each counts as one test.
 
 mod cable_pulled;
-mod esp32_trial;
 mod flash_demo;
+mod quecpython_download;
+mod trial;
 
 use crate::util::{self, Result};
 use crate::webdriver::{is_transient, ChromeDriver, Element, Session};
@@ -20,7 +21,9 @@ pub struct Scenario {
 pub const SCENARIOS: &[Scenario] = &[
     flash_demo::SCENARIO,
     cable_pulled::SCENARIO,
-    esp32_trial::SCENARIO,
+    trial::ESP32,
+    trial::NODEMCU,
+    quecpython_download::SCENARIO,
 ];
 
 /// The folder for screenshots and logs (git-ignored).
@@ -149,6 +152,22 @@ impl Ctx<'_> {
             return Err(format!("{css} has no option {value:?}"));
         }
         Ok(())
+    }
+
+    /// Waits until `#flash-state` says how the update ended: Ok for success, an error naming the
+    /// end state and its text otherwise.
+    pub fn wait_flash_end(&self, timeout: Duration) -> Result<()> {
+        println!("    wait for #flash-state data-state=success (up to {timeout:?})");
+        self.wait_for("#flash-state data-state=success", timeout, || {
+            match self.attr("#flash-state", "data-state")?.as_deref() {
+                Some("success") => Ok(Some(())),
+                Some(bad @ ("failed" | "cancelled")) => {
+                    let text = self.text("#flash-state")?.unwrap_or_default();
+                    Err(format!("flash ended in state {bad}: {text}"))
+                }
+                _ => Ok(None),
+            }
+        })
     }
 
     /// Saves `e2e-artifacts/<file>`.

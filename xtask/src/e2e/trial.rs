@@ -1,13 +1,20 @@
-//! An ESP32 MicroPython demo board: flash the sample image leaving it on trial, see the slots on
-//! the Device page, accept it, and see the slot turn valid.
+//! A demo board with two OTA slots (ESP32 MicroPython, NodeMCU): flash the sample image leaving
+//! it on trial, see the slots on the Device page, accept it, and see the slot turn valid.
 
 use super::{Ctx, Scenario};
 use crate::util::Result;
 use std::time::Duration;
 
-pub const SCENARIO: Scenario = Scenario {
+/// The ESP32 MicroPython demo board.
+pub const ESP32: Scenario = Scenario {
     name: "esp32_trial",
-    run,
+    run: |ctx| run(ctx, "micropython-esp32", "ESP32 MicroPython", "esp32"),
+};
+
+/// The NodeMCU (Lua) demo board.
+pub const NODEMCU: Scenario = Scenario {
+    name: "nodemcu_trial",
+    run: |ctx| run(ctx, "nodemcu", "NodeMCU", "nodemcu"),
 };
 
 const SHORT: Duration = Duration::from_secs(20);
@@ -20,37 +27,33 @@ fn slot_state(ctx: &Ctx, slot: &str) -> Result<Option<String>> {
     )
 }
 
-fn run(ctx: &Ctx) -> Result<()> {
+/// `key`: the demo menu's value; `family`: the name the page shows; `shots`: the screenshot
+/// file prefix.
+fn run(ctx: &Ctx, key: &str, family: &str, shots: &str) -> Result<()> {
     ctx.session.goto(&ctx.url("/"))?;
-    ctx.select("#demo-family", "micropython-esp32")?;
+    ctx.select("#demo-family", key)?;
     ctx.click("#connect-demo", SHORT)?;
-    ctx.wait_text("#module-identity", "naming ESP32 MicroPython", SHORT, |t| {
-        t.contains("ESP32 MicroPython")
-    })?;
+    ctx.wait_text(
+        "#module-identity",
+        &format!("naming {family}"),
+        SHORT,
+        |t| t.contains(family),
+    )?;
     ctx.click("#use-sample", SHORT)?;
     ctx.wait_text("#image-summary", "containing \"SHA-256\"", SHORT, |t| {
         t.contains("SHA-256")
     })?;
     ctx.click("#keep-on-trial", SHORT)?;
     ctx.click("#flash-start", SHORT)?;
-    ctx.wait_for("#flash-state data-state=success", FLASH, || {
-        match ctx.attr("#flash-state", "data-state")?.as_deref() {
-            Some("success") => Ok(Some(())),
-            Some(bad @ ("failed" | "cancelled")) => {
-                let text = ctx.text("#flash-state")?.unwrap_or_default();
-                Err(format!("flash ended in state {bad}: {text}"))
-            }
-            _ => Ok(None),
-        }
-    })?;
-    ctx.screenshot("esp32-flash-success.png")?;
+    ctx.wait_flash_end(FLASH)?;
+    ctx.screenshot(&format!("{shots}-flash-success.png"))?;
 
     ctx.click("#nav-device", SHORT)?;
     ctx.wait_element("#device-trial", SHORT)?;
     ctx.wait_for("ota_1 on trial", SHORT, || {
         Ok((slot_state(ctx, "ota_1")?.as_deref() == Some("testing")).then_some(()))
     })?;
-    ctx.screenshot("esp32-device-on-trial.png")?;
+    ctx.screenshot(&format!("{shots}-device-on-trial.png"))?;
     ctx.click("#device-accept", SHORT)?;
     ctx.wait_for("ota_1 valid after accepting", SHORT, || {
         Ok((slot_state(ctx, "ota_1")?.as_deref() == Some("valid")).then_some(()))
@@ -61,6 +64,6 @@ fn run(ctx: &Ctx) -> Result<()> {
         SHORT,
         |t| t.trim() == "2.1.0",
     )?;
-    ctx.screenshot("esp32-device-accepted.png")?;
+    ctx.screenshot(&format!("{shots}-device-accepted.png"))?;
     Ok(())
 }
