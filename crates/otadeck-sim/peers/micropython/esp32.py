@@ -8,7 +8,8 @@ _STATE_RAW = {"new": 0, "testing": 1, "valid": 2, "invalid": 3, "aborted": 4}
 
 
 def _crc(data):
-    c = 0xFFFFFFFF
+    # crc32_le(UINT32_MAX, ...) as the bootloader computes it: zlib's crc32(data, 0xFFFFFFFF).
+    c = 0
     for b in data:
         c ^= b
         for _ in range(8):
