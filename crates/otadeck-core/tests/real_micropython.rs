@@ -106,10 +106,9 @@ fn same_esp_flash(real: &State, sim: &EspOtaFlash) {
 
 fn esp32_opts(paste: &'static str, hide: Vec<&'static str>) -> Opts {
     Opts {
-        board: "esp32",
         paste,
         hide,
-        firmware: demo_running_image(),
+        ..Opts::new("esp32", demo_running_image())
     }
 }
 
@@ -308,10 +307,8 @@ fn quecpython_flashes_in_every_paste_mode_like_the_simulator() {
     let image = sample_image();
     for paste in PASTES {
         let opts = Opts {
-            board: "quecpython",
             paste,
-            hide: vec![],
-            firmware: demo_running_image(),
+            ..Opts::new("quecpython", demo_running_image())
         };
         let (real, state) = on_real(&opts, |now| {
             QuecPythonSession::flash(now, image.clone(), FotaOptions::default())
@@ -342,12 +339,7 @@ fn quecpython_without_restart_boots_the_package_later_like_the_simulator() {
         restart: false,
         ..FotaOptions::default()
     };
-    let opts = Opts {
-        board: "quecpython",
-        paste: "window",
-        hide: vec![],
-        firmware: demo_running_image(),
-    };
+    let opts = Opts::new("quecpython", demo_running_image());
     let (real, state) = on_real(&opts, |now| {
         QuecPythonSession::flash(now, image.clone(), options.clone())
     });
@@ -371,10 +363,9 @@ fn quecpython_without_restart_boots_the_package_later_like_the_simulator() {
 
 fn pycom_opts(paste: &'static str, hide: Vec<&'static str>) -> Opts {
     Opts {
-        board: "pycom",
         paste,
         hide,
-        firmware: demo_running_image(),
+        ..Opts::new("pycom", demo_running_image())
     }
 }
 
@@ -408,13 +399,13 @@ fn pycom_flashes_with_every_encoding_and_paste_mode() {
             "ota_finish()".into(),
             "machine.reset()".into()
         ]));
-        // otadeck-sim's Pycom has binascii and no deflate: compare where the firmware agrees.
-        if opts.hide == ["deflate"] {
-            let device = pycom::device(
-                pycom::PycomConfig::default(),
-                demo_running_image(),
-                support(paste),
-            );
+        // otadeck-sim's Pycom has no deflate: compare where the firmware agrees.
+        if opts.hide.contains(&"deflate") {
+            let config = pycom::PycomConfig {
+                has_binascii: !opts.hide.contains(&"binascii"),
+                ..pycom::PycomConfig::default()
+            };
+            let device = pycom::device(config, demo_running_image(), support(paste));
             let mut link = SimLink::new(device, 115_200);
             let start = Duration::from_secs(1);
             let mut s = PycomFirmware::session(start, Some(image.clone()), FlowConfig::default());

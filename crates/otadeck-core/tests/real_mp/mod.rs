@@ -5,7 +5,7 @@
 //! flash state the Python stand-ins recorded.
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -53,6 +53,21 @@ pub struct Opts {
     pub hide: Vec<&'static str>,
     /// The firmware the board runs at power-on.
     pub firmware: Vec<u8>,
+    /// Files on the board at power-on (`/flash/main.py` → contents).
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Opts {
+    /// A `board` with `firmware`, raw-paste, every module and no files.
+    pub fn new(board: &'static str, firmware: Vec<u8>) -> Self {
+        Opts {
+            board,
+            paste: "window",
+            hide: Vec::new(),
+            firmware,
+            files: BTreeMap::new(),
+        }
+    }
 }
 
 /// A running harness.
@@ -79,6 +94,13 @@ impl Board {
         std::fs::create_dir_all(&dir).unwrap();
         let firmware = dir.join("firmware.bin");
         std::fs::write(&firmware, &opts.firmware).unwrap();
+        let preload = dir.join("preload");
+        for (path, data) in &opts.files {
+            let at = preload.join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::fs::write(at, data).unwrap();
+        }
+        std::fs::create_dir_all(&preload).unwrap();
         let harness = repo().join("crates/otadeck-sim/peers/micropython/harness.mjs");
         let mut child = Command::new("node")
             .arg(harness)
@@ -91,6 +113,8 @@ impl Board {
             .arg(&firmware)
             .arg("--state")
             .arg(dir.join("state"))
+            .arg("--preload")
+            .arg(&preload)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -186,10 +210,13 @@ impl Board {
         drop(self.stdin.take());
         let status = self.child.wait().unwrap();
         assert!(status.success(), "the harness failed: {status}");
-        let mut files = BTreeMap::new();
-        read_tree(&self.dir.join("state"), "", &mut files);
+        let mut state = State {
+            files: BTreeMap::new(),
+            dirs: BTreeSet::new(),
+        };
+        read_tree(&self.dir.join("state"), "", &mut state);
         let _ = std::fs::remove_dir_all(&self.dir);
-        State { files }
+        state
     }
 }
 
@@ -208,7 +235,7 @@ fn unique() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-fn read_tree(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
+fn read_tree(dir: &Path, prefix: &str, out: &mut State) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -216,8 +243,9 @@ fn read_tree(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
         let name = format!("{prefix}/{}", e.file_name().to_string_lossy());
         if e.path().is_dir() {
             read_tree(&e.path(), &name, out);
+            out.dirs.insert(name);
         } else {
-            out.insert(name, std::fs::read(e.path()).unwrap());
+            out.files.insert(name, std::fs::read(e.path()).unwrap());
         }
     }
 }
@@ -227,6 +255,8 @@ fn read_tree(dir: &Path, prefix: &str, out: &mut BTreeMap<String, Vec<u8>>) {
 pub struct State {
     /// Path on the board → contents.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// The directories.
+    pub dirs: BTreeSet<String>,
 }
 
 impl State {
@@ -279,6 +309,24 @@ impl State {
             .get(&format!("/board/slot{n}.bin"))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// The board's own files (everything outside the recorded flash state in `/board`).
+    pub fn user_files(&self) -> BTreeMap<String, Vec<u8>> {
+        self.files
+            .iter()
+            .filter(|(p, _)| !p.starts_with("/board/"))
+            .map(|(p, d)| (p.clone(), d.clone()))
+            .collect()
+    }
+
+    /// The board's own directories below its mount points (`/flash/lib`, not `/flash`).
+    pub fn user_dirs(&self) -> BTreeSet<String> {
+        self.dirs
+            .iter()
+            .filter(|d| !d.starts_with("/board") && d.matches('/').count() > 1)
+            .cloned()
+            .collect()
     }
 
     /// The calls the stand-ins received, in order.

@@ -231,6 +231,8 @@ def _hook(name, *args):
         raise ImportError("no module named '%s'" % name)
     if base == "os":
         name = "os"
+    if name == "hashlib" and KIND == "pycom":
+        name = "_sha1"
     m = _import(name, *args)
     if name == "fota":
         return m.fota

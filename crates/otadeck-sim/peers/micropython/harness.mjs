@@ -6,14 +6,16 @@
 //
 // node harness.mjs --mp PATH/micropython.mjs --board esp32|quecpython|pycom --state DIR
 //   [--firmware FILE] [--paste window|refuse|absent] [--hide deflate,binascii]
-//   [--slot-size N] [--reset-delay MS]
+//   [--slot-size N] [--reset-delay MS] [--preload DIR]
+// --preload copies the tree under DIR into the board's file system at power-on (`DIR/flash/x`
+// becomes `/flash/x`).
 // The state (every file under /board and /flash) is written to DIR when stdin ends and on SIGUSR1.
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const STAND_INS = ["_board.py", "esp32.py", "machine.py", "fota.py", "modem.py", "misc.py", "pycom.py"];
+const STAND_INS = ["_board.py", "esp32.py", "machine.py", "fota.py", "modem.py", "misc.py", "pycom.py", "_sha1.py"];
 
 function parseArgs(argv) {
   const o = { paste: "window", hide: [], slotSize: 1536 * 1024, resetDelay: 300 };
@@ -29,6 +31,7 @@ function parseArgs(argv) {
       case "--hide": o.hide = v.split(",").filter(Boolean); break;
       case "--slot-size": o.slotSize = Number(v); break;
       case "--reset-delay": o.resetDelay = Number(v); break;
+      case "--preload": o.preload = v; break;
       default: throw new Error(`unknown option ${k}`);
     }
   }
@@ -69,7 +72,8 @@ function flush() {
   }
 }
 
-/// Files of the board's recorded state, kept across interpreter restarts.
+/// Files of the board's recorded state, kept across interpreter restarts; a directory maps to
+/// null.
 function readTree(FS, dir) {
   const files = {};
   const walk = (d) => {
@@ -78,8 +82,10 @@ function readTree(FS, dir) {
     for (const n of names) {
       if (n === "." || n === "..") continue;
       const p = `${d}/${n}`;
-      if (FS.isDir(FS.stat(p).mode)) walk(p);
-      else files[p] = FS.readFile(p);
+      if (FS.isDir(FS.stat(p).mode)) {
+        files[p] = null;
+        walk(p);
+      } else files[p] = FS.readFile(p);
     }
   };
   walk(dir);
@@ -89,15 +95,31 @@ function writeTree(FS, files) {
   for (const [p, data] of Object.entries(files)) {
     const parts = p.split("/").filter(Boolean);
     let d = "";
-    for (const part of parts.slice(0, -1)) {
+    for (const part of data === null ? parts : parts.slice(0, -1)) {
       d += `/${part}`;
       try { FS.mkdir(d); } catch { /* exists */ }
     }
-    FS.writeFile(p, data);
+    if (data !== null) FS.writeFile(p, data);
   }
 }
+/// The files under a host directory, keyed by their path below it.
+function hostTree(dir) {
+  const files = {};
+  const walk = (d, prefix) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p, `${prefix}/${e.name}`);
+      else files[`${prefix}/${e.name}`] = fs.readFileSync(p);
+    }
+  };
+  walk(dir, "");
+  return files;
+}
+
 function savedState() {
-  return mp ? { ...readTree(mp.FS, "/board"), ...readTree(mp.FS, "/flash") } : {};
+  return mp
+    ? { ...readTree(mp.FS, "/board"), ...readTree(mp.FS, "/flash"), ...readTree(mp.FS, "/sd") }
+    : {};
 }
 
 function dump() {
@@ -105,6 +127,10 @@ function dump() {
   fs.rmSync(opts.state, { recursive: true, force: true });
   for (const [p, data] of Object.entries(files)) {
     const dest = path.join(opts.state, p);
+    if (data === null) {
+      fs.mkdirSync(dest, { recursive: true });
+      continue;
+    }
     fs.mkdirSync(path.dirname(dest), { recursive: true });
     fs.writeFileSync(dest, data);
   }
@@ -122,6 +148,7 @@ async function start(files, how) {
     const cfg = { board: opts.board, hide: opts.hide, slot_size: opts.slotSize };
     writeTree(fresh.FS, { "/board/config.json": JSON.stringify(cfg) });
     if (opts.firmware) writeTree(fresh.FS, { "/board/firmware.bin": fs.readFileSync(opts.firmware) });
+    if (opts.preload) writeTree(fresh.FS, hostTree(opts.preload));
   }
   try { fresh.FS.mkdir("/flash"); } catch { /* exists */ }
   fresh.registerJsModule("_harness", { reset: () => { resetPending = true; muted = true; } });
