@@ -415,3 +415,18 @@ fn pycom_flashes_with_every_encoding_and_paste_mode() {
         }
     }
 }
+
+#[test]
+fn the_detector_reads_the_real_interpreters_banner() {
+    // The port's banner is `MicroPython v1.27.0 on 2025-12-10; JS with Emscripten`: a plain
+    // MicroPython, told apart from the families by its banner alone, with no code run.
+    let opts = Opts::new("esp32", demo_running_image());
+    let (r, state) = on_real(&opts, otadeck_core::detect::Detector::start);
+    let m = r.outcome().module.clone().unwrap();
+    assert_eq!(m.family, otadeck_core::module::Family::MicroPython);
+    assert_eq!(
+        (m.firmware_version.as_str(), m.model.as_str()),
+        ("v1.27.0", "JS")
+    );
+    assert!(state.calls().is_empty());
+}
