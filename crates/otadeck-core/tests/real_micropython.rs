@@ -430,3 +430,47 @@ fn the_detector_reads_the_real_interpreters_banner() {
     );
     assert!(state.calls().is_empty());
 }
+
+#[test]
+fn esp32_trial_firmware_is_accepted_later_like_the_simulator() {
+    // Flash without accepting, then accept in a second session: ota_1 stays, valid.
+    let image = sample_image();
+    let flash = Job::Flash {
+        image: image.clone(),
+        accept: false,
+    };
+    let t = Instant::now();
+    let mut board = Board::start(&esp32_opts("window", vec![]));
+    let mut s = Esp32MicroPython::session(board.now(), flash.clone(), FlowConfig::default());
+    let real_flash = board.run(&mut s, LIMIT);
+    let mut s = Esp32MicroPython::session(board.now(), Job::Accept, FlowConfig::default());
+    let real_accept = board.run(&mut s, LIMIT);
+    let state = board.finish();
+    eprintln!(
+        "real esp32 flash on trial + accept: {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    real_accept.outcome();
+    assert_eq!(state.running(), 1);
+    assert_eq!(state.states()[1].as_deref(), Some("valid"));
+
+    let device = esp32_mp::device(
+        esp32_mp::Esp32Config::default(),
+        demo_running_image(),
+        RawPasteSupport::Window(128),
+    );
+    let mut link = SimLink::new(device, 115_200);
+    let start = Duration::from_secs(1);
+    let mut s = Esp32MicroPython::session(start, flash, FlowConfig::default());
+    let sim_flash = run(&mut s, &mut link, start, LIMIT, None);
+    let start = link.now() + Duration::from_secs(1);
+    let mut s = Esp32MicroPython::session(start, Job::Accept, FlowConfig::default());
+    let sim_accept = run(&mut s, &mut link, start, LIMIT, None);
+    same_outcome(&real_flash, &sim_flash);
+    same_outcome(&real_accept, &sim_accept);
+    same_esp_flash(&state, &link.device.interpreter.flash);
+    assert_eq!(
+        support::last_partitions(&real_accept),
+        support::last_partitions(&sim_accept)
+    );
+}

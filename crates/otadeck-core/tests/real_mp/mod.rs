@@ -205,6 +205,31 @@ impl Board {
         }
     }
 
+    /// Send raw bytes to the board.
+    pub fn write(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).and_then(|_| stdin.flush()).unwrap();
+    }
+
+    /// What the board prints until `end` appears (included); panics after `timeout`.
+    pub fn read_until(&mut self, end: &[u8], timeout: Duration) -> Vec<u8> {
+        let deadline = Instant::now() + timeout;
+        let mut got = Vec::new();
+        while !got.windows(end.len()).any(|w| w == end) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(bytes) => got.extend(bytes),
+                Err(_) => panic!(
+                    "waited for {:?}, got {:?}",
+                    String::from_utf8_lossy(end),
+                    String::from_utf8_lossy(&got)
+                ),
+            }
+        }
+        self.transcript.extend_from_slice(&got);
+        got
+    }
+
     /// Close the line, let the harness write its state, and read it.
     pub fn finish(mut self) -> State {
         drop(self.stdin.take());
