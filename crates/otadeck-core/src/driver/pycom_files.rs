@@ -457,8 +457,9 @@ impl ReplPlan for PycomFiles {
             Stage::Commit | Stage::Cleanup if !self.done.is_empty() => {
                 "may hold a mix of old and new files, with .bak copies of the old ones"
             }
-            Stage::DirCheck | Stage::DirMake if self.staged.is_empty() && self.made.is_empty() => {
-                "keeps its previous files"
+            _ if self.staged.is_empty() && self.made.is_empty() => "keeps its previous files",
+            _ if self.staged.is_empty() => {
+                "keeps its previous files (a directory made for the update may be left empty)"
             }
             _ => "keeps its previous files (a staged .new file may be left beside them)",
         }
