@@ -369,18 +369,15 @@ fn pycom_opts(paste: &'static str, hide: Vec<&'static str>) -> Opts {
     }
 }
 
-#[test]
-fn pycom_flashes_with_every_encoding_and_paste_mode() {
+/// Pycom firmware flashed with each encoding in one raw-paste flavour.
+fn pycom_flash(paste: &'static str) {
     let image = sample_image();
     let cases = [
-        ("window", vec![], "deflate-compressed"),
-        ("window", vec!["deflate"], "base64-encoded"),
-        ("window", vec!["deflate", "binascii"], "hex-encoded"),
-        ("refuse", vec!["deflate"], "base64-encoded"),
-        ("absent", vec!["deflate"], "base64-encoded"),
-        ("absent", vec!["deflate", "binascii"], "hex-encoded"),
+        (vec![], "deflate-compressed"),
+        (vec!["deflate"], "base64-encoded"),
+        (vec!["deflate", "binascii"], "hex-encoded"),
     ];
-    for (paste, hide, encoding) in cases {
+    for (hide, encoding) in cases {
         let opts = pycom_opts(paste, hide);
         let (real, state) = on_real(&opts, |now| {
             PycomFirmware::session(now, Some(image.clone()), FlowConfig::default())
@@ -414,6 +411,21 @@ fn pycom_flashes_with_every_encoding_and_paste_mode() {
             same_esp_flash(&state, &link.device.interpreter.flash);
         }
     }
+}
+
+#[test]
+fn pycom_flashes_with_every_encoding_over_raw_paste() {
+    pycom_flash("window");
+}
+
+#[test]
+fn pycom_flashes_with_every_encoding_when_raw_paste_is_refused() {
+    pycom_flash("refuse");
+}
+
+#[test]
+fn pycom_flashes_with_every_encoding_without_raw_paste() {
+    pycom_flash("absent");
 }
 
 #[test]
