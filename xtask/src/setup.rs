@@ -15,6 +15,9 @@ const PEER_TOOLS: &[(&str, &str)] = &[
     ("esptool", "5.6.0"),
     ("esp-idf-defs", "0.1.7"),
 ];
+/// The real MicroPython interpreter (webassembly port) the REPL drivers are tested against.
+pub const MICROPYTHON_NPM: (&str, &str) =
+    ("@micropython/micropython-webassembly-pyscript", "1.27.0");
 /// dfu-util's `dfu-suffix`, from Debian.
 const DFU_SUFFIX: &str = "/usr/bin/dfu-suffix";
 /// Lua 5.4, from Debian: runs the NodeMCU console stand-in the driver is tested against.
@@ -35,8 +38,10 @@ pub fn run(browser: bool) -> Result<()> {
     Ok(())
 }
 
-/// The PyPI host tools at their pinned versions, in a virtual environment under `tools/`.
+/// The PyPI host tools at their pinned versions, in a virtual environment under `tools/`, and
+/// the MicroPython webassembly interpreter from npm in `tools/node_modules`.
 pub fn peer_tools() -> Result<()> {
+    micropython_npm()?;
     if !Path::new(DFU_SUFFIX).exists() {
         step("dfu-util (for dfu-suffix)");
         apt_install(&["dfu-util"], "dfu-util")?;
@@ -76,6 +81,51 @@ pub fn peer_tools() -> Result<()> {
             ])
             .args(missing),
     )
+}
+
+/// `@micropython/micropython-webassembly-pyscript` at its pinned version into `tools/`.
+fn micropython_npm() -> Result<()> {
+    let (name, version) = MICROPYTHON_NPM;
+    step(&format!(
+        "MicroPython interpreter (npm {name}@{version}) in tools/"
+    ));
+    let manifest = util::tools_dir()
+        .join("node_modules")
+        .join(name)
+        .join("package.json");
+    let have = std::fs::read_to_string(&manifest).unwrap_or_default();
+    if have.contains(&format!("\"version\": \"{version}\"")) {
+        skip(&format!("{name}@{version} is installed"));
+        return Ok(());
+    }
+    npm_install(&format!("{name}@{version}"))?;
+    let have = std::fs::read_to_string(&manifest).unwrap_or_default();
+    if have.contains(&format!("\"version\": \"{version}\"")) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} does not name version {version}",
+            manifest.display()
+        ))
+    }
+}
+
+/// `npm install --prefix tools/ SPEC`, installing npm from Debian first when missing.
+fn npm_install(spec: &str) -> Result<()> {
+    if probe("npm", &["--version"]).is_none() {
+        apt_install(&["nodejs", "npm"], "npm")?;
+    }
+    let tools = util::tools_dir();
+    std::fs::create_dir_all(&tools)
+        .map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
+    exec(Command::new("npm").args([
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--prefix",
+        &tools.to_string_lossy(),
+        spec,
+    ]))
 }
 
 /// `rustup target add wasm32-unknown-unknown` unless installed.
@@ -175,20 +225,7 @@ fn wasm_opt() -> Result<()> {
         skip(have.trim());
         return Ok(());
     }
-    if probe("npm", &["--version"]).is_none() {
-        apt_install(&["nodejs", "npm"], "npm")?;
-    }
-    let tools = util::tools_dir();
-    std::fs::create_dir_all(&tools)
-        .map_err(|e| format!("cannot create {}: {e}", tools.display()))?;
-    exec(Command::new("npm").args([
-        "install",
-        "--no-audit",
-        "--no-fund",
-        "--prefix",
-        &tools.to_string_lossy(),
-        &format!("binaryen@{BINARYEN_VERSION}"),
-    ]))?;
+    npm_install(&format!("binaryen@{BINARYEN_VERSION}"))?;
     let have = probe(&bin.to_string_lossy(), &["--version"]).unwrap_or_default();
     if have.contains(&want) {
         note(have.trim());

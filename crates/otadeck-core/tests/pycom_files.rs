@@ -164,3 +164,65 @@ fn a_lost_link_while_staging_leaves_the_live_files_untouched() {
         );
     }
 }
+
+#[test]
+fn directories_a_new_file_needs_are_made_and_removed_again_on_failure() {
+    let css = b"h1 { color: red }\n".to_vec();
+    let new_file = |sha1: String| FileUpdate {
+        path: "/flash/www/css/site.css".into(),
+        sha1,
+        data: css.clone(),
+        replaces: false,
+    };
+    // `open` makes no directories: without them the file could not be staged.
+    let mut link = board(PycomConfig::default());
+    let r = go(&mut link, vec![new_file(sha1_hex(&css))], vec![], None);
+    r.outcome();
+    let board_state = &link.device.interpreter;
+    assert_eq!(board_state.files["/flash/www/css/site.css"], css);
+    assert!(board_state.is_dir("/flash/www/css"));
+
+    // A failure undoes the directories with the files.
+    let mut link = board(PycomConfig::default());
+    let r = go(&mut link, vec![new_file(sha1_hex(b"other"))], vec![], None);
+    let e = r.error();
+    assert!(matches!(e.kind, FlashErrorKind::Mismatch(_)), "{e}");
+    check_report(&r, e, "keeps its previous files");
+    assert!(link.device.interpreter.files == before());
+    assert!(
+        link.device.interpreter.dirs.is_empty(),
+        "{:?}",
+        link.device.interpreter.dirs
+    );
+    assert!(!link.device.interpreter.is_dir("/flash/www"));
+}
+
+#[test]
+fn without_binascii_files_go_hex_encoded_and_are_still_checked() {
+    let (files, delete) = update();
+    let mut link = board(PycomConfig {
+        has_binascii: false,
+        ..PycomConfig::default()
+    });
+    let mut s = Recorder::new(PycomFiles::session(
+        Duration::ZERO,
+        files.clone(),
+        delete,
+        FlowConfig::default(),
+    ));
+    let r = run(
+        &mut s,
+        &mut link,
+        Duration::ZERO,
+        Duration::from_secs(300),
+        None,
+    );
+    r.outcome();
+    let sent = String::from_utf8_lossy(&s.sent);
+    assert!(sent.contains("f.write(H('"), "not hex-encoded");
+    assert!(sent.contains("print(h.digest().hex())"));
+    assert_eq!(
+        link.device.interpreter.files["/flash/lib/new_lib.py"],
+        files[1].data
+    );
+}

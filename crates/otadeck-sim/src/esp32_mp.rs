@@ -327,8 +327,21 @@ impl Host for Esp32MicroPython {
                 let Some(Obj::BytesIo(packed)) = source.and_then(|i| self.objects.get(i)) else {
                     return Err(type_error("stream expected"));
                 };
+                // `DeflateIO(stream, format, wbits)`: MicroPython allocates a window of 2^wbits
+                // bytes and fails on a back-reference beyond it. Output no longer than the
+                // window cannot reach further; longer output may, so it is refused (stricter
+                // than the firmware, never more lenient).
+                let wbits = match args.get(2) {
+                    Some(Value::Int(w)) => *w,
+                    _ => 8,
+                };
+                if !(5..=15).contains(&wbits) {
+                    return Err(PyErr::new("ValueError", "wbits"));
+                }
                 let data = miniz_oxide::inflate::decompress_to_vec(packed)
-                    .map_err(|_| PyErr::new("OSError", "[Errno 22] EINVAL"))?;
+                    .ok()
+                    .filter(|d| d.len() <= 1 << wbits)
+                    .ok_or_else(|| PyErr::new("OSError", "[Errno 22] EINVAL"))?;
                 Ok(self.new_obj(Obj::Reader(data)))
             }
             "binascii.hexlify" => Ok(mp_builtins::hexlify(&self.buffer(args.first())?)),
@@ -384,5 +397,34 @@ impl Interpreter for Esp32MicroPython {
     fn soft_reset(&mut self) {
         self.globals.clear();
         self.objects.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    fn inflate(wbits: u32) -> ExecResult {
+        let data: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
+        let packed = miniz_oxide::deflate::compress_to_vec(&data, 9);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(packed);
+        let mut board = Esp32MicroPython::new(Esp32Config::default(), Vec::new());
+        board.exec(&format!(
+            "from binascii import a2b_base64 as A\nfrom io import BytesIO as B\n\
+             from deflate import DeflateIO as D,RAW as R\n\
+             from esp32 import Partition as P\np=P(P.RUNNING).get_next_update()\n\
+             p.writeblocks(0,D(B(A(b'{b64}')),R,{wbits}).read())\nprint(1)"
+        ))
+    }
+
+    #[test]
+    fn deflate_io_refuses_data_longer_than_its_window() {
+        // A 512-byte window (wbits 9, as mpremote's romfs uses) cannot inflate a 4 KiB block
+        // compressed with a 32 KiB window: MicroPython raises OSError(EINVAL).
+        let small = inflate(9);
+        assert!(small.stderr.contains("EINVAL"), "{small:?}");
+        let fits = inflate(12);
+        assert_eq!(fits.stdout.trim(), "1", "{fits:?}");
     }
 }

@@ -6,7 +6,7 @@
 //! `ota_finish` selects it. The Pycom bootloader checks a newly selected image at boot and keeps
 //! it when it validates (no application-side accept), otherwise boots the previous one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use sha1::{Digest, Sha1};
@@ -29,6 +29,8 @@ pub struct PycomConfig {
     pub fail_write_at: Option<usize>,
     /// Fault knob: the `os.rename` call with this index raises `OSError` (a full file system).
     pub fail_rename_at: Option<usize>,
+    /// The firmware has `binascii` (without it, data can only travel hex-encoded).
+    pub has_binascii: bool,
 }
 
 impl Default for PycomConfig {
@@ -39,6 +41,7 @@ impl Default for PycomConfig {
             write_time_per_kib: Duration::from_millis(8),
             fail_write_at: None,
             fail_rename_at: None,
+            has_binascii: true,
         }
     }
 }
@@ -57,6 +60,9 @@ pub struct Pycom {
     pub calls: Vec<String>,
     /// The file system (`/flash/...`, `/sd/...`): path to contents.
     pub files: BTreeMap<String, Vec<u8>>,
+    /// Directories made with `os.mkdir` (the mount points and the directories of `files` exist
+    /// without being listed).
+    pub dirs: BTreeSet<String>,
     handles: Vec<Handle>,
     hashes: Vec<Sha1>,
     renames: usize,
@@ -111,6 +117,7 @@ impl Pycom {
             busy: Duration::ZERO,
             calls: Vec::new(),
             files: BTreeMap::new(),
+            dirs: BTreeSet::new(),
             handles: Vec::new(),
             hashes: Vec::new(),
             renames: 0,
@@ -163,6 +170,19 @@ impl Pycom {
             .to_string()
     }
 
+    /// `path` is a directory: a mount point, made with `os.mkdir`, or holding a file.
+    pub fn is_dir(&self, path: &str) -> bool {
+        let below = format!("{path}/");
+        matches!(path, "/" | "/flash" | "/sd")
+            || self.dirs.contains(path)
+            || self.files.keys().any(|f| f.starts_with(&below))
+    }
+
+    fn parent_exists(&self, path: &str) -> bool {
+        path.rsplit_once('/')
+            .is_some_and(|(parent, _)| parent.is_empty() || self.is_dir(parent))
+    }
+
     fn slot_address(&self, slot: usize) -> usize {
         0x10000 + slot * self.flash.slot_size
     }
@@ -171,6 +191,9 @@ impl Pycom {
 impl Host for Pycom {
     fn import(&mut self, name: &str) -> Option<Value> {
         let name = name.strip_prefix('u').unwrap_or(name);
+        if name == "binascii" && !self.config.has_binascii {
+            return None;
+        }
         matches!(
             name,
             "os" | "pycom" | "machine" | "binascii" | "sys" | "hashlib"
@@ -187,9 +210,12 @@ impl Host for Pycom {
         if handle_id(obj, "file#").is_some() || handle_id(obj, "sha1#").is_some() {
             return Ok(Value::Native(path));
         }
-        const KNOWN: [&str; 13] = [
+        const KNOWN: [&str; 16] = [
             "os.rename",
             "os.remove",
+            "os.stat",
+            "os.mkdir",
+            "os.rmdir",
             "hashlib.sha1",
             "os.uname",
             "pycom.ota_start",
@@ -246,6 +272,10 @@ impl Host for Pycom {
                 let p = str_arg(&args, 0)?;
                 let mode = str_arg(&args, 1).unwrap_or_else(|_| "r".into());
                 let writing = mode.contains('w');
+                // Like the firmware's VFS, `open` makes no directories.
+                if writing && !self.parent_exists(&p) {
+                    return Err(enoent());
+                }
                 let data = if writing {
                     Vec::new()
                 } else {
@@ -268,6 +298,44 @@ impl Host for Pycom {
                 }
                 let data = self.files.remove(&from).ok_or_else(enoent)?;
                 self.files.insert(to, data);
+                Ok(Value::None)
+            }
+            "os.stat" => {
+                let p = str_arg(&args, 0)?;
+                if let Some(data) = self.files.get(&p) {
+                    Ok(Value::Repr(format!(
+                        "(32768, 0, 0, 0, 0, 0, {}, 0, 0, 0)",
+                        data.len()
+                    )))
+                } else if self.is_dir(&p) {
+                    Ok(Value::Repr("(16384, 0, 0, 0, 0, 0, 0, 0, 0, 0)".into()))
+                } else {
+                    Err(enoent())
+                }
+            }
+            "os.mkdir" => {
+                let p = str_arg(&args, 0)?;
+                if self.files.contains_key(&p) || self.is_dir(&p) {
+                    return Err(PyErr::new("OSError", "[Errno 17] EEXIST"));
+                }
+                if !self.parent_exists(&p) {
+                    return Err(enoent());
+                }
+                self.dirs.insert(p);
+                Ok(Value::None)
+            }
+            "os.rmdir" => {
+                let p = str_arg(&args, 0)?;
+                if !self.is_dir(&p) {
+                    return Err(enoent());
+                }
+                let below = format!("{p}/");
+                let occupied = self.files.keys().any(|f| f.starts_with(&below))
+                    || self.dirs.iter().any(|d| d.starts_with(&below));
+                if occupied {
+                    return Err(PyErr::new("OSError", "[Errno 39] ENOTEMPTY"));
+                }
+                self.dirs.remove(&p);
                 Ok(Value::None)
             }
             "os.remove" => {

@@ -403,6 +403,15 @@ pub fn eval(expr: &str, g: &mut Globals, host: &mut dyn Host) -> Result<Value, P
         if callee == "repr" && args.len() == 1 {
             return Ok(Value::Str(args[0].repr()));
         }
+        // `bytes.hex()`, which every port with `bytes.fromhex` has.
+        if let Some(receiver) = callee.strip_suffix(".hex").filter(|_| args.is_empty()) {
+            let obj = eval(receiver, g, host)?;
+            if let Value::Bytes(b) = &obj {
+                return Ok(Value::Str(b.iter().map(|x| format!("{x:02x}")).collect()));
+            }
+            let f = host.getattr(&obj, "hex")?;
+            return host.call(&f, args, kwargs);
+        }
         let f = eval(callee, g, host)?;
         return host.call(&f, args, kwargs);
     }

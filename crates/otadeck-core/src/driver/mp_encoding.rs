@@ -6,10 +6,16 @@ use base64::Engine as _;
 
 use crate::driver::repl_flow::Reply;
 
+/// The window `DeflateIO` is asked for (2^12 = 4 KiB, `wbits` 12). MicroPython's decompressor
+/// allocates that window and refuses back-references beyond it with `OSError(EINVAL)`; the data
+/// of one expression is never longer than the window, so no reference can reach further.
+pub const DEFLATE_WBITS: u32 = 12;
+
 /// An encoding of bytes in Python source, fastest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Encoding {
-    /// `D(B(A(b'…')),R,9).read()`: raw deflate (wbits −9), then base64.
+    /// `D(B(A(b'…')),R,12).read()`: raw deflate with a 4 KiB window ([`DEFLATE_WBITS`]), then
+    /// base64.
     DeflateBase64,
     /// `A(b'…')`: base64.
     Base64,
@@ -35,12 +41,21 @@ impl Encoding {
     }
 
     /// A Python expression that evaluates to `data` on the module.
+    ///
+    /// # Panics
+    /// For [`Encoding::DeflateBase64`] when `data` is longer than the deflate window (4 KiB):
+    /// the module could not inflate it.
     pub fn expression(self, data: &[u8]) -> String {
         match self {
             Encoding::DeflateBase64 => {
+                assert!(
+                    data.len() <= 1 << DEFLATE_WBITS,
+                    "{} bytes do not fit one deflate window",
+                    data.len()
+                );
                 let packed = miniz_oxide::deflate::compress_to_vec(data, 9);
                 format!(
-                    "D(B(A(b'{}')),R,9).read()",
+                    "D(B(A(b'{}')),R,{DEFLATE_WBITS}).read()",
                     base64::engine::general_purpose::STANDARD.encode(packed)
                 )
             }
@@ -116,7 +131,7 @@ mod tests {
         let expr = Encoding::DeflateBase64.expression(&data);
         let b64 = expr
             .strip_prefix("D(B(A(b'")
-            .and_then(|s| s.strip_suffix("')),R,9).read()"))
+            .and_then(|s| s.strip_suffix("')),R,12).read()"))
             .unwrap();
         let packed = base64::engine::general_purpose::STANDARD
             .decode(b64)

@@ -1,13 +1,14 @@
 //! Pycom file updates from a Pycom OTA manifest, all or nothing.
 //!
-//! 1. Stage: every new or updated file is written beside its target as `<path>.new`, then read
-//!    back on the module and its SHA-1 compared with the manifest's.
+//! 1. Stage: the directories a new file needs are made when missing (`open` does not make them;
+//!    real MicroPython raises `ENOENT`), then every new or updated file is written beside its
+//!    target as `<path>.new`, read back on the module and its SHA-1 compared with the manifest's.
 //! 2. Commit, one rename at a time: each updated file to `<path>.bak`, each `.new` into place,
 //!    each deleted file to `<path>.bak_del`.
 //! 3. Clean up the `.bak` and `.bak_del` copies once everything is in place.
 //!
 //! Any failure before the clean-up undoes what was done, newest first: `.new` files are removed,
-//! `.bak` and `.bak_del` files renamed back. Pycom's own client leaves that undone. The host
+//! `.bak` and `.bak_del` files renamed back, directories made for the update removed. Pycom's own client leaves that undone. The host
 //! downloads the files and checks their hashes before the session; the module checks them again.
 
 use std::time::Duration;
@@ -44,6 +45,10 @@ struct Rename {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Probe(Encoding),
+    /// `os.stat` of a directory a new file needs.
+    DirCheck,
+    /// `os.mkdir` of a directory found missing.
+    DirMake,
     Open,
     Write,
     Check,
@@ -69,6 +74,11 @@ pub struct PycomFiles {
     done: Vec<Rename>,
     /// `.new` files created on the module.
     staged: Vec<String>,
+    /// The directories new files need, shallowest first, and how many were checked.
+    dirs: Vec<String>,
+    dir: usize,
+    /// Directories made on the module (removed again on failure).
+    made: Vec<String>,
     /// The error that started the undo.
     failure: Option<FlashErrorKind>,
     bytes: u64,
@@ -82,11 +92,31 @@ fn quote(path: &str) -> String {
     format!("'{}'", path.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// The directories below the mount point (`/flash`, `/sd`) that the new files in `files` sit in,
+/// each parent before its children, without repeats.
+fn needed_dirs(files: &[FileUpdate]) -> Vec<String> {
+    let mut dirs: Vec<String> = Vec::new();
+    for f in files.iter().filter(|f| !f.replaces) {
+        let parts: Vec<&str> = f.path.split('/').filter(|p| !p.is_empty()).collect();
+        for depth in 2..parts.len() {
+            let d = format!("/{}", parts[..depth].join("/"));
+            if !dirs.contains(&d) {
+                dirs.push(d);
+            }
+        }
+    }
+    dirs
+}
+
 impl PycomFiles {
     /// Write `files` and delete `delete` (absolute normalised paths).
     pub fn new(files: Vec<FileUpdate>, delete: Vec<String>) -> Self {
         let total = files.iter().map(|f| f.data.len() as u64).sum();
+        let dirs = needed_dirs(&files);
         PycomFiles {
+            dirs,
+            dir: 0,
+            made: Vec::new(),
             files,
             delete,
             stage: Stage::Probe(Encoding::PROBE_ORDER[0]),
@@ -115,6 +145,18 @@ impl PycomFiles {
 
     fn exec(step: Step, code: impl Into<Vec<u8>>) -> Next {
         Next::Exec(Call::new(step, code, Duration::from_secs(10)))
+    }
+
+    /// Check the next directory a new file needs, or go on to staging the files.
+    fn dir_next(&mut self, report: &mut Report) -> Next {
+        let Some(d) = self.dirs.get(self.dir) else {
+            return self.open_next(report);
+        };
+        self.stage = Stage::DirCheck;
+        Self::exec(
+            Step::Write,
+            format!("import os\nos.stat({})\nprint(1)", quote(d)),
+        )
     }
 
     fn open_next(&mut self, report: &mut Report) -> Next {
@@ -149,14 +191,21 @@ impl PycomFiles {
     fn check(&mut self) -> Next {
         let f = &self.files[self.file];
         self.stage = Stage::Check;
+        // A firmware that only decodes hex has no binascii to print the digest with; its
+        // `bytes.hex` comes with `bytes.fromhex` (both are MICROPY_PY_BUILTINS_BYTES_HEX).
+        let (imports, digest) = if self.encoding == Some(Encoding::Hex) {
+            ("import hashlib", "h.digest().hex()")
+        } else {
+            ("import hashlib,binascii", "binascii.hexlify(h.digest())")
+        };
         let mut code = format!(
-            "import hashlib,binascii\nh=hashlib.sha1()\nf=open({},'rb')\n",
+            "{imports}\nh=hashlib.sha1()\nf=open({},'rb')\n",
             quote(&format!("{}.new", f.path))
         );
         for _ in 0..f.data.len().div_ceil(CHUNK).max(1) {
             code.push_str(&format!("h.update(f.read({CHUNK}))\n"));
         }
-        code.push_str("f.close()\nprint(binascii.hexlify(h.digest()))");
+        code.push_str(&format!("f.close()\nprint({digest})"));
         Self::exec(Step::Verify, code)
     }
 
@@ -219,7 +268,7 @@ impl PycomFiles {
     fn undo(&mut self, report: &mut Report, kind: FlashErrorKind) -> Next {
         // The undo runs under the step that failed, so the error names it.
         let step = match self.stage {
-            Stage::Open | Stage::Write => Step::Write,
+            Stage::DirCheck | Stage::DirMake | Stage::Open | Stage::Write => Step::Write,
             Stage::Check => Step::Verify,
             _ => Step::Flush,
         };
@@ -245,6 +294,9 @@ impl PycomFiles {
         // With the renames undone, every `.new` created is back under that name: remove them.
         for staged in &self.staged {
             code.push_str(&format!("os.remove({})\n", quote(staged)));
+        }
+        for d in self.made.iter().rev() {
+            code.push_str(&format!("os.rmdir({})\n", quote(d)));
         }
         code.push_str("print(1)");
         Self::exec(step, code)
@@ -273,11 +325,34 @@ impl ReplPlan for PycomFiles {
                 Some(ProbeStep::Found(e)) => {
                     self.encoding = Some(e);
                     report.progress(0, self.total);
-                    Ok(self.open_next(report))
+                    Ok(self.dir_next(report))
                 }
                 None => Err(FlashErrorKind::Unsuitable(
                     "this firmware cannot decode binary data sent to it".into(),
                 )),
+            },
+            Stage::DirCheck => {
+                if reply.output().is_ok() {
+                    self.dir += 1;
+                    return Ok(self.dir_next(report));
+                }
+                // `os.stat` raised: the directory is missing (the error number differs between
+                // ports, so any error counts as missing; a real problem shows at the mkdir).
+                let d = &self.dirs[self.dir];
+                report.log(LogLevel::Info, format!("Making the directory {d}"));
+                self.stage = Stage::DirMake;
+                Ok(Self::exec(
+                    Step::Write,
+                    format!("import os\nos.mkdir({})\nprint(1)", quote(d)),
+                ))
+            }
+            Stage::DirMake => match reply.output() {
+                Ok(_) => {
+                    self.made.push(self.dirs[self.dir].clone());
+                    self.dir += 1;
+                    Ok(self.dir_next(report))
+                }
+                Err(kind) => Ok(self.undo(report, kind)),
             },
             Stage::Open => match reply.output() {
                 Ok(_) => {
@@ -360,7 +435,12 @@ impl ReplPlan for PycomFiles {
     fn position(&self) -> Option<(u64, u64)> {
         matches!(
             self.stage,
-            Stage::Open | Stage::Write | Stage::Check | Stage::Undo
+            Stage::DirCheck
+                | Stage::DirMake
+                | Stage::Open
+                | Stage::Write
+                | Stage::Check
+                | Stage::Undo
         )
         .then_some((self.bytes, self.total))
     }
@@ -376,6 +456,10 @@ impl ReplPlan for PycomFiles {
             Stage::Undo => "may hold a mix of old and new files: read them before restarting it",
             Stage::Commit | Stage::Cleanup if !self.done.is_empty() => {
                 "may hold a mix of old and new files, with .bak copies of the old ones"
+            }
+            _ if self.staged.is_empty() && self.made.is_empty() => "keeps its previous files",
+            _ if self.staged.is_empty() => {
+                "keeps its previous files (a directory made for the update may be left empty)"
             }
             _ => "keeps its previous files (a staged .new file may be left beside them)",
         }

@@ -1,0 +1,10 @@
+# Stand-in for QuecPython's `misc`.
+import _harness
+import _board as board
+
+
+class Power:
+    @staticmethod
+    def powerRestart():
+        board.log("powerRestart()")
+        _harness.reset()
