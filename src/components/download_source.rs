@@ -52,7 +52,6 @@ pub fn DownloadSource(props: &DownloadSourceProps) -> Html {
                 on1.emit(url);
                 on2.emit(String::new());
             }
-            select.set_value("");
         })
     };
     let problem = |url: &str| -> Html {

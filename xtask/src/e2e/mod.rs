@@ -82,17 +82,30 @@ impl Ctx<'_> {
         })
     }
 
-    /// Waits for `css` to exist and be enabled, then clicks it (retrying while something covers
-    /// it). A click on a disabled button does nothing, as for a person.
+    /// Waits for `css` to exist and be enabled, scrolls it to the middle of the window (clear of
+    /// the sticky header), then clicks it (retrying while something covers it). A click on a
+    /// disabled button does nothing, as for a person.
     pub fn click(&self, css: &str, timeout: Duration) -> Result<()> {
         println!("    click {css}");
         self.wait_for(&format!("{css} to be clickable"), timeout, || {
             match self.session.find(css)? {
                 Some(el) if self.session.attr(&el, "disabled")?.is_some() => Ok(None),
-                Some(el) => self.session.click(&el).map(Some),
+                Some(el) => {
+                    self.scroll_to(css)?;
+                    self.session.click(&el).map(Some)
+                }
                 None => Ok(None),
             }
         })
+    }
+
+    /// Scrolls the element at `css` to the middle of the window.
+    pub fn scroll_to(&self, css: &str) -> Result<()> {
+        self.session.execute(
+            "document.querySelector(arguments[0])?.scrollIntoView({block: 'center'})",
+            vec![serde_json::json!(css)],
+        )?;
+        Ok(())
     }
 
     /// Waits until the text of `css` passes `ok`; returns that text. The timeout message

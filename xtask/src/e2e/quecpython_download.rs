@@ -27,6 +27,8 @@ fn run(ctx: &Ctx) -> Result<()> {
         "#demo-package",
         "https://fw.otadeck.example/quecpython/missing.bin",
     )?;
+    ctx.scroll_to("#url1")?;
+    ctx.screenshot("quecpython-download-source.png")?;
     ctx.click("#flash-start", SHORT)?;
     let failure = ctx.wait_for("the missing package to fail", DOWNLOAD, || {
         match ctx.attr("#flash-state", "data-state")?.as_deref() {
