@@ -11,7 +11,7 @@ use otadeck_core::partition_state::SlotState;
 use otadeck_core::session::{FlashErrorKind, Machine, SessionEvent, Step};
 use otadeck_sim::firmware::{demo_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION};
 use otadeck_sim::harness::{run, Hook, Run};
-use otadeck_sim::line::{LineFault, SimLink};
+use otadeck_sim::line::{Device, LineFault, SimLink};
 use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig as BoardConfig};
 use support::{check_report, last_partitions, Recorder};
 
@@ -360,10 +360,31 @@ fn write_lines_go_one_ahead_and_never_overflow_the_rx_buffer() {
             };
             let fw = otadeck_sim::firmware::demo_running_image();
             let mut link = SimLink::new(NodeMcu::new(config, fw), baud);
-            let (r, _) = go(&mut link, flash_job(&image, true), None);
+            let at = format!("{baud} baud, {write_ms} ms writes");
+            // The hook runs between sends: a line just sent ends `sent`. The first write line and
+            // complete go to an idle board; write lines go while the one before runs.
+            let (mut seen, mut first, mut ahead) = (0, true, 0);
+            let mut hook = |_: Duration, s: &mut Session, link: &mut Link| {
+                if s.sent.len() == seen {
+                    return;
+                }
+                seen = s.sent.len();
+                let busy = link.device.next_wakeup().is_some();
+                if s.sent.ends_with(b"\")\n") {
+                    assert!(
+                        !(first && busy),
+                        "{at}: the first write line went during commence"
+                    );
+                    first = false;
+                    ahead += usize::from(busy);
+                }
+                if s.sent.ends_with(b"otaupgrade.complete(0)\n") {
+                    assert!(!busy, "{at}: complete went while a write line ran");
+                }
+            };
+            let (r, _) = go(&mut link, flash_job(&image, true), Some(&mut hook));
             assert_eq!(r.outcome().bytes, image.len() as u64);
             let board = &link.device;
-            let at = format!("{baud} baud, {write_ms} ms writes");
             assert_eq!(board.rx_overflow, 0, "{at}");
             assert_eq!(board.discarded_lines, 0, "{at}");
             assert_eq!(board.flash.running_image(), image.as_slice(), "{at}");
@@ -373,6 +394,7 @@ fn write_lines_go_one_ahead_and_never_overflow_the_rx_buffer() {
                 board.rx_peak
             );
             if write_ms == 30 {
+                assert!(ahead > 100, "{at}: {ahead} lines sent ahead");
                 // The next line waited whole in the buffer while one ran.
                 assert_eq!(board.rx_peak, line, "{at}");
             }
