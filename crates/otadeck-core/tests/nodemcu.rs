@@ -322,6 +322,22 @@ fn a_lua_error_mid_write_names_the_call_and_offset() {
     assert!(s.sent.ends_with(queued.as_bytes()));
     assert!(!contains(&s.sent, b"otaupgrade.complete"));
     boots_old_after_power_cycle(&mut link);
+    // The module hangs while the queued line arrives: what that line did is unknown, and the
+    // error says so, still naming the failing call and offset.
+    let stall_at = s.sent.len() - queued.len() + 100;
+    let mut link = board(BoardConfig {
+        fail_write: Some(200),
+        ..BoardConfig::default()
+    });
+    link.inject(LineFault::StallAfter(stall_at as u64));
+    let (r, _) = go(&mut link, flash_job(&image, true), None);
+    let e = r.error();
+    assert_eq!(e.offset, Some(200 * CHUNK as u64));
+    assert!(e.to_string().contains("(in otaupgrade.write)"), "{e}");
+    check_report(&r, e, "may have written one more chunk after the failure");
+    assert!(logged(&r, "got no clear result"));
+    link.replug(link.now());
+    boots_old_after_power_cycle(&mut link);
 }
 
 #[test]
