@@ -6,11 +6,12 @@ mod support;
 use std::time::Duration;
 
 use otadeck_core::driver::nodemcu::{Job, NodeMcuConfig, NodeMcuSession, CHUNK};
+use otadeck_core::driver::nodemcu_lines::chunk_line;
 use otadeck_core::partition_state::SlotState;
 use otadeck_core::session::{FlashErrorKind, Machine, SessionEvent, Step};
 use otadeck_sim::firmware::{demo_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION};
 use otadeck_sim::harness::{run, Hook, Run};
-use otadeck_sim::line::{LineFault, SimLink};
+use otadeck_sim::line::{Device, LineFault, SimLink};
 use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig as BoardConfig};
 use support::{check_report, last_partitions, Recorder};
 
@@ -290,24 +291,131 @@ fn a_stalled_module_is_reported_and_keeps_its_firmware() {
 
 #[test]
 fn a_lua_error_mid_write_names_the_call_and_offset() {
+    let image = sample_image();
     let mut link = board(BoardConfig {
         fail_write: Some(200),
         ..BoardConfig::default()
     });
-    let (r, s) = go(&mut link, flash_job(&sample_image(), true), None);
+    let (r, s) = go(&mut link, flash_job(&image, true), None);
     let e = r.error();
     assert_eq!(e.step, Step::Write);
+    // The offset names the last chunk acknowledged, not the line queued behind the failing one.
     assert_eq!(e.offset, Some(200 * CHUNK as u64));
     assert!(
         e.to_string()
             .contains("Lua error: ota error (in otaupgrade.write)"),
         "{e}"
     );
-    check_report(&r, e, KEEP_OLD);
-    // Nothing was sent after the failing line.
-    assert!(s.sent.ends_with(b"\")\n"));
-    assert_eq!(link.device.writes, 201);
+    // Line 201 was already in the module's buffer: it ran, and the error says so.
+    check_report(
+        &r,
+        e,
+        "ran after the failure and wrote one more chunk past the gap",
+    );
+    assert!(logged(
+        &r,
+        "The write line sent before the failure ran and wrote"
+    ));
+    assert_eq!(link.device.writes, 202);
+    // Nothing was sent after the line queued behind the failing one.
+    let queued = format!("{}\n", chunk_line(&image, 201 * CHUNK).0);
+    assert!(s.sent.ends_with(queued.as_bytes()));
+    assert!(!contains(&s.sent, b"otaupgrade.complete"));
     boots_old_after_power_cycle(&mut link);
+    // The module hangs while the queued line arrives: what that line did is unknown, and the
+    // error says so, still naming the failing call and offset.
+    let stall_at = s.sent.len() - queued.len() + 100;
+    let mut link = board(BoardConfig {
+        fail_write: Some(200),
+        ..BoardConfig::default()
+    });
+    link.inject(LineFault::StallAfter(stall_at as u64));
+    let (r, _) = go(&mut link, flash_job(&image, true), None);
+    let e = r.error();
+    assert_eq!(e.offset, Some(200 * CHUNK as u64));
+    assert!(e.to_string().contains("(in otaupgrade.write)"), "{e}");
+    check_report(&r, e, "may have written one more chunk after the failure");
+    assert!(logged(&r, "got no clear result"));
+    link.replug(link.now());
+    boots_old_after_power_cycle(&mut link);
+}
+
+#[test]
+fn a_lua_error_on_the_last_line_has_nothing_queued_behind_it() {
+    let image = sample_image();
+    let last = image.len().div_ceil(CHUNK) - 1;
+    let mut link = board(BoardConfig {
+        fail_write: Some(last),
+        ..BoardConfig::default()
+    });
+    let (r, s) = go(&mut link, flash_job(&image, true), None);
+    let e = r.error();
+    assert_eq!(e.offset, Some((last * CHUNK) as u64));
+    check_report(&r, e, KEEP_OLD);
+    assert!(!e.to_string().contains("next write line"), "{e}");
+    assert_eq!(link.device.writes, last + 1);
+    let line = format!("{}\n", chunk_line(&image, last * CHUNK).0);
+    assert!(s.sent.ends_with(line.as_bytes()));
+    boots_old_after_power_cycle(&mut link);
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[test]
+fn write_lines_go_one_ahead_and_never_overflow_the_rx_buffer() {
+    let image = sample_image();
+    let line = chunk_line(&image, 0).0.len() + 1;
+    for baud in [115_200, 921_600] {
+        // 1 ms write calls, and calls slower than a line on the wire (a sector erase, a GC).
+        for write_ms in [1, 30] {
+            let config = BoardConfig {
+                write_time: Duration::from_millis(write_ms),
+                ..BoardConfig::default()
+            };
+            let fw = otadeck_sim::firmware::demo_running_image();
+            let mut link = SimLink::new(NodeMcu::new(config, fw), baud);
+            let at = format!("{baud} baud, {write_ms} ms writes");
+            // The hook runs between sends: a line just sent ends `sent`. The first write line and
+            // complete go to an idle board; write lines go while the one before runs.
+            let (mut seen, mut first, mut ahead) = (0, true, 0);
+            let mut hook = |_: Duration, s: &mut Session, link: &mut Link| {
+                if s.sent.len() == seen {
+                    return;
+                }
+                seen = s.sent.len();
+                let busy = link.device.next_wakeup().is_some();
+                if s.sent.ends_with(b"\")\n") {
+                    assert!(
+                        !(first && busy),
+                        "{at}: the first write line went during commence"
+                    );
+                    first = false;
+                    ahead += usize::from(busy);
+                }
+                if s.sent.ends_with(b"otaupgrade.complete(0)\n") {
+                    assert!(!busy, "{at}: complete went while a write line ran");
+                }
+            };
+            let (r, _) = go(&mut link, flash_job(&image, true), Some(&mut hook));
+            assert_eq!(r.outcome().bytes, image.len() as u64);
+            let board = &link.device;
+            assert_eq!(board.rx_overflow, 0, "{at}");
+            assert_eq!(board.discarded_lines, 0, "{at}");
+            assert_eq!(board.flash.running_image(), image.as_slice(), "{at}");
+            assert!(
+                board.rx_peak <= line,
+                "{at}: {} bytes waited",
+                board.rx_peak
+            );
+            if write_ms == 30 {
+                assert!(ahead > 100, "{at}: {ahead} lines sent ahead");
+                // The next line waited whole in the buffer while one ran.
+                assert_eq!(board.rx_peak, line, "{at}");
+            }
+        }
+    }
 }
 
 #[test]
@@ -326,8 +434,10 @@ fn a_truncated_image_is_refused_before_anything_is_sent() {
 #[test]
 fn cancel_mid_write_stops_at_a_line_boundary() {
     let mut link = board(BoardConfig::default());
+    let mut at_cancel = None;
     let mut hook = |now: Duration, s: &mut Session, _: &mut Link| {
         if s.done > 40_000 && !s.is_finished() {
+            at_cancel.get_or_insert(s.done);
             s.cancel(now);
         }
     };
@@ -337,6 +447,8 @@ fn cancel_mid_write_stops_at_a_line_boundary() {
     assert_eq!(e.step, Step::Write);
     let offset = e.offset.unwrap();
     assert_eq!(offset % CHUNK as u64, 0);
+    // The line already sent when the cancel came ran, and counts.
+    assert!(offset > at_cancel.unwrap(), "{e}");
     // The module holds exactly the lines acknowledged, and nothing more was sent.
     assert_eq!(link.device.writes as u64, offset / CHUNK as u64);
     assert!(s.sent.ends_with(b"\")\n"));

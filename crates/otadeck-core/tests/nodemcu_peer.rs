@@ -8,17 +8,18 @@
 
 mod support;
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 use otadeck_core::driver::nodemcu::{Job, NodeMcuConfig, NodeMcuSession};
+use otadeck_core::driver::nodemcu_lines::{chunk_line, PREPARE_LINE};
 use otadeck_core::partition_state::{PartitionState, SlotState};
 use otadeck_core::session::FlashOutcome;
 use otadeck_sim::firmware::{
-    demo_running_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION,
+    demo_image, demo_running_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION,
 };
 use otadeck_sim::harness::{run, Run};
 use otadeck_sim::line::SimLink;
@@ -81,6 +82,39 @@ impl LuaPeer {
             &self.rx,
             Duration::from_secs(120),
         )
+    }
+}
+
+impl LuaPeer {
+    /// Send one line by hand; what came back up to the next prompt, echo included.
+    fn say(&mut self, line: &str) -> String {
+        self.stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .unwrap();
+        self.stdin.flush().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut got = Vec::new();
+        while got.len() <= line.len() || !got.ends_with(b"> ") {
+            let left = deadline.saturating_duration_since(Instant::now());
+            got.extend(
+                self.rx
+                    .recv_timeout(left)
+                    .expect("no prompt from the stand-in"),
+            );
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    /// Commence, write `image` in the driver's lines, complete: what `complete` answered.
+    fn update_by_hand(&mut self, image: &[u8]) -> String {
+        assert_eq!(self.say(PREPARE_LINE), format!("{PREPARE_LINE}\n> "));
+        let mut at = 0;
+        while at < image.len() {
+            let (line, next) = chunk_line(image, at);
+            assert_eq!(self.say(&line), format!("{line}\n> "));
+            at = next;
+        }
+        self.say("otaupgrade.complete(0)")
     }
 }
 
@@ -167,4 +201,25 @@ fn the_simulator_and_real_lua_agree_job_for_job() {
         assert_eq!(a, b, "{name}");
         eprintln!("{name}: {:?} {:?}", a.0.map(|o| o.bytes), a.1);
     }
+}
+
+#[test]
+fn the_stand_in_checks_the_appended_sha256_as_esp_ota_end_does() {
+    let good = demo_image("3.0.0", 4000);
+    assert_eq!(good[23], 1, "the sample images carry a hash");
+    let mut peer = LuaPeer::spawn("sha");
+    // The last byte is in the hash: the checksum still matches, only the hash tells.
+    let mut bad_hash = good.clone();
+    *bad_hash.last_mut().unwrap() ^= 0x01;
+    let out = peer.update_by_hand(&bad_hash);
+    assert!(out.contains("Lua error: validation failed"), "{out}");
+    // Without the flag there is no hash to check: the image without its last 32 bytes is fine.
+    let mut no_hash = good[..good.len() - 32].to_vec();
+    no_hash[23] = 0;
+    let out = peer.update_by_hand(&no_hash);
+    assert_eq!(out, "otaupgrade.complete(0)\n> ");
+    // The flag with the hash cut off: refused.
+    let out = peer.update_by_hand(&good[..good.len() - 32]);
+    assert!(out.contains("Lua error: validation failed"), "{out}");
+    assert_eq!(peer.update_by_hand(&good), "otaupgrade.complete(0)\n> ");
 }

@@ -95,6 +95,8 @@ pub struct NodeMcu {
     pub writes: usize,
     /// Input bytes lost to a full RX buffer.
     pub rx_overflow: usize,
+    /// The most bytes that ever waited in the RX buffer.
+    pub rx_peak: usize,
     /// Lines discarded for reaching 255 bytes.
     pub discarded_lines: usize,
 }
@@ -128,6 +130,7 @@ impl NodeMcu {
             reset_done: false,
             writes: 0,
             rx_overflow: 0,
+            rx_peak: 0,
             discarded_lines: 0,
         }
     }
@@ -369,6 +372,7 @@ impl Device for NodeMcu {
             if self.pending.is_some() || !self.rx.is_empty() {
                 if self.rx.len() < RX_BUFFER {
                     self.rx.push_back(b);
+                    self.rx_peak = self.rx_peak.max(self.rx.len());
                 } else {
                     self.rx_overflow += 1;
                 }

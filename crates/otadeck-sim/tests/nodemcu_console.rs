@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
+use otadeck_core::driver::nodemcu_lines::{chunk_line, PREPARE_LINE};
 use otadeck_sim::firmware::{demo_running_image, sample_image, SAMPLE_VERSION};
-use otadeck_sim::line::Device;
+use otadeck_sim::line::{Device, SimLink};
 use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig, BOOT_LOG, RX_BUFFER};
 
 fn ms(n: u64) -> Duration {
@@ -115,4 +116,61 @@ fn complete_then_restart_boots_the_new_slot_on_trial() {
     // Not accepted: a power cycle rolls back.
     b.power_cycle(t);
     assert_eq!(b.flash.running_version(), "2.0.3");
+}
+
+/// A hand-made sender at `baud`: the prepare line, then the sample image's write lines, each sent
+/// once fewer than `unechoed` lines sent before it still wait for the end of their echo (1 is the
+/// driver's rule: line N+1 goes once N's echo is complete). Gives the board once the line is quiet.
+fn stream(unechoed: usize, baud: u32, write_time: Duration) -> NodeMcu {
+    let config = NodeMcuConfig {
+        write_time,
+        ..NodeMcuConfig::default()
+    };
+    let mut link = SimLink::new(NodeMcu::new(config, demo_running_image()), baud);
+    let image = sample_image();
+    let lines: Vec<String> = (0..image.len())
+        .step_by(183)
+        .map(|at| chunk_line(&image, at).0 + "\n")
+        .collect();
+    let mut now = Duration::ZERO;
+    link.host_write(now, format!("{PREPARE_LINE}\n").as_bytes());
+    // Line ends seen: the prepare line's, then one per write line (they print nothing).
+    let (mut sent, mut line_ends, mut last) = (0, 0, Vec::new());
+    while let Some(next) = link.next_event() {
+        now = next;
+        let got = link.host_read(now);
+        line_ends += got.iter().filter(|&&b| b == b'\n').count();
+        if !got.is_empty() {
+            last = got;
+        }
+        let echoed = line_ends.saturating_sub(1);
+        let prepared = sent > 0 || (line_ends == 1 && last.ends_with(b" "));
+        while prepared && sent < lines.len() && sent < echoed + unechoed {
+            link.host_write(now, lines[sent].as_bytes());
+            sent += 1;
+        }
+    }
+    assert!(now < Duration::from_secs(600));
+    assert_eq!(sent, lines.len(), "{line_ends} line ends");
+    link.device
+}
+
+#[test]
+fn one_line_ahead_fits_the_rx_buffer_and_two_do_not() {
+    for baud in [115_200, 921_600] {
+        // Write calls slower than a line on the wire: the buffer fills while a line runs.
+        let slow = ms(30);
+        let b = stream(1, baud, slow);
+        assert_eq!((b.rx_overflow, b.discarded_lines), (0, 0), "{baud}");
+        assert_eq!(b.rx_peak, 250, "{baud}: one whole line waited");
+        assert_eq!(b.flash.update_data(), Some(sample_image().as_slice()));
+        // Two lines ahead: 500 bytes pile up behind a running line, and the board loses some.
+        let b = stream(2, baud, slow);
+        assert_eq!(b.rx_peak, RX_BUFFER, "{baud}");
+        assert!(b.rx_overflow > 0, "{baud}");
+        assert_ne!(b.flash.update_data(), Some(sample_image().as_slice()));
+        // With calls quicker than a line, the board keeps up either way.
+        let b = stream(2, baud, ms(1));
+        assert_eq!(b.rx_overflow, 0, "{baud}");
+    }
 }

@@ -5,6 +5,7 @@ pub mod esp32_state;
 pub mod mp_encoding;
 pub mod nodemcu;
 pub mod nodemcu_info;
+pub mod nodemcu_lines;
 pub mod pycom;
 pub mod pycom_files;
 pub mod quecpython;

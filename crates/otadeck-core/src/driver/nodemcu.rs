@@ -3,8 +3,11 @@
 //! Flash: read the slots (`otaupgrade.info()`), check the image (an ESP-IDF app image that fits
 //! the slot, and a running firmware that is not on trial), define the helper
 //! `function w(s) otaupgrade.write(encoder.fromBase64(s)) end` and `otaupgrade.commence()` in one
-//! line, then one `w("…")` line per [`CHUNK`] bytes, each sent once the prompt of the one before
-//! came back (the console's RX buffer is 256 bytes) and printing nothing when it worked.
+//! line, then one `w("…")` line per [`CHUNK`] bytes, printing nothing when it worked. The write
+//! lines go one ahead: line N+1 is sent once line N's echo is complete, so it waits in the
+//! console's 256-byte RX buffer while N runs, and never more than one line waits there. After a
+//! failure nothing more is sent, but a line already sent still runs: its result is read and the
+//! error says what it did. Every other line goes alone, once the prompt before it came back.
 //! `otaupgrade.complete(0)` verifies the image and selects it; `node.restart()`; the boot log ends
 //! at the prompt; the slots are read again, the new slot must run the new version, and
 //! `otaupgrade.accept()` unless the technician decides later. Nothing selects the new slot before
@@ -12,28 +15,20 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
-
-use crate::driver::nodemcu_info::{parse_info, InfoReport, INFO_LINE};
+use crate::driver::nodemcu_info::{check_image, parse_info, InfoReport, INFO_LINE};
+use crate::driver::nodemcu_lines::{
+    after_failure, chunk_line, ACCEPT_LINE, COMPLETE_LINE, MAY_HAVE_WRITTEN, RESTART_LINE,
+    ROLLBACK_LINE,
+};
 use crate::driver::repl_flow::{bad_answer, Report, CONNECT_ATTEMPTS};
 use crate::image::esp;
-use crate::link::lua_repl::{LuaConfig, LuaError, LuaEvent, LuaRepl, MAX_LINE};
-use crate::module::{Family, ModuleInfo};
-use crate::partition_state::{PartitionState, SlotState};
+use crate::link::lua_repl::{LuaConfig, LuaError, LuaEvent, LuaRepl};
+use crate::partition_state::SlotState;
 use crate::session::{
     group_digits, FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent, Step,
 };
 
-/// Image bytes per `w("…")` line: as many whole base64 quads as fit with the call in
-/// [`MAX_LINE`] bytes (244 base64 characters).
-pub const CHUNK: usize = (MAX_LINE - "w(\"\")".len()) / 4 * 3;
-/// The helper and the start of the update, in one line.
-pub const PREPARE_LINE: &str =
-    "function w(s) otaupgrade.write(encoder.fromBase64(s)) end otaupgrade.commence()";
-const COMPLETE_LINE: &str = "otaupgrade.complete(0)";
-const RESTART_LINE: &str = "node.restart()";
-const ACCEPT_LINE: &str = "otaupgrade.accept()";
-const ROLLBACK_LINE: &str = "otaupgrade.rollback()";
+pub use crate::driver::nodemcu_lines::{CHUNK, PREPARE_LINE};
 /// Slot size of NodeMCU's two-slot OTA partition table, when the caller knows no better.
 pub const DEFAULT_SLOT_SIZE: u64 = 0x18_0000;
 
@@ -107,7 +102,13 @@ pub struct NodeMcuSession {
     connect_attempts: u8,
     /// The line in flight, for errors.
     call: &'static str,
+    /// Image bytes in the write lines sent, and in those the module acknowledged.
+    sent: usize,
     written: usize,
+    /// A write line failed while the next one was already sent: its result is awaited.
+    draining: Option<FlashErrorKind>,
+    /// What a write line already sent did after a failure.
+    after_failure: Option<&'static str>,
     target: Option<String>,
     /// `complete` succeeded: the next restart starts the new slot.
     selected: bool,
@@ -129,7 +130,10 @@ impl NodeMcuSession {
             now,
             connect_attempts: 1,
             call: "the Lua prompt",
+            sent: 0,
             written: 0,
+            draining: None,
+            after_failure: None,
             target: None,
             selected: false,
             restarted: false,
@@ -182,6 +186,7 @@ impl NodeMcuSession {
         let refused = matches!(kind, FlashErrorKind::Traceback { .. });
         match self.stage {
             _ if self.job == Job::Inspect => "was not changed",
+            Stage::Write if self.after_failure.is_some() => self.after_failure.unwrap_or_default(),
             Stage::Complete if !refused => {
                 "still runs its previous firmware, and may start the new slot at its next restart"
             }
@@ -238,67 +243,12 @@ impl NodeMcuSession {
 
     fn on_info(&mut self, output: &str) -> Result<InfoReport, FlashErrorKind> {
         let info = parse_info(output).ok_or_else(|| bad_answer("otaupgrade.info", output))?;
-        let version = info
-            .state
-            .running_slot()
-            .and_then(|s| s.build.as_ref())
-            .map(|b| b.version.clone())
-            .unwrap_or_default();
-        let module = ModuleInfo {
-            family: Family::NodeMcu,
-            model: "ESP32".into(),
-            firmware_version: version,
-            runtime: format!("NodeMCU ({})", info.lua_version),
-        };
+        let module = info.module();
         if self.report.module() != Some(&module) {
             self.report.identified(module);
         }
         self.report.partitions(info.state.clone());
         Ok(info)
-    }
-
-    /// Checks before a byte is sent; gives the slot the image goes to.
-    fn check_flash(&self, state: &PartitionState) -> Result<String, FlashErrorKind> {
-        let image = self.image();
-        if image.is_empty() {
-            return Err(FlashErrorKind::EmptyImage);
-        }
-        match esp::parse(image) {
-            Ok(parsed) if parsed.app.is_some() => {}
-            Ok(_) => {
-                return Err(FlashErrorKind::Unsuitable(
-                    "the file is an ESP image without an application descriptor (a bootloader?), \
-                     not an application"
-                        .into(),
-                ))
-            }
-            Err(e) => {
-                return Err(FlashErrorKind::Unsuitable(format!(
-                    "the file is not a valid ESP32 application image: {e}"
-                )))
-            }
-        }
-        let target = state
-            .slots
-            .iter()
-            .find(|s| s.label != state.running)
-            .ok_or_else(|| {
-                FlashErrorKind::Unsuitable("the module has no second slot to update".into())
-            })?;
-        if image.len() as u64 > self.config.slot_size {
-            return Err(FlashErrorKind::Unsuitable(format!(
-                "the image ({} bytes) is larger than the update slot {} ({} bytes)",
-                group_digits(image.len() as u64),
-                target.label,
-                group_digits(self.config.slot_size)
-            )));
-        }
-        if state.awaits_decision() {
-            return Err(FlashErrorKind::Unsuitable(
-                "the running firmware is still on trial: accept it or roll it back first".into(),
-            ));
-        }
-        Ok(target.label.clone())
     }
 
     fn image_version(&self) -> String {
@@ -307,13 +257,38 @@ impl NodeMcuSession {
             .unwrap_or_default()
     }
 
-    fn send_chunk(&mut self) {
+    /// Bytes of the oldest write line not yet acknowledged.
+    fn next_ack(&self) -> usize {
+        CHUNK.min(self.image().len() - self.written)
+    }
+
+    /// A write line is out behind the one whose result comes next.
+    fn queued_behind(&self) -> bool {
+        self.stage == Stage::Write && self.sent > self.written + self.next_ack()
+    }
+
+    /// Send the next write line when the console takes it: alone at the prompt, or queued once
+    /// the running line's echo is complete. Nothing after a failure or a cancel.
+    fn feed_writes(&mut self) {
         let image = self.image();
-        let end = (self.written + CHUNK).min(image.len());
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&image[self.written..end]);
-        let line = format!("w(\"{b64}\")");
+        if self.finished
+            || self.stage != Stage::Write
+            || self.cancel_requested
+            || self.draining.is_some()
+            || self.sent >= image.len()
+        {
+            return;
+        }
+        let (line, end) = chunk_line(image, self.sent);
         let timeout = self.config.lua.line_timeout;
-        self.send(Step::Write, "otaupgrade.write", &line, timeout);
+        if self.repl.is_ready() {
+            self.send(Step::Write, "otaupgrade.write", &line, timeout);
+        } else if self.repl.can_queue() {
+            self.repl.queue_line(self.now, &line, timeout);
+        } else {
+            return;
+        }
+        self.sent = end;
     }
 
     fn restart_line(&mut self, stage: Stage, call: &'static str, line: &str) {
@@ -324,14 +299,38 @@ impl NodeMcuSession {
 
     /// A line ran; decide what comes next.
     fn on_done(&mut self, output: &str, error: Option<String>) -> Result<(), FlashErrorKind> {
-        if let Some(msg) = error {
-            self.report
-                .log(LogLevel::Debug, format!("Console output:\n{output}"));
-            return Err(FlashErrorKind::Traceback {
-                last_line: format!("Lua error: {msg} (in {})", self.call),
-            });
+        if let Some(kind) = self.draining.take() {
+            let ran = match (&error, output.trim()) {
+                (Some(msg), _) => Err(format!("Lua error: {msg}")),
+                (None, "") => Ok(()),
+                (None, out) => Err(format!("it printed {out:?}")),
+            };
+            let (note, state) = after_failure(ran);
+            let note = format!("The write line sent before the failure {note}");
+            self.report.log(LogLevel::Warn, note);
+            self.after_failure = Some(state);
+            return Err(kind);
         }
         let writing = matches!(self.stage, Stage::Prepare | Stage::Write);
+        let kind = match &error {
+            Some(msg) => Some(FlashErrorKind::Traceback {
+                last_line: format!("Lua error: {msg} (in {})", self.call),
+            }),
+            None if writing && !output.trim().is_empty() => Some(bad_answer(self.call, output)),
+            None => None,
+        };
+        if let Some(kind) = kind {
+            if error.is_some() {
+                self.report
+                    .log(LogLevel::Debug, format!("Console output:\n{output}"));
+            }
+            if !self.queued_behind() {
+                return Err(kind);
+            }
+            // The next line is in the module's buffer and runs: read what it does first.
+            self.draining = Some(kind);
+            return Ok(());
+        }
         if self.cancel_requested && !writing {
             return Err(FlashErrorKind::Cancelled);
         }
@@ -342,7 +341,8 @@ impl NodeMcuSession {
                 match self.job.clone() {
                     Job::Inspect => self.finish(),
                     Job::Flash { .. } => {
-                        let target = match self.check_flash(&info.state) {
+                        let slot_size = self.config.slot_size;
+                        let target = match check_image(self.image(), &info.state, slot_size) {
                             Ok(t) => t,
                             Err(kind) => {
                                 self.set_step(Step::Prepare);
@@ -380,20 +380,17 @@ impl NodeMcuSession {
                 }
             }
             Stage::Prepare | Stage::Write => {
-                if !output.trim().is_empty() {
-                    return Err(bad_answer(self.call, output));
-                }
                 if self.stage == Stage::Write {
-                    self.written = (self.written + CHUNK).min(total);
+                    self.written += self.next_ack();
                 } else {
                     self.stage = Stage::Write;
                 }
                 self.report.progress(self.written as u64, total as u64);
-                if self.cancel_requested {
+                if self.cancel_requested && self.sent == self.written {
                     return Err(FlashErrorKind::Cancelled);
                 }
                 if self.written < total {
-                    self.send_chunk();
+                    // The next line goes from `pump`, once every event is read.
                 } else {
                     self.report.log(
                         LogLevel::Info,
@@ -478,6 +475,17 @@ impl NodeMcuSession {
     }
 
     fn on_failed(&mut self, error: LuaError) {
+        if let Some(kind) = self.draining.take() {
+            self.report.log(
+                LogLevel::Warn,
+                format!("The write line sent before the failure got no clear result: {error}"),
+            );
+            self.after_failure = Some(MAY_HAVE_WRITTEN);
+            return self.fail(kind);
+        }
+        if self.queued_behind() {
+            self.after_failure = Some(MAY_HAVE_WRITTEN);
+        }
         if self.cancel_requested {
             return self.fail(FlashErrorKind::Cancelled);
         }
@@ -530,6 +538,7 @@ impl NodeMcuSession {
                 LuaEvent::Failed(error) => self.on_failed(error),
             }
         }
+        self.feed_writes();
     }
 }
 
@@ -577,23 +586,14 @@ impl Machine for NodeMcuSession {
 
     fn link_lost(&mut self, now: Duration) {
         self.now = now;
-        self.fail(FlashErrorKind::LinkLost);
+        if self.draining.is_some() || self.queued_behind() {
+            self.after_failure = Some(MAY_HAVE_WRITTEN);
+        }
+        let kind = self.draining.take().unwrap_or(FlashErrorKind::LinkLost);
+        self.fail(kind);
     }
 
     fn is_finished(&self) -> bool {
         self.finished
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_chunk_line_fits_the_console() {
-        assert_eq!(CHUNK, 183);
-        let b64 = base64::engine::general_purpose::STANDARD.encode([0u8; CHUNK]);
-        assert_eq!(format!("w(\"{b64}\")").len(), 249);
-        assert!(PREPARE_LINE.len() <= MAX_LINE);
     }
 }

@@ -8,7 +8,10 @@
 //!   each field `nil` when the slot's table lacks it (a slot whose state cannot be read gets an
 //!   empty table from the firmware, so all its fields are `nil`).
 
+use crate::image::esp;
+use crate::module::{Family, ModuleInfo};
 use crate::partition_state::{PartitionState, Slot, SlotBuild, SlotState};
+use crate::session::{group_digits, FlashErrorKind};
 
 /// Prints the slots (one console line, under the 250-byte limit).
 pub const INFO_LINE: &str = "local r,n,t=otaupgrade.info() print(\"R\",r,n,_VERSION) for l,s in \
@@ -21,6 +24,19 @@ pub struct InfoReport {
     pub state: PartitionState,
     /// The Lua release (`_VERSION`, for example `Lua 5.3`).
     pub lua_version: String,
+}
+
+impl InfoReport {
+    /// The module as the slots describe it: the running slot's version, the Lua release.
+    pub fn module(&self) -> ModuleInfo {
+        let version = self.state.running_slot().and_then(|s| s.build.as_ref());
+        ModuleInfo {
+            family: Family::NodeMcu,
+            model: "ESP32".into(),
+            firmware_version: version.map(|b| b.version.clone()).unwrap_or_default(),
+            runtime: format!("NodeMCU ({})", self.lua_version),
+        }
+    }
 }
 
 fn field(v: &str) -> Option<&str> {
@@ -78,6 +94,55 @@ pub fn parse_info(out: &str) -> Option<InfoReport> {
         },
         lua_version,
     })
+}
+
+/// Checks on the image and the module before a byte is sent: an ESP32 application image that fits
+/// a `slot_size`-byte slot, a second slot, and a running firmware not on trial. Gives the label of
+/// the slot the image goes to.
+pub fn check_image(
+    image: &[u8],
+    state: &PartitionState,
+    slot_size: u64,
+) -> Result<String, FlashErrorKind> {
+    if image.is_empty() {
+        return Err(FlashErrorKind::EmptyImage);
+    }
+    match esp::parse(image) {
+        Ok(parsed) if parsed.app.is_some() => {}
+        Ok(_) => {
+            return Err(FlashErrorKind::Unsuitable(
+                "the file is an ESP image without an application descriptor (a bootloader?), \
+                 not an application"
+                    .into(),
+            ))
+        }
+        Err(e) => {
+            return Err(FlashErrorKind::Unsuitable(format!(
+                "the file is not a valid ESP32 application image: {e}"
+            )))
+        }
+    }
+    let target = state
+        .slots
+        .iter()
+        .find(|s| s.label != state.running)
+        .ok_or_else(|| {
+            FlashErrorKind::Unsuitable("the module has no second slot to update".into())
+        })?;
+    if image.len() as u64 > slot_size {
+        return Err(FlashErrorKind::Unsuitable(format!(
+            "the image ({} bytes) is larger than the update slot {} ({} bytes)",
+            group_digits(image.len() as u64),
+            target.label,
+            group_digits(slot_size)
+        )));
+    }
+    if state.awaits_decision() {
+        return Err(FlashErrorKind::Unsuitable(
+            "the running firmware is still on trial: accept it or roll it back first".into(),
+        ));
+    }
+    Ok(target.label.clone())
 }
 
 #[cfg(test)]

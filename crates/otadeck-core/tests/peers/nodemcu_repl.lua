@@ -43,8 +43,48 @@ local function u32(s, i)
   return a + b * 256 + c * 65536 + d * 16777216
 end
 
--- esp_image_verify, as far as the checksum goes: header, segments, 0xEF xor the segment data, the
--- checksum byte at the end of the 16-byte padding.
+-- SHA-256 (FIPS 180-4) on Lua 5.4's 64-bit integers, for the hash esp_image_verify checks.
+local K = {
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+}
+local M32 = 0xffffffff
+local function ror(x, n) return ((x >> n) | (x << (32 - n))) & M32 end
+
+local function sha256(msg)
+  local h = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+              0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 }
+  local len = #msg
+  msg = msg .. "\x80" .. string.rep("\0", (55 - len) % 64) .. string.pack(">I8", len * 8)
+  local w = {}
+  for block = 1, #msg, 64 do
+    for i = 0, 15 do w[i] = string.unpack(">I4", msg, block + 4 * i) end
+    for i = 16, 63 do
+      local a, b = w[i - 15], w[i - 2]
+      local s0 = ror(a, 7) ~ ror(a, 18) ~ (a >> 3)
+      local s1 = ror(b, 17) ~ ror(b, 19) ~ (b >> 10)
+      w[i] = (w[i - 16] + s0 + w[i - 7] + s1) & M32
+    end
+    local a, b, c, d, e, f, g, hh = table.unpack(h)
+    for i = 0, 63 do
+      local t1 = hh + (ror(e, 6) ~ ror(e, 11) ~ ror(e, 25)) + ((e & f) ~ (~e & g)) + K[i + 1] + w[i]
+      local t2 = (ror(a, 2) ~ ror(a, 13) ~ ror(a, 22)) + ((a & b) ~ (a & c) ~ (b & c))
+      hh, g, f, e, d, c, b, a = g, f, e, (d + t1) & M32, c, b, a, (t1 + t2) & M32
+    end
+    for i, v in ipairs({ a, b, c, d, e, f, g, hh }) do h[i] = (h[i] + v) & M32 end
+  end
+  return string.pack(">I4I4I4I4I4I4I4I4", table.unpack(h))
+end
+
+-- esp_image_verify: header, segments, 0xEF xor the segment data, the checksum byte at the end of
+-- the 16-byte padding, and when the header's hash_appended byte is 1, the SHA-256 of everything
+-- up to that byte in the 32 bytes after it.
 local function validates(img)
   if #img < 24 or img:byte(1) ~= 0xE9 then return false end
   local count = img:byte(2)
@@ -58,7 +98,9 @@ local function validates(img)
     pos = pos + len
   end
   while (pos - 1) % 16 ~= 15 do pos = pos + 1 end
-  return pos <= #img and img:byte(pos) == sum
+  if pos > #img or img:byte(pos) ~= sum then return false end
+  if img:byte(24) ~= 1 then return true end
+  return pos + 32 <= #img and img:sub(pos + 1, pos + 32) == sha256(img:sub(1, pos))
 end
 
 local function bootable(i)
