@@ -126,7 +126,7 @@ fn image_with_a_base64_chunk() -> Vec<u8> {
     otadeck_sim::firmware::with_region(
         &sample_image(),
         7 * RAW_PASTE_CHUNK..8 * RAW_PASTE_CHUNK,
-        0x01,
+        &[0x01],
     )
 }
 
