@@ -75,8 +75,8 @@ pub fn sample_image() -> Vec<u8> {
     demo_image(SAMPLE_VERSION, SAMPLE_BODY_LEN)
 }
 
-/// `image` with `at` overwritten by `pattern`, repeated, and its checksum and appended SHA-256 made right
-/// again: a valid image whose bytes there are what a test needs (control bytes that are
+/// `image` with `at` overwritten by `pattern`, repeated, and its checksum and appended SHA-256 made
+/// right again: a valid image whose bytes there are what a test needs (control bytes that are
 /// shorter in base64 than escaped in a bytes literal, say). `at` must lie in segment data.
 pub fn with_region(image: &[u8], at: std::ops::Range<usize>, pattern: &[u8]) -> Vec<u8> {
     use sha2::Digest;

@@ -1,11 +1,12 @@
 //! ESP32 MicroPython over-the-air update through `esp32.Partition`, on the raw REPL.
 //!
 //! Flash: read the slots, probe the module's encodings, write the image into the next-update
-//! partition in 4 KiB `writeblocks`, each block in the encoding that is shortest for it (the last block padded with erased-flash bytes), read it back
-//! and compare its SHA-256, `set_boot()` (the module validates the image), `machine.reset()`,
-//! reconnect, check that the new slot runs, and accept it (`mark_app_valid_cancel_rollback`)
-//! unless the technician wants to decide later. The running slot is never written, and nothing
-//! selects the new slot before the read-back hash matched and the module validated it.
+//! partition in 4 KiB `writeblocks`, each block in the encoding that is shortest for it (the last
+//! block padded with erased-flash bytes), read it back and compare its SHA-256, `set_boot()` (the
+//! module validates the image), `machine.reset()`, reconnect, check that the new slot runs, and
+//! accept it (`mark_app_valid_cancel_rollback`) unless the technician wants to decide later. The
+//! running slot is never written, and nothing selects the new slot before the read-back hash
+//! matched and the module validated it.
 
 use std::time::Duration;
 

@@ -82,9 +82,10 @@ impl Encoding {
     /// before the first write. A module without them raises `ImportError`.
     pub fn imports(self) -> &'static str {
         match self {
-            Encoding::DeflateBase64 => {
-                "from binascii import a2b_base64 as A\nfrom io import BytesIO as B\nfrom deflate import DeflateIO as D,RAW as R"
-            }
+            Encoding::DeflateBase64 => concat!(
+                "from binascii import a2b_base64 as A\nfrom io import BytesIO as B\n",
+                "from deflate import DeflateIO as D,RAW as R"
+            ),
             Encoding::Base64 => "from binascii import a2b_base64 as A",
             Encoding::Hex => "H=bytes.fromhex",
             // Not empty: an empty exec in plain raw mode is a soft reset.

@@ -1,10 +1,10 @@
 //! Pycom firmware update (`pycom.ota_start / ota_write / ota_verify / ota_finish`) on the raw REPL.
 //!
-//! Order: read the module, probe its encodings, `ota_start()` (erases the other slot),
-//! stream the image through `ota_write` (each chunk in the encoding shortest for it), `ota_verify()` (the module checks the image it holds),
-//! and only then `ota_finish()`, which selects the new slot; then `machine.reset()` and a check that
-//! the module runs the new version. Pycom's own client finishes before it verifies; verifying first
-//! means a bad image is never selected.
+//! Order: read the module, probe its encodings, `ota_start()` (erases the other slot), stream the
+//! image through `ota_write` (each chunk in the encoding shortest for it), `ota_verify()` (the
+//! module checks the image it holds), and only then `ota_finish()`, which selects the new slot;
+//! then `machine.reset()` and a check that the module runs the new version. Pycom's own client
+//! finishes before it verifies; verifying first means a bad image is never selected.
 
 use std::time::Duration;
 

@@ -495,3 +495,17 @@ impl ReplPlan for PycomFiles {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::digest_hex;
+
+    #[test]
+    fn digests_read_in_each_printed_form() {
+        let hex = "00ff10";
+        assert_eq!(digest_hex("b'00ff10'\r\n"), hex);
+        assert_eq!(digest_hex("00ff10"), hex);
+        assert_eq!(digest_hex("[0, 255, 16]"), hex);
+        assert_eq!(digest_hex("[0, 256]"), "[0, 256]");
+    }
+}

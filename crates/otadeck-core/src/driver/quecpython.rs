@@ -15,8 +15,8 @@ use crate::session::{
     FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent, Step,
 };
 
-/// Image bytes per `write` call in raw-paste mode: 4096 base64 characters, which the flow control
-/// streams without the module buffering the whole exec.
+/// Image bytes per `write` call in raw-paste mode: 4096 base64 characters (about 3.2 kB as a
+/// bytes literal), which the flow control streams without the module buffering the whole exec.
 pub const RAW_PASTE_CHUNK: usize = 3072;
 /// Image bytes per `write` call in plain raw mode, where the module buffers the whole exec.
 pub const PLAIN_CHUNK: usize = 768;
