@@ -2,7 +2,13 @@
 //! of the real interpreter (the webassembly port under Node, behind the harness in
 //! `crates/otadeck-sim/peers/micropython/`) in raw-paste and in plain raw mode; and the bytes
 //! literal encoding ([`Encoding::BytesLiteral`]) round-tripping every byte value on it, checked
-//! with its own `hashlib.sha256`. Needs node and `cargo xtask setup --browser`.
+//! with its own `hashlib.sha256`; and otadeck-sim's lexer storing, reading and refusing the same
+//! literals. Needs node and `cargo xtask setup --browser`.
+//!
+//! The port hangs in raw-paste, so the harness emulates it and hands the buffered code to the
+//! plain raw REPL: its raw-paste finding therefore includes plain raw mode's Ctrl-A and Ctrl-B.
+//! Firmware's own raw-paste reader (`pyexec.c mp_reader_stdin_readbyte`) stops only at Ctrl-C and
+//! Ctrl-D; the encoding escapes all four, since a module may fall back to plain raw mode.
 #![cfg(feature = "peer-tests")]
 
 mod real_mp;
