@@ -92,7 +92,13 @@ fn logged(r: &Run, text: &str) -> bool {
 #[test]
 fn flashes_with_deflate_over_raw_paste_and_accepts() {
     let (r, _) = flash_ok(Esp32Config::default(), RawPasteSupport::Window(128));
-    assert!(logged(&r, "deflate-compressed"));
+    // Compressible blocks go deflated, the code-like ones as bytes literals.
+    assert!(logged(
+        &r,
+        "in the shortest of: deflate-compressed and base64-encoded; base64-encoded; as bytes literals"
+    ));
+    assert!(logged(&r, " deflate-compressed and base64-encoded, "));
+    assert!(logged(&r, " as bytes literals); reading them back"));
     assert!(logged(&r, "Read-back SHA-256 matches"));
 }
 
@@ -103,7 +109,12 @@ fn falls_back_to_base64_then_hex_when_modules_are_missing() {
         ..Esp32Config::default()
     };
     let (r, _) = flash_ok(no_deflate, RawPasteSupport::Window(128));
-    assert!(logged(&r, "base64-encoded"));
+    assert!(logged(
+        &r,
+        "in the shortest of: base64-encoded; as bytes literals"
+    ));
+    // No block of this image is shorter in base64 than as a literal.
+    assert!(logged(&r, "(chunks sent: 25 as bytes literals)"));
     // Every ESP32 port has binascii; a firmware without it cannot even be read, and says so.
     let bare = Esp32Config {
         has_deflate: false,

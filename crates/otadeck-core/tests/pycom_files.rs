@@ -198,7 +198,7 @@ fn directories_a_new_file_needs_are_made_and_removed_again_on_failure() {
 }
 
 #[test]
-fn without_binascii_files_go_hex_encoded_and_are_still_checked() {
+fn without_binascii_files_go_as_bytes_literals_and_are_still_checked() {
     let (files, delete) = update();
     let mut link = board(PycomConfig {
         has_binascii: false,
@@ -219,8 +219,14 @@ fn without_binascii_files_go_hex_encoded_and_are_still_checked() {
     );
     r.outcome();
     let sent = String::from_utf8_lossy(&s.sent);
-    assert!(sent.contains("f.write(H('"), "not hex-encoded");
+    // The module has `bytes.fromhex`, but a literal is always the shorter for these files.
+    assert!(sent.contains("H=bytes.fromhex"));
+    assert!(!sent.contains("f.write(H('"), "hex-encoded");
+    assert!(sent.contains("f.write(b'") || sent.contains("f.write(b\""));
     assert!(sent.contains("print(h.digest().hex())"));
+    assert!(r.events.iter().any(|e| matches!(e,
+        otadeck_core::session::SessionEvent::Log { message, .. }
+            if message.contains("All files staged (chunks sent: 6 as bytes literals)"))));
     assert_eq!(
         link.device.interpreter.files["/flash/lib/new_lib.py"],
         files[1].data

@@ -76,7 +76,7 @@ fn flashes_over_every_repl_flavour_verifying_before_selecting() {
             ["ota_start()", "ota_verify()", "ota_finish()"],
             "{paste:?}"
         );
-        // Without deflate on this firmware, the image travels base64-encoded in 4 KiB writes.
+        // Without deflate on this firmware, the image travels in 4 KiB writes.
         assert!(board.calls.contains(&"ota_write(4096)".to_string()));
     }
 }

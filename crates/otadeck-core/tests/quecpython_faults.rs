@@ -105,16 +105,29 @@ fn flash_with(
 
 /// A clean flash of the sample image: how many bytes the host puts on the wire.
 fn clean_wire_bytes() -> (u64, Vec<u8>) {
-    let image = sample_image();
+    clean_wire_bytes_of(&sample_image())
+}
+
+fn clean_wire_bytes_of(image: &[u8]) -> (u64, Vec<u8>) {
     let (r, s, link) = flash_with(
         QuecPythonConfig::default(),
         RawPasteSupport::Window(128),
-        &image,
+        image,
         &[],
         None,
     );
     r.outcome();
     (link.delivered(), s.sent)
+}
+
+/// The sample image with its 8th write call's chunk made of Ctrl-A bytes: shorter in base64
+/// than escaped in a bytes literal, so that chunk goes base64.
+fn image_with_a_base64_chunk() -> Vec<u8> {
+    otadeck_sim::firmware::with_region(
+        &sample_image(),
+        7 * RAW_PASTE_CHUNK..8 * RAW_PASTE_CHUNK,
+        &[0x01],
+    )
 }
 
 /// Power-cycle the module (what a technician does after a failed flash) and say what it runs.
@@ -503,33 +516,49 @@ fn a_module_that_never_answers_fails_at_connect() {
     assert_eq!(version_after_power_cycle(&mut link), DEMO_RUNNING_VERSION);
 }
 
+/// How a write call's chunk went on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Payload {
+    Base64,
+    Literal,
+}
+
 /// Index in the host's byte stream of a payload byte in the middle of the `n`th write call,
-/// with the byte there.
-fn payload_byte(sent: &[u8], n: usize, want: impl Fn(u8) -> bool) -> (u64, u8) {
+/// with the byte there, the byte before it and how that chunk was encoded.
+fn payload_byte(sent: &[u8], n: usize, want: impl Fn(u8) -> bool) -> (u64, u8, u8, Payload) {
+    const CALL: &[u8] = b"print(f.write(";
     let starts: Vec<usize> = sent
-        .windows(4)
+        .windows(CALL.len())
         .enumerate()
-        .filter(|(_, w)| *w == b"d(b'")
-        .map(|(i, _)| i + 4)
+        .filter(|(_, w)| *w == CALL)
+        .map(|(i, _)| i + CALL.len())
         .collect();
-    let start = starts[n];
+    let (start, quote, kind) = match &sent[starts[n]..starts[n] + 4] {
+        [b'A', b'(', b'b', q] => (starts[n] + 4, *q, Payload::Base64),
+        [b'b', q, ..] => (starts[n] + 2, *q, Payload::Literal),
+        other => panic!("write {n} starts {other:?}"),
+    };
     let mut i = start + 2000;
-    while !want(sent[i]) {
+    while !want(sent[i]) || sent[i - 1] == b'\\' {
         i += 1;
     }
     assert!(
-        sent[start..i].iter().all(|&b| b != b'\''),
+        !sent[start..i]
+            .windows(2)
+            .any(|w| w[1] == quote && w[0] != b'\\'),
         "still in the payload"
     );
-    (i as u64, sent[i])
+    (i as u64, sent[i], sent[i - 1], kind)
 }
 
 #[test]
 fn a_garbled_payload_byte_fails_the_module_verify() {
     let (_, clean) = clean_wire_bytes();
     let image = sample_image();
-    // A letter with its case flipped is still base64: the write takes it, the verify does not.
-    let (index, byte) = payload_byte(&clean, 10, |b| b.is_ascii_alphabetic());
+    // A letter with its case flipped is still a byte of the literal: the write takes it, the
+    // verify does not.
+    let (index, byte, _, kind) = payload_byte(&clean, 10, |b| b.is_ascii_alphabetic());
+    assert_eq!(kind, Payload::Literal);
     let (r, s, mut link) = flash_with(
         QuecPythonConfig::default(),
         RawPasteSupport::Window(128),
@@ -565,9 +594,10 @@ fn a_garbled_payload_byte_fails_the_module_verify() {
 
 #[test]
 fn a_payload_byte_garbled_out_of_base64_raises_at_its_write() {
-    let (_, clean) = clean_wire_bytes();
-    let image = sample_image();
-    let (index, byte) = payload_byte(&clean, 7, |b| b.is_ascii_alphanumeric());
+    let image = image_with_a_base64_chunk();
+    let (_, clean) = clean_wire_bytes_of(&image);
+    let (index, byte, _, kind) = payload_byte(&clean, 7, |b| b.is_ascii_alphanumeric());
+    assert_eq!(kind, Payload::Base64);
     let (r, s, mut link) = flash_with(
         QuecPythonConfig::default(),
         RawPasteSupport::Window(128),
@@ -587,6 +617,37 @@ fn a_payload_byte_garbled_out_of_base64_raises_at_its_write() {
     assert_eq!(e.offset, Some(7 * RAW_PASTE_CHUNK as u64));
     check_report(&r, e, KEEP_OLD);
     assert!(ends_with_release(&s.sent));
+    assert_eq!(version_after_power_cycle(&mut link), DEMO_RUNNING_VERSION);
+}
+
+#[test]
+fn a_payload_byte_garbled_into_a_line_end_raises_at_its_write() {
+    let (_, clean) = clean_wire_bytes();
+    let image = sample_image();
+    // A line feed inside a bytes literal ends it unclosed: a syntax error, nothing written.
+    let (index, byte, _, kind) = payload_byte(&clean, 5, |b| b.is_ascii_alphanumeric());
+    assert_eq!(kind, Payload::Literal);
+    let (r, s, mut link) = flash_with(
+        QuecPythonConfig::default(),
+        RawPasteSupport::Window(128),
+        &image,
+        &[LineFault::Corrupt {
+            index,
+            xor: byte ^ b'\n',
+        }],
+        None,
+    );
+    let e = r.error();
+    let FlashErrorKind::Traceback { last_line } = &e.kind else {
+        panic!("expected a traceback, got {e:?}");
+    };
+    assert!(last_line.starts_with("SyntaxError"), "{last_line}");
+    assert_eq!(e.step, Step::Write);
+    assert_eq!(e.offset, Some(5 * RAW_PASTE_CHUNK as u64));
+    check_report(&r, e, KEEP_OLD);
+    assert!(ends_with_release(&s.sent));
+    let staged = link.device.interpreter.flash.staging.as_ref().unwrap();
+    assert_eq!(staged.data.len(), 5 * RAW_PASTE_CHUNK);
     assert_eq!(version_after_power_cycle(&mut link), DEMO_RUNNING_VERSION);
 }
 

@@ -12,13 +12,16 @@ mod support;
 use std::time::{Duration, Instant};
 
 use otadeck_core::driver::esp32_micropython::{Esp32MicroPython, Job, BLOCK};
+use otadeck_core::driver::mp_encoding::Encoding;
 use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
 use otadeck_core::driver::repl_flow::FlowConfig;
 use otadeck_core::partition_state::SlotState;
 use otadeck_core::session::{FlashErrorKind, Machine, SessionEvent, Step};
 use otadeck_sim::esp_ota::EspOtaFlash;
-use otadeck_sim::firmware::{demo_image, demo_running_image, sample_image, SAMPLE_VERSION};
+use otadeck_sim::firmware::{
+    demo_image, demo_running_image, mixed_image, sample_image, SAMPLE_VERSION,
+};
 use otadeck_sim::harness::{run, Run};
 use otadeck_sim::line::SimLink;
 use otadeck_sim::mp_repl::RawPasteSupport;
@@ -40,6 +43,33 @@ fn logged(r: &Run, text: &str) -> bool {
     r.events
         .iter()
         .any(|e| matches!(e, SessionEvent::Log { message, .. } if message.contains(text)))
+}
+
+/// The encodings the chunks went in, from the counts the driver logs after the last write
+/// (`(chunks sent: 12 deflate-compressed and base64-encoded, 3 as bytes literals)`).
+fn chunk_encodings(r: &Run) -> Vec<Encoding> {
+    let counts = r
+        .events
+        .iter()
+        .find_map(|e| match e {
+            SessionEvent::Log { message, .. } => message
+                .split_once("(chunks sent: ")
+                .and_then(|(_, c)| c.split_once(')'))
+                .map(|(c, _)| c.to_string()),
+            _ => None,
+        })
+        .expect("the chunk counts are logged");
+    counts
+        .split(", ")
+        .map(|part| {
+            let (n, what) = part.split_once(' ').unwrap();
+            assert!(n.parse::<u64>().unwrap() > 0, "{counts}");
+            Encoding::PROBE_ORDER
+                .into_iter()
+                .find(|e| e.describe() == what)
+                .unwrap_or_else(|| panic!("{what}"))
+        })
+        .collect()
 }
 
 /// Run `machine` on a fresh real board; returns the run, the recorded state and the wall time.
@@ -127,14 +157,16 @@ fn esp32_sim(opts: &Opts, job: Job) -> (Run, esp32_mp::Esp32MicroPython) {
 }
 
 fn esp32_flash(paste: &'static str) {
-    let image = sample_image();
+    // Blocks that each encoding wins: every one the module decodes is used, and the slot must
+    // still hold exactly the image.
+    let image = mixed_image();
     let job = Job::Flash {
         image: image.clone(),
         accept: true,
     };
-    for (hide, encoding) in [
-        (vec![], "deflate-compressed"),
-        (vec!["deflate"], "base64-encoded"),
+    for (hide, encodings) in [
+        (vec![], [Encoding::DeflateBase64, Encoding::BytesLiteral]),
+        (vec!["deflate"], [Encoding::Base64, Encoding::BytesLiteral]),
     ] {
         let opts = esp32_opts(paste, hide);
         let (real, state) = on_real(&opts, |now| {
@@ -144,7 +176,7 @@ fn esp32_flash(paste: &'static str) {
         assert!(o.restarted);
         assert_eq!(o.bytes, image.len() as u64);
         assert_eq!(o.module.as_ref().unwrap().firmware_version, SAMPLE_VERSION);
-        assert!(logged(&real, encoding), "{encoding}");
+        assert_eq!(chunk_encodings(&real), encodings);
         assert!(logged(&real, "Read-back SHA-256 matches"));
         // The update slot holds the image in whole 4 KiB blocks, the padding erased flash.
         let mut padded = image.clone();
@@ -304,7 +336,7 @@ fn quec_sim(paste: &str, image: &[u8], options: FotaOptions) -> (Run, quecpython
 
 #[test]
 fn quecpython_flashes_in_every_paste_mode_like_the_simulator() {
-    let image = sample_image();
+    let image = mixed_image();
     for paste in PASTES {
         let opts = Opts {
             paste,
@@ -319,6 +351,10 @@ fn quecpython_flashes_in_every_paste_mode_like_the_simulator() {
         assert_eq!(o.module.as_ref().unwrap().firmware_version, SAMPLE_VERSION);
         assert_eq!(state.running(), 1);
         assert!(state.quec_slot(1) == image, "slot 1 is not the image");
+        assert_eq!(
+            chunk_encodings(&real),
+            [Encoding::Base64, Encoding::BytesLiteral]
+        );
         let calls = state.calls();
         assert_eq!(
             calls.first().map(String::as_str),
@@ -371,13 +407,16 @@ fn pycom_opts(paste: &'static str, hide: Vec<&'static str>) -> Opts {
 
 /// Pycom firmware flashed with each encoding in one raw-paste flavour.
 fn pycom_flash(paste: &'static str) {
-    let image = sample_image();
+    let image = mixed_image();
     let cases = [
-        (vec![], "deflate-compressed"),
-        (vec!["deflate"], "base64-encoded"),
-        (vec!["deflate", "binascii"], "hex-encoded"),
+        (vec![], [Encoding::DeflateBase64, Encoding::BytesLiteral]),
+        (vec!["deflate"], [Encoding::Base64, Encoding::BytesLiteral]),
+        (
+            vec!["deflate", "binascii"],
+            [Encoding::Hex, Encoding::BytesLiteral],
+        ),
     ];
-    for (hide, encoding) in cases {
+    for (hide, encodings) in cases {
         let opts = pycom_opts(paste, hide);
         let (real, state) = on_real(&opts, |now| {
             PycomFirmware::session(now, Some(image.clone()), FlowConfig::default())
@@ -385,7 +424,7 @@ fn pycom_flash(paste: &'static str) {
         let o = real.outcome();
         assert!(o.restarted);
         assert_eq!(o.bytes, image.len() as u64);
-        assert!(logged(&real, encoding), "{encoding}");
+        assert_eq!(chunk_encodings(&real), encodings);
         assert!(state.slot(1) == image, "slot 1 is not the image");
         assert_eq!((state.running(), state.next_boot()), (1, 1));
         assert_eq!(state.states()[1].as_deref(), Some("valid"));

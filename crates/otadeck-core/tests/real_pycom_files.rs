@@ -170,6 +170,21 @@ fn same_outcome(real: &Run, sim: &Run) {
     }
 }
 
+/// A file whose 2 KiB chunks each favour another encoding: Ctrl-A bytes (deflate, else base64),
+/// `\x01` `0` pairs (hex among hex and literals), and noise (a bytes literal).
+fn mixed_file() -> FileUpdate {
+    let mut data = vec![0x01u8; 2048];
+    data.extend([0x01, b'0'].iter().cycle().take(2048));
+    let mut x = 0x2545_f491_u32;
+    data.extend((0..2048).map(|_| {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x as u8
+    }));
+    file("/flash/lib/blob.bin", data, false)
+}
+
 #[test]
 fn files_are_committed_with_every_encoding_like_the_simulator() {
     let cases = [
@@ -179,18 +194,26 @@ fn files_are_committed_with_every_encoding_like_the_simulator() {
         ("refuse", vec!["deflate"], "f.write(A(b'"),
     ];
     for (paste, hide, encoding) in cases {
-        let (files, delete) = update();
+        let (mut files, delete) = update();
+        files.push(mixed_file());
         let (real, real_tree, sim, sim_tree) = both(paste, hide, files.clone(), delete);
         let o = real.outcome();
         assert_eq!(
             o.bytes,
             files.iter().map(|f| f.data.len() as u64).sum::<u64>()
         );
+        // Chunk by chunk: the module's best decoder where it wins, bytes literals elsewhere.
         assert!(logged(&real, encoding), "{encoding}");
+        assert!(
+            logged(&real, "f.write(b'") || logged(&real, "f.write(b\""),
+            "no bytes literal"
+        );
+        assert!(logged(&real, "as bytes literals)"), "the counts are logged");
         let mut expected = before();
         expected.remove("/sd/asset.wav");
-        expected.insert(files[0].path.clone(), files[0].data.clone());
-        expected.insert(files[1].path.clone(), files[1].data.clone());
+        for f in &files {
+            expected.insert(f.path.clone(), f.data.clone());
+        }
         assert!(
             real_tree.files == expected,
             "files after: {:?}",

@@ -1,14 +1,16 @@
-//! Figures for `cargo xtask bench`: the payload rate of the ESP32 MicroPython, Pycom and NodeMCU
-//! drivers
-//! against their simulated boards, per encoding, as a fraction of the line rate. Virtual clock:
-//! the figures are the protocol's own efficiency, whatever this machine's speed.
+//! Figures for `cargo xtask bench`: the payload rate of the ESP32 MicroPython, Pycom, QuecPython
+//! and NodeMCU drivers against their simulated boards, for a firmware-like image and for an
+//! incompressible one, as a fraction of the line rate. Virtual clock: the figures are the
+//! protocol's own efficiency, whatever this machine's speed.
 
 use std::time::Duration;
 
 use otadeck_core::driver::esp32_micropython::{Esp32MicroPython, Job};
 use otadeck_core::driver::nodemcu::{self, NodeMcuConfig, NodeMcuSession};
 use otadeck_core::driver::pycom::PycomFirmware;
+use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
 use otadeck_core::driver::repl_flow::FlowConfig;
+use otadeck_core::image::esp::{build_app_image, AppDescriptorFields};
 use otadeck_core::session::Machine;
 use otadeck_sim::esp32_mp::{self, Esp32Config};
 use otadeck_sim::firmware::{demo_image, demo_running_image};
@@ -17,6 +19,7 @@ use otadeck_sim::line::{Device, SimLink};
 use otadeck_sim::mp_repl::RawPasteSupport;
 use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig as BoardConfig};
 use otadeck_sim::pycom::{self, PycomConfig};
+use otadeck_sim::quecpython::{self, QuecPythonConfig};
 
 /// Payload bytes per second over the whole session (connect to confirmed after the restart),
 /// and the session's length in seconds.
@@ -35,64 +38,98 @@ fn rates<M: Machine, D: Device>(mut m: M, link: &mut SimLink<D>, len: usize) -> 
     )
 }
 
+/// A valid application image of `len` pseudo-random (incompressible) bytes.
+fn random_image(len: usize) -> Vec<u8> {
+    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
+    let data: Vec<u8> = (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect();
+    build_app_image(
+        9,
+        &AppDescriptorFields {
+            version: "9.9.8",
+            project_name: "otadeck-random",
+            time: "09:30:00",
+            date: "Nov 20 2026",
+            idf_version: "v5.3.1",
+            secure_version: 0,
+        },
+        &[(0x3C02_0020, &data)],
+    )
+}
+
+fn row(baud: u32, name: &str, (rate, secs): (f64, f64)) {
+    let line = f64::from(baud) / 10.0;
+    println!(
+        "{baud:>8}  {name:<48} {:>7.1} kB/s  {secs:>6.1} s  {:>12.2}",
+        rate / 1000.0,
+        rate / line
+    );
+}
+
+fn micropython_rows(baud: u32, image: &[u8], what: &str) {
+    let paste = RawPasteSupport::Window(128);
+    for (name, deflate) in [("deflate available", true), ("no deflate", false)] {
+        let config = Esp32Config {
+            has_deflate: deflate,
+            ..Esp32Config::default()
+        };
+        let mut link = SimLink::new(esp32_mp::device(config, demo_running_image(), paste), baud);
+        let job = Job::Flash {
+            image: image.to_vec(),
+            accept: true,
+        };
+        let s = Esp32MicroPython::session(Duration::ZERO, job, FlowConfig::default());
+        let r = rates(s, &mut link, image.len());
+        row(baud, &format!("ESP32 MicroPython, {name}, {what}"), r);
+    }
+    let mut link = SimLink::new(
+        pycom::device(PycomConfig::default(), demo_running_image(), paste),
+        baud,
+    );
+    let s = PycomFirmware::session(Duration::ZERO, Some(image.to_vec()), FlowConfig::default());
+    row(
+        baud,
+        &format!("Pycom (no deflate), {what}"),
+        rates(s, &mut link, image.len()),
+    );
+    let mut link = SimLink::new(
+        quecpython::device(QuecPythonConfig::default(), demo_running_image(), paste),
+        baud,
+    );
+    let s = QuecPythonSession::flash(Duration::ZERO, image.to_vec(), FotaOptions::default());
+    row(
+        baud,
+        &format!("QuecPython, {what}"),
+        rates(s, &mut link, image.len()),
+    );
+}
+
 fn main() {
     let image = demo_image("9.9.9", 256 * 1024);
+    let random = random_image(256 * 1024);
     println!(
-        "REPL drivers, {} byte firmware-like image, whole session (connect, write, read-back or \
-         verify, restart, confirm):",
-        image.len()
+        "REPL drivers, {} byte firmware-like image and {} byte random image, whole session \
+         (connect, write, read-back or verify, restart, confirm):",
+        image.len(),
+        random.len()
     );
     println!(
-        "{:>8}  {:<40} {:>10}  {:>8}  {:>13}",
-        "baud", "driver / encoding", "payload", "time", "of line rate"
+        "{:>8}  {:<48} {:>10}  {:>8}  {:>13}",
+        "baud", "driver / board / image", "payload", "time", "of line rate"
     );
     for baud in [115_200u32, 921_600] {
-        let line = f64::from(baud) / 10.0;
-        for (name, deflate, binascii) in [
-            ("ESP32 MicroPython, deflate + base64", true, true),
-            ("ESP32 MicroPython, base64", false, true),
-        ] {
-            let config = Esp32Config {
-                has_deflate: deflate,
-                has_binascii: binascii,
-                ..Esp32Config::default()
-            };
-            let mut link = SimLink::new(
-                esp32_mp::device(config, demo_running_image(), RawPasteSupport::Window(128)),
-                baud,
-            );
-            let job = Job::Flash {
-                image: image.clone(),
-                accept: true,
-            };
-            let s = Esp32MicroPython::session(Duration::ZERO, job, FlowConfig::default());
-            let (rate, secs) = rates(s, &mut link, image.len());
-            println!(
-                "{baud:>8}  {name:<40} {:>7.1} kB/s  {secs:>6.1} s  {:>12.2}",
-                rate / 1000.0,
-                rate / line
-            );
-        }
-        let mut link = SimLink::new(
-            pycom::device(
-                PycomConfig::default(),
-                demo_running_image(),
-                RawPasteSupport::Window(128),
-            ),
-            baud,
-        );
-        let s = PycomFirmware::session(Duration::ZERO, Some(image.clone()), FlowConfig::default());
-        let (rate, secs) = rates(s, &mut link, image.len());
-        println!(
-            "{baud:>8}  {:<40} {:>7.1} kB/s  {secs:>6.1} s  {:>12.2}",
-            "Pycom, base64 (no deflate on that fork)",
-            rate / 1000.0,
-            rate / line
-        );
+        micropython_rows(baud, &image, "firmware");
+        micropython_rows(baud, &random, "random");
         for (name, board) in [
-            ("NodeMCU, base64 lines", BoardConfig::default()),
+            ("NodeMCU, base64 lines, firmware", BoardConfig::default()),
             (
-                "NodeMCU, write lines only",
+                "NodeMCU, write lines only, firmware",
                 BoardConfig {
                     sector_erase_time: Duration::ZERO,
                     verify_time: Duration::ZERO,
@@ -107,12 +144,7 @@ fn main() {
                 accept: true,
             };
             let s = NodeMcuSession::start(Duration::ZERO, job, NodeMcuConfig::default());
-            let (rate, secs) = rates(s, &mut link, image.len());
-            println!(
-                "{baud:>8}  {name:<40} {:>7.1} kB/s  {secs:>6.1} s  {:>12.2}",
-                rate / 1000.0,
-                rate / line
-            );
+            row(baud, name, rates(s, &mut link, image.len()));
         }
     }
 }

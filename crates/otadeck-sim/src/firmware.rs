@@ -75,10 +75,51 @@ pub fn sample_image() -> Vec<u8> {
     demo_image(SAMPLE_VERSION, SAMPLE_BODY_LEN)
 }
 
+/// `image` with `at` overwritten by `pattern`, repeated, and its checksum and appended SHA-256 made
+/// right again: a valid image whose bytes there are what a test needs (control bytes that are
+/// shorter in base64 than escaped in a bytes literal, say). `at` must lie in segment data.
+pub fn with_region(image: &[u8], at: std::ops::Range<usize>, pattern: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let mut out = image.to_vec();
+    let before = otadeck_core::image::esp::parse(&out).expect("a valid image");
+    for (b, p) in out[at.clone()].iter_mut().zip(pattern.iter().cycle()) {
+        *b = *p;
+    }
+    // The checksum is the XOR of every segment data byte: swap the old bytes for the new.
+    let mut sum = before.checksum.stored;
+    for (old, new) in image[at.clone()].iter().zip(&out[at]) {
+        sum ^= old ^ new;
+    }
+    out[before.checksum.offset] = sum;
+    if let Some(h) = before.sha256.as_ref() {
+        let digest = sha2::Sha256::digest(&out[..h.offset]);
+        out[h.offset..h.offset + 32].copy_from_slice(&digest);
+    }
+    out
+}
+
+/// The sample image with blocks that each encoding wins: 4 KiB of Ctrl-A at 16 KiB (shortest
+/// deflated, or in base64 when the module has no deflate) and 4 KiB of `\x01` `0` pairs at
+/// 32 KiB (shortest in hex among hex and bytes literals: each pair is `\0010` escaped); the
+/// firmware-like rest goes deflated or as bytes literals.
+pub fn mixed_image() -> Vec<u8> {
+    let image = with_region(&sample_image(), 16 * 1024..20 * 1024, &[0x01]);
+    with_region(&image, 32 * 1024..36 * 1024, &[0x01, b'0'])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use otadeck_core::image::esp;
+
+    #[test]
+    fn a_region_rewritten_keeps_the_image_valid() {
+        let img = with_region(&sample_image(), 20_000..24_000, &[0x01]);
+        let parsed = esp::parse(&img).unwrap();
+        assert!(parsed.checksum.ok());
+        assert!(parsed.sha256.as_ref().is_some_and(|h| h.ok()));
+        assert!(img[20_000..24_000].iter().all(|&b| b == 1));
+    }
 
     #[test]
     fn sample_is_a_valid_image_with_its_version() {

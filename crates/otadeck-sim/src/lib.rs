@@ -16,6 +16,7 @@ pub mod nodemcu;
 pub mod pyblock;
 pub mod pycom;
 pub mod pyexpr;
+pub mod pylit;
 mod pyops;
 pub mod quecpython;
 pub mod quecpython_download;

@@ -32,7 +32,8 @@ pub struct ExecResult {
 
 /// The language side of a simulated MicroPython module.
 pub trait Interpreter {
-    /// Run `code` (a whole exec: one or more statements).
+    /// Run `code` (a whole exec: one or more statements). From the REPL it holds one `char` per
+    /// byte received (Latin-1), so bytes literals carry any byte ([`crate::pylit`]).
     fn exec(&mut self, code: &str) -> ExecResult;
     /// The friendly REPL banner, e.g. `MicroPython v1.12 on 2023-03-01; EC600U with QUECTEL`.
     fn banner(&self) -> String;
@@ -178,7 +179,9 @@ impl<I: Interpreter> ReplDevice<I> {
         if prefix_ok {
             self.out.extend_from_slice(b"OK");
         }
-        let code = String::from_utf8_lossy(code).into_owned();
+        // One char per byte, as MicroPython's lexer reads bytes: a bytes literal keeps every
+        // byte value the line carried.
+        let code: String = code.iter().map(|&b| char::from(b)).collect();
         self.interpreter.clock(self.now);
         let result = self.interpreter.exec(&code);
         self.after_exec(result);

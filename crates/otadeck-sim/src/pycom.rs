@@ -29,7 +29,7 @@ pub struct PycomConfig {
     pub fail_write_at: Option<usize>,
     /// Fault knob: the `os.rename` call with this index raises `OSError` (a full file system).
     pub fail_rename_at: Option<usize>,
-    /// The firmware has `binascii` (without it, data can only travel hex-encoded).
+    /// The firmware has `binascii` (without it, data travels hex-encoded or as bytes literals).
     pub has_binascii: bool,
 }
 

@@ -289,9 +289,11 @@ pub(crate) fn list_index(len: usize, i: &Value) -> Result<usize, PyErr> {
 /// Split `a, f(b, c), d` at top-level commas.
 pub(crate) fn split_args(s: &str) -> Result<Vec<&str>, PyErr> {
     let mut out = Vec::new();
-    let (mut depth, mut start, mut quote) = (0i32, 0usize, None::<char>);
+    let (mut depth, mut start, mut quote, mut escaped) = (0i32, 0usize, None::<char>, false);
     for (i, c) in s.char_indices() {
         match (quote, c) {
+            (Some(_), _) if escaped => escaped = false,
+            (Some(_), '\\') => escaped = true,
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, '\'' | '"') => quote = Some(c),
@@ -314,39 +316,6 @@ pub(crate) fn split_args(s: &str) -> Result<Vec<&str>, PyErr> {
     Ok(out)
 }
 
-fn literal_bytes(body: &str) -> Result<Vec<u8>, PyErr> {
-    let mut out = Vec::with_capacity(body.len());
-    let bytes = body.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
-            match bytes.get(i + 1) {
-                Some(b'x') => {
-                    let hex = body
-                        .get(i + 2..i + 4)
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                        .ok_or_else(|| PyErr::new("SyntaxError", "invalid \\x escape"))?;
-                    out.push(hex);
-                    i += 4;
-                }
-                Some(b'n') => {
-                    out.push(b'\n');
-                    i += 2;
-                }
-                Some(&c) => {
-                    out.push(c);
-                    i += 2;
-                }
-                None => return Err(PyErr::new("SyntaxError", "invalid syntax")),
-            }
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Ok(out)
-}
-
 /// Evaluate one expression.
 pub fn eval(expr: &str, g: &mut Globals, host: &mut dyn Host) -> Result<Value, PyErr> {
     let expr = expr.trim();
@@ -365,19 +334,8 @@ pub fn eval(expr: &str, g: &mut Globals, host: &mut dyn Host) -> Result<Value, P
         "False" => return Ok(Value::Bool(false)),
         _ => {}
     }
-    for (prefix, is_bytes) in [("b'", true), ("b\"", true), ("'", false), ("\"", false)] {
-        if let Some(rest) = expr.strip_prefix(prefix) {
-            let quote = prefix.chars().last().unwrap();
-            let body = rest
-                .strip_suffix(quote)
-                .ok_or_else(|| PyErr::new("SyntaxError", "invalid syntax"))?;
-            let raw = literal_bytes(body)?;
-            return Ok(if is_bytes {
-                Value::Bytes(raw)
-            } else {
-                Value::Str(String::from_utf8_lossy(&raw).into_owned())
-            });
-        }
+    if let Some(literal) = crate::pylit::parse(expr) {
+        return literal;
     }
     if expr.ends_with(')') {
         let open =
@@ -442,9 +400,12 @@ pub fn eval(expr: &str, g: &mut Globals, host: &mut dyn Host) -> Result<Value, P
 fn matching_open(expr: &str) -> Option<usize> {
     let mut depth = 0i32;
     let mut quote = None::<char>;
+    let mut escaped = false;
     let mut open_at = None;
     for (i, c) in expr.char_indices() {
         match (quote, c) {
+            (Some(_), _) if escaped => escaped = false,
+            (Some(_), '\\') => escaped = true,
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, '\'' | '"') => quote = Some(c),

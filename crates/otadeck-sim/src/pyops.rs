@@ -168,9 +168,12 @@ pub(crate) fn eval_operators(
 fn matching_open_bracket(expr: &str) -> Option<usize> {
     let mut depth = 0i32;
     let mut quote = None::<char>;
+    let mut escaped = false;
     let mut open_at = None;
     for (i, c) in expr.char_indices() {
         match (quote, c) {
+            (Some(_), _) if escaped => escaped = false,
+            (Some(_), '\\') => escaped = true,
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, '\'' | '"') => quote = Some(c),

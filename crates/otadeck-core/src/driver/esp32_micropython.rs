@@ -1,18 +1,19 @@
 //! ESP32 MicroPython over-the-air update through `esp32.Partition`, on the raw REPL.
 //!
-//! Flash: read the slots, probe the fastest encoding, write the image into the next-update
-//! partition in 4 KiB `writeblocks` (the last block padded with erased-flash bytes), read it back
-//! and compare its SHA-256, `set_boot()` (the module validates the image), `machine.reset()`,
-//! reconnect, check that the new slot runs, and accept it (`mark_app_valid_cancel_rollback`)
-//! unless the technician wants to decide later. The running slot is never written, and nothing
-//! selects the new slot before the read-back hash matched and the module validated it.
+//! Flash: read the slots, probe the module's encodings, write the image into the next-update
+//! partition in 4 KiB `writeblocks`, each block in the encoding that is shortest for it (the last
+//! block padded with erased-flash bytes), read it back and compare its SHA-256, `set_boot()` (the
+//! module validates the image), `machine.reset()`, reconnect, check that the new slot runs, and
+//! accept it (`mark_app_valid_cancel_rollback`) unless the technician wants to decide later. The
+//! running slot is never written, and nothing selects the new slot before the read-back hash
+//! matched and the module validated it.
 
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use crate::driver::esp32_state::{self, SlotsReport, READ_OTADATA, READ_SLOTS};
-use crate::driver::mp_encoding::{Encoding, EncodingProbe, ProbeStep};
+use crate::driver::mp_encoding::{ChunkEncoder, Encoding, EncodingProbe, ProbeStep};
 use crate::driver::repl_flow::{
     bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
 };
@@ -65,7 +66,7 @@ pub struct Esp32MicroPython {
     stage: Stage,
     slots: Option<SlotsReport>,
     states: Option<Vec<Option<SlotState>>>,
-    encoding: Option<Encoding>,
+    encoder: Option<ChunkEncoder>,
     probe: EncodingProbe,
     /// Bytes of the image the module has stored.
     written: usize,
@@ -89,7 +90,7 @@ impl Esp32MicroPython {
             stage: Stage::ReadSlots,
             slots: None,
             states: None,
-            encoding: None,
+            encoder: None,
             probe: EncodingProbe::default(),
             written: 0,
             verified_blocks: 0,
@@ -188,22 +189,27 @@ impl Esp32MicroPython {
         Ok(())
     }
 
-    fn write_call(&self) -> Call {
-        let encoding = self.encoding.expect("probed");
-        let mut code = String::new();
+    /// The next write exec: as many blocks as fit [`WRITE_CODE_BUDGET`], each in the shortest
+    /// encoding the module decodes.
+    fn write_call(&mut self) -> Call {
+        let mut code = Vec::new();
         let mut n = self.written / BLOCK;
-        while n < self.blocks() && (code.is_empty() || code.len() < WRITE_CODE_BUDGET / 2) {
-            let line = format!(
-                "p.writeblocks({n},{})\n",
-                encoding.expression(&self.block(n))
-            );
+        let blocks = self.blocks();
+        while n < blocks && (code.is_empty() || code.len() < WRITE_CODE_BUDGET / 2) {
+            let block = self.block(n);
+            let encoder = self.encoder.as_mut().expect("probed");
+            let (e, expr) = encoder.shortest(&block);
+            let mut line = format!("p.writeblocks({n},").into_bytes();
+            line.extend_from_slice(&expr);
+            line.extend_from_slice(b")\n");
             if !code.is_empty() && code.len() + line.len() > WRITE_CODE_BUDGET {
                 break;
             }
-            code.push_str(&line);
+            encoder.record(e);
+            code.extend_from_slice(&line);
             n += 1;
         }
-        code.push_str(&format!("print({n})"));
+        code.extend_from_slice(format!("print({n})").as_bytes());
         Call::new(Step::Write, code, Duration::from_secs(10))
     }
 
@@ -331,17 +337,18 @@ impl Esp32MicroPython {
                 )))
             }
             ProbeStep::Found(e) => {
-                self.encoding = Some(e);
-                self.stage = Stage::Write;
+                let encoder = ChunkEncoder::new(e);
                 report.log(
                     LogLevel::Info,
                     format!(
-                        "Writing {} bytes to slot {} in 4 KiB blocks, {}",
+                        "Writing {} bytes to slot {} in 4 KiB blocks, each {}",
                         group_digits(self.image().len() as u64),
                         self.target.as_deref().unwrap_or("?"),
-                        e.describe()
+                        encoder.describe_choice()
                     ),
                 );
+                self.encoder = Some(encoder);
+                self.stage = Stage::Write;
                 report.progress(0, self.image().len() as u64);
                 Ok(Next::Exec(self.write_call()))
             }
@@ -396,9 +403,7 @@ impl Esp32MicroPython {
                     self.probe_step(report, step)
                 }
                 None => Err(FlashErrorKind::Unsuitable(
-                    "this MicroPython has neither binascii nor bytes.fromhex, so binary data \
-                     cannot be sent to it"
-                        .into(),
+                    "this MicroPython cannot open its update partition with esp32.Partition".into(),
                 )),
             },
             Stage::Write => {
@@ -411,9 +416,13 @@ impl Esp32MicroPython {
                 if self.written < self.image().len() {
                     return Ok(Next::Exec(self.write_call()));
                 }
+                let summary = self.encoder.as_ref().map(ChunkEncoder::summary);
                 report.log(
                     LogLevel::Info,
-                    "All blocks written; reading them back to compare",
+                    format!(
+                        "All blocks written ({}); reading them back to compare",
+                        summary.unwrap_or_default()
+                    ),
                 );
                 self.stage = Stage::ReadBack;
                 Ok(Next::Exec(self.read_back_call()))

@@ -1,6 +1,8 @@
-//! How image bytes travel inside Python source on a MicroPython REPL, probed the way mpremote's
+//! How image bytes travel inside Python source on a MicroPython REPL. Probed the way mpremote's
 //! `romfs deploy` does: raw deflate + base64 when the module has `deflate` and `binascii`, base64
-//! when it has `binascii`, hex (`bytes.fromhex`) as the last resort.
+//! when it has `binascii`, hex (`bytes.fromhex`) when it has that; a bytes literal that carries
+//! most bytes verbatim needs nothing and is always there. Each chunk then goes in whichever of
+//! the module's encodings gives the fewest wire bytes ([`ChunkEncoder`]).
 
 use base64::Engine as _;
 
@@ -11,8 +13,15 @@ use crate::driver::repl_flow::Reply;
 /// of one expression is never longer than the window, so no reference can reach further.
 pub const DEFLATE_WBITS: u32 = 12;
 
-/// An encoding of bytes in Python source, fastest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// Bytes that cannot stand verbatim inside `b'…'` in a raw-REPL exec, besides the quote
+/// character itself. Measured on MicroPython 1.27 (`tests/real_mp_literal.rs`): Ctrl-A and
+/// Ctrl-B act on a plain raw REPL (reset, leave), Ctrl-C and Ctrl-D end the input in both raw
+/// and raw-paste mode, CR and LF end the line (the lexer turns CR into LF), and `\` starts an
+/// escape. Every other byte, NUL and 0x7f-0xff (non-UTF-8 included) among them, is taken as is.
+pub const LITERAL_ESCAPED: [u8; 7] = [0x01, 0x02, 0x03, 0x04, b'\n', b'\r', b'\\'];
+
+/// An encoding of bytes in Python source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Encoding {
     /// `D(B(A(b'…')),R,12).read()`: raw deflate with a 4 KiB window ([`DEFLATE_WBITS`]), then
     /// base64.
@@ -21,31 +30,91 @@ pub enum Encoding {
     Base64,
     /// `bytes.fromhex('…')`.
     Hex,
+    /// `b'…'`: the bytes themselves, with [`LITERAL_ESCAPED`] and the quote escaped.
+    BytesLiteral,
+}
+
+/// Does the byte `b` start an octal escape's next digit (so a short `\1` before it would take it)?
+fn is_octal_digit(b: u8) -> bool {
+    (b'0'..=b'7').contains(&b)
+}
+
+/// `data` as a Python bytes literal, quoted with whichever of `'` and `"` it holds fewer of, each
+/// byte that must be escaped in its shortest escape.
+pub fn bytes_literal(data: &[u8]) -> Vec<u8> {
+    let singles = data.iter().filter(|&&b| b == b'\'').count();
+    let doubles = data.iter().filter(|&&b| b == b'"').count();
+    let quote = if doubles < singles { b'"' } else { b'\'' };
+    let mut out = Vec::with_capacity(data.len() + data.len() / 16 + 3);
+    out.push(b'b');
+    out.push(quote);
+    for (i, &b) in data.iter().enumerate() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            _ if b == quote => out.extend_from_slice(&[b'\\', quote]),
+            0x01..=0x04 => {
+                // `\1` unless an octal digit follows verbatim; then all three digits.
+                if data.get(i + 1).is_some_and(|&n| is_octal_digit(n)) {
+                    out.extend_from_slice(&[b'\\', b'0', b'0', b'0' + b]);
+                } else {
+                    out.extend_from_slice(&[b'\\', b'0' + b]);
+                }
+            }
+            _ => out.push(b),
+        }
+    }
+    out.push(quote);
+    out
 }
 
 impl Encoding {
-    /// The encodings in the order they are probed.
-    pub const PROBE_ORDER: [Encoding; 3] =
-        [Encoding::DeflateBase64, Encoding::Base64, Encoding::Hex];
+    /// The encodings in the order they are probed; the last needs nothing.
+    pub const PROBE_ORDER: [Encoding; 4] = [
+        Encoding::DeflateBase64,
+        Encoding::Base64,
+        Encoding::Hex,
+        Encoding::BytesLiteral,
+    ];
 
-    /// The imports this encoding needs on the module (names `A`, `B`, `D`, `R`), run once before
-    /// the first write. A module without them raises `ImportError`.
+    /// The imports this encoding needs on the module (names `A`, `B`, `D`, `R`, `H`), run once
+    /// before the first write. A module without them raises `ImportError`.
     pub fn imports(self) -> &'static str {
         match self {
-            Encoding::DeflateBase64 => {
-                "from binascii import a2b_base64 as A\nfrom io import BytesIO as B\nfrom deflate import DeflateIO as D,RAW as R"
-            }
+            Encoding::DeflateBase64 => concat!(
+                "from binascii import a2b_base64 as A\nfrom io import BytesIO as B\n",
+                "from deflate import DeflateIO as D,RAW as R"
+            ),
             Encoding::Base64 => "from binascii import a2b_base64 as A",
             Encoding::Hex => "H=bytes.fromhex",
+            // Not empty: an empty exec in plain raw mode is a soft reset.
+            Encoding::BytesLiteral => "pass",
         }
     }
 
-    /// A Python expression that evaluates to `data` on the module.
+    /// The encodings a module whose probe found `self` decodes: the imports of deflate + base64
+    /// define base64's name too, and a bytes literal needs none.
+    pub fn usable(self) -> &'static [Encoding] {
+        match self {
+            Encoding::DeflateBase64 => &[
+                Encoding::DeflateBase64,
+                Encoding::Base64,
+                Encoding::BytesLiteral,
+            ],
+            Encoding::Base64 => &[Encoding::Base64, Encoding::BytesLiteral],
+            Encoding::Hex => &[Encoding::Hex, Encoding::BytesLiteral],
+            Encoding::BytesLiteral => &[Encoding::BytesLiteral],
+        }
+    }
+
+    /// A Python expression that evaluates to `data` on the module (not UTF-8 for
+    /// [`Encoding::BytesLiteral`]).
     ///
     /// # Panics
     /// For [`Encoding::DeflateBase64`] when `data` is longer than the deflate window (4 KiB):
     /// the module could not inflate it.
-    pub fn expression(self, data: &[u8]) -> String {
+    pub fn expression(self, data: &[u8]) -> Vec<u8> {
         match self {
             Encoding::DeflateBase64 => {
                 assert!(
@@ -58,11 +127,13 @@ impl Encoding {
                     "D(B(A(b'{}')),R,{DEFLATE_WBITS}).read()",
                     base64::engine::general_purpose::STANDARD.encode(packed)
                 )
+                .into_bytes()
             }
             Encoding::Base64 => format!(
                 "A(b'{}')",
                 base64::engine::general_purpose::STANDARD.encode(data)
-            ),
+            )
+            .into_bytes(),
             Encoding::Hex => {
                 let mut s = String::with_capacity(data.len() * 2 + 6);
                 s.push_str("H('");
@@ -70,8 +141,9 @@ impl Encoding {
                     s.push_str(&format!("{b:02x}"));
                 }
                 s.push_str("')");
-                s
+                s.into_bytes()
             }
+            Encoding::BytesLiteral => bytes_literal(data),
         }
     }
 
@@ -81,7 +153,86 @@ impl Encoding {
             Encoding::DeflateBase64 => "deflate-compressed and base64-encoded",
             Encoding::Base64 => "base64-encoded",
             Encoding::Hex => "hex-encoded",
+            Encoding::BytesLiteral => "as bytes literals",
         }
+    }
+}
+
+/// Picks, chunk by chunk, the encoding among a module's that gives the fewest wire bytes, and
+/// counts the picks for the log.
+#[derive(Debug, Clone)]
+pub struct ChunkEncoder {
+    usable: &'static [Encoding],
+    used: [u64; 4],
+}
+
+impl ChunkEncoder {
+    /// For a module whose probe found `found`.
+    pub fn new(found: Encoding) -> Self {
+        ChunkEncoder {
+            usable: found.usable(),
+            used: [0; 4],
+        }
+    }
+
+    /// The encodings it chooses from.
+    pub fn usable(&self) -> &'static [Encoding] {
+        self.usable
+    }
+
+    /// The shortest expression for `data` (the earlier encoding on a tie), without counting it.
+    pub fn shortest(&self, data: &[u8]) -> (Encoding, Vec<u8>) {
+        let mut best: Option<(Encoding, Vec<u8>)> = None;
+        for &e in self.usable {
+            let expr = e.expression(data);
+            if best.as_ref().is_none_or(|(_, b)| expr.len() < b.len()) {
+                best = Some((e, expr));
+            }
+        }
+        best.expect("a bytes literal is always usable")
+    }
+
+    /// The shortest expression for `data`, counted.
+    pub fn encode(&mut self, data: &[u8]) -> Vec<u8> {
+        let (e, expr) = self.shortest(data);
+        self.record(e);
+        expr
+    }
+
+    /// Count one chunk sent in `e`.
+    pub fn record(&mut self, e: Encoding) {
+        self.used[e as usize] += 1;
+    }
+
+    /// The choice in words, for the log: `in the shorter of deflate-compressed and
+    /// base64-encoded, base64-encoded, as bytes literals`.
+    pub fn describe_choice(&self) -> String {
+        match self.usable {
+            [only] => only.describe().to_string(),
+            many => {
+                let names: Vec<&str> = many.iter().map(|e| e.describe()).collect();
+                format!("in the shortest of: {}", names.join("; "))
+            }
+        }
+    }
+
+    /// How many chunks went in `e`.
+    pub fn count(&self, e: Encoding) -> u64 {
+        self.used[e as usize]
+    }
+
+    /// The counts in words: `12 chunks deflate-compressed and base64-encoded, 3 as bytes
+    /// literals`.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = Encoding::PROBE_ORDER
+            .iter()
+            .filter(|&&e| self.count(e) > 0)
+            .map(|&e| format!("{} {}", self.count(e), e.describe()))
+            .collect();
+        if parts.is_empty() {
+            return "no chunks".into();
+        }
+        format!("chunks sent: {}", parts.join(", "))
     }
 }
 
@@ -107,8 +258,9 @@ impl EncodingProbe {
         ProbeStep::Try(Encoding::PROBE_ORDER[0])
     }
 
-    /// The reply to the last candidate's imports. `None` when not even hex works (the module is
-    /// no MicroPython the driver can use).
+    /// The reply to the last candidate's imports. `None` when even the bytes literal's probe
+    /// (which imports nothing of its own) raised: what the driver runs beside the imports is
+    /// missing.
     pub fn on_reply(&mut self, reply: Reply<'_>) -> Option<ProbeStep> {
         let current = Encoding::PROBE_ORDER[self.tried];
         if reply.output().is_ok() {
@@ -125,10 +277,116 @@ impl EncodingProbe {
 mod tests {
     use super::*;
 
+    /// What MicroPython's lexer makes of a bytes literal as [`bytes_literal`] writes it (the
+    /// escapes it uses: `\\`, `\'`, `\"`, `\n`, `\r`, one to three octal digits).
+    fn unescape(lit: &[u8]) -> Vec<u8> {
+        let quote = lit[1];
+        assert_eq!(lit[0], b'b');
+        assert_eq!(*lit.last().unwrap(), quote);
+        let body = &lit[2..lit.len() - 1];
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < body.len() {
+            let c = body[i];
+            assert!(
+                !LITERAL_ESCAPED.contains(&c) || c == b'\\',
+                "{c:#x} verbatim"
+            );
+            assert_ne!(c, quote, "an unescaped quote");
+            if c != b'\\' {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            let e = body[i + 1];
+            i += 2;
+            out.push(match e {
+                b'n' => b'\n',
+                b'r' => b'\r',
+                b'0'..=b'7' => {
+                    let mut v = u32::from(e - b'0');
+                    for _ in 0..2 {
+                        match body.get(i) {
+                            Some(&d) if is_octal_digit(d) => {
+                                v = v * 8 + u32::from(d - b'0');
+                                i += 1;
+                            }
+                            _ => break,
+                        }
+                    }
+                    v as u8
+                }
+                other => other,
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn the_literal_escapes_only_what_the_lexer_needs_in_the_shortest_form() {
+        let all: Vec<u8> = (0..=255).collect();
+        let lit = bytes_literal(&all);
+        assert_eq!(unescape(&lit), all);
+        // Eight escapes of two characters (the quote included): 256 + 8 + `b''`.
+        assert_eq!(lit.len(), 256 + 8 + 3);
+        // A single quote and no double quote: quoted with double quotes, the `'` verbatim.
+        assert_eq!(
+            bytes_literal(b"\x01a\x017\x04\x00'\\\r\n"),
+            b"b\"\\1a\\0017\\4\x00'\\\\\\r\\n\""
+        );
+        assert_eq!(bytes_literal(b"''\""), b"b\"''\\\"\"");
+        assert_eq!(bytes_literal(b"'\"\""), b"b'\\'\"\"'");
+        for seed in 0..50u32 {
+            let data: Vec<u8> = (0..300u32)
+                .map(|i| {
+                    [1, 2, 3, 4, b'0', b'7', b'8', b'\'', b'"', b'\\']
+                        [((i * 7 + seed * 13) % 10) as usize]
+                })
+                .collect();
+            assert_eq!(unescape(&bytes_literal(&data)), data);
+        }
+    }
+
+    #[test]
+    fn each_chunk_goes_in_the_shortest_usable_encoding() {
+        let mut enc = ChunkEncoder::new(Encoding::DeflateBase64);
+        let zeros = vec![0u8; 4096];
+        let mut x = 0x2545_f491_u32;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x as u8
+            })
+            .collect();
+        let ctrl = vec![0x03u8; 3000];
+        assert_eq!(enc.shortest(&zeros).0, Encoding::DeflateBase64);
+        assert_eq!(enc.shortest(&noise).0, Encoding::BytesLiteral);
+        let lit = enc.encode(&noise);
+        assert!(lit.len() < 4096 * 105 / 100, "{}", lit.len());
+        enc.encode(&zeros);
+        enc.encode(&noise);
+        assert_eq!(
+            enc.summary(),
+            "chunks sent: 1 deflate-compressed and base64-encoded, 2 as bytes literals"
+        );
+        // Without deflate, a block of control bytes is shorter in base64 than escaped.
+        let b64 = ChunkEncoder::new(Encoding::Base64);
+        assert_eq!(b64.shortest(&ctrl).0, Encoding::Base64);
+        assert_eq!(b64.shortest(&noise).0, Encoding::BytesLiteral);
+        // A module with no decoder at all still takes literals.
+        let none = ChunkEncoder::new(Encoding::BytesLiteral);
+        assert_eq!(
+            none.shortest(&ctrl),
+            (Encoding::BytesLiteral, bytes_literal(&ctrl))
+        );
+    }
+
     #[test]
     fn deflate_round_trips_through_raw_inflate() {
         let data: Vec<u8> = (0..4096u32).map(|i| (i % 7) as u8).collect();
-        let expr = Encoding::DeflateBase64.expression(&data);
+        let expr = String::from_utf8(Encoding::DeflateBase64.expression(&data)).unwrap();
         let b64 = expr
             .strip_prefix("D(B(A(b'")
             .and_then(|s| s.strip_suffix("')),R,12).read()"))
@@ -145,12 +403,12 @@ mod tests {
 
     #[test]
     fn hex_and_base64_expressions() {
-        assert_eq!(Encoding::Hex.expression(&[0, 0xab, 0xff]), "H('00abff')");
-        assert_eq!(Encoding::Base64.expression(b"hi!"), "A(b'aGkh')");
+        assert_eq!(Encoding::Hex.expression(&[0, 0xab, 0xff]), b"H('00abff')");
+        assert_eq!(Encoding::Base64.expression(b"hi!"), b"A(b'aGkh')");
     }
 
     #[test]
-    fn the_probe_falls_back_in_order_and_gives_up_after_hex() {
+    fn the_probe_falls_back_in_order_down_to_the_literal() {
         let mut p = EncodingProbe::default();
         assert_eq!(p.start(), ProbeStep::Try(Encoding::DeflateBase64));
         let missing = Reply::Output {
@@ -167,6 +425,18 @@ mod tests {
         p.start();
         p.on_reply(missing);
         p.on_reply(missing);
+        assert_eq!(
+            p.on_reply(missing),
+            Some(ProbeStep::Try(Encoding::BytesLiteral))
+        );
+        assert_eq!(
+            p.on_reply(ok),
+            Some(ProbeStep::Found(Encoding::BytesLiteral))
+        );
+        p.start();
+        for _ in 0..3 {
+            p.on_reply(missing);
+        }
         assert_eq!(p.on_reply(missing), None);
     }
 }

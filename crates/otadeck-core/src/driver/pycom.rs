@@ -1,14 +1,14 @@
 //! Pycom firmware update (`pycom.ota_start / ota_write / ota_verify / ota_finish`) on the raw REPL.
 //!
-//! Order: read the module, probe the fastest encoding, `ota_start()` (erases the other slot),
-//! stream the image through `ota_write`, `ota_verify()` (the module checks the image it holds),
-//! and only then `ota_finish()`, which selects the new slot; then `machine.reset()` and a check that
-//! the module runs the new version. Pycom's own client finishes before it verifies; verifying first
-//! means a bad image is never selected.
+//! Order: read the module, probe its encodings, `ota_start()` (erases the other slot), stream the
+//! image through `ota_write` (each chunk in the encoding shortest for it), `ota_verify()` (the
+//! module checks the image it holds), and only then `ota_finish()`, which selects the new slot;
+//! then `machine.reset()` and a check that the module runs the new version. Pycom's own client
+//! finishes before it verifies; verifying first means a bad image is never selected.
 
 use std::time::Duration;
 
-use crate::driver::mp_encoding::{Encoding, EncodingProbe, ProbeStep};
+use crate::driver::mp_encoding::{ChunkEncoder, Encoding, EncodingProbe, ProbeStep};
 use crate::driver::repl_flow::{
     bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
 };
@@ -42,7 +42,7 @@ pub struct PycomFirmware {
     image: Option<Vec<u8>>,
     stage: Stage,
     probe: EncodingProbe,
-    encoding: Option<Encoding>,
+    encoder: Option<ChunkEncoder>,
     written: usize,
     slot: Option<String>,
     restarted: bool,
@@ -58,7 +58,7 @@ impl PycomFirmware {
             image,
             stage: Stage::Identify,
             probe: EncodingProbe::default(),
-            encoding: None,
+            encoder: None,
             written: 0,
             slot: None,
             restarted: false,
@@ -108,24 +108,27 @@ impl PycomFirmware {
         Ok(Some(version))
     }
 
-    fn write_call(&self) -> Call {
-        let encoding = self.encoding.expect("probed");
-        let image = self.image();
-        let mut code = String::new();
+    /// The next write exec: chunks of [`WRITE_CHUNK`] while they fit [`WRITE_CODE_BUDGET`], each
+    /// in the shortest encoding the module decodes.
+    fn write_call(&mut self) -> Call {
+        let image = self.image.as_deref().unwrap_or_default();
+        let encoder = self.encoder.as_mut().expect("probed");
+        let mut code = Vec::new();
         let mut at = self.written;
         while at < image.len() && code.len() < WRITE_CODE_BUDGET / 2 {
             let end = (at + WRITE_CHUNK).min(image.len());
-            let line = format!(
-                "pycom.ota_write({})\n",
-                encoding.expression(&image[at..end])
-            );
+            let (e, expr) = encoder.shortest(&image[at..end]);
+            let mut line = b"pycom.ota_write(".to_vec();
+            line.extend_from_slice(&expr);
+            line.extend_from_slice(b")\n");
             if !code.is_empty() && code.len() + line.len() > WRITE_CODE_BUDGET {
                 break;
             }
-            code.push_str(&line);
+            encoder.record(e);
+            code.extend_from_slice(&line);
             at = end;
         }
-        code.push_str(&format!("print({at})"));
+        code.extend_from_slice(format!("print({at})").as_bytes());
         Call::new(Step::Write, code, Duration::from_secs(10))
     }
 
@@ -140,16 +143,17 @@ impl PycomFirmware {
                 ))
             }
             ProbeStep::Found(e) => {
-                self.encoding = Some(e);
+                let encoder = ChunkEncoder::new(e);
                 self.stage = Stage::Start;
                 report.log(
                     LogLevel::Info,
                     format!(
-                        "Starting the update into the slot at {}; the image goes {}",
+                        "Starting the update into the slot at {}; each chunk goes {}",
                         self.slot.as_deref().unwrap_or("?"),
-                        e.describe()
+                        encoder.describe_choice()
                     ),
                 );
+                self.encoder = Some(encoder);
                 Next::Exec(Call::new(
                     Step::Prepare,
                     "pycom.ota_start()",
@@ -183,9 +187,7 @@ impl PycomFirmware {
             Stage::Probe(_) => match self.probe.on_reply(reply) {
                 Some(step) => Ok(self.probe_step(report, step)),
                 None => Err(FlashErrorKind::Unsuitable(
-                    "this firmware has neither binascii nor bytes.fromhex, so binary data cannot \
-                     be sent to it"
-                        .into(),
+                    "this firmware cannot run the code that sends binary data".into(),
                 )),
             },
             Stage::Start => {
@@ -205,9 +207,13 @@ impl PycomFirmware {
                     return Ok(Next::Exec(self.write_call()));
                 }
                 self.stage = Stage::Verify;
+                let summary = self.encoder.as_ref().map(ChunkEncoder::summary);
                 report.log(
                     LogLevel::Info,
-                    "All bytes written; the module verifies the image",
+                    format!(
+                        "All bytes written ({}); the module verifies the image",
+                        summary.unwrap_or_default()
+                    ),
                 );
                 Ok(Next::Exec(Call::new(
                     Step::Verify,

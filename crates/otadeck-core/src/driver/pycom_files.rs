@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use crate::driver::mp_encoding::{Encoding, EncodingProbe, ProbeStep};
+use crate::driver::mp_encoding::{ChunkEncoder, Encoding, EncodingProbe, ProbeStep};
 use crate::driver::repl_flow::{
     bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
 };
@@ -65,7 +65,7 @@ pub struct PycomFiles {
     delete: Vec<String>,
     stage: Stage,
     probe: EncodingProbe,
-    encoding: Option<Encoding>,
+    encoder: Option<ChunkEncoder>,
     /// The file being staged, and how far.
     file: usize,
     offset: usize,
@@ -90,6 +90,21 @@ pub type PycomFilesSession = ReplFlow<PycomFiles>;
 
 fn quote(path: &str) -> String {
     format!("'{}'", path.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// The digest as printed (`b'3f…'`, `3f…` or `[63, …]`) in lower-case hex; what is not a digest
+/// comes back as it is, to be shown in the mismatch.
+fn digest_hex(out: &str) -> String {
+    let out = out.trim();
+    if let Some(list) = out.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+        let bytes: Option<Vec<u8>> = list.split(',').map(|n| n.trim().parse().ok()).collect();
+        if let Some(bytes) = bytes {
+            return bytes.iter().map(|b| format!("{b:02x}")).collect();
+        }
+    }
+    out.trim_start_matches("b'")
+        .trim_end_matches('\'')
+        .to_string()
 }
 
 /// The directories below the mount point (`/flash`, `/sd`) that the new files in `files` sit in,
@@ -121,7 +136,7 @@ impl PycomFiles {
             delete,
             stage: Stage::Probe(Encoding::PROBE_ORDER[0]),
             probe: EncodingProbe::default(),
-            encoding: None,
+            encoder: None,
             file: 0,
             offset: 0,
             todo: Vec::new(),
@@ -174,17 +189,16 @@ impl PycomFiles {
 
     fn write_next(&mut self) -> Next {
         let f = &self.files[self.file];
-        let encoding = self.encoding.expect("probed");
+        let encoder = self.encoder.as_mut().expect("probed");
         let end = (self.offset + CHUNK).min(f.data.len());
         self.stage = Stage::Write;
-        let mut code = format!(
-            "f.write({})\n",
-            encoding.expression(&f.data[self.offset..end])
-        );
+        let mut code = b"f.write(".to_vec();
+        code.extend_from_slice(&encoder.encode(&f.data[self.offset..end]));
+        code.extend_from_slice(b")\n");
         if end == f.data.len() {
-            code.push_str("f.close()\n");
+            code.extend_from_slice(b"f.close()\n");
         }
-        code.push_str(&format!("print({end})"));
+        code.extend_from_slice(format!("print({end})").as_bytes());
         Self::exec(Step::Write, code)
     }
 
@@ -192,11 +206,15 @@ impl PycomFiles {
         let f = &self.files[self.file];
         self.stage = Stage::Check;
         // A firmware that only decodes hex has no binascii to print the digest with; its
-        // `bytes.hex` comes with `bytes.fromhex` (both are MICROPY_PY_BUILTINS_BYTES_HEX).
-        let (imports, digest) = if self.encoding == Some(Encoding::Hex) {
+        // `bytes.hex` comes with `bytes.fromhex` (both are MICROPY_PY_BUILTINS_BYTES_HEX). One
+        // with neither prints the digest's bytes as a list of numbers.
+        let usable = self.encoder.as_ref().map_or(&[][..], ChunkEncoder::usable);
+        let (imports, digest) = if usable.contains(&Encoding::Base64) {
+            ("import hashlib,binascii", "binascii.hexlify(h.digest())")
+        } else if usable.contains(&Encoding::Hex) {
             ("import hashlib", "h.digest().hex()")
         } else {
-            ("import hashlib,binascii", "binascii.hexlify(h.digest())")
+            ("import hashlib", "list(h.digest())")
         };
         let mut code = format!(
             "{imports}\nh=hashlib.sha1()\nf=open({},'rb')\n",
@@ -323,7 +341,12 @@ impl ReplPlan for PycomFiles {
                     Ok(Self::exec(Step::Prepare, e.imports()))
                 }
                 Some(ProbeStep::Found(e)) => {
-                    self.encoding = Some(e);
+                    let encoder = ChunkEncoder::new(e);
+                    report.log(
+                        LogLevel::Info,
+                        format!("Each chunk of a file goes {}", encoder.describe_choice()),
+                    );
+                    self.encoder = Some(encoder);
                     report.progress(0, self.total);
                     Ok(self.dir_next(report))
                 }
@@ -385,7 +408,7 @@ impl ReplPlan for PycomFiles {
                     Err(kind) => return Ok(self.undo(report, kind)),
                 };
                 let f = &self.files[self.file];
-                let got = out.trim().trim_start_matches("b'").trim_end_matches('\'');
+                let got = digest_hex(&out);
                 if !got.eq_ignore_ascii_case(&f.sha1) {
                     let kind = FlashErrorKind::Mismatch(format!(
                         "{} on the module has SHA-1 {got}, not {} as the manifest says",
@@ -394,6 +417,13 @@ impl ReplPlan for PycomFiles {
                     return Ok(self.undo(report, kind));
                 }
                 self.file += 1;
+                if self.file == self.files.len() {
+                    let summary = self.encoder.as_ref().map(ChunkEncoder::summary);
+                    report.log(
+                        LogLevel::Info,
+                        format!("All files staged ({})", summary.unwrap_or_default()),
+                    );
+                }
                 Ok(self.open_next(report))
             }
             Stage::Commit => match reply.output() {
@@ -463,5 +493,19 @@ impl ReplPlan for PycomFiles {
             }
             _ => "keeps its previous files (a staged .new file may be left beside them)",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digest_hex;
+
+    #[test]
+    fn digests_read_in_each_printed_form() {
+        let hex = "00ff10";
+        assert_eq!(digest_hex("b'00ff10'\r\n"), hex);
+        assert_eq!(digest_hex("00ff10"), hex);
+        assert_eq!(digest_hex("[0, 255, 16]"), hex);
+        assert_eq!(digest_hex("[0, 256]"), "[0, 256]");
     }
 }

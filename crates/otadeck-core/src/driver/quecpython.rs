@@ -8,16 +8,15 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use base64::Engine as _;
-
+use crate::driver::mp_encoding::{ChunkEncoder, Encoding};
 use crate::link::mp_repl::{PasteMode, RawRepl, ReplConfig, ReplError, ReplEvent};
 use crate::module::{parse_uname, Family, ModuleInfo};
 use crate::session::{
     FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent, Step,
 };
 
-/// Image bytes per `write` call in raw-paste mode: 4096 base64 characters, which the flow control
-/// streams without the module buffering the whole exec.
+/// Image bytes per `write` call in raw-paste mode: 4096 base64 characters (about 3.2 kB as a
+/// bytes literal), which the flow control streams without the module buffering the whole exec.
 pub const RAW_PASTE_CHUNK: usize = 3072;
 /// Image bytes per `write` call in plain raw mode, where the module buffers the whole exec.
 pub const PLAIN_CHUNK: usize = 768;
@@ -110,6 +109,8 @@ pub struct QuecPythonSession {
     phase: Phase,
     written: u64,
     in_flight: usize,
+    /// Base64 (the firmware always has `ubinascii`) or a bytes literal, per chunk.
+    encoder: ChunkEncoder,
     module: Option<ModuleInfo>,
     events: VecDeque<SessionEvent>,
     now: Duration,
@@ -146,6 +147,7 @@ impl QuecPythonSession {
             phase: Phase::Connect,
             written: 0,
             in_flight: 0,
+            encoder: ChunkEncoder::new(Encoding::Base64),
             module: None,
             events: VecDeque::new(),
             now,
@@ -268,10 +270,11 @@ impl QuecPythonSession {
         let size = self.chunk_size();
         let image = self.image.as_ref().expect("writing without an image");
         let end = (start + size).min(image.len());
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&image[start..end]);
+        let mut code = b"print(f.write(".to_vec();
+        code.extend_from_slice(&self.encoder.encode(&image[start..end]));
+        code.extend_from_slice(format!(",{total}))").as_bytes());
         self.in_flight = end - start;
-        let code = format!("print(f.write(d(b'{b64}'),{total}))");
-        self.exec(code.as_bytes(), self.options.call_timeout);
+        self.exec(&code, self.options.call_timeout);
     }
 
     fn begin_prepare(&mut self) {
@@ -289,7 +292,7 @@ impl QuecPythonSession {
                 crate::session::group_digits(self.total())
             ),
         );
-        let code = format!("import fota\nfrom ubinascii import a2b_base64 as d\nf={ctor}");
+        let code = format!("import fota\nfrom ubinascii import a2b_base64 as A\nf={ctor}");
         self.exec(code.as_bytes(), self.options.call_timeout);
     }
 
@@ -341,7 +344,10 @@ impl QuecPythonSession {
                 let size = self.chunk_size();
                 self.log(
                     LogLevel::Info,
-                    format!("Writing the image in calls of {size} bytes, base64-encoded"),
+                    format!(
+                        "Writing the image in calls of {size} bytes, each {}",
+                        self.encoder.describe_choice()
+                    ),
                 );
                 self.send_next_chunk();
             }
@@ -361,6 +367,10 @@ impl QuecPythonSession {
                 } else {
                     self.phase = Phase::Flush;
                     self.enter_step(Step::Flush);
+                    self.log(
+                        LogLevel::Info,
+                        format!("All bytes written ({})", self.encoder.summary()),
+                    );
                     self.exec(b"print(f.flush())", self.options.call_timeout);
                 }
             }
