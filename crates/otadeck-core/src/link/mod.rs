@@ -2,3 +2,5 @@
 
 pub mod lua_repl;
 pub mod mp_repl;
+pub mod smp;
+pub mod smp_frame;
