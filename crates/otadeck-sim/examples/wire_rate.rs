@@ -56,12 +56,15 @@ fn smp_rate(baud: u32, buf_size: usize, image: &[u8]) -> (f64, f64, Duration) {
     let mut s = McuBootSmp::start(Duration::ZERO, job, SmpConfig::default());
     let (mut first, mut last) = (None, None);
     let total = image.len() as u64;
-    let mut hook = |now: Duration, _: &mut McuBootSmp, l: &mut SimLink<McuBoot>| {
-        match l.device.upload.as_ref().map(|u| u.off) {
-            Some(off) if off > 0 && first.is_none() => first = Some((now, off)),
-            Some(off) if off == total && last.is_none() => last = Some(now),
-            _ => {}
-        }
+    let mut hook = |now: Duration, _: &mut McuBootSmp, l: &mut SimLink<McuBoot>| match l
+        .device
+        .upload
+        .as_ref()
+        .map(|u| u.off)
+    {
+        Some(off) if off > 0 && first.is_none() => first = Some((now, off)),
+        Some(off) if off == total && last.is_none() => last = Some(now),
+        _ => {}
     };
     let r = run(
         &mut s,

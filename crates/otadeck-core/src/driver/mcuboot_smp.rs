@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::driver::mcuboot_state::{parse_images, short_hex, ImageSlot};
-use crate::link::smp::{self, response_error, Op, Packet, Value};
+use crate::driver::mcuboot_state::{short_hex, ImageSlot};
+use crate::link::smp::{self, Op, Packet, Value};
 use crate::link::smp_frame::{self, Frame, FrameDecoder};
 
 mod checks;
@@ -440,96 +440,6 @@ impl McuBootSmp {
         }
         self.answer(now, p, packet.body);
         self.next(now);
-    }
-
-    fn answer(&mut self, now: Duration, p: Pending, body: Value) {
-        let err = response_error(&body);
-        match p.action {
-            Action::Params => match (err, body.get("buf_size").and_then(Value::as_u64)) {
-                (None, Some(size)) => {
-                    self.buf_size = (size as usize).min(self.config.max_buf_size);
-                    self.log(
-                        LogLevel::Info,
-                        format!("module buffer: {size} bytes (buf_size)"),
-                    );
-                }
-                _ => self.log(
-                    LogLevel::Info,
-                    format!(
-                        "no MCUmgr parameters: chunks sized for {} bytes",
-                        self.buf_size
-                    ),
-                ),
-            },
-            Action::SlotInfo => {
-                if err.is_none() {
-                    self.slot_info(now, &body);
-                }
-            }
-            Action::Echo(text) => match body.get("r").and_then(Value::as_text) {
-                Some(r) if r == text => self.log(LogLevel::Info, format!("echo: {r}")),
-                _ => self.fail(
-                    now,
-                    self.step,
-                    FlashErrorKind::BadAnswer {
-                        call: "echo",
-                        got: format!("{body:?}"),
-                    },
-                ),
-            },
-            Action::Reset => {
-                if let Some(e) = err {
-                    return self.refused(now, "reset", e);
-                }
-                self.restarted = true;
-                self.log(LogLevel::Info, "the module resets".into());
-                self.decoder.reset();
-                self.wake = Some(now + self.config.boot_wait);
-                self.reconnect_deadline = Some(now + self.config.reconnect_timeout);
-                let check = if self.upload.is_some() {
-                    Check::Booted
-                } else {
-                    Check::Final
-                };
-                self.queue.push_front(Action::State(check));
-            }
-            Action::Upload => self.uploaded(now, p.chunk, err, &body),
-            Action::Erase(slot) => {
-                if let Some(e) = err {
-                    return self.refused(now, "image erase", e);
-                }
-                self.log(LogLevel::Info, format!("slot {slot} erased"));
-            }
-            Action::State(_) | Action::Test(_) | Action::Confirm => {
-                let call = match p.action {
-                    Action::Test(_) => "image test",
-                    Action::Confirm => "image confirm",
-                    _ => "image state read",
-                };
-                if let Some(e) = err {
-                    return self.refused(now, call, e);
-                }
-                match parse_images(&body) {
-                    Ok(slots) => self.state(now, p.action, slots),
-                    Err(text) => self.fail(
-                        now,
-                        self.step,
-                        FlashErrorKind::BadAnswer { call, got: text },
-                    ),
-                }
-            }
-        }
-    }
-
-    fn refused(&mut self, now: Duration, call: &'static str, e: smp::SmpError) {
-        self.fail(
-            now,
-            self.step,
-            FlashErrorKind::Rejected {
-                call,
-                returned: e.to_string(),
-            },
-        );
     }
 
     fn timed_out(&mut self, now: Duration) {
