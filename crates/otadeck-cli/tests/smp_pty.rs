@@ -3,7 +3,13 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
 use common::{otadeck, scratch, PtySim};
+use otadeck_core::link::smp::{Op, Packet};
+use otadeck_core::link::smp_frame::{Frame, FrameDecoder};
 
 fn run(args: &[&str]) -> (bool, String, String) {
     let out = otadeck().args(args).output().unwrap();
@@ -103,4 +109,52 @@ fn smp_refuses_a_file_that_is_no_mcuboot_image() {
     assert!(!ok);
     assert!(out.contains("not a valid MCUboot image"), "{out}");
     assert!(out.contains("nothing was changed"), "{out}");
+}
+
+#[test]
+fn the_mcuboot_module_answers_the_echo_vector_over_websocket() {
+    let mut child = otadeck()
+        .args(["sim", "mcuboot", "--ws", "127.0.0.1:0", "--baud", "921600"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("ws: ")
+        .expect("ws: <url>")
+        .to_string();
+    let (mut socket, _) = tungstenite::connect(&url).unwrap();
+    // PROTOCOLS 6.3: echo {"d":"hello"}, op 2, seq 0.
+    let mut frame = vec![0x06, 0x09];
+    frame.extend_from_slice(b"ABMCAAAJAAAAAKFhZGVoZWxsbyVv\n");
+    socket.send(tungstenite::Message::binary(frame)).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = socket.get_mut() {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+    }
+    let mut decoder = FrameDecoder::new();
+    let mut reply = None;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && reply.is_none() {
+        if let Ok(tungstenite::Message::Binary(b)) = socket.read() {
+            for f in decoder.push(&b) {
+                if let Frame::Packet(p) = f {
+                    reply = Some(Packet::decode(&p).unwrap());
+                }
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let reply = reply.expect("an answer frame");
+    assert_eq!(reply.header.op, Op::WriteRsp);
+    assert_eq!(
+        (reply.header.group, reply.header.id, reply.header.seq),
+        (0, 0, 0)
+    );
+    assert_eq!(reply.body.get("r").and_then(|v| v.as_text()), Some("hello"));
 }
