@@ -362,6 +362,27 @@ fn both_error_forms_name_the_code() {
 }
 
 #[test]
+fn an_image_number_the_module_lacks_is_refused_by_it() {
+    let mut link = module(McuBootConfig::default());
+    let config = SmpConfig {
+        image: Some(1),
+        ..SmpConfig::default()
+    };
+    let r = session_with(&mut link, flash(true), config, None);
+    let e = r.error();
+    assert_eq!(e.step, Step::Write);
+    assert!(e.to_string().contains("IMG_MGMT_ERR_INVALID_SLOT"), "{e}");
+    assert_eq!(reset_and_boot(&mut link), "1.0.0");
+    // Image 0 named explicitly is the default.
+    let config = SmpConfig {
+        image: Some(0),
+        ..SmpConfig::default()
+    };
+    session_with(&mut link, flash(true), config, None).outcome();
+    assert_eq!(reset_and_boot(&mut link), "2.1.0");
+}
+
+#[test]
 fn chunks_follow_buf_size_and_a_default_without_params() {
     let requests = |config: McuBootConfig| {
         let mut link = module(config);

@@ -206,6 +206,10 @@ impl McuBoot {
                 .get("sha")
                 .and_then(Value::as_bytes)
                 .map(<[u8]>::to_vec);
+            if body.get("image").and_then(Value::as_u64).unwrap_or(0) != 0 {
+                // A single-image module.
+                return Err(Error::Image(img_rc::INVALID_SLOT));
+            }
             if let Some(u) = &self.upload {
                 if sha.is_some() && u.sha == sha && u.len == len && u.off < len {
                     // The same image again: carry on where it stopped (Zephyr compares `sha`).

@@ -57,6 +57,9 @@ pub struct SmpConfig {
     pub boot_wait: Duration,
     /// How long the module may take to answer after a reset.
     pub reconnect_timeout: Duration,
+    /// The `image` number sent in the first upload chunk (multi-image modules); left out
+    /// when `None`, which means image 0.
+    pub image: Option<u32>,
 }
 
 impl Default for SmpConfig {
@@ -70,6 +73,7 @@ impl Default for SmpConfig {
             max_buf_size: 8192,
             boot_wait: Duration::from_millis(500),
             reconnect_timeout: Duration::from_secs(20),
+            image: None,
         }
     }
 }
@@ -397,12 +401,13 @@ impl McuBootSmp {
             ),
             Action::Upload => {
                 let u = self.upload.as_ref().expect("an upload job has an image");
-                let (body, chunk) = upload_body(u, self.buf_size).ok_or_else(|| {
-                    FlashErrorKind::Unsuitable(format!(
-                        "the module's buffer of {} bytes cannot hold an upload request",
-                        self.buf_size
-                    ))
-                })?;
+                let (body, chunk) =
+                    upload_body(u, self.buf_size, self.config.image).ok_or_else(|| {
+                        FlashErrorKind::Unsuitable(format!(
+                            "the module's buffer of {} bytes cannot hold an upload request",
+                            self.buf_size
+                        ))
+                    })?;
                 (Op::Write, GROUP_IMAGE, ID_UPLOAD, body, chunk)
             }
         })

@@ -368,11 +368,18 @@ impl McuBootSmp {
 
 /// The first chunk carries `image`-less `len` and `sha`; every chunk `off` and `data`. Returns
 /// the body and the chunk length: as many bytes as keep `len + packet + crc` within `buf_size`.
-pub(super) fn upload_body(u: &Upload, buf_size: usize) -> Option<(Value, usize)> {
+pub(super) fn upload_body(
+    u: &Upload,
+    buf_size: usize,
+    image: Option<u32>,
+) -> Option<(Value, usize)> {
     let rest = u.data.len() - u.off as usize;
     let body = |n: usize| {
         let mut m = Value::map([]);
         if !u.started || u.off == 0 {
+            if let Some(i) = image {
+                m.insert("image", Value::Int(i.into()));
+            }
             m.insert("len", Value::Int(u.data.len() as i128));
             m.insert("sha", Value::Bytes(u.sha.to_vec()));
         }
