@@ -11,7 +11,7 @@ use otadeck_core::session::{FlashErrorKind, LogLevel, SessionEvent, Step};
 use otadeck_sim::firmware::demo_image;
 use otadeck_sim::harness::{run, Hook, Run};
 use otadeck_sim::line::{LineFault, SimLink};
-use otadeck_sim::mcuboot::{demo_mcuboot_image, McuBoot, McuBootConfig};
+use otadeck_sim::mcuboot::{demo_mcuboot_image, McuBoot, McuBootConfig, NextSwap};
 
 type Link = SimLink<McuBoot>;
 
@@ -289,6 +289,56 @@ fn a_power_cut_mid_upload_boots_the_old_image_and_the_upload_resumes() {
     assert!(progress.windows(2).all(|w| w[0] < w[1]), "never restarted");
     assert!(progress.contains(&off) || progress.iter().any(|p| *p > off));
     assert_eq!(reset_and_boot(&mut link), "2.1.0");
+}
+
+#[test]
+fn a_flash_cell_that_stores_a_wrong_bit_fails_the_upload_and_nothing_is_marked() {
+    let mut link = module(McuBootConfig {
+        flash_fault: Some(30_000),
+        ..McuBootConfig::default()
+    });
+    let r = session(&mut link, flash(true), None);
+    let e = r.error();
+    assert_eq!(e.step, Step::Write);
+    assert!(matches!(e.kind, FlashErrorKind::Mismatch(_)));
+    assert!(e.to_string().contains("differs from the file's"), "{e}");
+    assert!(e.module_state.contains("not marked for boot"));
+    assert_eq!(link.device.slots.next_swap(), NextSwap::None);
+    assert_eq!(reset_and_boot(&mut link), "1.0.0");
+    // Marked anyway (as a careless client would), MCUboot refuses the image and erases it.
+    link.device.slots.set_pending(false);
+    assert_eq!(reset_and_boot(&mut link), "1.0.0");
+    assert!(link.device.slots.secondary.is_empty());
+}
+
+#[test]
+fn a_module_that_never_comes_back_after_its_reset() {
+    let mut link = module(McuBootConfig::default());
+    let mut hook = |_now: Duration, _m: &mut McuBootSmp, l: &mut Link| {
+        if l.device.slots.boots == 2 {
+            l.device.slots.boots += 1;
+            let at = l.delivered();
+            l.inject(LineFault::StallAfter(at));
+        }
+    };
+    let r = session(&mut link, flash(true), Some(&mut hook));
+    let e = r.error();
+    assert_eq!(e.step, Step::Confirm);
+    assert_eq!(
+        e.kind,
+        FlashErrorKind::NoResponse {
+            waiting_for: "starting after its reset"
+        }
+    );
+    assert!(e
+        .module_state
+        .contains("a reset without a confirm returns it"));
+    assert!(r.elapsed >= Duration::from_secs(60));
+    let now = link.now();
+    link.replug(now);
+    // It booted the new image on trial; unconfirmed, the next reset returns to the old one.
+    assert_eq!(link.device.running_version().as_deref(), Some("2.1.0"));
+    assert_eq!(reset_and_boot(&mut link), "1.0.0");
 }
 
 #[test]

@@ -26,6 +26,9 @@ pub struct McuBootConfig {
     pub banner: bool,
     /// Answer the params request (older Zephyr builds do not).
     pub params: bool,
+    /// Fault: the uploaded byte at this image offset is stored with its low bit flipped (a
+    /// failing flash cell), so the image no longer matches its `sha` and hash TLV.
+    pub flash_fault: Option<u64>,
 }
 
 impl Default for McuBootConfig {
@@ -36,6 +39,7 @@ impl Default for McuBootConfig {
             boot_time: Duration::from_millis(300),
             banner: true,
             params: true,
+            flash_fault: None,
         }
     }
 }
@@ -246,7 +250,13 @@ impl McuBoot {
         if u.off + data.len() as u64 > u.len {
             return Err(Error::Image(img_rc::INVALID_LENGTH));
         }
+        let at = self.slots.secondary.len();
         self.slots.secondary.extend_from_slice(data);
+        if let Some(bad) = self.config.flash_fault {
+            if (u.off..u.off + data.len() as u64).contains(&bad) {
+                self.slots.secondary[at + (bad - u.off) as usize] ^= 1;
+            }
+        }
         u.off += data.len() as u64;
         let mut reply = Value::map([("off", Value::Int(u.off.into()))]);
         if u.off == u.len {

@@ -72,7 +72,8 @@ impl Default for SmpConfig {
             default_buf_size: 384,
             max_buf_size: 8192,
             boot_wait: Duration::from_millis(500),
-            reconnect_timeout: Duration::from_secs(20),
+            // MCUboot swaps both slots sector by sector before the new image starts.
+            reconnect_timeout: Duration::from_secs(60),
             image: None,
         }
     }
