@@ -474,3 +474,62 @@ fn echo_erase_and_console_noise() {
     assert!(link.device.slots.secondary.is_empty());
     assert_eq!(last_state(&r).slots.len(), 1);
 }
+
+/// The request the machine sent last, decoded.
+fn sent(m: &mut McuBootSmp) -> otadeck_core::link::smp::Packet {
+    use otadeck_core::link::smp_frame::{Frame, FrameDecoder};
+    use otadeck_core::session::Machine;
+    let mut d = FrameDecoder::new();
+    let mut last = None;
+    while let Some(tx) = m.poll_transmit() {
+        for f in d.push(&tx) {
+            if let Frame::Packet(p) = f {
+                last = Some(otadeck_core::link::smp::Packet::decode(&p).unwrap());
+            }
+        }
+    }
+    last.expect("a request was sent")
+}
+
+#[test]
+fn answers_are_matched_by_sequence_number_and_mynewt_rc_0_is_success() {
+    use otadeck_core::driver::mcuboot_state::{images_body, ImageSlot};
+    use otadeck_core::link::smp::{self, Value};
+    use otadeck_core::link::smp_frame::encode;
+    use otadeck_core::session::Machine;
+    let t = Duration::from_millis(10);
+    let mut m = McuBootSmp::start(Duration::ZERO, Job::Inspect, SmpConfig::default());
+    let params = sent(&mut m);
+    assert_eq!((params.header.group, params.header.id), (0, smp::ID_PARAMS));
+    // mynewt answers with "rc": 0 beside the values.
+    let reply = params.reply(Value::map([
+        ("rc", Value::Int(0)),
+        ("buf_size", Value::Int(1024)),
+    ]));
+    m.handle_input(t, &encode(&reply.encode()));
+    let state = sent(&mut m);
+    assert_eq!(state.header.seq, params.header.seq.wrapping_add(1));
+    let body = images_body(&[ImageSlot {
+        slot: 0,
+        version: "7.0.0".into(),
+        hash: vec![1; 32],
+        bootable: true,
+        confirmed: true,
+        active: true,
+        ..ImageSlot::default()
+    }]);
+    // A late answer to the earlier request (its sequence number) is ignored.
+    let mut stale = state.reply(body.clone());
+    stale.header.seq = params.header.seq;
+    m.handle_input(t, &encode(&stale.encode()));
+    assert!(!m.is_finished());
+    m.handle_input(t, &encode(&state.reply(body).encode()));
+    assert!(m.is_finished());
+    let mut version = None;
+    while let Some(e) = m.poll_event() {
+        if let SessionEvent::Finished(r) = e {
+            version = r.unwrap().module.map(|i| i.firmware_version);
+        }
+    }
+    assert_eq!(version.as_deref(), Some("7.0.0"));
+}
