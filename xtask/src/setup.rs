@@ -14,6 +14,7 @@ const PEER_TOOLS: &[(&str, &str)] = &[
     ("imgtool", "2.5.0"),
     ("esptool", "5.6.0"),
     ("esp-idf-defs", "0.1.7"),
+    ("smpmgr", "0.19.1"),
 ];
 /// The real MicroPython interpreter (webassembly port) the REPL drivers are tested against.
 pub const MICROPYTHON_NPM: (&str, &str) =

@@ -6,12 +6,14 @@ use std::time::{Duration, Instant};
 
 use otadeck_core::detect::Detector;
 use otadeck_core::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
+use otadeck_core::driver::mcuboot_smp::{self as smp, McuBootSmp, SmpConfig};
 use otadeck_core::driver::nodemcu::{self, NodeMcuConfig, NodeMcuSession};
 use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
 use otadeck_core::driver::quecpython_download::{download, DownloadOptions};
 use otadeck_core::driver::repl_flow::FlowConfig;
 use otadeck_core::link::mp_repl::ReplConfig;
+use otadeck_core::partition_state::PartitionState;
 use otadeck_core::session::{FlashError, FlashOutcome, Machine, SessionEvent};
 
 use crate::term::Reporter;
@@ -22,6 +24,7 @@ fn pump<M: Machine>(
     path: &str,
     baud: u32,
     start: Instant,
+    slots: &mut Option<PartitionState>,
 ) -> Result<Result<FlashOutcome, FlashError>, String> {
     let mut port = serialport::new(path, baud)
         .timeout(Duration::from_millis(10))
@@ -40,8 +43,10 @@ fn pump<M: Machine>(
         }
         while let Some(event) = machine.poll_event() {
             reporter.event(now, &event);
-            if let SessionEvent::Finished(r) = event {
-                result = Some(r);
+            match event {
+                SessionEvent::Finished(r) => result = Some(r),
+                SessionEvent::Partitions(p) => *slots = Some(p),
+                _ => {}
             }
         }
         if let Some(r) = result.take().filter(|_| machine.is_finished()) {
@@ -73,6 +78,8 @@ pub enum Protocol {
     Pycom,
     /// NodeMCU on ESP32: `otaupgrade` over the Lua console.
     Nodemcu,
+    /// Zephyr / MCUboot: MCUmgr SMP over the serial console.
+    Smp,
 }
 
 /// What to do to the module.
@@ -149,6 +156,16 @@ fn machine(protocol: Protocol, job: Job, now: Duration) -> Result<Box<dyn Machin
             };
             Box::new(NodeMcuSession::start(now, job, NodeMcuConfig::default()))
         }
+        (Protocol::Smp, job) => {
+            let job = match job {
+                Job::Flash { image, accept, .. } => smp::Job::Flash { image, accept },
+                Job::Info => smp::Job::Inspect,
+                Job::Accept => smp::Job::Confirm,
+                Job::Rollback => smp::Job::Test { hash: None },
+                Job::Download { .. } => unreachable!("downloads are refused above"),
+            };
+            Box::new(McuBootSmp::start(now, job, SmpConfig::default()))
+        }
         (Protocol::Pycom, Job::Flash { image, .. }) => {
             Box::new(PycomFirmware::session(now, Some(image), flow))
         }
@@ -167,7 +184,12 @@ pub fn run_job(port: &str, baud: u32, protocol: Protocol, job: Job) -> Result<Ex
     let downloading = matches!(job, Job::Download { .. });
     let start = Instant::now();
     let mut machine = machine(protocol, job, start.elapsed())?;
-    match pump(&mut machine, port, baud, start)? {
+    let mut slots = None;
+    let result = pump(&mut machine, port, baud, start, &mut slots)?;
+    if protocol == Protocol::Smp {
+        print_slots(slots.as_ref());
+    }
+    match result {
         Ok(outcome) if flashing => {
             let version = outcome
                 .module
@@ -217,7 +239,9 @@ pub fn info(port: &str, baud: u32, protocol: Option<Protocol>) -> Result<ExitCod
         Some(p) => machine(p, Job::Info, start.elapsed())?,
         None => Box::new(Detector::start(start.elapsed())),
     };
-    match pump(&mut machine, port, baud, start)? {
+    let mut slots = None;
+    let result = pump(&mut machine, port, baud, start, &mut slots)?;
+    match result {
         Ok(FlashOutcome {
             module: Some(m), ..
         }) => {
@@ -225,12 +249,25 @@ pub fn info(port: &str, baud: u32, protocol: Option<Protocol>) -> Result<ExitCod
             println!("model:    {}", m.model);
             println!("firmware: {}", m.firmware_version);
             println!("runtime:  {}", m.runtime);
+            if protocol == Some(Protocol::Smp) {
+                print_slots(slots.as_ref());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Ok(_) => Ok(ExitCode::FAILURE),
         Err(error) => {
             println!("{error}");
             Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// The slots the module reported last, one line each.
+fn print_slots(slots: Option<&PartitionState>) {
+    if let Some(p) = slots {
+        println!("slots:");
+        for line in p.lines() {
+            println!("  {line}");
         }
     }
 }

@@ -14,6 +14,7 @@ use otadeck_sim::demo::{quecpython_demo_config, DEMO_PACKAGES};
 use otadeck_sim::esp32_mp::{self, Esp32Config};
 use otadeck_sim::firmware::{demo_image, demo_running_image, SAMPLE_BODY_LEN, SAMPLE_VERSION};
 use otadeck_sim::line::{Device, SimLink};
+use otadeck_sim::mcuboot::{demo_mcuboot_image, McuBoot, McuBootConfig};
 use otadeck_sim::mp_repl::RawPasteSupport;
 use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig};
 use otadeck_sim::pycom::{self, PycomConfig};
@@ -78,6 +79,22 @@ pub struct QuecServe {
     model: String,
 }
 
+/// A simulated Zephyr / MCUboot module: where to serve it and its sizes.
+#[derive(Args)]
+pub struct McuBootServe {
+    #[command(flatten)]
+    serve: Serve,
+    /// `buf_size` the module reports (MCUmgr parameters); larger requests are dropped.
+    #[arg(long, default_value_t = 384)]
+    buf_size: usize,
+    /// Size of each image slot, in bytes.
+    #[arg(long, default_value_t = 256 * 1024)]
+    slot_size: usize,
+    /// Print no boot banner on the console.
+    #[arg(long)]
+    quiet: bool,
+}
+
 /// What `otadeck sim` does.
 #[derive(Subcommand)]
 pub enum SimCommand {
@@ -90,12 +107,18 @@ pub enum SimCommand {
     Pycom(Serve),
     /// An ESP32 board running NodeMCU (otaupgrade over the Lua console; --paste does not apply).
     Nodemcu(Serve),
-    /// Write a demo firmware image (an ESP-IDF app image declaring `version`).
+    /// A Zephyr application under MCUboot (MCUmgr SMP over the console; --paste does not
+    /// apply). Slot 0 holds a confirmed MCUboot image 1.0.0.
+    Mcuboot(McuBootServe),
+    /// Write a demo firmware image (an ESP-IDF app image declaring `version`; with --mcuboot an
+    /// unsigned MCUboot image with a SHA-256 TLV, `version` as major.minor.revision).
     Image {
         #[arg(long, default_value = SAMPLE_VERSION)]
         version: String,
         #[arg(long, default_value_t = SAMPLE_BODY_LEN)]
         size: usize,
+        #[arg(long)]
+        mcuboot: bool,
         #[arg(short, long)]
         output: PathBuf,
     },
@@ -107,9 +130,17 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
         SimCommand::Image {
             version,
             size,
+            mcuboot,
             output,
         } => {
-            let img = demo_image(&version, size);
+            let img = if mcuboot {
+                let mut parts = version.split('.').map(|p| p.parse::<u16>());
+                let mut next = || parts.next().and_then(Result::ok).unwrap_or(0);
+                let (major, minor, revision) = (next(), next(), next());
+                demo_mcuboot_image((major as u8, minor as u8, revision), size)
+            } else {
+                demo_image(&version, size)
+            };
             std::fs::write(&output, &img)
                 .map_err(|e| format!("cannot write {}: {e}", output.display()))?;
             println!(
@@ -135,6 +166,16 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
             demo_running_image(),
             serve.paste(),
         )),
+        SimCommand::Mcuboot(m) => {
+            let config = McuBootConfig {
+                buf_size: m.buf_size,
+                slot_size: m.slot_size,
+                banner: !m.quiet,
+                ..McuBootConfig::default()
+            };
+            m.serve
+                .run(McuBoot::new(config, demo_mcuboot_image((1, 0, 0), 20_000)))
+        }
         SimCommand::Nodemcu(serve) => {
             serve.run(NodeMcu::new(NodeMcuConfig::default(), demo_running_image()))
         }

@@ -13,6 +13,8 @@ pub enum Family {
     NodeMcu,
     /// MicroPython on a port otadeck has no update driver for.
     MicroPython,
+    /// Zephyr applications booted by MCUboot (MCUmgr SMP over the serial console).
+    McuBoot,
 }
 
 impl Family {
@@ -24,6 +26,7 @@ impl Family {
             Family::Pycom => "Pycom",
             Family::NodeMcu => "NodeMCU",
             Family::MicroPython => "MicroPython",
+            Family::McuBoot => "Zephyr / MCUboot",
         }
     }
 }

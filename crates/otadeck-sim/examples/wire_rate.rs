@@ -7,10 +7,12 @@
 use std::time::{Duration, Instant};
 
 use otadeck_core::digest::StreamingSha256;
+use otadeck_core::driver::mcuboot_smp::{Job, McuBootSmp, SmpConfig};
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
 use otadeck_sim::firmware::{demo_image, demo_running_image};
 use otadeck_sim::harness::run;
 use otadeck_sim::line::SimLink;
+use otadeck_sim::mcuboot::{demo_mcuboot_image, McuBoot, McuBootConfig};
 use otadeck_sim::mp_repl::RawPasteSupport;
 use otadeck_sim::quecpython::{device, QuecPythonConfig};
 
@@ -36,7 +38,70 @@ fn quecpython_rate(baud: u32, paste: RawPasteSupport, image: &[u8]) -> (f64, f64
     (rate, rate / (f64::from(baud) / 10.0))
 }
 
+/// SMP upload rate (first chunk received to last) and whole-session time, at `buf_size`.
+fn smp_rate(baud: u32, buf_size: usize, image: &[u8]) -> (f64, f64, Duration) {
+    let config = McuBootConfig {
+        buf_size,
+        slot_size: 1024 * 1024,
+        ..McuBootConfig::default()
+    };
+    let mut link = SimLink::new(
+        McuBoot::new(config, demo_mcuboot_image((1, 0, 0), 20_000)),
+        baud,
+    );
+    let job = Job::Flash {
+        image: image.to_vec(),
+        accept: true,
+    };
+    let mut s = McuBootSmp::start(Duration::ZERO, job, SmpConfig::default());
+    let (mut first, mut last) = (None, None);
+    let total = image.len() as u64;
+    let mut hook = |now: Duration, _: &mut McuBootSmp, l: &mut SimLink<McuBoot>| match l
+        .device
+        .upload
+        .as_ref()
+        .map(|u| u.off)
+    {
+        Some(off) if off > 0 && first.is_none() => first = Some((now, off)),
+        Some(off) if off == total && last.is_none() => last = Some(now),
+        _ => {}
+    };
+    let r = run(
+        &mut s,
+        &mut link,
+        Duration::ZERO,
+        Duration::from_secs(3600),
+        Some(&mut hook),
+    );
+    assert!(r.outcome().restarted);
+    let ((t0, off0), t1) = (first.unwrap(), last.unwrap());
+    let rate = (total - off0) as f64 / (t1 - t0).as_secs_f64();
+    (rate, rate / (f64::from(baud) / 10.0), r.elapsed)
+}
+
 fn main() {
+    let image = demo_mcuboot_image((2, 0, 0), 256 * 1024);
+    println!(
+        "MCUmgr SMP upload over the serial console, {} byte MCUboot image (upload phase; \
+         whole session = identify, upload, test, reset, confirm):",
+        image.len()
+    );
+    println!(
+        "{:>8}  {:>8} {:>10}  {:>13}  {:>8}",
+        "baud", "buf_size", "payload", "of line rate", "session"
+    );
+    for baud in [115_200u32, 921_600] {
+        for buf_size in [384usize, 1024, 2048] {
+            let (rate, fraction, elapsed) = smp_rate(baud, buf_size, &image);
+            println!(
+                "{baud:>8}  {buf_size:>8} {:>7.1} kB/s  {:>12.2}  {:>7.1} s",
+                rate / 1000.0,
+                fraction,
+                elapsed.as_secs_f64()
+            );
+        }
+    }
+
     let image = demo_image("9.9.9", 256 * 1024);
     println!(
         "QuecPython fota over the raw REPL, {} byte image, whole session (connect to verify):",

@@ -10,6 +10,8 @@ pub mod flash;
 pub mod harness;
 pub mod line;
 pub mod lua_mini;
+pub mod mcuboot;
+pub mod mcuboot_slots;
 pub mod mp_builtins;
 pub mod mp_repl;
 pub mod nodemcu;

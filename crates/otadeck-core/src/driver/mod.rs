@@ -2,6 +2,8 @@
 
 pub mod esp32_micropython;
 pub mod esp32_state;
+pub mod mcuboot_smp;
+pub mod mcuboot_state;
 pub mod mp_encoding;
 pub mod nodemcu;
 pub mod nodemcu_info;

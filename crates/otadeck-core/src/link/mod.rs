@@ -2,3 +2,6 @@
 
 pub mod lua_repl;
 pub mod mp_repl;
+pub mod smp;
+pub mod smp_cbor;
+pub mod smp_frame;
