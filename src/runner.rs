@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use otadeck_core::detect::Detector;
 use otadeck_core::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
+use otadeck_core::driver::mcuboot_smp::{self, McuBootSmp, SmpConfig};
 use otadeck_core::driver::nodemcu::{self, NodeMcuConfig, NodeMcuSession};
 use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
@@ -278,6 +279,19 @@ impl Ctx {
                     Job::Download { .. } => return None,
                 };
                 Box::new(NodeMcuSession::start(t, job, NodeMcuConfig::default()))
+            }
+            (Family::McuBoot, job) => {
+                let job = match job {
+                    Job::Read => mcuboot_smp::Job::Inspect,
+                    Job::Flash { image, choice } => mcuboot_smp::Job::Flash {
+                        image,
+                        accept: !choice.keep_on_trial,
+                    },
+                    Job::Accept => mcuboot_smp::Job::Confirm,
+                    Job::Rollback => mcuboot_smp::Job::Test { hash: None },
+                    Job::Download { .. } => return None,
+                };
+                Box::new(McuBootSmp::start(t, job, SmpConfig::default()))
             }
             (Family::Pycom, Job::Read) => Box::new(PycomFirmware::session(t, None, flow)),
             (Family::Pycom, Job::Flash { image, .. }) => {

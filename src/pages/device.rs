@@ -19,11 +19,20 @@ fn state_class(state: Option<SlotState>) -> &'static str {
 }
 
 fn slots_table(p: &PartitionState) -> Html {
+    // Build date, ESP-IDF and secure version are ESP-IDF app descriptor fields: shown only when
+    // some slot has them (an MCUboot header carries none of them).
+    let esp_fields = p.slots.iter().any(|s| {
+        s.build
+            .as_ref()
+            .is_some_and(|b| !b.idf_version.is_empty() || !b.date.is_empty())
+    });
     html! {
         <table id="device-slots" class="slots">
             <thead><tr>
                 <th>{"Slot"}</th><th>{"Role"}</th><th>{"State"}</th><th>{"Firmware"}</th>
-                <th>{"Built"}</th><th>{"ESP-IDF"}</th><th>{"Secure version"}</th>
+                if esp_fields {
+                    <th>{"Built"}</th><th>{"ESP-IDF"}</th><th>{"Secure version"}</th>
+                }
             </tr></thead>
             <tbody>
             { for p.slots.iter().map(|s| {
@@ -31,6 +40,10 @@ fn slots_table(p: &PartitionState) -> Html {
                 if s.label == p.running { roles.push("running"); }
                 if s.label == p.next_boot { roles.push("boots next"); }
                 let build = s.build.clone().unwrap_or_default();
+                let firmware = match &s.build {
+                    Some(b) => format!("{} {}", b.name, b.version).trim().to_string(),
+                    None => "empty".into(),
+                };
                 html! {
                     <tr data-slot={s.label.clone()}>
                         <td class="mono">{&s.label}</td>
@@ -38,10 +51,12 @@ fn slots_table(p: &PartitionState) -> Html {
                         <td class={state_class(s.state)} data-state={s.state.map_or("unknown", SlotState::name)}>
                             {s.state.map_or("unknown", SlotState::name)}
                         </td>
-                        <td>{ if s.build.is_some() { format!("{} {}", build.name, build.version) } else { "empty".into() } }</td>
-                        <td>{format!("{} {}", build.date, build.time)}</td>
-                        <td>{&build.idf_version}</td>
-                        <td>{ if s.build.is_some() { build.secure_version.to_string() } else { String::new() } }</td>
+                        <td>{firmware}</td>
+                        if esp_fields {
+                            <td>{format!("{} {}", build.date, build.time)}</td>
+                            <td>{&build.idf_version}</td>
+                            <td>{ if s.build.is_some() { build.secure_version.to_string() } else { String::new() } }</td>
+                        }
                     </tr>
                 }
             }) }

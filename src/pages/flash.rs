@@ -23,6 +23,15 @@ const BAUDS: [u32; 4] = [115_200, 230_400, 460_800, 921_600];
 /// Largest file accepted: larger than any module's update area.
 const MAX_IMAGE: usize = 32 * 1024 * 1024;
 
+/// The sample image in the format the connected module takes (an MCUboot image for a Zephyr
+/// board, an ESP-IDF app image otherwise).
+fn sample_for(family: Option<Family>) -> Vec<u8> {
+    match family {
+        Some(Family::McuBoot) => DemoFamily::McuBoot.sample_image(),
+        _ => otadeck_sim::firmware::sample_image(),
+    }
+}
+
 /// The Flash page.
 #[component]
 pub fn FlashPage() -> Html {
@@ -85,13 +94,14 @@ pub fn FlashPage() -> Html {
     };
     let on_sample = {
         let (ctx, loading) = (ctx.clone(), loading.clone());
+        let family = s.module.as_ref().map(|m| m.family);
         Callback::from(move |_: MouseEvent| {
             let (ctx, loading) = (ctx.clone(), loading.clone());
             loading.set(true);
             spawn_local(async move {
                 let img = load(
                     format!("sample firmware {}", otadeck_sim::firmware::SAMPLE_VERSION),
-                    otadeck_sim::firmware::sample_image(),
+                    sample_for(family),
                 )
                 .await;
                 ctx.state.dispatch(Action::Image(Some(Rc::new(img))));
@@ -329,7 +339,7 @@ pub fn FlashPage() -> Html {
                         </label>
                     </div>
                 }
-                if matches!(family, Some(Family::Esp32MicroPython | Family::NodeMcu)) {
+                if matches!(family, Some(Family::Esp32MicroPython | Family::NodeMcu | Family::McuBoot)) {
                     <div class="row">
                         <label class="check">
                             <input id="keep-on-trial" type="checkbox" checked={*keep_on_trial} onchange={on_keep_on_trial} disabled={running} />

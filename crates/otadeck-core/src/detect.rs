@@ -1,11 +1,16 @@
 //! What answers on a serial port: MicroPython (and which firmware: QuecPython, Pycom, an ESP32
-//! port, another port), NodeMCU's Lua prompt, or nothing. It costs a running application no more
-//! than an interrupt: Ctrl-C twice and a carriage return, then, only when a MicroPython prompt
-//! answered, Ctrl-B to have the banner printed.
+//! port, another port), NodeMCU's Lua prompt, an MCUmgr SMP server (Zephyr, MCUboot), or nothing.
+//! It costs a running application no more than an interrupt: Ctrl-C twice and a carriage return,
+//! then, only when a MicroPython prompt answered, Ctrl-B to have the banner printed. When no REPL
+//! answered, one SMP echo request asks whether an SMP server listens (a console that is not SMP
+//! ignores the frame).
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::link::smp::{Op, Packet, GROUP_OS, ID_ECHO};
+use crate::link::smp_cbor::Value;
+use crate::link::smp_frame::{self, Frame, FrameDecoder};
 use crate::module::{Family, ModuleInfo};
 use crate::session::{
     FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent, Step,
@@ -70,6 +75,10 @@ enum Phase {
     Banner {
         deadline: Duration,
     },
+    /// No REPL answered; an SMP echo request was sent.
+    Smp {
+        deadline: Duration,
+    },
     Finished,
 }
 
@@ -82,6 +91,37 @@ pub struct Detector {
     last_rx: Option<Duration>,
     tx: VecDeque<Vec<u8>>,
     events: VecDeque<SessionEvent>,
+    /// What answered the interrupt, kept for the error when the SMP probe finds nothing either.
+    heard: String,
+    frames: FrameDecoder,
+}
+
+/// The text the SMP probe echoes.
+const SMP_PROBE: &str = "otadeck";
+/// Sequence number of the SMP probe.
+const SMP_PROBE_SEQ: u8 = 0x5a;
+
+/// The SMP echo request the probe sends, framed for the serial console.
+fn smp_probe_frame() -> Vec<u8> {
+    let packet = Packet::new(
+        Op::Write,
+        0,
+        GROUP_OS,
+        ID_ECHO,
+        SMP_PROBE_SEQ,
+        Value::map([("d", Value::Text(SMP_PROBE.into()))]),
+    );
+    smp_frame::encode(&packet.encode())
+}
+
+/// True when `packet` answers the probe.
+fn answers_probe(packet: &[u8]) -> bool {
+    Packet::decode(packet).is_ok_and(|p| {
+        p.header.op == Op::WriteRsp
+            && p.header.group == GROUP_OS
+            && p.header.id == ID_ECHO
+            && p.header.seq == SMP_PROBE_SEQ
+    })
 }
 
 impl Detector {
@@ -95,6 +135,8 @@ impl Detector {
             last_rx: None,
             tx: VecDeque::from([b"\x03\x03\r".to_vec()]),
             events: VecDeque::new(),
+            heard: String::new(),
+            frames: FrameDecoder::new(),
         };
         d.events.push_back(SessionEvent::Step(Step::Identify));
         d.log(
@@ -137,7 +179,7 @@ impl Detector {
                 })
             }
             None => {
-                let heard = self.text();
+                let heard = std::mem::take(&mut self.heard);
                 let kind = if heard.trim().is_empty() {
                     FlashErrorKind::NoResponse {
                         waiting_for: "being interrupted (check the port, the baud rate and that \
@@ -180,8 +222,10 @@ impl Detector {
                         deadline: now + ANSWER_TIMEOUT,
                     };
                 } else if self.answer_complete(now) || now >= deadline {
-                    let info = classify(&text);
-                    self.finish(info);
+                    match classify(&text) {
+                        Some(info) => self.finish(Some(info)),
+                        None => self.probe_smp(now, text),
+                    }
                 }
             }
             Phase::Banner { deadline } => {
@@ -198,8 +242,40 @@ impl Detector {
                     self.finish(info);
                 }
             }
+            Phase::Smp { deadline } => {
+                let answered = self
+                    .frames
+                    .push(&std::mem::take(&mut self.rx))
+                    .iter()
+                    .any(|f| matches!(f, Frame::Packet(p) if answers_probe(p)));
+                if answered {
+                    self.finish(Some(ModuleInfo {
+                        family: Family::McuBoot,
+                        model: "SMP server".into(),
+                        firmware_version: String::new(),
+                        runtime: "Zephyr / MCUboot".into(),
+                    }));
+                } else if now >= deadline {
+                    self.finish(None);
+                }
+            }
             Phase::Finished => {}
         }
+    }
+
+    /// No REPL answered: ask once whether an SMP server listens.
+    fn probe_smp(&mut self, now: Duration, heard: String) {
+        self.heard = heard;
+        self.rx.clear();
+        self.last_rx = None;
+        self.log(
+            LogLevel::Info,
+            "No REPL answered; asking whether an MCUmgr (SMP) server listens",
+        );
+        self.tx.push_back(smp_probe_frame());
+        self.phase = Phase::Smp {
+            deadline: now + ANSWER_TIMEOUT,
+        };
     }
 }
 
@@ -233,6 +309,7 @@ impl Machine for Detector {
             Phase::Banner { deadline } => {
                 Some(self.last_rx.map_or(deadline, |t| (t + QUIET).min(deadline)))
             }
+            Phase::Smp { deadline } => Some(deadline),
             Phase::Finished => None,
         }
     }

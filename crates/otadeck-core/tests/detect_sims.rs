@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use otadeck_core::detect::Detector;
+use otadeck_core::detect::{Detector, ANSWER_TIMEOUT};
 use otadeck_core::module::Family;
 use otadeck_core::session::FlashErrorKind;
 use otadeck_sim::firmware::demo_running_image;
@@ -86,5 +86,46 @@ fn a_silent_port_is_reported_in_words() {
     assert!(matches!(e.kind, FlashErrorKind::NoResponse { .. }));
     let text = e.to_string();
     assert!(text.contains("check the port, the baud rate"), "{text}");
-    assert!(r.elapsed < Duration::from_secs(3));
+    // The interrupt, then one SMP echo request, each given its time to be answered.
+    assert!(r.elapsed <= ANSWER_TIMEOUT * 2 + Duration::from_millis(200));
+}
+
+#[test]
+fn an_smp_server_answers_the_echo_probe_and_nothing_changes() {
+    use otadeck_sim::mcuboot::{McuBoot, McuBootConfig};
+    let image = otadeck_sim::mcuboot_slots::demo_mcuboot_image((1, 0, 0), 4096);
+    let (r, link) = detect(McuBoot::new(McuBootConfig::default(), image));
+    let m = r.outcome().module.clone().unwrap();
+    assert_eq!(m.family, Family::McuBoot);
+    // The echo alone was answered: no state read, no upload, the same image runs.
+    assert_eq!(link.device.requests, 1);
+    assert!(link.device.upload.is_none());
+    assert_eq!(link.device.running_version().as_deref(), Some("1.0.0"));
+}
+
+#[test]
+fn a_console_that_is_not_smp_is_reported_with_what_it_printed() {
+    /// Prints a shell prompt at every carriage return, ignores everything else.
+    struct Shell(Vec<u8>);
+    impl Device for Shell {
+        fn receive(&mut self, _now: Duration, data: &[u8]) {
+            for b in data {
+                if *b == b'\r' {
+                    self.0.extend_from_slice(b"\r\nuart:~$ ");
+                }
+            }
+        }
+        fn transmit(&mut self, _now: Duration) -> Vec<u8> {
+            std::mem::take(&mut self.0)
+        }
+        fn next_wakeup(&self) -> Option<Duration> {
+            None
+        }
+        fn tick(&mut self, _now: Duration) {}
+    }
+    let (r, _) = detect(Shell(Vec::new()));
+    let e = r.error();
+    let text = e.to_string();
+    assert!(matches!(e.kind, FlashErrorKind::BadAnswer { .. }), "{text}");
+    assert!(text.contains("uart:~$"), "{text}");
 }

@@ -6,6 +6,8 @@ use std::time::Duration;
 use crate::esp32_mp::{self, Esp32Config, Esp32MicroPython};
 use crate::firmware::{demo_image, demo_running_image, sample_image};
 use crate::line::Device;
+use crate::mcuboot::{McuBoot, McuBootConfig};
+use crate::mcuboot_slots::demo_mcuboot_image;
 use crate::mp_repl::{RawPasteSupport, ReplDevice};
 use crate::nodemcu::{NodeMcu, NodeMcuConfig};
 use crate::pycom::{self, Pycom, PycomConfig};
@@ -104,15 +106,29 @@ pub enum DemoFamily {
     Pycom,
     /// An ESP32 board running NodeMCU (Lua).
     NodeMcu,
+    /// A Zephyr board with MCUboot, updated over MCUmgr SMP.
+    McuBoot,
+}
+
+/// The demo firmware as an MCUboot image, at `version` (`major.minor.revision`).
+fn mcuboot_image(version: &str) -> Vec<u8> {
+    let mut parts = version.split('.').map(|p| p.parse::<u16>().unwrap_or(0));
+    let (major, minor, revision) = (
+        parts.next().unwrap_or(0) as u8,
+        parts.next().unwrap_or(0) as u8,
+        parts.next().unwrap_or(0),
+    );
+    demo_mcuboot_image((major, minor, revision), crate::firmware::SAMPLE_BODY_LEN)
 }
 
 impl DemoFamily {
     /// Every family, in the order a menu offers them.
-    pub const ALL: [DemoFamily; 4] = [
+    pub const ALL: [DemoFamily; 5] = [
         DemoFamily::QuecPython,
         DemoFamily::Esp32MicroPython,
         DemoFamily::Pycom,
         DemoFamily::NodeMcu,
+        DemoFamily::McuBoot,
     ];
 
     /// A short stable key (for menus and URLs).
@@ -122,6 +138,7 @@ impl DemoFamily {
             DemoFamily::Esp32MicroPython => "micropython-esp32",
             DemoFamily::Pycom => "pycom",
             DemoFamily::NodeMcu => "nodemcu",
+            DemoFamily::McuBoot => "mcuboot",
         }
     }
 
@@ -146,6 +163,16 @@ impl DemoFamily {
             DemoFamily::Esp32MicroPython => "ESP32 board with MicroPython",
             DemoFamily::Pycom => "Pycom board (FiPy)",
             DemoFamily::NodeMcu => "ESP32 board with NodeMCU (Lua)",
+            DemoFamily::McuBoot => "Zephyr board with MCUboot (SMP)",
+        }
+    }
+
+    /// The sample image this family takes: the demo firmware at
+    /// [`crate::firmware::SAMPLE_VERSION`], in the family's image format.
+    pub fn sample_image(self) -> Vec<u8> {
+        match self {
+            DemoFamily::McuBoot => mcuboot_image(crate::firmware::SAMPLE_VERSION),
+            _ => crate::firmware::sample_image(),
         }
     }
 }
@@ -161,6 +188,8 @@ pub enum DemoModule {
     Pycom(ReplDevice<Pycom>),
     /// See [`DemoFamily::NodeMcu`].
     NodeMcu(NodeMcu),
+    /// See [`DemoFamily::McuBoot`].
+    McuBoot(McuBoot),
 }
 
 macro_rules! each {
@@ -170,6 +199,7 @@ macro_rules! each {
             DemoModule::Esp32MicroPython($d) => $e,
             DemoModule::Pycom($d) => $e,
             DemoModule::NodeMcu($d) => $e,
+            DemoModule::McuBoot($d) => $e,
         }
     };
 }
@@ -192,6 +222,10 @@ impl DemoModule {
                 DemoModule::Pycom(pycom::device(PycomConfig::default(), fw, paste))
             }
             DemoFamily::NodeMcu => DemoModule::NodeMcu(NodeMcu::new(NodeMcuConfig::default(), fw)),
+            DemoFamily::McuBoot => DemoModule::McuBoot(McuBoot::new(
+                McuBootConfig::default(),
+                mcuboot_image(crate::firmware::DEMO_RUNNING_VERSION),
+            )),
         }
     }
 
@@ -202,6 +236,7 @@ impl DemoModule {
             DemoModule::Esp32MicroPython(_) => DemoFamily::Esp32MicroPython,
             DemoModule::Pycom(_) => DemoFamily::Pycom,
             DemoModule::NodeMcu(_) => DemoFamily::NodeMcu,
+            DemoModule::McuBoot(_) => DemoFamily::McuBoot,
         }
     }
 
@@ -217,6 +252,7 @@ impl DemoModule {
             DemoModule::Esp32MicroPython(d) => d.interpreter.flash.running_version(),
             DemoModule::Pycom(d) => d.interpreter.flash.running_version(),
             DemoModule::NodeMcu(d) => d.flash.running_version(),
+            DemoModule::McuBoot(d) => d.running_version().unwrap_or_default(),
         }
     }
 }

@@ -23,6 +23,7 @@ pub const SCENARIOS: &[Scenario] = &[
     cable_pulled::SCENARIO,
     trial::ESP32,
     trial::NODEMCU,
+    trial::MCUBOOT,
     quecpython_download::SCENARIO,
 ];
 

@@ -1,5 +1,5 @@
-//! A demo board with two OTA slots (ESP32 MicroPython, NodeMCU): flash the sample image leaving
-//! it on trial, see the slots on the Device page, accept it, and see the slot turn valid.
+//! A demo board with two slots (ESP32 MicroPython, NodeMCU, MCUboot): flash the sample image
+//! leaving it on trial, see the slots on the Device page, accept it, and see the slot turn valid.
 
 use super::{Ctx, Scenario};
 use crate::util::Result;
@@ -8,13 +8,28 @@ use std::time::Duration;
 /// The ESP32 MicroPython demo board.
 pub const ESP32: Scenario = Scenario {
     name: "esp32_trial",
-    run: |ctx| run(ctx, "micropython-esp32", "ESP32 MicroPython", "esp32"),
+    run: |ctx| {
+        run(
+            ctx,
+            "micropython-esp32",
+            "ESP32 MicroPython",
+            "esp32",
+            "ota_1",
+        )
+    },
 };
 
 /// The NodeMCU (Lua) demo board.
 pub const NODEMCU: Scenario = Scenario {
     name: "nodemcu_trial",
-    run: |ctx| run(ctx, "nodemcu", "NodeMCU", "nodemcu"),
+    run: |ctx| run(ctx, "nodemcu", "NodeMCU", "nodemcu", "ota_1"),
+};
+
+/// The Zephyr / MCUboot demo board: after the test swap the new image runs from the primary
+/// slot.
+pub const MCUBOOT: Scenario = Scenario {
+    name: "mcuboot_trial",
+    run: |ctx| run(ctx, "mcuboot", "Zephyr / MCUboot", "mcuboot", "slot0"),
 };
 
 const SHORT: Duration = Duration::from_secs(20);
@@ -28,8 +43,8 @@ fn slot_state(ctx: &Ctx, slot: &str) -> Result<Option<String>> {
 }
 
 /// `key`: the demo menu's value; `family`: the name the page shows; `shots`: the screenshot
-/// file prefix.
-fn run(ctx: &Ctx, key: &str, family: &str, shots: &str) -> Result<()> {
+/// file prefix; `slot`: the slot the new firmware runs from on trial.
+fn run(ctx: &Ctx, key: &str, family: &str, shots: &str, slot: &str) -> Result<()> {
     ctx.session.goto(&ctx.url("/"))?;
     ctx.select("#demo-family", key)?;
     ctx.click("#connect-demo", SHORT)?;
@@ -50,13 +65,13 @@ fn run(ctx: &Ctx, key: &str, family: &str, shots: &str) -> Result<()> {
 
     ctx.click("#nav-device", SHORT)?;
     ctx.wait_element("#device-trial", SHORT)?;
-    ctx.wait_for("ota_1 on trial", SHORT, || {
-        Ok((slot_state(ctx, "ota_1")?.as_deref() == Some("testing")).then_some(()))
+    ctx.wait_for(&format!("{slot} on trial"), SHORT, || {
+        Ok((slot_state(ctx, slot)?.as_deref() == Some("testing")).then_some(()))
     })?;
     ctx.screenshot(&format!("{shots}-device-on-trial.png"))?;
     ctx.click("#device-accept", SHORT)?;
-    ctx.wait_for("ota_1 valid after accepting", SHORT, || {
-        Ok((slot_state(ctx, "ota_1")?.as_deref() == Some("valid")).then_some(()))
+    ctx.wait_for(&format!("{slot} valid after accepting"), SHORT, || {
+        Ok((slot_state(ctx, slot)?.as_deref() == Some("valid")).then_some(()))
     })?;
     ctx.wait_text(
         "#device-firmware-version",

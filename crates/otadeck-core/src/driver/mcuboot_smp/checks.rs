@@ -205,7 +205,7 @@ impl McuBootSmp {
         let active = slots.iter().find(|s| s.image == 0 && s.active);
         let info = ModuleInfo {
             family: Family::McuBoot,
-            model: "Zephyr / MCUboot (MCUmgr SMP)".into(),
+            model: "SMP server".into(),
             firmware_version: active.map_or_else(|| "unknown".into(), |s| s.version.clone()),
             runtime: format!(
                 "SMP v{}, buffer {} bytes",
