@@ -2,6 +2,7 @@
 
 pub mod esp32_micropython;
 pub mod esp32_state;
+pub mod esp_rom;
 pub mod mp_encoding;
 pub mod nodemcu;
 pub mod nodemcu_info;

@@ -2,3 +2,4 @@
 
 pub mod lua_repl;
 pub mod mp_repl;
+pub mod slip;
