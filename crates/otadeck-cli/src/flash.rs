@@ -73,6 +73,9 @@ pub enum Protocol {
     Pycom,
     /// NodeMCU on ESP32: `otaupgrade` over the Lua console.
     Nodemcu,
+    /// The ESP serial ROM loader (chip in download mode): SLIP packets, compressed writes,
+    /// MD5 verification, slots read from flash.
+    EspRom,
 }
 
 /// What to do to the module.

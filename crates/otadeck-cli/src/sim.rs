@@ -88,6 +88,10 @@ pub enum SimCommand {
     MicropythonEsp32(Serve),
     /// A Pycom board (pycom.ota_* over the raw REPL).
     Pycom(Serve),
+    /// An ESP32 in its serial ROM loader (for `--protocol esp-rom` and esptool with
+    /// `--before no-reset --no-stub`), with a partition table, otadata and two app slots on
+    /// 4 MiB of flash (--paste does not apply).
+    Esp32(Serve),
     /// An ESP32 board running NodeMCU (otaupgrade over the Lua console; --paste does not apply).
     Nodemcu(Serve),
     /// Write a demo firmware image (an ESP-IDF app image declaring `version`).
@@ -135,6 +139,7 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
             demo_running_image(),
             serve.paste(),
         )),
+        SimCommand::Esp32(serve) => serve.run(otadeck_sim::esp_rom::EspRomSim::new()),
         SimCommand::Nodemcu(serve) => {
             serve.run(NodeMcu::new(NodeMcuConfig::default(), demo_running_image()))
         }

@@ -407,6 +407,9 @@ impl EspRomSession {
     }
 
     fn send_block(&mut self, seq: usize) {
+        if seq == 0 {
+            self.events.push_back(SessionEvent::Step(Step::Write));
+        }
         let data = &self.blocks[seq];
         let mut body = packet::words(&[data.len() as u32, seq as u32, 0, 0]);
         body.extend_from_slice(data);

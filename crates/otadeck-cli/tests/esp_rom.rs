@@ -1,0 +1,113 @@
+//! `otadeck flash|info|boot-slot --protocol esp-rom` over a real pseudo-terminal against
+//! `otadeck sim esp32`, in real time. The reset steps fail silently on a pty (no modem lines)
+//! and the session goes on to SYNC.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{otadeck, scratch, PtySim};
+
+fn sample(dir: &std::path::Path, version: &str, size: usize) -> std::path::PathBuf {
+    let path = dir.join(format!("fw-{version}.bin"));
+    let out = otadeck()
+        .args(["sim", "image", "--version", version, "--size"])
+        .arg(size.to_string())
+        .arg("-o")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    path
+}
+
+fn otadeck_ok(args: &[&str]) -> String {
+    let out = otadeck().args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn flash_compressed_and_plain_then_info_and_switch_slots() {
+    let sim = PtySim::start(&["esp32"]);
+    let dir = scratch("esp-rom-pty");
+    let a = sample(&dir, "3.0.0", 20_000);
+    let b = sample(&dir, "3.0.1", 12_000);
+    let p = sim.path.as_str();
+    let out = otadeck_ok(&[
+        "flash",
+        "--port",
+        p,
+        "--protocol",
+        "esp-rom",
+        "--offset",
+        "0x190000",
+        "--no-restart",
+        a.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("at 0x190000 on the ESP32 and verified them by MD5"),
+        "{out}"
+    );
+    let out = otadeck_ok(&[
+        "flash",
+        "--port",
+        p,
+        "--protocol",
+        "esp-rom",
+        "--plain",
+        "--no-restart",
+        b.to_str().unwrap(),
+    ]);
+    assert!(out.contains("at 0x10000"), "{out}");
+    let out = otadeck_ok(&["info", "--port", p, "--protocol", "esp-rom"]);
+    assert!(
+        out.contains("ota_0 (running, next boot): valid, otadeck-demo 3.0.1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ota_1: undefined, otadeck-demo 3.0.0"),
+        "{out}"
+    );
+    let out = otadeck_ok(&["boot-slot", "--port", p, "--slot", "1"]);
+    assert!(out.contains("next boot: ota_1"), "{out}");
+    let out = otadeck_ok(&["info", "--port", p, "--protocol", "esp-rom"]);
+    assert!(
+        out.contains("ota_1 (running, next boot): undefined, otadeck-demo 3.0.0"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_chip_that_vanishes_mid_write_is_reported_with_its_offset() {
+    let mut sim = PtySim::start(&["esp32"]);
+    let dir = scratch("esp-rom-vanish");
+    let image = sample(&dir, "3.0.2", 200_000);
+    let flash = otadeck()
+        .args([
+            "flash",
+            "--port",
+            &sim.path,
+            "--protocol",
+            "esp-rom",
+            "--plain",
+        ])
+        .arg(&image)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // About 18 s of plain blocks at 115200 baud.
+    std::thread::sleep(Duration::from_secs(3));
+    sim.child.kill().unwrap();
+    let out = flash.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("Writing failed at byte"), "{stdout}");
+    assert!(stdout.contains("incomplete region"), "{stdout}");
+}
