@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use otadeck_core::driver::esp_rom::reset::ResetKind;
+use otadeck_core::driver::esp_rom::stub::Stub;
 use otadeck_core::driver::esp_rom::{EspRomConfig, EspRomSession, Job, Region};
 use otadeck_core::partition_state::PartitionState;
 use otadeck_core::session::{FlashError, FlashOutcome, Machine, SessionEvent};
@@ -117,6 +118,8 @@ pub struct FlashArgs {
     pub restart: bool,
     /// How to enter the loader.
     pub before: Before,
+    /// A flasher stub in esptool's JSON format to load first.
+    pub stub: Option<std::path::PathBuf>,
 }
 
 /// `otadeck flash --protocol esp-rom`.
@@ -130,7 +133,13 @@ pub fn flash(port: &str, baud: u32, image: Vec<u8>, a: FlashArgs) -> Result<Exit
         }],
         compress: !a.plain,
     };
-    let mut s = EspRomSession::new(config(job, baud, a.before, a.restart), start.elapsed());
+    let mut cfg = config(job, baud, a.before, a.restart);
+    if let Some(path) = &a.stub {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        cfg.stub = Some(Stub::from_json(&text).map_err(|e| format!("{}: {e}", path.display()))?);
+    }
+    let mut s = EspRomSession::new(cfg, start.elapsed());
     match pump(&mut s, port, start)?.0 {
         Ok(o) => {
             println!(

@@ -58,6 +58,10 @@ enum Command {
         /// ESP ROM: how to put the chip into its loader.
         #[arg(long, value_enum, default_value_t = esp::Before::DefaultReset)]
         before: esp::Before,
+        /// ESP ROM: a flasher stub (esptool's JSON stub format) to load and run first; without
+        /// it the ROM loader alone does the work.
+        #[arg(long, value_name = "STUB.json")]
+        stub: Option<PathBuf>,
         /// The image file.
         #[arg(required_unless_present = "url")]
         image: Option<PathBuf>,
@@ -150,6 +154,7 @@ fn main() -> ExitCode {
             offset,
             plain,
             before,
+            stub,
         } => match (url, image) {
             (None, Some(image)) if protocol == Protocol::EspRom => std::fs::read(&image)
                 .map_err(|e| format!("cannot read {}: {e}", image.display()))
@@ -159,6 +164,7 @@ fn main() -> ExitCode {
                         plain,
                         restart: !no_restart,
                         before,
+                        stub,
                     };
                     esp::flash(&port, baud, image, args)
                 }),

@@ -111,3 +111,50 @@ fn a_chip_that_vanishes_mid_write_is_reported_with_its_offset() {
     assert!(stdout.contains("Writing failed at byte"), "{stdout}");
     assert!(stdout.contains("incomplete region"), "{stdout}");
 }
+
+#[test]
+fn a_user_supplied_stub_is_loaded_before_the_write() {
+    let sim = PtySim::start(&["esp32"]);
+    let dir = scratch("esp-rom-stub");
+    let image = sample(&dir, "3.0.3", 20_000);
+    let stub = dir.join("stub.json");
+    std::fs::write(
+        &stub,
+        r#"{"entry": 1074521580, "text": "AQIDBAUGBwg=", "text_start": 1074520064}"#,
+    )
+    .unwrap();
+    let out = otadeck()
+        .args([
+            "flash",
+            "--port",
+            &sim.path,
+            "--protocol",
+            "esp-rom",
+            "--no-restart",
+        ])
+        .arg("--stub")
+        .arg(&stub)
+        .arg(&image)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("the flasher stub is running"), "{stderr}");
+    assert!(stderr.contains("blocks of 16384 bytes"), "{stderr}");
+    std::fs::write(&stub, r#"{"text": "AQID"}"#).unwrap();
+    let out = otadeck()
+        .args([
+            "flash",
+            "--port",
+            &sim.path,
+            "--protocol",
+            "esp-rom",
+            "--stub",
+        ])
+        .arg(&stub)
+        .arg(&image)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no numeric \"entry\""));
+}

@@ -352,3 +352,67 @@ fn a_baud_change_is_handed_to_the_pump() {
     assert!(switched);
     assert_eq!(l.device.baud_change, Some(921_600));
 }
+
+/// A made-up stub in esptool's JSON format (7 KiB of text, so two RAM blocks, and some data).
+fn stub() -> otadeck_core::driver::esp_rom::stub::Stub {
+    use base64::Engine as _;
+    let b64 = |v: Vec<u8>| base64::engine::general_purpose::STANDARD.encode(v);
+    let json = format!(
+        r#"{{"entry": 1074521580, "text": "{}", "text_start": 1074520064,
+            "data": "{}", "data_start": 1073658408}}"#,
+        b64((0..7000u32).map(|i| (i * 7) as u8).collect()),
+        b64(vec![0xC0, 0xDB, 1, 2])
+    );
+    otadeck_core::driver::esp_rom::stub::Stub::from_json(&json).unwrap()
+}
+
+#[test]
+fn with_a_user_supplied_stub_the_write_uses_16k_blocks_and_raw_md5() {
+    let img = image();
+    let mut l = link();
+    l.inject(LineFault::Corrupt {
+        index: 30_000,
+        xor: 0x40,
+    });
+    let job = Job::Flash {
+        regions: vec![Region {
+            offset: OTA1,
+            data: img.clone(),
+        }],
+        compress: true,
+    };
+    let mut cfg = EspRomConfig::new(job);
+    cfg.stub = Some(stub());
+    let r = go(&mut EspRomSession::new(cfg, Duration::ZERO), &mut l);
+    r.outcome();
+    assert!(l.device.stub_mode);
+    assert_eq!(count(&l, op::MEM_DATA), 3);
+    assert_eq!(count(&l, op::MEM_END), 1);
+    let blocks = miniz_oxide::deflate::compress_to_vec_zlib(&img, 9)
+        .len()
+        .div_ceil(0x4000);
+    // One block arrived garbled (the stub's error 0xC1) and went again.
+    assert_eq!(count(&l, op::FLASH_DEFL_DATA), blocks + 1);
+    let at = OTA1 as usize;
+    assert_eq!(&l.device.flash[at..at + img.len()], &img[..]);
+}
+
+#[test]
+fn a_restart_ends_with_flash_end_and_the_chip_boots_what_otadata_selects() {
+    let img = image();
+    let mut l = link();
+    let job = Job::Flash {
+        regions: vec![Region {
+            offset: 0x10000,
+            data: img.clone(),
+        }],
+        compress: true,
+    };
+    let mut cfg = EspRomConfig::new(job);
+    cfg.restart = true;
+    let r = go(&mut EspRomSession::new(cfg, Duration::ZERO), &mut l);
+    assert!(r.outcome().restarted);
+    assert_eq!(l.device.ops.last(), Some(&op::FLASH_DEFL_END));
+    assert_eq!(l.device.boots, vec![Some("ota_0".to_string())]);
+    assert_eq!(l.device.slot_version("ota_0").as_deref(), Some("2.1.0"));
+}

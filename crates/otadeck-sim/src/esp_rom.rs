@@ -7,6 +7,11 @@
 //! selecting ota_0, and an app image in each slot. [`EspRomSim::boot`] runs the second-stage
 //! bootloader's choice over whatever the flash holds.
 //!
+//! Loading a flasher stub (`MEM_BEGIN`/`MEM_DATA`/`MEM_END` with an entry point) switches the
+//! simulator to the stub's dialect, as the real stub would be once it runs: the `OHAI` frame,
+//! 2-byte status with the stub's error codes, raw 16-byte MD5, exact sizes in
+//! `FLASH_DEFL_BEGIN`, a fifth word in `FLASH_BEGIN`. The uploaded bytes are not executed.
+//!
 //! Choices where the real ROM is not documented: a `*_DATA` block repeating the last accepted
 //! sequence number is acknowledged again without being written (a host retrying a block whose
 //! answer was lost); any other out-of-order block fails with error 0x06.
@@ -76,6 +81,8 @@ pub struct EspRomSim {
     regs: HashMap<u32, u32>,
     write: Option<Write>,
     powered: bool,
+    /// A stub was loaded and "runs": the stub dialect is spoken.
+    pub stub_mode: bool,
 }
 
 impl std::fmt::Debug for EspRomSim {
@@ -124,12 +131,14 @@ impl EspRomSim {
             regs: HashMap::new(),
             write: None,
             powered: true,
+            stub_mode: false,
         }
     }
 
     /// Power is cut: whatever was in progress stops where it was; the flash keeps what it holds.
     pub fn power_cut(&mut self) {
         self.powered = false;
+        self.stub_mode = false;
         self.write = None;
         self.decoder.reset();
         self.out.clear();
@@ -197,10 +206,16 @@ impl EspRomSim {
     fn reply(&mut self, opc: u8, value: u32, data: &[u8], error: Option<u8>) {
         let status = match error {
             None => [0, 0, 0, 0],
+            Some(e) if self.stub_mode => [1, stub_code(e), 0, 0],
             Some(e) => [1, e, 0, 0],
         };
+        let status = if self.stub_mode {
+            &status[..2]
+        } else {
+            &status[..]
+        };
         self.out
-            .extend(slip::encode(&Response::encode(opc, value, data, &status)));
+            .extend(slip::encode(&Response::encode(opc, value, data, status)));
     }
 
     fn program(&mut self, at: usize, data: &[u8]) -> Result<(), u8> {
@@ -298,8 +313,12 @@ impl EspRomSim {
                 match a.checked_add(n).filter(|e| *e <= FLASH_SIZE) {
                     Some(e) => {
                         let d: [u8; 16] = Md5::digest(&self.flash[a..e]).into();
-                        let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
-                        self.reply(opc, 0, hex.as_bytes(), None);
+                        if self.stub_mode {
+                            self.reply(opc, 0, &d, None);
+                        } else {
+                            let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+                            self.reply(opc, 0, hex.as_bytes(), None);
+                        }
                     }
                     None => self.reply(opc, 0, &[], Some(rom_error::FLASH_READ)),
                 }
@@ -311,6 +330,18 @@ impl EspRomSim {
                 } else {
                     let buf = self.flash[a..a + 64].to_vec();
                     self.reply(opc, 0, &buf, None);
+                }
+            }
+            op::MEM_BEGIN if w.len() >= 4 => self.reply(opc, 0, &[], None),
+            op::MEM_DATA if data.len() >= 16 => {
+                let err = (packet::checksum(&data[16..]) != sum).then_some(rom_error::INVALID_CRC);
+                self.reply(opc, 0, &[], err);
+            }
+            op::MEM_END if w.len() >= 2 => {
+                self.reply(opc, 0, &[], None);
+                if w[1] != 0 {
+                    self.stub_mode = true;
+                    self.out.extend(slip::encode(b"OHAI"));
                 }
             }
             _ => self.reply(opc, 0, &[], Some(rom_error::INVALID_MESSAGE)),
@@ -385,6 +416,18 @@ impl EspRomSim {
             Ok(()) => self.reply(opc, 0, &[], None),
             Err(e) => self.reply(opc, 0, &[], Some(e)),
         }
+    }
+}
+
+/// The stub's code for what the ROM reports as `rom`.
+fn stub_code(rom: u8) -> u8 {
+    match rom {
+        rom_error::INVALID_CRC => 0xC1,
+        rom_error::DEFLATE => 0xC7,
+        rom_error::FLASH_WRITE | rom_error::FLASH_READ => 0xC4,
+        rom_error::FLASH_READ_LENGTH => 0xC0,
+        rom_error::FAILED => 0xC6,
+        _ => 0xC3,
     }
 }
 

@@ -6,5 +6,6 @@ pub mod packet;
 pub mod reset;
 pub mod session;
 pub mod slots;
+pub mod stub;
 
 pub use session::{EspRomConfig, EspRomSession, Job, Region};

@@ -5,6 +5,13 @@ use super::*;
 
 impl EspRomSession {
     fn on_frame(&mut self, frame: &[u8]) {
+        if self.phase == Phase::AwaitOhai && frame == b"OHAI" {
+            self.loader = Loader::Stub;
+            self.pending = None;
+            self.log(LogLevel::Info, "the flasher stub is running".into());
+            self.attach();
+            return;
+        }
         let r = match Response::parse(frame, self.loader) {
             Ok(r) => r,
             Err(e) => {
@@ -36,7 +43,7 @@ impl EspRomSession {
                 self.phase = Phase::ChipMagic;
                 self.read_reg(CHIP_MAGIC_REG);
             }
-            Phase::Data(seq)
+            Phase::Data(seq) | Phase::MemData(_, seq)
                 if matches!(
                     r.error,
                     packet::rom_error::INVALID_CRC | packet::rom_error::INVALID_MESSAGE | 0xC1
@@ -120,6 +127,21 @@ impl EspRomSession {
                 };
                 self.attached_chip();
             }
+            Phase::MemBegin(seg) => self.mem_data(seg, 0),
+            Phase::MemData(seg, seq) => self.mem_next(seg, seq),
+            Phase::MemEnd => {
+                self.phase = Phase::AwaitOhai;
+                self.pending = Some(Pending {
+                    op: 0,
+                    frame: Vec::new(),
+                    deadline: self.now + DEFAULT_TIMEOUT,
+                    timeout: DEFAULT_TIMEOUT,
+                    attempts: 1,
+                    max_attempts: 1,
+                    waiting_for: "starting the flasher stub (no OHAI)",
+                });
+            }
+            Phase::AwaitOhai => {}
             Phase::Attach => {
                 self.phase = Phase::SetParams;
                 let size = self.cfg.flash_size;
@@ -174,6 +196,17 @@ impl EspRomSession {
     fn attached_chip(&mut self) {
         let msg = format!("chip: {}", self.chip);
         self.log(LogLevel::Info, msg);
+        // The stub reads flash with its own READ_FLASH, which this session does not speak: only
+        // flash jobs load it.
+        if self.cfg.stub.is_some() && matches!(self.cfg.job, Job::Flash { .. }) {
+            self.log(LogLevel::Info, "loading the flasher stub".into());
+            self.mem_begin(0);
+        } else {
+            self.attach();
+        }
+    }
+
+    fn attach(&mut self) {
         self.phase = Phase::Attach;
         self.events.push_back(SessionEvent::Step(Step::Prepare));
         let words = if self.loader == Loader::Stub {

@@ -14,6 +14,7 @@ use md5::{Digest, Md5};
 use super::packet::{self, op, Loader, Response};
 use super::reset::{ResetKind, SignalStep};
 use super::slots::{self, HEAD_LEN, TABLE_OFFSET};
+use super::stub::{Stub, MEM_BLOCK};
 use crate::image::esp_partition::{self, PartitionTable};
 use crate::image::otadata::{self, SECTOR_LEN};
 use crate::link::slip::{self, SlipDecoder, SlipItem};
@@ -63,6 +64,8 @@ pub struct EspRomConfig {
     pub flash_size: u32,
     /// End with `FLASH_END` asking the ROM to reboot into the app.
     pub restart: bool,
+    /// A flasher stub to load into RAM and run before the job (none is bundled).
+    pub stub: Option<Stub>,
 }
 
 impl EspRomConfig {
@@ -74,6 +77,7 @@ impl EspRomConfig {
             baud: None,
             flash_size: 4 * 1024 * 1024,
             restart: false,
+            stub: None,
         }
     }
 }
@@ -99,6 +103,10 @@ enum Phase {
     Sync,
     SecurityInfo,
     ChipMagic,
+    MemBegin(usize),
+    MemData(usize, usize),
+    MemEnd,
+    AwaitOhai,
     Attach,
     SetParams,
     Baud,
@@ -239,6 +247,9 @@ impl EspRomSession {
         match self.phase {
             Phase::Reset(_) | Phase::Sync => Step::Connect,
             Phase::SecurityInfo | Phase::ChipMagic | Phase::Read(_) => Step::Identify,
+            Phase::MemBegin(_) | Phase::MemData(..) | Phase::MemEnd | Phase::AwaitOhai => {
+                Step::Connect
+            }
             Phase::Attach | Phase::SetParams | Phase::Baud | Phase::BaudSettle | Phase::Begin => {
                 Step::Prepare
             }
@@ -496,6 +507,53 @@ impl EspRomSession {
             restarted,
             module: None,
         }));
+    }
+
+    fn stub_segment(&self, seg: usize) -> &[u8] {
+        self.cfg.stub.as_ref().map_or(&[], |s| &s.segments[seg].1)
+    }
+
+    fn mem_begin(&mut self, seg: usize) {
+        let Some(stub) = self.cfg.stub.as_ref() else {
+            return;
+        };
+        let (addr, len) = (stub.segments[seg].0, stub.segments[seg].1.len());
+        let words = packet::words(&[
+            len as u32,
+            len.div_ceil(MEM_BLOCK) as u32,
+            MEM_BLOCK as u32,
+            addr,
+        ]);
+        self.phase = Phase::MemBegin(seg);
+        self.send(op::MEM_BEGIN, &words, 0, DEFAULT_TIMEOUT, 1);
+    }
+
+    fn mem_data(&mut self, seg: usize, seq: usize) {
+        let all = self.stub_segment(seg);
+        let end = ((seq + 1) * MEM_BLOCK).min(all.len());
+        let data = all[seq * MEM_BLOCK..end].to_vec();
+        let mut body = packet::words(&[data.len() as u32, seq as u32, 0, 0]);
+        body.extend_from_slice(&data);
+        self.phase = Phase::MemData(seg, seq);
+        let sum = packet::checksum(&data);
+        self.send(op::MEM_DATA, &body, sum, DEFAULT_TIMEOUT, BLOCK_ATTEMPTS);
+    }
+
+    fn mem_next(&mut self, seg: usize, seq: usize) {
+        let Some(stub) = self.cfg.stub.as_ref() else {
+            return;
+        };
+        let blocks = stub.segments[seg].1.len().div_ceil(MEM_BLOCK);
+        if seq + 1 < blocks {
+            self.mem_data(seg, seq + 1);
+        } else if seg + 1 < stub.segments.len() {
+            self.mem_begin(seg + 1);
+        } else {
+            let entry = stub.entry;
+            self.phase = Phase::MemEnd;
+            let words = packet::words(&[u32::from(entry == 0), entry]);
+            self.send(op::MEM_END, &words, 0, DEFAULT_TIMEOUT, 1);
+        }
     }
 
     fn otadata_offset(&self) -> u32 {
