@@ -189,3 +189,31 @@ fn run_state(port: &str, baud: u32, before: Before, job: Job) -> Result<ExitCode
         (Err(e), _) => Ok(report_error(&e)),
     }
 }
+
+/// `otadeck read-flash`: `len` bytes at `offset` into `out`, checked by the chip's MD5.
+pub fn read_flash(
+    port: &str,
+    baud: u32,
+    before: Before,
+    (offset, len): (u32, u32),
+    out: &std::path::Path,
+) -> Result<ExitCode, String> {
+    let start = Instant::now();
+    let job = Job::ReadFlash { offset, len };
+    let mut s = EspRomSession::new(config(job, baud, before, false), start.elapsed());
+    match pump(&mut s, port, start)?.0 {
+        Ok(_) => {
+            let data = s.take_read();
+            std::fs::write(out, &data)
+                .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+            println!(
+                "Read {} bytes at {offset:#x} into {} (MD5 checked by the chip, {:.1} s).",
+                data.len(),
+                out.display(),
+                start.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(report_error(&e)),
+    }
+}

@@ -79,6 +79,24 @@ enum Command {
         #[arg(long, value_enum, default_value_t = esp::Before::DefaultReset)]
         before: esp::Before,
     },
+    /// ESP ROM: read flash into a file (64 bytes a request, then checked by the chip's MD5).
+    ReadFlash {
+        #[arg(long)]
+        port: String,
+        /// Flash address (hex with 0x, or decimal).
+        #[arg(long, value_parser = parse_u32)]
+        offset: u32,
+        /// Bytes to read.
+        #[arg(long, value_parser = parse_u32)]
+        size: u32,
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// How to put the chip into its loader.
+        #[arg(long, value_enum, default_value_t = esp::Before::DefaultReset)]
+        before: esp::Before,
+    },
     /// ESP ROM: make OTA slot N boot next by rewriting otadata (sequence and CRC).
     BootSlot {
         #[arg(long)]
@@ -200,6 +218,14 @@ fn main() -> ExitCode {
             baud,
             ..
         } => flash::info(&port, baud, protocol),
+        Command::ReadFlash {
+            port,
+            offset,
+            size,
+            output,
+            baud,
+            before,
+        } => esp::read_flash(&port, baud, before, (offset, size), &output),
         Command::BootSlot {
             port,
             slot,

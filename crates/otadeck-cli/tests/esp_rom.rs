@@ -65,6 +65,21 @@ fn flash_compressed_and_plain_then_info_and_switch_slots() {
         b.to_str().unwrap(),
     ]);
     assert!(out.contains("at 0x10000"), "{out}");
+    let back = dir.join("back.bin");
+    let len = std::fs::metadata(&a).unwrap().len().to_string();
+    let out = otadeck_ok(&[
+        "read-flash",
+        "--port",
+        p,
+        "--offset",
+        "0x190000",
+        "--size",
+        &len,
+        "-o",
+        back.to_str().unwrap(),
+    ]);
+    assert!(out.contains("MD5 checked"), "{out}");
+    assert_eq!(std::fs::read(&back).unwrap(), std::fs::read(&a).unwrap());
     let out = otadeck_ok(&["info", "--port", p, "--protocol", "esp-rom"]);
     assert!(
         out.contains("ota_0 (running, next boot): valid, otadeck-demo 3.0.1"),

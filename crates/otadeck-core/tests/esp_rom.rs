@@ -416,3 +416,19 @@ fn a_restart_ends_with_flash_end_and_the_chip_boots_what_otadata_selects() {
     assert_eq!(l.device.boots, vec![Some("ota_0".to_string())]);
     assert_eq!(l.device.slot_version("ota_0").as_deref(), Some("2.1.0"));
 }
+
+#[test]
+fn read_flash_returns_the_bytes_and_checks_them_by_md5() {
+    let mut l = link();
+    let len = 1000u32;
+    let job = Job::ReadFlash {
+        offset: 0x10000 + 3,
+        len,
+    };
+    let mut s = EspRomSession::new(EspRomConfig::new(job), Duration::ZERO);
+    go(&mut s, &mut l).outcome();
+    let got = s.take_read();
+    assert_eq!(got, l.device.flash[0x10003..0x10003 + len as usize]);
+    assert_eq!(count(&l, op::READ_FLASH_SLOW), 16);
+    assert_eq!(count(&l, op::SPI_FLASH_MD5), 1);
+}

@@ -264,6 +264,12 @@ impl EspRomSession {
             return;
         }
         self.read_buf.extend_from_slice(&data[..want]);
+        if what == ReadWhat::User {
+            self.events.push_back(SessionEvent::Progress {
+                done: self.read_buf.len() as u64,
+                total: self.read_len as u64,
+            });
+        }
         let table_done = what == ReadWhat::Table && slots::table_complete(&self.read_buf);
         if self.read_buf.len() < self.read_len && !table_done {
             self.next_read();
@@ -271,6 +277,12 @@ impl EspRomSession {
         }
         let buf = std::mem::take(&mut self.read_buf);
         match what {
+            ReadWhat::User => {
+                let offset = self.read_addr;
+                self.regions = vec![Region { offset, data: buf }];
+                self.region = 0;
+                self.send_md5();
+            }
             ReadWhat::Table => match esp_partition::parse(&buf) {
                 Ok(t) => {
                     self.table = Some(t);

@@ -44,6 +44,14 @@ pub enum Job {
     },
     /// Read the partition table, otadata and app descriptors.
     Info,
+    /// Read `len` bytes of flash at `offset` (`READ_FLASH_SLOW`, 64 bytes a request) and check
+    /// them against `SPI_FLASH_MD5`; the bytes are in [`EspRomSession::take_read`] afterwards.
+    ReadFlash {
+        /// Flash address.
+        offset: u32,
+        /// Bytes to read.
+        len: u32,
+    },
     /// Make OTA slot `slot` boot next by rewriting otadata.
     SetBootSlot {
         /// The OTA slot number (0 for ota_0).
@@ -124,6 +132,7 @@ enum ReadWhat {
     Otadata(u8),
     Head(usize),
     OtadataAfter(u8),
+    User,
 }
 
 #[derive(Debug)]
@@ -165,6 +174,7 @@ pub struct EspRomSession {
     read_addr: u32,
     read_len: usize,
     read_buf: Vec<u8>,
+    read_out: Vec<u8>,
     table: Option<PartitionTable>,
     entries: [Vec<u8>; 2],
     heads: Vec<(String, Vec<u8>)>,
@@ -201,6 +211,7 @@ impl EspRomSession {
             read_addr: 0,
             read_len: 0,
             read_buf: Vec::new(),
+            read_out: Vec::new(),
             table: None,
             entries: [Vec::new(), Vec::new()],
             heads: Vec::new(),
@@ -226,6 +237,11 @@ impl EspRomSession {
     /// A baud rate to switch the port to, at once, when the loader has agreed to it.
     pub fn poll_baud(&mut self) -> Option<u32> {
         self.baud_request.take()
+    }
+
+    /// The bytes a [`Job::ReadFlash`] read (empty before it finished).
+    pub fn take_read(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.read_out)
     }
 
     /// The chip detected, once known.
@@ -353,6 +369,7 @@ impl EspRomSession {
     fn start_job(&mut self) {
         match self.cfg.job {
             Job::Flash { .. } => self.begin_region(),
+            Job::ReadFlash { offset, len } => self.start_read(ReadWhat::User, offset, len as usize),
             Job::Info | Job::SetBootSlot { .. } => {
                 self.start_read(ReadWhat::Table, TABLE_OFFSET, esp_partition::MAX_TABLE_LEN)
             }
@@ -473,6 +490,10 @@ impl EspRomSession {
             return;
         }
         match self.cfg.job {
+            Job::ReadFlash { .. } => {
+                self.read_out = std::mem::take(&mut self.regions[0].data);
+                self.succeed(false);
+            }
             Job::SetBootSlot { .. } => {
                 let at = self.otadata_offset();
                 self.start_read(ReadWhat::OtadataAfter(0), at, 32);
