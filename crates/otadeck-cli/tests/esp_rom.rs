@@ -173,3 +173,48 @@ fn a_user_supplied_stub_is_loaded_before_the_write() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no numeric \"entry\""));
 }
+
+#[test]
+fn the_rom_served_over_websocket_answers_sync_eight_times() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::time::Instant;
+    let mut child = otadeck()
+        .args(["sim", "esp32", "--ws", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("ws: ")
+        .expect("ws: <url>")
+        .to_string();
+    let (mut socket, _) = tungstenite::connect(&url).unwrap();
+    let mut sync = vec![
+        0xC0, 0x00, 0x08, 0x24, 0x00, 0, 0, 0, 0, 0x07, 0x07, 0x12, 0x20,
+    ];
+    sync.extend_from_slice(&[0x55; 32]);
+    sync.push(0xC0);
+    socket.send(tungstenite::Message::binary(sync)).unwrap();
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = socket.get_mut() {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+    }
+    let reply = [
+        0xC0, 0x01, 0x08, 0x04, 0x00, 0x07, 0x07, 0x12, 0x20, 0, 0, 0, 0, 0xC0,
+    ];
+    let mut heard = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && heard.len() < 8 * reply.len() {
+        if let Ok(tungstenite::Message::Binary(b)) = socket.read() {
+            heard.extend_from_slice(&b);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(heard, reply.repeat(8));
+}
