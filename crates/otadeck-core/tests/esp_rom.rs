@@ -432,3 +432,50 @@ fn read_flash_returns_the_bytes_and_checks_them_by_md5() {
     assert_eq!(count(&l, op::READ_FLASH_SLOW), 16);
     assert_eq!(count(&l, op::SPI_FLASH_MD5), 1);
 }
+
+#[test]
+fn a_power_cut_while_the_boot_slot_is_rewritten_falls_back_to_the_other_app() {
+    let img = image();
+    let mut l = link();
+    let mut cut = false;
+    let mut hook = |now: Duration, _m: &mut EspRomSession, l: &mut SimLink<EspRomSim>| {
+        if !cut && count(l, op::FLASH_DEFL_DATA) == 10 {
+            cut = true;
+            l.device.power_cut();
+            l.replug(now);
+        }
+    };
+    let job = Job::Flash {
+        regions: vec![Region {
+            offset: 0x10000,
+            data: img,
+        }],
+        compress: true,
+    };
+    let r = run(
+        &mut EspRomSession::new(EspRomConfig::new(job), Duration::ZERO),
+        &mut l,
+        Duration::ZERO,
+        LIMIT,
+        Some(&mut hook),
+    );
+    assert!(r.result.as_ref().unwrap().is_err());
+    // ota_0 is half written and fails its checksum; the bootloader starts ota_1 instead.
+    assert_eq!(l.device.power_on(), Some("ota_1".into()));
+}
+
+#[test]
+fn a_chip_not_in_download_mode_is_named_as_such() {
+    let mut l = link();
+    l.inject(LineFault::StallAfter(0));
+    let r = go(
+        &mut EspRomSession::new(EspRomConfig::new(Job::Info), Duration::ZERO),
+        &mut l,
+    );
+    let e = r.error();
+    assert_eq!(e.step, Step::Connect);
+    assert!(e.to_string().contains("is it in download mode?"), "{e}");
+    assert!(e.to_string().contains("is unchanged"), "{e}");
+    assert!(count(&l, op::SYNC) == 0);
+    assert!(r.elapsed >= Duration::from_secs(3));
+}
