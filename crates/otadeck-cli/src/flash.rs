@@ -80,6 +80,9 @@ pub enum Protocol {
     Nodemcu,
     /// Zephyr / MCUboot: MCUmgr SMP over the serial console.
     Smp,
+    /// The ESP serial ROM loader (chip in download mode): SLIP packets, compressed writes,
+    /// MD5 verification, slots read from flash.
+    EspRom,
 }
 
 /// What to do to the module.

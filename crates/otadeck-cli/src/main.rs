@@ -1,6 +1,7 @@
 //! `otadeck`: flash a module over a serial port, read what it runs, or serve a simulated module
 //! on a pseudo-terminal for other tools to talk to.
 
+mod esp;
 mod flash;
 mod inspect;
 mod sim;
@@ -48,6 +49,19 @@ enum Command {
         /// QuecPython mini FOTA: the second-stage package URL (with --url).
         #[arg(long, requires = "url")]
         url2: Option<String>,
+        /// ESP ROM: the flash address of the image (hex with 0x, or decimal).
+        #[arg(long, default_value = "0x10000", value_parser = parse_u32)]
+        offset: u32,
+        /// ESP ROM: send plain 1 KiB blocks instead of a zlib stream.
+        #[arg(long)]
+        plain: bool,
+        /// ESP ROM: how to put the chip into its loader.
+        #[arg(long, value_enum, default_value_t = esp::Before::DefaultReset)]
+        before: esp::Before,
+        /// ESP ROM: a flasher stub (esptool's JSON stub format) to load and run first; without
+        /// it the ROM loader alone does the work.
+        #[arg(long, value_name = "STUB.json")]
+        stub: Option<PathBuf>,
         /// The image file.
         #[arg(required_unless_present = "url")]
         image: Option<PathBuf>,
@@ -61,6 +75,40 @@ enum Command {
         protocol: Option<Protocol>,
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
+        /// ESP ROM: how to put the chip into its loader.
+        #[arg(long, value_enum, default_value_t = esp::Before::DefaultReset)]
+        before: esp::Before,
+    },
+    /// ESP ROM: read flash into a file (64 bytes a request, then checked by the chip's MD5).
+    ReadFlash {
+        #[arg(long)]
+        port: String,
+        /// Flash address (hex with 0x, or decimal).
+        #[arg(long, value_parser = parse_u32)]
+        offset: u32,
+        /// Bytes to read.
+        #[arg(long, value_parser = parse_u32)]
+        size: u32,
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// How to put the chip into its loader.
+        #[arg(long, value_enum, default_value_t = esp::Before::DefaultReset)]
+        before: esp::Before,
+    },
+    /// ESP ROM: make OTA slot N boot next by rewriting otadata (sequence and CRC).
+    BootSlot {
+        #[arg(long)]
+        port: String,
+        /// The OTA slot (0 for ota_0).
+        #[arg(long)]
+        slot: u8,
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// How to put the chip into its loader.
+        #[arg(long, value_enum, default_value_t = esp::Before::DefaultReset)]
+        before: esp::Before,
     },
     /// Accept the firmware a module runs on trial after an update.
     Accept {
@@ -99,6 +147,16 @@ enum Command {
     },
 }
 
+/// `0x10000` or `65536`.
+fn parse_u32(text: &str) -> Result<u32, String> {
+    let t = text.trim();
+    match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => t.parse(),
+    }
+    .map_err(|e| format!("{text:?} is not a number: {e}"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -111,7 +169,23 @@ fn main() -> ExitCode {
             url,
             url2,
             image,
+            offset,
+            plain,
+            before,
+            stub,
         } => match (url, image) {
+            (None, Some(image)) if protocol == Protocol::EspRom => std::fs::read(&image)
+                .map_err(|e| format!("cannot read {}: {e}", image.display()))
+                .and_then(|image| {
+                    let args = esp::FlashArgs {
+                        offset,
+                        plain,
+                        restart: !no_restart,
+                        before,
+                        stub,
+                    };
+                    esp::flash(&port, baud, image, args)
+                }),
             (Some(url1), _) => {
                 let job = Job::Download {
                     url1,
@@ -134,9 +208,30 @@ fn main() -> ExitCode {
         },
         Command::Info {
             port,
+            protocol: Some(Protocol::EspRom),
+            baud,
+            before,
+        } => esp::info(&port, baud, before),
+        Command::Info {
+            port,
             protocol,
             baud,
+            ..
         } => flash::info(&port, baud, protocol),
+        Command::ReadFlash {
+            port,
+            offset,
+            size,
+            output,
+            baud,
+            before,
+        } => esp::read_flash(&port, baud, before, (offset, size), &output),
+        Command::BootSlot {
+            port,
+            slot,
+            baud,
+            before,
+        } => esp::set_boot(&port, baud, before, slot),
         Command::Accept {
             port,
             protocol,

@@ -105,6 +105,10 @@ pub enum SimCommand {
     MicropythonEsp32(Serve),
     /// A Pycom board (pycom.ota_* over the raw REPL).
     Pycom(Serve),
+    /// An ESP32 in its serial ROM loader (for `--protocol esp-rom` and esptool with
+    /// `--before no-reset --no-stub`), with a partition table, otadata and two app slots on
+    /// 4 MiB of flash (--paste does not apply).
+    Esp32(Serve),
     /// An ESP32 board running NodeMCU (otaupgrade over the Lua console; --paste does not apply).
     Nodemcu(Serve),
     /// A Zephyr application under MCUboot (MCUmgr SMP over the console; --paste does not
@@ -176,6 +180,7 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
             m.serve
                 .run(McuBoot::new(config, demo_mcuboot_image((1, 0, 0), 20_000)))
         }
+        SimCommand::Esp32(serve) => serve.run(otadeck_sim::esp_rom::EspRomSim::new()),
         SimCommand::Nodemcu(serve) => {
             serve.run(NodeMcu::new(NodeMcuConfig::default(), demo_running_image()))
         }

@@ -5,6 +5,7 @@
 pub mod demo;
 pub mod esp32_mp;
 pub mod esp_ota;
+pub mod esp_rom;
 pub mod firmware;
 pub mod flash;
 pub mod harness;

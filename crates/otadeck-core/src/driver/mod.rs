@@ -2,6 +2,7 @@
 
 pub mod esp32_micropython;
 pub mod esp32_state;
+pub mod esp_rom;
 pub mod mcuboot_smp;
 pub mod mcuboot_state;
 pub mod mp_encoding;

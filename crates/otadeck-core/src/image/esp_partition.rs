@@ -310,33 +310,36 @@ impl PartitionTable {
     }
 }
 
+/// Build a partition table (entries `(type, subtype, offset, size, label)`, flags 0) with its MD5
+/// entry, padded with erased flash to [`MAX_TABLE_LEN`]: for simulators and tests.
+pub fn build_table(entries: &[(u8, u8, u32, u32, &str)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (t, s, off, size, label) in entries {
+        let mut e = vec![0xAA, 0x50, *t, *s];
+        e.extend_from_slice(&off.to_le_bytes());
+        e.extend_from_slice(&size.to_le_bytes());
+        let mut l = [0u8; 16];
+        let n = label.len().min(15);
+        l[..n].copy_from_slice(&label.as_bytes()[..n]);
+        e.extend_from_slice(&l);
+        e.extend_from_slice(&0u32.to_le_bytes());
+        out.extend(e);
+    }
+    let digest: [u8; 16] = Md5::digest(&out).into();
+    out.extend_from_slice(&MD5_MAGIC);
+    out.extend_from_slice(&[0xFF; 14]);
+    out.extend_from_slice(&digest);
+    out.resize(MAX_TABLE_LEN, 0xFF);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn table(entries: &[(u8, u8, u32, u32, &str)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for (t, s, off, size, label) in entries {
-            let mut e = vec![0xAA, 0x50, *t, *s];
-            e.extend_from_slice(&off.to_le_bytes());
-            e.extend_from_slice(&size.to_le_bytes());
-            let mut l = [0u8; 16];
-            l[..label.len()].copy_from_slice(label.as_bytes());
-            e.extend_from_slice(&l);
-            e.extend_from_slice(&0u32.to_le_bytes());
-            out.extend(e);
-        }
-        let digest: [u8; 16] = Md5::digest(&out).into();
-        out.extend_from_slice(&[0xEB, 0xEB]);
-        out.extend_from_slice(&[0xFF; 14]);
-        out.extend_from_slice(&digest);
-        out.resize(MAX_TABLE_LEN, 0xFF);
-        out
-    }
-
     #[test]
     fn names_slots_and_md5() {
-        let t = table(&[
+        let t = build_table(&[
             (1, 2, 0x9000, 0x4000, "nvs"),
             (1, 0, 0xd000, 0x2000, "otadata"),
             (0, 0x10, 0x10000, 0x100000, "ota_0"),

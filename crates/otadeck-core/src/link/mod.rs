@@ -2,6 +2,7 @@
 
 pub mod lua_repl;
 pub mod mp_repl;
+pub mod slip;
 pub mod smp;
 pub mod smp_cbor;
 pub mod smp_frame;

@@ -1,0 +1,587 @@
+//! The ROM loader session: reset (optional), SYNC, chip detection, SPI attach and parameters,
+//! an optional baud change, then one [`Job`]: flash regions (compressed or plain, each verified by
+//! `SPI_FLASH_MD5` against the image), read the slots into a [`PartitionState`], or switch the boot
+//! slot by rewriting otadata.
+
+#[path = "respond.rs"]
+mod respond;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+
+use super::packet::{self, op, Loader, Response};
+use super::reset::{ResetKind, SignalStep};
+use super::slots::{self, HEAD_LEN, TABLE_OFFSET};
+use super::stub::{Stub, MEM_BLOCK};
+use crate::image::esp_partition::{self, PartitionTable};
+use crate::image::otadata::{self, SECTOR_LEN};
+use crate::link::slip::{self, SlipDecoder, SlipItem};
+use crate::partition_state::PartitionState;
+use crate::session::{
+    FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent, Step,
+};
+
+/// One stretch of flash to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    /// Flash address (sector aligned).
+    pub offset: u32,
+    /// The bytes.
+    pub data: Vec<u8>,
+}
+
+/// What the session does once the loader is ready.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Write these regions, each checked with `SPI_FLASH_MD5` afterwards.
+    Flash {
+        /// The regions, in order.
+        regions: Vec<Region>,
+        /// Send zlib streams (`FLASH_DEFL_*`) rather than plain blocks.
+        compress: bool,
+    },
+    /// Read the partition table, otadata and app descriptors.
+    Info,
+    /// Read `len` bytes of flash at `offset` (`READ_FLASH_SLOW`, 64 bytes a request) and check
+    /// them against `SPI_FLASH_MD5`; the bytes are in [`EspRomSession::take_read`] afterwards.
+    ReadFlash {
+        /// Flash address.
+        offset: u32,
+        /// Bytes to read.
+        len: u32,
+    },
+    /// Make OTA slot `slot` boot next by rewriting otadata.
+    SetBootSlot {
+        /// The OTA slot number (0 for ota_0).
+        slot: u8,
+    },
+}
+
+/// How to run a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EspRomConfig {
+    /// The job.
+    pub job: Job,
+    /// Reset into the loader with DTR/RTS first (`None`: the chip already waits in it).
+    pub reset: Option<ResetKind>,
+    /// Switch to this baud rate after attaching (the pump follows [`EspRomSession::poll_baud`]).
+    pub baud: Option<u32>,
+    /// Flash size declared with `SPI_SET_PARAMS`.
+    pub flash_size: u32,
+    /// End with `FLASH_END` asking the ROM to reboot into the app.
+    pub restart: bool,
+    /// A flasher stub to load into RAM and run before the job (none is bundled).
+    pub stub: Option<Stub>,
+}
+
+impl EspRomConfig {
+    /// A job with no reset, no baud change, 4 MiB flash and no restart.
+    pub fn new(job: Job) -> Self {
+        EspRomConfig {
+            job,
+            reset: None,
+            baud: None,
+            flash_size: 4 * 1024 * 1024,
+            restart: false,
+            stub: None,
+        }
+    }
+}
+
+const SYNC_TIMEOUT: Duration = Duration::from_millis(100);
+const SYNC_ATTEMPTS: u32 = 30;
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+const BLOCK_ATTEMPTS: u32 = 3;
+const CHIP_MAGIC_REG: u32 = 0x4000_1000;
+const MODULE_UNCHANGED: &str = "is unchanged and still runs its previous firmware";
+const MODULE_PARTIAL: &str = "has an incomplete region at the address being written: flash it \
+                              again before resetting it (the other slots are untouched)";
+
+/// `secs_per_mb` seconds for every MiB of `size`, at least the default timeout.
+fn scaled(secs_per_mb: u64, size: usize) -> Duration {
+    let t = Duration::from_millis(secs_per_mb * 1000 * size as u64 / (1024 * 1024));
+    t.max(DEFAULT_TIMEOUT)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Reset(usize),
+    Sync,
+    SecurityInfo,
+    ChipMagic,
+    MemBegin(usize),
+    MemData(usize, usize),
+    MemEnd,
+    AwaitOhai,
+    Attach,
+    SetParams,
+    Baud,
+    BaudSettle,
+    Begin,
+    Data(usize),
+    Md5,
+    Read(ReadWhat),
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadWhat {
+    Table,
+    Otadata(u8),
+    Head(usize),
+    OtadataAfter(u8),
+    User,
+}
+
+#[derive(Debug)]
+struct Pending {
+    op: u8,
+    frame: Vec<u8>,
+    deadline: Duration,
+    timeout: Duration,
+    attempts: u32,
+    max_attempts: u32,
+    waiting_for: &'static str,
+}
+
+/// The session; see the module docs.
+#[derive(Debug)]
+pub struct EspRomSession {
+    cfg: EspRomConfig,
+    loader: Loader,
+    chip: &'static str,
+    decoder: SlipDecoder,
+    phase: Phase,
+    pending: Option<Pending>,
+    wait_until: Option<Duration>,
+    tx: VecDeque<Vec<u8>>,
+    events: VecDeque<SessionEvent>,
+    signals: VecDeque<SignalStep>,
+    baud_request: Option<u32>,
+    finished: bool,
+    now: Duration,
+    // Writing.
+    regions: Vec<Region>,
+    compress: bool,
+    region: usize,
+    blocks: Vec<Vec<u8>>,
+    done: u64,
+    total: u64,
+    wrote: bool,
+    // Reading.
+    read_addr: u32,
+    read_len: usize,
+    read_buf: Vec<u8>,
+    read_out: Vec<u8>,
+    table: Option<PartitionTable>,
+    entries: [Vec<u8>; 2],
+    heads: Vec<(String, Vec<u8>)>,
+}
+
+impl EspRomSession {
+    /// A session for `cfg`, starting at `now`.
+    pub fn new(cfg: EspRomConfig, now: Duration) -> Self {
+        let (regions, compress) = match &cfg.job {
+            Job::Flash { regions, compress } => (regions.clone(), *compress),
+            _ => (Vec::new(), false),
+        };
+        let total = regions.iter().map(|r| r.data.len() as u64).sum();
+        let mut s = EspRomSession {
+            loader: Loader::Rom,
+            chip: "unknown chip",
+            decoder: SlipDecoder::default(),
+            phase: Phase::Sync,
+            pending: None,
+            wait_until: None,
+            tx: VecDeque::new(),
+            events: VecDeque::new(),
+            signals: VecDeque::new(),
+            baud_request: None,
+            finished: false,
+            now,
+            regions,
+            compress,
+            region: 0,
+            blocks: Vec::new(),
+            done: 0,
+            total,
+            wrote: false,
+            read_addr: 0,
+            read_len: 0,
+            read_buf: Vec::new(),
+            read_out: Vec::new(),
+            table: None,
+            entries: [Vec::new(), Vec::new()],
+            heads: Vec::new(),
+            cfg,
+        };
+        s.events.push_back(SessionEvent::Step(Step::Connect));
+        if matches!(s.cfg.job, Job::Flash { .. }) && s.total == 0 {
+            s.fail(Step::Prepare, FlashErrorKind::EmptyImage);
+        } else if let Some(kind) = s.cfg.reset {
+            s.phase = Phase::Reset(0);
+            s.signal_step(kind, 0);
+        } else {
+            s.sync();
+        }
+        s
+    }
+
+    /// The next change of the DTR/RTS lines to make, at once (see [`super::reset`]).
+    pub fn poll_signals(&mut self) -> Option<SignalStep> {
+        self.signals.pop_front()
+    }
+
+    /// A baud rate to switch the port to, at once, when the loader has agreed to it.
+    pub fn poll_baud(&mut self) -> Option<u32> {
+        self.baud_request.take()
+    }
+
+    /// The bytes a [`Job::ReadFlash`] read (empty before it finished).
+    pub fn take_read(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.read_out)
+    }
+
+    /// The chip detected, once known.
+    pub fn chip(&self) -> &'static str {
+        self.chip
+    }
+
+    fn log(&mut self, level: LogLevel, message: String) {
+        self.events.push_back(SessionEvent::Log { level, message });
+    }
+
+    fn signal_step(&mut self, kind: ResetKind, i: usize) {
+        let step = kind.steps()[i];
+        self.signals.push_back(step);
+        self.wait_until = Some(self.now + step.hold);
+    }
+
+    fn step_of(&self) -> Step {
+        match self.phase {
+            Phase::Reset(_) | Phase::Sync => Step::Connect,
+            Phase::SecurityInfo | Phase::ChipMagic | Phase::Read(_) => Step::Identify,
+            Phase::MemBegin(_) | Phase::MemData(..) | Phase::MemEnd | Phase::AwaitOhai => {
+                Step::Connect
+            }
+            Phase::Attach | Phase::SetParams | Phase::Baud | Phase::BaudSettle | Phase::Begin => {
+                Step::Prepare
+            }
+            Phase::Data(_) => Step::Write,
+            Phase::Md5 => Step::Verify,
+            Phase::End => Step::Restart,
+        }
+    }
+
+    fn fail(&mut self, step: Step, kind: FlashErrorKind) {
+        if self.finished {
+            return;
+        }
+        let writing = self.total > 0 && matches!(self.cfg.job, Job::Flash { .. });
+        let e = FlashError {
+            step,
+            offset: writing.then_some(self.done),
+            total: writing.then_some(self.total),
+            kind,
+            module_state: if self.wrote {
+                MODULE_PARTIAL
+            } else {
+                MODULE_UNCHANGED
+            },
+        };
+        self.log(LogLevel::Error, e.to_string());
+        self.finish(Err(e));
+    }
+
+    fn finish(&mut self, r: Result<FlashOutcome, FlashError>) {
+        self.finished = true;
+        self.pending = None;
+        self.wait_until = None;
+        self.events.push_back(SessionEvent::Finished(r));
+    }
+
+    fn send(&mut self, op: u8, data: &[u8], checksum: u32, timeout: Duration, attempts: u32) {
+        self.send_for(op, data, checksum, timeout, attempts, "answering a command");
+    }
+
+    fn send_for(
+        &mut self,
+        op: u8,
+        data: &[u8],
+        checksum: u32,
+        timeout: Duration,
+        max_attempts: u32,
+        waiting_for: &'static str,
+    ) {
+        let frame = slip::encode(&packet::command(op, data, checksum));
+        self.tx.push_back(frame.clone());
+        self.pending = Some(Pending {
+            op,
+            frame,
+            deadline: self.now + timeout,
+            timeout,
+            attempts: 1,
+            max_attempts,
+            waiting_for,
+        });
+    }
+
+    fn sync(&mut self) {
+        self.phase = Phase::Sync;
+        self.send_for(
+            op::SYNC,
+            &packet::sync_data(),
+            0,
+            SYNC_TIMEOUT,
+            SYNC_ATTEMPTS,
+            "syncing with its serial loader (is it in download mode?)",
+        );
+    }
+
+    fn read_reg(&mut self, addr: u32) {
+        self.send(op::READ_REG, &packet::words(&[addr]), 0, DEFAULT_TIMEOUT, 3);
+    }
+
+    fn start_read(&mut self, what: ReadWhat, addr: u32, len: usize) {
+        self.phase = Phase::Read(what);
+        self.read_addr = addr;
+        self.read_len = len;
+        self.read_buf.clear();
+        self.next_read();
+    }
+
+    fn next_read(&mut self) {
+        let at = self.read_addr + self.read_buf.len() as u32;
+        let n = (self.read_len - self.read_buf.len()).min(64) as u32;
+        self.send_for(
+            op::READ_FLASH_SLOW,
+            &packet::words(&[at, n]),
+            0,
+            DEFAULT_TIMEOUT,
+            3,
+            "reading flash",
+        );
+    }
+
+    /// Start the job once the loader is attached (and the baud settled).
+    fn start_job(&mut self) {
+        match self.cfg.job {
+            Job::Flash { .. } => self.begin_region(),
+            Job::ReadFlash { offset, len } => self.start_read(ReadWhat::User, offset, len as usize),
+            Job::Info | Job::SetBootSlot { .. } => {
+                self.start_read(ReadWhat::Table, TABLE_OFFSET, esp_partition::MAX_TABLE_LEN)
+            }
+        }
+    }
+
+    fn begin_region(&mut self) {
+        let block = self.loader.flash_block();
+        let r = &self.regions[self.region];
+        let size = r.data.len();
+        let erase_blocks = size.div_ceil(block);
+        self.blocks = if self.compress {
+            let z = miniz_oxide::deflate::compress_to_vec_zlib(&r.data, 9);
+            z.chunks(block).map(<[u8]>::to_vec).collect()
+        } else {
+            r.data
+                .chunks(block)
+                .map(|c| {
+                    let mut v = c.to_vec();
+                    v.resize(block, 0xFF);
+                    v
+                })
+                .collect()
+        };
+        let write_size = if self.loader == Loader::Stub {
+            size
+        } else {
+            erase_blocks * block
+        };
+        let mut words = vec![
+            write_size as u32,
+            self.blocks.len() as u32,
+            block as u32,
+            r.offset,
+        ];
+        if !matches!(self.chip, "ESP32" | "ESP8266") || self.loader == Loader::Stub {
+            words.push(0);
+        }
+        let msg = format!(
+            "writing {} bytes at {:#x} as {} {} blocks of {} bytes",
+            size,
+            r.offset,
+            self.blocks.len(),
+            if self.compress { "compressed" } else { "plain" },
+            block
+        );
+        self.log(LogLevel::Info, msg);
+        let opc = if self.compress {
+            op::FLASH_DEFL_BEGIN
+        } else {
+            op::FLASH_BEGIN
+        };
+        self.phase = Phase::Begin;
+        self.events.push_back(SessionEvent::Step(Step::Prepare));
+        self.send_for(
+            opc,
+            &packet::words(&words),
+            0,
+            scaled(40, write_size),
+            1,
+            "erasing flash",
+        );
+    }
+
+    fn send_block(&mut self, seq: usize) {
+        if seq == 0 {
+            self.events.push_back(SessionEvent::Step(Step::Write));
+        }
+        let data = &self.blocks[seq];
+        let mut body = packet::words(&[data.len() as u32, seq as u32, 0, 0]);
+        body.extend_from_slice(data);
+        let sum = packet::checksum(data);
+        let opc = if self.compress {
+            op::FLASH_DEFL_DATA
+        } else {
+            op::FLASH_DATA
+        };
+        // A compressed block may inflate to many erase-and-write sectors.
+        let timeout = if self.compress {
+            scaled(
+                40,
+                self.regions[self.region].data.len() / self.blocks.len().max(1) * 4,
+            )
+        } else {
+            DEFAULT_TIMEOUT
+        };
+        self.phase = Phase::Data(seq);
+        self.send_for(
+            opc,
+            &body,
+            sum,
+            timeout,
+            BLOCK_ATTEMPTS,
+            "accepting a block",
+        );
+        self.wrote = true;
+    }
+
+    fn send_md5(&mut self) {
+        let r = &self.regions[self.region];
+        let (offset, len) = (r.offset, r.data.len());
+        self.phase = Phase::Md5;
+        self.events.push_back(SessionEvent::Step(Step::Verify));
+        self.send_for(
+            op::SPI_FLASH_MD5,
+            &packet::words(&[offset, len as u32, 0, 0]),
+            0,
+            scaled(8, len),
+            2,
+            "computing the MD5 of the written region",
+        );
+    }
+
+    fn region_done(&mut self) {
+        self.region += 1;
+        if self.region < self.regions.len() {
+            self.begin_region();
+            return;
+        }
+        match self.cfg.job {
+            Job::ReadFlash { .. } => {
+                self.read_out = std::mem::take(&mut self.regions[0].data);
+                self.succeed(false);
+            }
+            Job::SetBootSlot { .. } => {
+                let at = self.otadata_offset();
+                self.start_read(ReadWhat::OtadataAfter(0), at, 32);
+            }
+            _ => self.end(),
+        }
+    }
+
+    fn end(&mut self) {
+        if self.cfg.restart {
+            self.phase = Phase::End;
+            self.events.push_back(SessionEvent::Step(Step::Restart));
+            let opc = if self.compress {
+                op::FLASH_DEFL_END
+            } else {
+                op::FLASH_END
+            };
+            self.send(opc, &packet::words(&[0]), 0, DEFAULT_TIMEOUT, 1);
+        } else {
+            self.succeed(false);
+        }
+    }
+
+    fn succeed(&mut self, restarted: bool) {
+        let bytes = if matches!(self.cfg.job, Job::Flash { .. }) {
+            self.total
+        } else {
+            0
+        };
+        self.finish(Ok(FlashOutcome {
+            bytes,
+            restarted,
+            module: None,
+        }));
+    }
+
+    fn stub_segment(&self, seg: usize) -> &[u8] {
+        self.cfg.stub.as_ref().map_or(&[], |s| &s.segments[seg].1)
+    }
+
+    fn mem_begin(&mut self, seg: usize) {
+        let Some(stub) = self.cfg.stub.as_ref() else {
+            return;
+        };
+        let (addr, len) = (stub.segments[seg].0, stub.segments[seg].1.len());
+        let words = packet::words(&[
+            len as u32,
+            len.div_ceil(MEM_BLOCK) as u32,
+            MEM_BLOCK as u32,
+            addr,
+        ]);
+        self.phase = Phase::MemBegin(seg);
+        self.send(op::MEM_BEGIN, &words, 0, DEFAULT_TIMEOUT, 1);
+    }
+
+    fn mem_data(&mut self, seg: usize, seq: usize) {
+        let all = self.stub_segment(seg);
+        let end = ((seq + 1) * MEM_BLOCK).min(all.len());
+        let data = all[seq * MEM_BLOCK..end].to_vec();
+        let mut body = packet::words(&[data.len() as u32, seq as u32, 0, 0]);
+        body.extend_from_slice(&data);
+        self.phase = Phase::MemData(seg, seq);
+        let sum = packet::checksum(&data);
+        self.send(op::MEM_DATA, &body, sum, DEFAULT_TIMEOUT, BLOCK_ATTEMPTS);
+    }
+
+    fn mem_next(&mut self, seg: usize, seq: usize) {
+        let Some(stub) = self.cfg.stub.as_ref() else {
+            return;
+        };
+        let blocks = stub.segments[seg].1.len().div_ceil(MEM_BLOCK);
+        if seq + 1 < blocks {
+            self.mem_data(seg, seq + 1);
+        } else if seg + 1 < stub.segments.len() {
+            self.mem_begin(seg + 1);
+        } else {
+            let entry = stub.entry;
+            self.phase = Phase::MemEnd;
+            let words = packet::words(&[u32::from(entry == 0), entry]);
+            self.send(op::MEM_END, &words, 0, DEFAULT_TIMEOUT, 1);
+        }
+    }
+
+    fn otadata_offset(&self) -> u32 {
+        self.table
+            .as_ref()
+            .and_then(|t| t.otadata())
+            .map(|p| p.offset)
+            .unwrap_or(0)
+    }
+}
