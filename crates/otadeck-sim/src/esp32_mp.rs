@@ -385,15 +385,8 @@ impl Interpreter for Esp32MicroPython {
         self.printed.clear();
         self.reboot_requested = false;
         self.busy = Duration::ZERO;
-        if code.len() > self.config.heap_free / 2 {
-            return ExecResult {
-                stderr: format!(
-                    "Traceback (most recent call last):\r\nMemoryError: memory allocation \
-                     failed, allocating {} bytes\r\n",
-                    code.len()
-                ),
-                ..ExecResult::default()
-            };
+        if let Some(refused) = mp_builtins::exec_memory_error(code.len(), self.config.heap_free) {
+            return refused;
         }
         let mut globals = std::mem::take(&mut self.globals);
         let outcome = pyexpr::run(code, &mut globals, self);

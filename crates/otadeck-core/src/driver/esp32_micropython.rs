@@ -13,7 +13,9 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::driver::esp32_state::{self, SlotsReport, READ_OTADATA, READ_SLOTS};
-use crate::driver::mp_encoding::{ChunkEncoder, Encoding, EncodingProbe, ProbeStep};
+use crate::driver::mp_encoding::{
+    exec_budget, ChunkEncoder, Encoding, EncodingProbe, ProbeStep, EXEC_CODE_MIN, FREE_HEAP_CODE,
+};
 use crate::driver::repl_flow::{
     bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
 };
@@ -26,18 +28,6 @@ use crate::session::{group_digits, FlashErrorKind, LogLevel, Step};
 pub const BLOCK: usize = 4096;
 /// Blocks hashed per read-back exec.
 const VERIFY_BLOCKS_PER_CALL: usize = 64;
-/// Python source per write exec when the module's free heap is unknown or small: one block
-/// (one base64 block is about 5.5 kB).
-const WRITE_CODE_BUDGET: usize = 6000;
-/// Python source per write exec, at most, however much heap the module has.
-const WRITE_CODE_MAX: usize = 24 * 1024;
-/// Sizing rule of a write exec: at most this fraction (1/n) of the free heap the module reports,
-/// clamped to [`WRITE_CODE_BUDGET`]..=[`WRITE_CODE_MAX`]. Each block's literal stays on the heap
-/// until the exec ends and the lexer briefly holds a second copy of the one it reads, so an exec
-/// peaks near twice its source; a quarter leaves the other half for the decoded block and a
-/// fragmented heap. Raw-paste flow control makes the size safe on the wire.
-const HEAP_SHARE: usize = 4;
-const FREE_HEAP: &str = "import gc\ngc.collect()\nprint(gc.mem_free())";
 const RESTART: &[u8] = b"import machine\nmachine.reset()";
 const ACCEPT: &[u8] = b"from esp32 import Partition as P\nP.mark_app_valid_cancel_rollback()";
 
@@ -105,7 +95,7 @@ impl Esp32MicroPython {
             states: None,
             encoder: None,
             probe: EncodingProbe::default(),
-            budget: WRITE_CODE_BUDGET,
+            budget: EXEC_CODE_MIN,
             written: 0,
             verified_blocks: 0,
             target: None,
@@ -227,19 +217,9 @@ impl Esp32MicroPython {
         Call::new(Step::Write, code, Duration::from_secs(10))
     }
 
-    /// Start writing, with a budget from the module's answer to [`FREE_HEAP`].
-    fn begin_write(&mut self, report: &mut Report, free: Option<usize>) -> Next {
-        self.budget = free.map_or(WRITE_CODE_BUDGET, |f| {
-            (f / HEAP_SHARE).clamp(WRITE_CODE_BUDGET, WRITE_CODE_MAX)
-        });
-        report.log(
-            LogLevel::Debug,
-            format!(
-                "Free heap {}: up to {} bytes of code per write",
-                free.map_or("unknown".into(), |f| group_digits(f as u64)),
-                group_digits(self.budget as u64)
-            ),
-        );
+    /// Start writing, with a budget from the module's answer to [`FREE_HEAP_CODE`].
+    fn begin_write(&mut self, report: &mut Report, reply: Reply<'_>) -> Next {
+        self.budget = exec_budget(report, reply);
         self.stage = Stage::Write;
         report.progress(0, self.image().len() as u64);
         Next::Exec(self.write_call())
@@ -383,7 +363,7 @@ impl Esp32MicroPython {
                 self.stage = Stage::Memory;
                 Ok(Next::Exec(Call::new(
                     Step::Prepare,
-                    FREE_HEAP,
+                    FREE_HEAP_CODE,
                     Duration::from_secs(5),
                 )))
             }
@@ -441,10 +421,7 @@ impl Esp32MicroPython {
                     "this MicroPython cannot open its update partition with esp32.Partition".into(),
                 )),
             },
-            Stage::Memory => {
-                let free = reply.output().ok().and_then(|o| o.parse().ok());
-                Ok(self.begin_write(report, free))
-            }
+            Stage::Memory => Ok(self.begin_write(report, reply)),
             Stage::Write => {
                 let out = reply.output()?;
                 let next: usize = out
