@@ -219,6 +219,12 @@ fn write_execs_grow_with_the_heap_the_board_reports() {
     // A board whose heap is in PSRAM: several chunks per exec.
     let (usual, usual_writes) = execs_with_heap(PycomConfig::default().heap_free);
     assert_eq!((small_writes, usual_writes), (chunks, chunks));
-    assert!(small >= chunks as u64 * 3 / 4, "{small} execs for {chunks} chunks");
-    assert!(small - usual >= chunks as u64 / 2, "{usual} vs {small} execs");
+    assert!(
+        small >= chunks as u64 * 3 / 4,
+        "{small} execs for {chunks} chunks"
+    );
+    assert!(
+        small - usual >= chunks as u64 / 2,
+        "{usual} vs {small} execs"
+    );
 }

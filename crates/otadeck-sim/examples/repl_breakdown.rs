@@ -35,11 +35,18 @@ enum Seg {
     Idle,
     Drain,
     Enter,
-    Handshake,
-    Upload { code: usize },
+    /// Bytes of `R\x01` + window + `\x01` received so far.
+    Handshake {
+        got: u8,
+    },
+    Upload {
+        code: usize,
+    },
     AwaitAck,
     Run,
-    Output { eots: u8 },
+    Output {
+        eots: u8,
+    },
     RestartWait,
 }
 
@@ -87,7 +94,7 @@ impl<M: Machine> Probe<M> {
             Seg::Idle => self.add("host gap", d),
             Seg::Drain => self.add("drain", d),
             Seg::Enter => self.add("enter", d),
-            Seg::Handshake => self.add("handshake", d),
+            Seg::Handshake { .. } => self.add("handshake", d),
             Seg::Upload { code } => {
                 let wire = self.byte_time * code as u32;
                 self.add("upload wire", wire.min(d));
@@ -109,10 +116,7 @@ impl<M: Machine> Probe<M> {
         match (self.seg, data) {
             (_, b"\r\x03\x03") => self.to(self.now, Seg::Drain),
             (_, b"\r\x01") => self.to(self.now, Seg::Enter),
-            (_, b"\x05A\x01") => {
-                *self.execs.entry(format!("{:?}", self.step)).or_default() += 1;
-                self.to(self.now, Seg::Handshake)
-            }
+            (_, b"\x05A\x01") => self.to(self.now, Seg::Handshake { got: 0 }),
             (Seg::Upload { .. }, b"\x04") => self.to(end, Seg::AwaitAck),
             (Seg::Upload { code }, _) => {
                 self.seg = Seg::Upload {
@@ -126,7 +130,13 @@ impl<M: Machine> Probe<M> {
     fn received(&mut self, data: &[u8]) {
         for &b in data {
             match (self.seg, b) {
-                (Seg::Handshake, 0x01) => self.to(self.now, Seg::Upload { code: 0 }),
+                (Seg::Handshake { got }, _) if got < 4 => {
+                    self.seg = Seg::Handshake { got: got + 1 }
+                }
+                (Seg::Handshake { .. }, _) => {
+                    *self.execs.entry(format!("{:?}", self.step)).or_default() += 1;
+                    self.to(self.now, Seg::Upload { code: 0 })
+                }
                 (Seg::AwaitAck, 0x04) if self.restarting => self.to(self.now, Seg::RestartWait),
                 (Seg::AwaitAck, 0x04) => self.to(self.now, Seg::Run),
                 (Seg::Run, 0x04) => self.to(self.now, Seg::Output { eots: 1 }),
