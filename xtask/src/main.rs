@@ -69,7 +69,7 @@ fn main() -> ExitCode {
 
 /// The benchmark examples, in release mode; they print their own figures.
 fn bench() -> util::Result<()> {
-    for example in ["wire_rate", "repl_rates", "esp_rom_rate"] {
+    for example in ["wire_rate", "repl_rates", "repl_breakdown", "esp_rom_rate"] {
         util::step(&format!("Benchmark {example}"));
         util::exec(
             std::process::Command::new(env!("CARGO"))

@@ -343,3 +343,63 @@ fn cancel_mid_write_stops_and_releases_the_board() {
     assert!(s.sent.ends_with(&[0x03, 0x03, 0x02]));
     boots_old_after_power_cycle(&mut link);
 }
+
+#[test]
+fn a_traceback_mid_exec_reports_the_blocks_the_board_confirmed() {
+    let blocks = sample_image().len().div_ceil(BLOCK);
+    for fail in [1, 5, blocks / 2, blocks - 1] {
+        let config = Esp32Config {
+            fail_block: Some(fail),
+            ..Esp32Config::default()
+        };
+        let mut link = board(config, RawPasteSupport::Window(128));
+        let (r, s) = go(&mut link, flash_job(&sample_image(), true), None);
+        let e = r.error();
+        assert_eq!(e.step, Step::Write, "{e}");
+        assert!(e.to_string().contains("OSError: [Errno 5] EIO"), "{e}");
+        // Several blocks go in one exec; the offset is what the board printed before it raised.
+        assert_eq!(link.device.interpreter.blocks_written, fail);
+        assert_eq!(e.offset, Some((fail * BLOCK) as u64), "block {fail}: {e}");
+        assert_eq!(s.done, (fail * BLOCK) as u64);
+        check_report(&r, e, KEEP_OLD);
+        boots_old_after_power_cycle(&mut link);
+    }
+}
+
+/// Execs the board ran for a clean flash of the sample image with `heap_free` bytes of heap.
+fn execs_with_heap(heap_free: usize) -> u64 {
+    let config = Esp32Config {
+        heap_free,
+        ..Esp32Config::default()
+    };
+    let mut link = board(config, RawPasteSupport::Window(128));
+    let (r, _) = go(&mut link, flash_job(&sample_image(), true), None);
+    assert_eq!(r.outcome().bytes, sample_image().len() as u64);
+    link.device.execs
+}
+
+#[test]
+fn write_execs_grow_with_the_heap_the_board_reports() {
+    let blocks = sample_image().len().div_ceil(BLOCK) as u64;
+    // 14 kB of heap: about one block per exec (twice the longest block's source fits, 6.5 kB).
+    let small = execs_with_heap(14_000);
+    // A generic ESP32's heap: several blocks per exec, never more source than a quarter of it.
+    let usual = execs_with_heap(Esp32Config::default().heap_free);
+    assert!(small >= blocks * 3 / 4, "{small} execs for {blocks} blocks");
+    assert!(small - usual >= blocks / 2, "{usual} vs {small} execs");
+}
+
+#[test]
+fn the_board_refuses_an_exec_larger_than_half_its_heap() {
+    let mut b = Board::new(
+        Esp32Config {
+            heap_free: 10_000,
+            ..Esp32Config::default()
+        },
+        demo_running_image(),
+    );
+    use otadeck_sim::mp_repl::Interpreter;
+    let big = format!("x=b'{}'\nprint(1)", "a".repeat(5_000));
+    assert!(b.exec(&big).stderr.contains("MemoryError"));
+    assert_eq!(b.exec("print(1)").stdout.trim(), "1");
+}

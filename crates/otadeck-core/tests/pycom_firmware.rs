@@ -195,3 +195,36 @@ fn refuses_a_file_that_is_not_firmware() {
     assert!(e.to_string().contains("not a Pycom firmware image"), "{e}");
     assert!(link.device.interpreter.calls.is_empty());
 }
+
+/// Execs the board ran for a clean flash of the sample image with `heap_free` bytes of heap,
+/// and the `ota_write` calls among them.
+fn execs_with_heap(heap_free: usize) -> (u64, usize) {
+    let config = PycomConfig {
+        heap_free,
+        ..PycomConfig::default()
+    };
+    let mut link = board(config, RawPasteSupport::Window(128));
+    let (r, _) = go(&mut link, Some(sample_image()), None);
+    assert_eq!(r.outcome().bytes, sample_image().len() as u64);
+    let calls = &link.device.interpreter.calls;
+    let writes = calls.iter().filter(|c| c.starts_with("ota_write")).count();
+    (link.device.execs, writes)
+}
+
+#[test]
+fn write_execs_grow_with_the_heap_the_board_reports() {
+    let chunks = sample_image().len().div_ceil(4096);
+    // A board without PSRAM and little free heap: about one chunk per exec.
+    let (small, small_writes) = execs_with_heap(14_000);
+    // A board whose heap is in PSRAM: several chunks per exec.
+    let (usual, usual_writes) = execs_with_heap(PycomConfig::default().heap_free);
+    assert_eq!((small_writes, usual_writes), (chunks, chunks));
+    assert!(
+        small >= chunks as u64 * 3 / 4,
+        "{small} execs for {chunks} chunks"
+    );
+    assert!(
+        small - usual >= chunks as u64 / 2,
+        "{usual} vs {small} execs"
+    );
+}

@@ -30,6 +30,12 @@ pub struct Esp32Config {
     pub corrupt_block: Option<usize>,
     /// Time one `writeblocks` takes (erase and write of 4 KiB).
     pub block_write_time: Duration,
+    /// Fault knob: `writeblocks` of this block raises `OSError` (a flash operation failed).
+    pub fail_block: Option<usize>,
+    /// What `gc.mem_free()` answers. An exec whose source is more than half of it fails with
+    /// `MemoryError`: its literals stay on the heap until it ends, and the lexer holds a copy of
+    /// the one it reads.
+    pub heap_free: usize,
 }
 
 impl Default for Esp32Config {
@@ -42,6 +48,9 @@ impl Default for Esp32Config {
             has_otadata: true,
             corrupt_block: None,
             block_write_time: Duration::from_millis(45),
+            fail_block: None,
+            // A generic ESP32 (no PSRAM) after boot, MicroPython 1.2x.
+            heap_free: 110_000,
         }
     }
 }
@@ -192,6 +201,9 @@ impl Esp32MicroPython {
                     // esp_partition_erase_range needs whole sectors.
                     return Err(os_error(OtaError::InvalidSize));
                 }
+                if self.config.fail_block == Some(block) {
+                    return Err(PyErr::new("OSError", "[Errno 5] EIO"));
+                }
                 if self.config.corrupt_block == Some(block) && !data.is_empty() {
                     let mid = data.len() / 2;
                     data[mid] ^= 0x40;
@@ -229,7 +241,7 @@ impl Esp32MicroPython {
 impl Host for Esp32MicroPython {
     fn import(&mut self, name: &str) -> Option<Value> {
         let known = match name {
-            "os" | "esp32" | "machine" | "hashlib" | "io" | "sys" => true,
+            "os" | "esp32" | "machine" | "hashlib" | "io" | "sys" | "gc" => true,
             "binascii" => self.config.has_binascii,
             "deflate" => self.config.has_deflate,
             _ => false,
@@ -264,7 +276,9 @@ impl Host for Esp32MicroPython {
             | "deflate.DeflateIO"
             | "binascii.hexlify"
             | "binascii.a2b_base64"
-            | "bytes.fromhex" => Ok(Value::Native(path)),
+            | "bytes.fromhex"
+            | "gc.collect"
+            | "gc.mem_free" => Ok(Value::Native(path)),
             _ if Self::obj_id(obj).is_some() => Ok(Value::Native(path)),
             _ => Err(PyErr::new(
                 "AttributeError",
@@ -311,6 +325,8 @@ impl Host for Esp32MicroPython {
                 self.reboot_requested = true;
                 Ok(Value::None)
             }
+            "gc.collect" => Ok(Value::None),
+            "gc.mem_free" => Ok(Value::Int(self.config.heap_free as i64)),
             "bytearray" => {
                 let n = int(&args, 0)?;
                 let n =
@@ -369,6 +385,9 @@ impl Interpreter for Esp32MicroPython {
         self.printed.clear();
         self.reboot_requested = false;
         self.busy = Duration::ZERO;
+        if let Some(refused) = mp_builtins::exec_memory_error(code.len(), self.config.heap_free) {
+            return refused;
+        }
         let mut globals = std::mem::take(&mut self.globals);
         let outcome = pyexpr::run(code, &mut globals, self);
         self.globals = globals;

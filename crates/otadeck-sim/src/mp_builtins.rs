@@ -2,6 +2,7 @@
 
 use base64::Engine as _;
 
+use crate::mp_repl::ExecResult;
 use crate::pyexpr::{PyErr, Value};
 
 /// `binascii.a2b_base64(b'…')`. Like MicroPython, characters outside the alphabet are skipped.
@@ -46,4 +47,17 @@ pub fn hexlify(data: &[u8]) -> Value {
             .flat_map(|b| format!("{b:02x}").into_bytes())
             .collect(),
     )
+}
+
+/// The `MemoryError` an exec of `code_len` bytes of source raises on a heap with `heap_free`
+/// bytes free, if it does: a bytes literal stays on the heap until the exec ends and the lexer
+/// briefly holds a second copy of the one it reads, so more than half the heap fails.
+pub fn exec_memory_error(code_len: usize, heap_free: usize) -> Option<ExecResult> {
+    (code_len > heap_free / 2).then(|| ExecResult {
+        stderr: format!(
+            "Traceback (most recent call last):\r\nMemoryError: memory allocation failed, \
+             allocating {code_len} bytes\r\n"
+        ),
+        ..ExecResult::default()
+    })
 }

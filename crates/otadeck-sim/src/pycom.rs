@@ -31,6 +31,9 @@ pub struct PycomConfig {
     pub fail_rename_at: Option<usize>,
     /// The firmware has `binascii` (without it, data travels hex-encoded or as bytes literals).
     pub has_binascii: bool,
+    /// What `gc.mem_free()` answers. An exec whose source is more than half of it fails with
+    /// `MemoryError` (its literals stay on the heap until it ends).
+    pub heap_free: usize,
 }
 
 impl Default for PycomConfig {
@@ -42,6 +45,8 @@ impl Default for PycomConfig {
             fail_write_at: None,
             fail_rename_at: None,
             has_binascii: true,
+            // A board with 4 MB of PSRAM (FiPy, LoPy4, GPy): MicroPython's heap is in it.
+            heap_free: 2_500_000,
         }
     }
 }
@@ -196,7 +201,7 @@ impl Host for Pycom {
         }
         matches!(
             name,
-            "os" | "pycom" | "machine" | "binascii" | "sys" | "hashlib"
+            "os" | "pycom" | "machine" | "binascii" | "sys" | "hashlib" | "gc"
         )
         .then(|| Value::Module(name.to_string()))
     }
@@ -210,7 +215,9 @@ impl Host for Pycom {
         if handle_id(obj, "file#").is_some() || handle_id(obj, "sha1#").is_some() {
             return Ok(Value::Native(path));
         }
-        const KNOWN: [&str; 16] = [
+        const KNOWN: [&str; 18] = [
+            "gc.collect",
+            "gc.mem_free",
             "os.rename",
             "os.remove",
             "os.stat",
@@ -402,6 +409,8 @@ impl Host for Pycom {
                 self.reboot_requested = true;
                 Ok(Value::None)
             }
+            "gc.collect" => Ok(Value::None),
+            "gc.mem_free" => Ok(Value::Int(self.config.heap_free as i64)),
             "binascii.a2b_base64" => mp_builtins::a2b_base64(&args),
             "binascii.hexlify" => match args.first() {
                 Some(Value::Bytes(b)) => Ok(mp_builtins::hexlify(b)),
@@ -429,6 +438,9 @@ impl Interpreter for Pycom {
         self.printed.clear();
         self.reboot_requested = false;
         self.busy = Duration::ZERO;
+        if let Some(refused) = mp_builtins::exec_memory_error(code.len(), self.config.heap_free) {
+            return refused;
+        }
         let mut globals = std::mem::take(&mut self.globals);
         let outcome = pyexpr::run(code, &mut globals, self);
         self.globals = globals;

@@ -13,7 +13,9 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::driver::esp32_state::{self, SlotsReport, READ_OTADATA, READ_SLOTS};
-use crate::driver::mp_encoding::{ChunkEncoder, Encoding, EncodingProbe, ProbeStep};
+use crate::driver::mp_encoding::{
+    exec_budget, ChunkEncoder, Encoding, EncodingProbe, ProbeStep, EXEC_CODE_MIN, FREE_HEAP_CODE,
+};
 use crate::driver::repl_flow::{
     bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
 };
@@ -26,8 +28,6 @@ use crate::session::{group_digits, FlashErrorKind, LogLevel, Step};
 pub const BLOCK: usize = 4096;
 /// Blocks hashed per read-back exec.
 const VERIFY_BLOCKS_PER_CALL: usize = 64;
-/// Python source per write exec, at most (one base64 block is about 5.5 kB).
-const WRITE_CODE_BUDGET: usize = 6000;
 const RESTART: &[u8] = b"import machine\nmachine.reset()";
 const ACCEPT: &[u8] = b"from esp32 import Partition as P\nP.mark_app_valid_cancel_rollback()";
 
@@ -49,6 +49,7 @@ enum Stage {
     ReadSlots,
     ReadOtadata,
     Probe(Encoding),
+    Memory,
     Write,
     ReadBack,
     SetBoot,
@@ -68,7 +69,9 @@ pub struct Esp32MicroPython {
     states: Option<Vec<Option<SlotState>>>,
     encoder: Option<ChunkEncoder>,
     probe: EncodingProbe,
-    /// Bytes of the image the module has stored.
+    /// Python source per write exec, from the module's free heap.
+    budget: usize,
+    /// Bytes of the image the module has stored (as far as it confirmed).
     written: usize,
     /// Blocks hashed so far in the read-back.
     verified_blocks: usize,
@@ -92,6 +95,7 @@ impl Esp32MicroPython {
             states: None,
             encoder: None,
             probe: EncodingProbe::default(),
+            budget: EXEC_CODE_MIN,
             written: 0,
             verified_blocks: 0,
             target: None,
@@ -189,28 +193,36 @@ impl Esp32MicroPython {
         Ok(())
     }
 
-    /// The next write exec: as many blocks as fit [`WRITE_CODE_BUDGET`], each in the shortest
-    /// encoding the module decodes.
+    /// The next write exec: as many blocks as fit the budget (at least one), each in the
+    /// shortest encoding the module decodes and each followed by a print of the blocks stored so
+    /// far, so that a failure mid-exec still knows what the module confirmed.
     fn write_call(&mut self) -> Call {
         let mut code = Vec::new();
         let mut n = self.written / BLOCK;
         let blocks = self.blocks();
-        while n < blocks && (code.is_empty() || code.len() < WRITE_CODE_BUDGET / 2) {
+        while n < blocks {
             let block = self.block(n);
             let encoder = self.encoder.as_mut().expect("probed");
             let (e, expr) = encoder.shortest(&block);
             let mut line = format!("p.writeblocks({n},").into_bytes();
             line.extend_from_slice(&expr);
-            line.extend_from_slice(b")\n");
-            if !code.is_empty() && code.len() + line.len() > WRITE_CODE_BUDGET {
+            line.extend_from_slice(format!(")\nprint({})\n", n + 1).as_bytes());
+            if !code.is_empty() && code.len() + line.len() > self.budget {
                 break;
             }
             encoder.record(e);
             code.extend_from_slice(&line);
             n += 1;
         }
-        code.extend_from_slice(format!("print({n})").as_bytes());
         Call::new(Step::Write, code, Duration::from_secs(10))
+    }
+
+    /// Start writing, with a budget from the module's answer to [`FREE_HEAP_CODE`].
+    fn begin_write(&mut self, report: &mut Report, reply: Reply<'_>) -> Next {
+        self.budget = exec_budget(report, reply);
+        self.stage = Stage::Write;
+        report.progress(0, self.image().len() as u64);
+        Next::Exec(self.write_call())
     }
 
     fn read_back_call(&self) -> Call {
@@ -348,9 +360,12 @@ impl Esp32MicroPython {
                     ),
                 );
                 self.encoder = Some(encoder);
-                self.stage = Stage::Write;
-                report.progress(0, self.image().len() as u64);
-                Ok(Next::Exec(self.write_call()))
+                self.stage = Stage::Memory;
+                Ok(Next::Exec(Call::new(
+                    Step::Prepare,
+                    FREE_HEAP_CODE,
+                    Duration::from_secs(5),
+                )))
             }
         }
     }
@@ -406,13 +421,19 @@ impl Esp32MicroPython {
                     "this MicroPython cannot open its update partition with esp32.Partition".into(),
                 )),
             },
+            Stage::Memory => Ok(self.begin_write(report, reply)),
             Stage::Write => {
                 let out = reply.output()?;
                 let next: usize = out
-                    .parse()
-                    .map_err(|_| bad_answer("Partition.writeblocks", out))?;
-                self.written = (next * BLOCK).min(self.image().len());
-                report.progress(self.written as u64, self.image().len() as u64);
+                    .lines()
+                    .last()
+                    .and_then(|l| l.trim().parse().ok())
+                    .ok_or_else(|| bad_answer("Partition.writeblocks", out))?;
+                let confirmed = (next * BLOCK).min(self.image().len());
+                if confirmed != self.written {
+                    self.written = confirmed;
+                    report.progress(self.written as u64, self.image().len() as u64);
+                }
                 if self.written < self.image().len() {
                     return Ok(Next::Exec(self.write_call()));
                 }
@@ -498,6 +519,18 @@ impl ReplPlan for Esp32MicroPython {
                 )))
             }
             Reply::Output { .. } => self.on_output(report, reply),
+        }
+    }
+
+    fn on_line(&mut self, report: &mut Report, line: &str) {
+        // A block stored: `print(n)` after `writeblocks(n - 1, ...)`.
+        let Ok(n) = line.trim().parse::<usize>() else {
+            return;
+        };
+        let len = self.image().len();
+        if self.stage == Stage::Write && n > self.written / BLOCK && n <= self.blocks() {
+            self.written = (n * BLOCK).min(len);
+            report.progress(self.written as u64, len as u64);
         }
     }
 

@@ -6,7 +6,8 @@
 
 use base64::Engine as _;
 
-use crate::driver::repl_flow::Reply;
+use crate::driver::repl_flow::{Reply, Report};
+use crate::session::{group_digits, LogLevel};
 
 /// The window `DeflateIO` is asked for (2^12 = 4 KiB, `wbits` 12). MicroPython's decompressor
 /// allocates that window and refuses back-references beyond it with `OSError(EINVAL)`; the data
@@ -271,6 +272,39 @@ impl EncodingProbe {
             .get(self.tried)
             .map(|&e| ProbeStep::Try(e))
     }
+}
+
+/// Python source per write exec when the module's free heap is unknown or small: one 4 KiB
+/// chunk (base64 makes it about 5.5 kB).
+pub const EXEC_CODE_MIN: usize = 6000;
+/// Python source per write exec, at most, however much heap the module has.
+pub const EXEC_CODE_MAX: usize = 24 * 1024;
+/// What a write exec may take of the free heap (1/n). Each chunk's literal stays on the heap
+/// until the exec ends and the lexer briefly holds a second copy of the one it reads, so an exec
+/// peaks near twice its source; a quarter leaves the other half for the decoded chunk and a
+/// fragmented heap.
+pub const HEAP_SHARE: usize = 4;
+/// Code that prints the module's free heap, after a collection.
+pub const FREE_HEAP_CODE: &str = "import gc\ngc.collect()\nprint(gc.mem_free())";
+
+/// Python source per write exec for a module that answered [`FREE_HEAP_CODE`] with `reply`:
+/// [`HEAP_SHARE`] of its free heap, within [`EXEC_CODE_MIN`]..=[`EXEC_CODE_MAX`] (logged).
+/// Several chunks then go in one exec, one round trip instead of several; raw-paste flow control
+/// makes a large exec safe on the wire.
+pub fn exec_budget(report: &mut Report, reply: Reply<'_>) -> usize {
+    let free = reply.output().ok().and_then(|o| o.parse::<usize>().ok());
+    let budget = free.map_or(EXEC_CODE_MIN, |f| {
+        (f / HEAP_SHARE).clamp(EXEC_CODE_MIN, EXEC_CODE_MAX)
+    });
+    report.log(
+        LogLevel::Debug,
+        format!(
+            "Free heap {}: up to {} bytes of code per write",
+            free.map_or("unknown".into(), |f| group_digits(f as u64)),
+            group_digits(budget as u64)
+        ),
+    );
+    budget
 }
 
 #[cfg(test)]

@@ -8,7 +8,9 @@
 
 use std::time::Duration;
 
-use crate::driver::mp_encoding::{ChunkEncoder, Encoding, EncodingProbe, ProbeStep};
+use crate::driver::mp_encoding::{
+    exec_budget, ChunkEncoder, Encoding, EncodingProbe, ProbeStep, EXEC_CODE_MIN, FREE_HEAP_CODE,
+};
 use crate::driver::repl_flow::{
     bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
 };
@@ -18,8 +20,6 @@ use crate::session::{FlashErrorKind, LogLevel, Step};
 
 /// Image bytes per `ota_write` call.
 pub const WRITE_CHUNK: usize = 4096;
-/// Python source per write exec, at most.
-const WRITE_CODE_BUDGET: usize = 6000;
 const IDENTIFY: &str = "import os,pycom\nprint(os.uname())\nprint(pycom.ota_slot())";
 const RESTART: &[u8] = b"import machine\nmachine.reset()";
 
@@ -27,6 +27,7 @@ const RESTART: &[u8] = b"import machine\nmachine.reset()";
 enum Stage {
     Identify,
     Probe(Encoding),
+    Memory,
     Start,
     Write,
     Verify,
@@ -43,6 +44,9 @@ pub struct PycomFirmware {
     stage: Stage,
     probe: EncodingProbe,
     encoder: Option<ChunkEncoder>,
+    /// Python source per write exec, from the module's free heap.
+    budget: usize,
+    /// Image bytes the module confirmed it stored.
     written: usize,
     slot: Option<String>,
     restarted: bool,
@@ -58,6 +62,7 @@ impl PycomFirmware {
             image,
             stage: Stage::Identify,
             probe: EncodingProbe::default(),
+            budget: EXEC_CODE_MIN,
             encoder: None,
             written: 0,
             slot: None,
@@ -108,27 +113,27 @@ impl PycomFirmware {
         Ok(Some(version))
     }
 
-    /// The next write exec: chunks of [`WRITE_CHUNK`] while they fit [`WRITE_CODE_BUDGET`], each
-    /// in the shortest encoding the module decodes.
+    /// The next write exec: chunks of [`WRITE_CHUNK`] while they fit the budget (at least one),
+    /// each in the shortest encoding the module decodes and each followed by a print of the
+    /// bytes stored so far, so that a failure mid-exec still knows what the module confirmed.
     fn write_call(&mut self) -> Call {
         let image = self.image.as_deref().unwrap_or_default();
         let encoder = self.encoder.as_mut().expect("probed");
         let mut code = Vec::new();
         let mut at = self.written;
-        while at < image.len() && code.len() < WRITE_CODE_BUDGET / 2 {
+        while at < image.len() {
             let end = (at + WRITE_CHUNK).min(image.len());
             let (e, expr) = encoder.shortest(&image[at..end]);
             let mut line = b"pycom.ota_write(".to_vec();
             line.extend_from_slice(&expr);
-            line.extend_from_slice(b")\n");
-            if !code.is_empty() && code.len() + line.len() > WRITE_CODE_BUDGET {
+            line.extend_from_slice(format!(")\nprint({end})\n").as_bytes());
+            if !code.is_empty() && code.len() + line.len() > self.budget {
                 break;
             }
             encoder.record(e);
             code.extend_from_slice(&line);
             at = end;
         }
-        code.extend_from_slice(format!("print({at})").as_bytes());
         Call::new(Step::Write, code, Duration::from_secs(10))
     }
 
@@ -144,7 +149,6 @@ impl PycomFirmware {
             }
             ProbeStep::Found(e) => {
                 let encoder = ChunkEncoder::new(e);
-                self.stage = Stage::Start;
                 report.log(
                     LogLevel::Info,
                     format!(
@@ -154,10 +158,11 @@ impl PycomFirmware {
                     ),
                 );
                 self.encoder = Some(encoder);
+                self.stage = Stage::Memory;
                 Next::Exec(Call::new(
                     Step::Prepare,
-                    "pycom.ota_start()",
-                    Duration::from_secs(10),
+                    FREE_HEAP_CODE,
+                    Duration::from_secs(5),
                 ))
             }
         }
@@ -190,6 +195,15 @@ impl PycomFirmware {
                     "this firmware cannot run the code that sends binary data".into(),
                 )),
             },
+            Stage::Memory => {
+                self.budget = exec_budget(report, reply);
+                self.stage = Stage::Start;
+                Ok(Next::Exec(Call::new(
+                    Step::Prepare,
+                    "pycom.ota_start()",
+                    Duration::from_secs(10),
+                )))
+            }
             Stage::Start => {
                 reply.output()?;
                 self.stage = Stage::Write;
@@ -199,10 +213,15 @@ impl PycomFirmware {
             Stage::Write => {
                 let out = reply.output()?;
                 let at: usize = out
-                    .parse()
-                    .map_err(|_| bad_answer("pycom.ota_write", out))?;
-                self.written = at.min(self.image().len());
-                report.progress(self.written as u64, self.image().len() as u64);
+                    .lines()
+                    .last()
+                    .and_then(|l| l.trim().parse().ok())
+                    .ok_or_else(|| bad_answer("pycom.ota_write", out))?;
+                let confirmed = at.min(self.image().len());
+                if confirmed != self.written {
+                    self.written = confirmed;
+                    report.progress(self.written as u64, self.image().len() as u64);
+                }
                 if self.written < self.image().len() {
                     return Ok(Next::Exec(self.write_call()));
                 }
@@ -289,6 +308,18 @@ impl ReplPlan for PycomFirmware {
                 )))
             }
             Reply::Output { .. } => self.on_output(report, reply),
+        }
+    }
+
+    fn on_line(&mut self, report: &mut Report, line: &str) {
+        // A chunk stored: `print(end)` after its `ota_write`.
+        let len = self.image().len();
+        match line.trim().parse::<usize>() {
+            Ok(at) if self.stage == Stage::Write && at > self.written && at <= len => {
+                self.written = at;
+                report.progress(at as u64, len as u64);
+            }
+            _ => {}
         }
     }
 

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use crate::driver::mp_encoding::{ChunkEncoder, Encoding};
-use crate::link::mp_repl::{PasteMode, RawRepl, ReplConfig, ReplError, ReplEvent};
+use crate::link::mp_repl::{PasteMode, RawRepl, ReplConfig, ReplError, ReplEvent, FRIENDLY_PROMPT};
 use crate::module::{parse_uname, Family, ModuleInfo};
 use crate::session::{
     FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent, Step,
@@ -115,6 +115,8 @@ pub struct QuecPythonSession {
     events: VecDeque<SessionEvent>,
     now: Duration,
     connect_attempts: u8,
+    /// The last bytes the restarting module printed, to see its prompt come back.
+    restart_tail: Vec<u8>,
 }
 
 /// Tries at entering the raw REPL before giving up: a module just plugged in may still be
@@ -152,6 +154,7 @@ impl QuecPythonSession {
             events: VecDeque::new(),
             now,
             connect_attempts: 1,
+            restart_tail: Vec::new(),
         };
         if s.image.as_ref().is_some_and(|i| i.is_empty()) {
             s.fail(Step::Prepare, FlashErrorKind::EmptyImage);
@@ -520,6 +523,23 @@ impl QuecPythonSession {
                 ReplEvent::Ready => self.on_ready(),
                 ReplEvent::ModeChosen(mode) => {
                     self.log(LogLevel::Info, crate::driver::repl_flow::mode_text(mode))
+                }
+                ReplEvent::Printed(bytes) if self.phase == Phase::Restart => {
+                    self.restart_tail.extend_from_slice(&bytes);
+                    let keep = self
+                        .restart_tail
+                        .len()
+                        .saturating_sub(FRIENDLY_PROMPT.len());
+                    self.restart_tail.drain(..keep);
+                    if self.restart_tail == FRIENDLY_PROMPT {
+                        // The boot log ended at the friendly prompt: the module is back.
+                        self.begin_reconnect();
+                        self.phase = Phase::Reconnect {
+                            not_before: self.now + Duration::from_secs(1),
+                            give_up: self.now + self.options.reboot_timeout,
+                        };
+                        self.repl.enter(self.now);
+                    }
                 }
                 ReplEvent::Printed(_) => {}
                 ReplEvent::ExecDone { stdout, stderr } => self.on_exec_done(stdout, stderr),

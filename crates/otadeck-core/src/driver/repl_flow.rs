@@ -9,7 +9,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::link::mp_repl::{show_bytes, PasteMode, RawRepl, ReplConfig, ReplError, ReplEvent};
+use crate::link::mp_repl::{
+    show_bytes, PasteMode, RawRepl, ReplConfig, ReplError, ReplEvent, FRIENDLY_PROMPT,
+};
 use crate::module::ModuleInfo;
 use crate::partition_state::PartitionState;
 use crate::session::{
@@ -405,6 +407,19 @@ impl<P: ReplPlan> ReplFlow<P> {
         self.set_step(Step::Confirm);
     }
 
+    /// The restarting module printed its friendly prompt: it is back, so reconnect at once
+    /// instead of waiting out the silence of the restart exec.
+    fn back_after_restart(&mut self) {
+        self.partial.clear();
+        self.repl.reset();
+        self.set_step(Step::Confirm);
+        self.phase = Phase::Reconnect {
+            not_before: self.now + Duration::from_secs(1),
+            give_up: self.now + self.config.reboot_timeout,
+        };
+        self.repl.enter(self.now);
+    }
+
     fn on_repl_failed(&mut self, error: ReplError) {
         match self.phase {
             // A restarting module goes quiet or prints its boot log: both are expected.
@@ -475,6 +490,9 @@ impl<P: ReplPlan> ReplFlow<P> {
                         self.phase = Phase::Restarting;
                         self.set_step(Step::Restart);
                         self.repl.quiet_after(self.now, RESTART_QUIET);
+                    }
+                    if self.phase == Phase::Restarting && self.partial.ends_with(FRIENDLY_PROMPT) {
+                        self.back_after_restart();
                     }
                 }
                 ReplEvent::ExecDone { stdout, stderr } => {

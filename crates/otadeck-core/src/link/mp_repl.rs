@@ -16,6 +16,9 @@ use std::time::Duration;
 pub const RAW_BANNER: &[u8] = b"raw REPL; CTRL-B to exit\r\n>";
 /// What the host sends to ask for raw-paste mode.
 pub const RAW_PASTE_REQUEST: &[u8] = b"\x05A\x01";
+/// The friendly REPL's prompt: output that ends with it comes from a module waiting for a line
+/// (after an interrupt, or at the end of its boot log).
+pub const FRIENDLY_PROMPT: &[u8] = b">>> ";
 
 const CTRL_A: u8 = 0x01;
 const CTRL_B: u8 = 0x02;
@@ -31,7 +34,8 @@ pub struct ReplConfig {
     pub plain_chunk: usize,
     /// Plain raw mode: pause between pieces, so that old boards do not drop bytes.
     pub plain_chunk_interval: Duration,
-    /// After the interrupt, input must stay quiet this long before the raw REPL is requested.
+    /// After the interrupt, input must stay quiet this long before the raw REPL is requested
+    /// (unless what came in ends at the friendly prompt, which ends the drain at once).
     pub drain_quiet: Duration,
     /// The drain never lasts longer than this, even when a program keeps printing.
     pub drain_max: Duration,
@@ -119,6 +123,8 @@ enum State {
     Draining {
         started: Duration,
         last_rx: Duration,
+        /// The last bytes received, to see the friendly prompt even when it comes in pieces.
+        tail: Vec<u8>,
     },
     /// `\r\x01` sent; waiting for the banner.
     Entering {
@@ -220,6 +226,7 @@ impl RawRepl {
         self.state = State::Draining {
             started: now,
             last_rx: now,
+            tail: Vec::new(),
         };
     }
 
@@ -331,9 +338,9 @@ impl RawRepl {
     pub fn poll_timeout(&self) -> Option<Duration> {
         match &self.state {
             State::Idle | State::Ready => None,
-            State::Draining { started, last_rx } => {
-                Some((*last_rx + self.config.drain_quiet).min(*started + self.config.drain_max))
-            }
+            State::Draining {
+                started, last_rx, ..
+            } => Some((*last_rx + self.config.drain_quiet).min(*started + self.config.drain_max)),
             State::Entering { deadline }
             | State::PasteHandshake { deadline, .. }
             | State::PasteUpload { deadline, .. }
@@ -400,10 +407,19 @@ impl RawRepl {
                 self.rx.clear();
                 self.state = State::Ready;
             }
-            State::Draining { started, last_rx } => {
+            State::Draining {
+                started,
+                last_rx,
+                mut tail,
+            } => {
                 let last_rx = if self.rx.is_empty() { last_rx } else { now };
-                self.rx.clear();
-                if now >= last_rx + self.config.drain_quiet
+                // Output that ends at the friendly prompt: the interrupt took, the module waits
+                // for a line, and there is nothing left to wait out.
+                tail.append(&mut self.rx);
+                tail.drain(..tail.len().saturating_sub(FRIENDLY_PROMPT.len()));
+                let at_prompt = tail == FRIENDLY_PROMPT;
+                if at_prompt
+                    || now >= last_rx + self.config.drain_quiet
                     || now >= started + self.config.drain_max
                 {
                     self.tx.push_back(vec![b'\r', CTRL_A]);
@@ -411,7 +427,11 @@ impl RawRepl {
                         deadline: now + self.config.enter_timeout,
                     };
                 } else {
-                    self.state = State::Draining { started, last_rx };
+                    self.state = State::Draining {
+                        started,
+                        last_rx,
+                        tail,
+                    };
                 }
             }
             State::Entering { deadline } => {
