@@ -45,12 +45,14 @@ pub fn App() -> Html {
     let cancel = use_memo((), |_| CancelFlag::default());
     let demo = use_mut_ref(|| None);
     let family = use_memo((), |_| Rc::new(Cell::new(None)));
+    let bootloader = use_memo((), |_| Rc::new(Cell::new(false)));
     let ctx = Ctx {
         state,
         conn,
         cancel: (*cancel).clone(),
         demo,
         family: (*family).clone(),
+        bootloader: (*bootloader).clone(),
     };
     html! {
         <ContextProvider<Ctx> context={ctx}>

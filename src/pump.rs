@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::future::{select, Either};
 use futures::StreamExt;
-use otadeck_core::session::{Machine, SessionEvent};
+use otadeck_core::session::{LogLevel, Machine, SessionEvent};
 
 use crate::clock::now;
 use crate::transport::Connection;
@@ -55,6 +55,20 @@ pub async fn drive<M: Machine>(
             if conn.write(&bytes).await.is_err() {
                 machine.link_lost(now());
                 break;
+            }
+        }
+        while let Some(step) = machine.poll_signals() {
+            if conn.set_signals(step).await.is_err() {
+                machine.link_lost(now());
+            }
+        }
+        if let Some(baud) = machine.poll_baud() {
+            if let Err(e) = conn.set_baud(baud) {
+                on_event(SessionEvent::Log {
+                    level: LogLevel::Error,
+                    message: e.to_string(),
+                });
+                machine.link_lost(now());
             }
         }
         while let Some(ev) = machine.poll_event() {

@@ -6,6 +6,8 @@ use std::rc::Rc;
 
 use otadeck_core::detect::Detector;
 use otadeck_core::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
+use otadeck_core::driver::esp_rom::reset::ResetKind;
+use otadeck_core::driver::esp_rom::{self, EspRomConfig, EspRomSession, Region};
 use otadeck_core::driver::mcuboot_smp::{self, McuBootSmp, SmpConfig};
 use otadeck_core::driver::nodemcu::{self, NodeMcuConfig, NodeMcuSession};
 use otadeck_core::driver::pycom::PycomFirmware;
@@ -40,7 +42,14 @@ pub struct Ctx {
     pub demo: Rc<RefCell<Option<DemoTransport>>>,
     /// The family found on the link, once detected.
     pub family: Rc<Cell<Option<Family>>>,
+    /// The technician said the port leads to an ESP32 bootloader: otadeck resets the chip into
+    /// its ROM loader instead of looking for a REPL or an SMP server.
+    pub bootloader: Rc<Cell<bool>>,
 }
+
+/// Where the ROM loader writes an app image: the first app partition of the usual ESP-IDF
+/// layouts (`factory` or `ota_0`), as ESP Web Tools and esptool examples do.
+const APP_OFFSET: u32 = 0x10000;
 
 /// How a session ended, when it did.
 type SessionResult = Option<Result<FlashOutcome, FlashError>>;
@@ -153,13 +162,15 @@ impl Ctx {
             None => DemoTransport::open(family, baud),
         };
         *self.demo.borrow_mut() = Some(demo.clone());
+        self.bootloader.set(family == DemoFamily::EspRom);
         let kind = LinkKind::Demo(demo.describe());
         self.replace_connection(Connection::Demo(demo), kind).await;
         self.identify().await;
     }
 
-    /// Ask the browser for a serial port, open it and identify the module.
-    pub async fn connect_serial(&self, baud: u32) {
+    /// Ask the browser for a serial port, open it and identify the module; `bootloader`: the
+    /// port leads to an ESP32 to be reset into its ROM loader.
+    pub async fn connect_serial(&self, baud: u32, bootloader: bool) {
         let Some(window) = web_sys::window() else {
             return;
         };
@@ -174,6 +185,7 @@ impl Ctx {
         };
         match WebSerialTransport::open(port, baud).await {
             Ok(t) => {
+                self.bootloader.set(bootloader);
                 let kind = LinkKind::Serial(t.describe());
                 self.replace_connection(Connection::Serial(t), kind).await;
                 self.identify().await;
@@ -209,6 +221,13 @@ impl Ctx {
             return;
         };
         self.family.set(None);
+        if self.bootloader.get() {
+            self.family.set(Some(Family::EspRom));
+            if let Some(mut machine) = self.machine(Family::EspRom, Job::Read) {
+                self.run_session(&mut machine, &conn).await;
+            }
+            return;
+        }
         let mut detector = Detector::start(now());
         let found = self.run_session(&mut detector, &conn).await;
         let Some(Ok(FlashOutcome {
@@ -293,12 +312,40 @@ impl Ctx {
                 };
                 Box::new(McuBootSmp::start(t, job, SmpConfig::default()))
             }
+            (Family::EspRom, job) => {
+                let job = match job {
+                    Job::Read => esp_rom::Job::Info,
+                    Job::Flash { image, .. } => esp_rom::Job::Flash {
+                        regions: vec![Region {
+                            offset: APP_OFFSET,
+                            data: image,
+                        }],
+                        compress: true,
+                    },
+                    Job::Rollback => esp_rom::Job::SetBootSlot {
+                        slot: self.other_slot()?,
+                    },
+                    Job::Accept | Job::Download { .. } => return None,
+                };
+                let mut config = EspRomConfig::new(job);
+                config.reset = Some(ResetKind::Classic);
+                Box::new(EspRomSession::new(config, t))
+            }
             (Family::Pycom, Job::Read) => Box::new(PycomFirmware::session(t, None, flow)),
             (Family::Pycom, Job::Flash { image, .. }) => {
                 Box::new(PycomFirmware::session(t, Some(image), flow))
             }
             _ => return None,
         })
+    }
+
+    /// The OTA slot number that does not boot next and holds an app, from the slots last read.
+    fn other_slot(&self) -> Option<u8> {
+        let p = self.state.partitions.as_ref()?;
+        p.slots
+            .iter()
+            .filter(|s| s.label != p.next_boot && s.build.is_some())
+            .find_map(|s| s.label.strip_prefix("ota_")?.parse().ok())
     }
 
     /// Flash `image` as the technician chose.
@@ -359,7 +406,13 @@ impl Ctx {
         };
         self.state.dispatch(Action::FlashStarted { total });
         self.log(LogLevel::Info, intro);
-        self.run_session(&mut machine, &conn).await;
+        let result = self.run_session(&mut machine, &conn).await;
+        // The ROM loader writes without reading the slots: read them again for the Device page.
+        if family == Family::EspRom && matches!(result, Some(Ok(_))) {
+            if let Some(mut read) = self.machine(family, Job::Read) {
+                self.run_session(&mut read, &conn).await;
+            }
+        }
         self.state.dispatch(Action::Busy(false));
     }
 

@@ -117,6 +117,9 @@ pub fn DevicePage() -> Html {
             </dl>
         },
     };
+    // A chip in its ROM loader runs no firmware: there is nothing on trial to accept, only the
+    // boot slot to choose.
+    let rom = s.module.as_ref().map(|m| m.family) == Some(Family::EspRom);
     let decision = s.partitions.as_ref().map(|p| {
         let on_trial = p.awaits_decision();
         let can_roll_back = !p.rollback_targets().is_empty();
@@ -132,10 +135,15 @@ pub fn DevicePage() -> Html {
                     </p>
                 }
                 <div class="row">
-                    <button id="device-accept" class="btn btn-primary btn-big" onclick={on_accept}
-                        disabled={s.busy || !on_trial}>{"Accept this firmware"}</button>
-                    <button id="device-rollback" class="btn btn-big" onclick={on_rollback}
-                        disabled={s.busy || !can_roll_back}>{"Roll back to the other slot"}</button>
+                    if rom {
+                        <button id="device-rollback" class="btn btn-big" onclick={on_rollback}
+                            disabled={s.busy || !can_roll_back}>{"Boot the other slot next (rewrites otadata)"}</button>
+                    } else {
+                        <button id="device-accept" class="btn btn-primary btn-big" onclick={on_accept}
+                            disabled={s.busy || !on_trial}>{"Accept this firmware"}</button>
+                        <button id="device-rollback" class="btn btn-big" onclick={on_rollback}
+                            disabled={s.busy || !can_roll_back}>{"Roll back to the other slot"}</button>
+                    }
                 </div>
             </section>
         }

@@ -41,6 +41,7 @@ pub fn FlashPage() -> Html {
     let keep_on_trial = use_state(|| false);
     let demo_family = use_state(|| DemoFamily::QuecPython);
     let by_download = use_state(|| false);
+    let serial_rom = use_state(|| false);
     let url1 = use_state(String::new);
     let url2 = use_state(String::new);
     let loading = use_state(|| false);
@@ -79,10 +80,16 @@ pub fn FlashPage() -> Html {
         })
     };
     let on_serial = {
-        let (ctx, baud) = (ctx.clone(), *baud);
+        let (ctx, baud, rom) = (ctx.clone(), *baud, *serial_rom);
         Callback::from(move |_: MouseEvent| {
             let ctx = ctx.clone();
-            spawn_local(async move { ctx.connect_serial(baud).await });
+            spawn_local(async move { ctx.connect_serial(baud, rom).await });
+        })
+    };
+    let on_serial_rom = {
+        let serial_rom = serial_rom.clone();
+        Callback::from(move |e: Event| {
+            serial_rom.set(e.target_unchecked_into::<HtmlInputElement>().checked());
         })
     };
     let on_disconnect = {
@@ -284,6 +291,10 @@ pub fn FlashPage() -> Html {
                     </label>
                     <button id="connect-serial" class="btn btn-primary" onclick={on_serial}
                         disabled={running || support.problem().is_some()}>{"Connect serial port"}</button>
+                    <label class="check">
+                        <input id="serial-rom" type="checkbox" checked={*serial_rom} onchange={on_serial_rom} disabled={running} />
+                        {"ESP32 bootloader: reset the chip into download mode (DTR/RTS)"}
+                    </label>
                     <label class="field">{"Demo module"}
                         <select id="demo-family" onchange={on_demo_family} disabled={running}>
                             { for DemoFamily::ALL.iter().map(|f| html! { <option value={f.key()} selected={*f == *demo_family}>{f.label()}</option> }) }

@@ -63,6 +63,11 @@ impl DemoTransport {
         self.link.borrow().device.family()
     }
 
+    /// Switch the simulated line to `baud` (both ends change together).
+    pub fn set_baud(&self, baud: u32) {
+        self.link.borrow_mut().set_baud(baud);
+    }
+
     /// Plug the same module back in (it is USB powered, so it restarts), at `baud`.
     pub fn replug(previous: &DemoTransport, baud: u32) -> Self {
         previous.close();

@@ -10,6 +10,7 @@ use std::fmt;
 use std::rc::Rc;
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
+use otadeck_core::session::SignalStep;
 
 /// Why a transport stopped working.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +76,28 @@ impl Connection {
         match self {
             Connection::Demo(d) => d.write(data),
             Connection::Serial(s) => s.write(data).await,
+        }
+    }
+
+    /// Set the modem lines (DTR, RTS) as `step` says; `None` leaves a line as it is. The
+    /// demo module has no modem lines: it already waits in whatever loader it simulates.
+    pub async fn set_signals(&self, step: SignalStep) -> Result<(), TransportError> {
+        match self {
+            Connection::Demo(_) => Ok(()),
+            Connection::Serial(s) => s.set_signals(step).await,
+        }
+    }
+
+    /// Switch the line to `baud` (the module agreed to it).
+    pub fn set_baud(&self, baud: u32) -> Result<(), TransportError> {
+        match self {
+            Connection::Demo(d) => {
+                d.set_baud(baud);
+                Ok(())
+            }
+            Connection::Serial(_) => Err(TransportError(format!(
+                "this browser port cannot change to {baud} baud while open"
+            ))),
         }
     }
 

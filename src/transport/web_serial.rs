@@ -6,10 +6,12 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Reflect, Uint8Array};
+use otadeck_core::session::SignalStep;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    ReadableStreamDefaultReader, SerialOptions, SerialPort, WritableStreamDefaultWriter,
+    ReadableStreamDefaultReader, SerialOptions, SerialOutputSignals, SerialPort,
+    WritableStreamDefaultWriter,
 };
 
 use super::{Chunk, Inbox, TransportError};
@@ -45,6 +47,21 @@ pub fn port_name(port: &SerialPort) -> String {
 }
 
 impl WebSerialTransport {
+    /// Set DTR and RTS (`SerialPort.setSignals`), for a reset into a bootloader.
+    pub async fn set_signals(&self, step: SignalStep) -> Result<(), TransportError> {
+        let signals = SerialOutputSignals::new();
+        if let Some(dtr) = step.dtr {
+            signals.set_data_terminal_ready(dtr);
+        }
+        if let Some(rts) = step.rts {
+            signals.set_request_to_send(rts);
+        }
+        JsFuture::from(self.port.set_signals_with_signals(&signals))
+            .await
+            .map(|_| ())
+            .map_err(|e| TransportError::from_js("could not set the DTR/RTS lines", e))
+    }
+
     /// Open `port` at `baud`, start reading.
     pub async fn open(port: SerialPort, baud: u32) -> Result<Self, TransportError> {
         let options = SerialOptions::new(baud);

@@ -13,6 +13,8 @@ pub enum Family {
     NodeMcu,
     /// MicroPython on a port otadeck has no update driver for.
     MicroPython,
+    /// An ESP32-family chip in its serial ROM loader (download mode).
+    EspRom,
     /// Zephyr applications booted by MCUboot (MCUmgr SMP over the serial console).
     McuBoot,
 }
@@ -26,6 +28,7 @@ impl Family {
             Family::Pycom => "Pycom",
             Family::NodeMcu => "NodeMCU",
             Family::MicroPython => "MicroPython",
+            Family::EspRom => "ESP32 bootloader",
             Family::McuBoot => "Zephyr / MCUboot",
         }
     }

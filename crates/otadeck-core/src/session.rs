@@ -30,6 +30,27 @@ pub trait Machine {
     fn link_lost(&mut self, now: Duration);
     /// True once [`SessionEvent::Finished`] was emitted.
     fn is_finished(&self) -> bool;
+    /// The next change of the port's DTR/RTS lines to make, at once (a reset into a
+    /// bootloader). The machine times the steps itself through [`Machine::poll_timeout`].
+    /// Machines that never touch the modem lines keep the default.
+    fn poll_signals(&mut self) -> Option<SignalStep> {
+        None
+    }
+    /// A baud rate to switch the port to, at once (the module has agreed to it).
+    fn poll_baud(&mut self) -> Option<u32> {
+        None
+    }
+}
+
+/// One change of the modem lines. `None` leaves a line as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalStep {
+    /// Assert (true) or release DTR.
+    pub dtr: Option<bool>,
+    /// Assert (true) or release RTS.
+    pub rts: Option<bool>,
+    /// How long to keep this state before the next step.
+    pub hold: Duration,
 }
 
 /// A boxed machine is a machine, so callers can choose the driver at run time.
@@ -57,6 +78,12 @@ impl<M: Machine + ?Sized> Machine for Box<M> {
     }
     fn is_finished(&self) -> bool {
         (**self).is_finished()
+    }
+    fn poll_signals(&mut self) -> Option<SignalStep> {
+        (**self).poll_signals()
+    }
+    fn poll_baud(&mut self) -> Option<u32> {
+        (**self).poll_baud()
     }
 }
 

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::esp32_mp::{self, Esp32Config, Esp32MicroPython};
+use crate::esp_rom::EspRomSim;
 use crate::firmware::{demo_image, demo_running_image, sample_image};
 use crate::line::Device;
 use crate::mcuboot::{McuBoot, McuBootConfig};
@@ -108,6 +109,8 @@ pub enum DemoFamily {
     NodeMcu,
     /// A Zephyr board with MCUboot, updated over MCUmgr SMP.
     McuBoot,
+    /// An ESP32 waiting in its serial ROM loader (download mode).
+    EspRom,
 }
 
 /// The demo firmware as an MCUboot image, at `version` (`major.minor.revision`).
@@ -123,12 +126,13 @@ fn mcuboot_image(version: &str) -> Vec<u8> {
 
 impl DemoFamily {
     /// Every family, in the order a menu offers them.
-    pub const ALL: [DemoFamily; 5] = [
+    pub const ALL: [DemoFamily; 6] = [
         DemoFamily::QuecPython,
         DemoFamily::Esp32MicroPython,
         DemoFamily::Pycom,
         DemoFamily::NodeMcu,
         DemoFamily::McuBoot,
+        DemoFamily::EspRom,
     ];
 
     /// A short stable key (for menus and URLs).
@@ -139,6 +143,7 @@ impl DemoFamily {
             DemoFamily::Pycom => "pycom",
             DemoFamily::NodeMcu => "nodemcu",
             DemoFamily::McuBoot => "mcuboot",
+            DemoFamily::EspRom => "esp32-rom",
         }
     }
 
@@ -164,6 +169,7 @@ impl DemoFamily {
             DemoFamily::Pycom => "Pycom board (FiPy)",
             DemoFamily::NodeMcu => "ESP32 board with NodeMCU (Lua)",
             DemoFamily::McuBoot => "Zephyr board with MCUboot (SMP)",
+            DemoFamily::EspRom => "ESP32 in its bootloader (ROM loader)",
         }
     }
 
@@ -190,6 +196,8 @@ pub enum DemoModule {
     NodeMcu(NodeMcu),
     /// See [`DemoFamily::McuBoot`].
     McuBoot(McuBoot),
+    /// See [`DemoFamily::EspRom`].
+    EspRom(Box<EspRomSim>),
 }
 
 macro_rules! each {
@@ -200,6 +208,7 @@ macro_rules! each {
             DemoModule::Pycom($d) => $e,
             DemoModule::NodeMcu($d) => $e,
             DemoModule::McuBoot($d) => $e,
+            DemoModule::EspRom($d) => $e,
         }
     };
 }
@@ -226,6 +235,7 @@ impl DemoModule {
                 McuBootConfig::default(),
                 mcuboot_image(crate::firmware::DEMO_RUNNING_VERSION),
             )),
+            DemoFamily::EspRom => DemoModule::EspRom(Box::default()),
         }
     }
 
@@ -237,12 +247,24 @@ impl DemoModule {
             DemoModule::Pycom(_) => DemoFamily::Pycom,
             DemoModule::NodeMcu(_) => DemoFamily::NodeMcu,
             DemoModule::McuBoot(_) => DemoFamily::McuBoot,
+            DemoModule::EspRom(_) => DemoFamily::EspRom,
         }
     }
 
     /// Cut the power and restore it.
     pub fn power_cycle(&mut self, now: Duration) {
-        each!(self, d => d.power_cycle(now))
+        match self {
+            // Back in its loader: the demo chip's boot pin is held for download mode.
+            DemoModule::EspRom(d) => {
+                d.power_cut();
+                d.power_on();
+            }
+            DemoModule::QuecPython(d) => d.power_cycle(now),
+            DemoModule::Esp32MicroPython(d) => d.power_cycle(now),
+            DemoModule::Pycom(d) => d.power_cycle(now),
+            DemoModule::NodeMcu(d) => d.power_cycle(now),
+            DemoModule::McuBoot(d) => d.power_cycle(now),
+        }
     }
 
     /// The firmware version the module runs now.
@@ -253,6 +275,10 @@ impl DemoModule {
             DemoModule::Pycom(d) => d.interpreter.flash.running_version(),
             DemoModule::NodeMcu(d) => d.flash.running_version(),
             DemoModule::McuBoot(d) => d.running_version().unwrap_or_default(),
+            DemoModule::EspRom(d) => d
+                .boot_choice()
+                .and_then(|slot| d.slot_version(&slot))
+                .unwrap_or_default(),
         }
     }
 }

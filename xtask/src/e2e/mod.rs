@@ -2,6 +2,7 @@
 //! through chromedriver. One scenario per file; each counts as one test.
 
 mod cable_pulled;
+mod esp_rom;
 mod flash_demo;
 mod quecpython_download;
 mod trial;
@@ -25,6 +26,7 @@ pub const SCENARIOS: &[Scenario] = &[
     trial::NODEMCU,
     trial::MCUBOOT,
     quecpython_download::SCENARIO,
+    esp_rom::SCENARIO,
 ];
 
 /// The folder for screenshots and logs (git-ignored).

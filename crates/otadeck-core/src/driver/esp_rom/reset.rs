@@ -9,16 +9,7 @@
 
 use std::time::Duration;
 
-/// One change of the modem lines. `None` leaves a line as it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SignalStep {
-    /// Assert (true) or release DTR.
-    pub dtr: Option<bool>,
-    /// Assert (true) or release RTS.
-    pub rts: Option<bool>,
-    /// How long to keep this state before the next step.
-    pub hold: Duration,
-}
+pub use crate::session::SignalStep;
 
 const fn step(dtr: Option<bool>, rts: Option<bool>, hold_ms: u64) -> SignalStep {
     SignalStep {

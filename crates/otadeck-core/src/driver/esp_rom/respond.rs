@@ -342,7 +342,7 @@ impl EspRomSession {
         }
     }
 
-    fn state(&self) -> Option<PartitionState> {
+    pub(super) fn state(&self) -> Option<PartitionState> {
         let table = self.table.as_ref()?;
         let od = table
             .otadata()
@@ -464,6 +464,16 @@ impl Machine for EspRomSession {
 
     fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         self.tx.pop_front()
+    }
+
+    /// The reset into the loader (see [`super::reset`]).
+    fn poll_signals(&mut self) -> Option<SignalStep> {
+        self.signals.pop_front()
+    }
+
+    /// Set when the loader has agreed to a new baud rate.
+    fn poll_baud(&mut self) -> Option<u32> {
+        self.baud_request.take()
     }
 
     fn poll_timeout(&self) -> Option<Duration> {

@@ -6,6 +6,7 @@
 #[path = "respond.rs"]
 mod respond;
 
+use crate::module::{Family, ModuleInfo};
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -227,16 +228,6 @@ impl EspRomSession {
             s.sync();
         }
         s
-    }
-
-    /// The next change of the DTR/RTS lines to make, at once (see [`super::reset`]).
-    pub fn poll_signals(&mut self) -> Option<SignalStep> {
-        self.signals.pop_front()
-    }
-
-    /// A baud rate to switch the port to, at once, when the loader has agreed to it.
-    pub fn poll_baud(&mut self) -> Option<u32> {
-        self.baud_request.take()
     }
 
     /// The bytes a [`Job::ReadFlash`] read (empty before it finished).
@@ -523,11 +514,34 @@ impl EspRomSession {
         } else {
             0
         };
+        let module = self.module();
+        self.events
+            .push_back(SessionEvent::Identified(module.clone()));
         self.finish(Ok(FlashOutcome {
             bytes,
             restarted,
-            module: None,
+            module: Some(module),
         }));
+    }
+
+    /// What the loader told about the chip, with the version of the app that boots next when
+    /// the slots were read.
+    fn module(&self) -> ModuleInfo {
+        let booting = self.state().and_then(|st| {
+            st.slot(&st.next_boot)
+                .and_then(|s| s.build.as_ref())
+                .map(|b| b.version.clone())
+        });
+        ModuleInfo {
+            family: Family::EspRom,
+            model: self.chip.to_string(),
+            firmware_version: booting.unwrap_or_default(),
+            runtime: if self.cfg.stub.is_some() {
+                "ROM loader with a flasher stub".into()
+            } else {
+                "ROM loader".into()
+            },
+        }
     }
 
     fn stub_segment(&self, seg: usize) -> &[u8] {

@@ -1,0 +1,51 @@
+//! An ESP32 demo chip in its ROM loader: flash the sample app at 0x10000 (compressed, checked by
+//! MD5), see the slots read straight from flash, then switch the boot slot to the other app.
+
+use super::{Ctx, Scenario};
+use crate::util::Result;
+use std::time::Duration;
+
+pub const SCENARIO: Scenario = Scenario {
+    name: "esp_rom",
+    run,
+};
+
+const SHORT: Duration = Duration::from_secs(20);
+const FLASH: Duration = Duration::from_secs(180);
+
+fn slot_cell(ctx: &Ctx, slot: &str, column: usize) -> Result<Option<String>> {
+    ctx.text(&format!(
+        "#device-slots tr[data-slot='{slot}'] td:nth-child({column})"
+    ))
+}
+
+fn run(ctx: &Ctx) -> Result<()> {
+    ctx.session.goto(&ctx.url("/"))?;
+    ctx.select("#demo-family", "esp32-rom")?;
+    ctx.click("#connect-demo", SHORT)?;
+    ctx.wait_text("#module-identity", "naming the bootloader", SHORT, |t| {
+        t.contains("ESP32 bootloader")
+    })?;
+    ctx.click("#use-sample", SHORT)?;
+    ctx.wait_text("#image-summary", "containing \"SHA-256\"", SHORT, |t| {
+        t.contains("SHA-256")
+    })?;
+    ctx.click("#flash-start", SHORT)?;
+    ctx.wait_flash_end(FLASH)?;
+    ctx.screenshot("esp-rom-flash-success.png")?;
+
+    ctx.click("#nav-device", SHORT)?;
+    ctx.wait_for("ota_0 holding 2.1.0 and booting next", SHORT, || {
+        let firmware = slot_cell(ctx, "ota_0", 4)?.unwrap_or_default();
+        let role = slot_cell(ctx, "ota_0", 2)?.unwrap_or_default();
+        Ok((firmware.contains("2.1.0") && role.contains("boots next")).then_some(()))
+    })?;
+    ctx.screenshot("esp-rom-device.png")?;
+    ctx.click("#device-rollback", SHORT)?;
+    ctx.wait_for("ota_1 booting next after the switch", SHORT, || {
+        let role = slot_cell(ctx, "ota_1", 2)?.unwrap_or_default();
+        Ok(role.contains("boots next").then_some(()))
+    })?;
+    ctx.screenshot("esp-rom-device-switched.png")?;
+    Ok(())
+}
