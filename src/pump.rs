@@ -47,6 +47,10 @@ pub async fn drive<M: Machine>(
         }
         return;
     };
+    // The machine times a line change's hold from when it handed the step out; the line changes
+    // later, once the port has taken it. Until the hold has passed from then, the machine's
+    // timeouts (which hand out the next step) wait.
+    let mut hold_until = Duration::ZERO;
     loop {
         if cancel.take() {
             machine.cancel(now());
@@ -58,9 +62,15 @@ pub async fn drive<M: Machine>(
             }
         }
         while let Some(step) = machine.poll_signals() {
-            if conn.set_signals(step).await.is_err() {
+            if let Err(e) = conn.set_signals(step).await {
+                on_event(SessionEvent::Log {
+                    level: LogLevel::Error,
+                    message: e.to_string(),
+                });
                 machine.link_lost(now());
+                break;
             }
+            hold_until = now() + step.hold;
         }
         if let Some(baud) = machine.poll_baud() {
             if let Err(e) = conn.set_baud(baud) {
@@ -77,8 +87,8 @@ pub async fn drive<M: Machine>(
         if machine.is_finished() {
             break;
         }
-        let wait = machine
-            .poll_timeout()
+        let due = |m: &M| m.poll_timeout().map(|t| t.max(hold_until));
+        let wait = due(machine)
             .map(|t| t.saturating_sub(now()))
             .unwrap_or(POLL_CAP)
             .min(POLL_CAP);
@@ -88,7 +98,7 @@ pub async fn drive<M: Machine>(
             Either::Left((Some(Err(_)) | None, _)) => machine.link_lost(now()),
             Either::Right(_) => {}
         }
-        if machine.poll_timeout().is_some_and(|t| t <= now()) {
+        if due(machine).is_some_and(|t| t <= now()) {
             machine.handle_timeout(now());
         }
     }
