@@ -1,6 +1,7 @@
 //! The Web Serial code path in a real browser: a fake `SerialPort` object with real
 //! `ReadableStream` / `WritableStream`s, backed by the simulated QuecPython module, is flashed
-//! through `WebSerialTransport` and the pump, exactly as a port chosen by a person would be.
+//! through `WebSerialTransport` and the pump, exactly as a port chosen by a person would be; and
+//! the simulated ESP32 ROM loader, reset into its loader with DTR/RTS through `setSignals`.
 
 #![cfg(target_arch = "wasm32")]
 
@@ -13,10 +14,19 @@ use otadeck::clock::now;
 use otadeck::pump::{drive, CancelFlag};
 use otadeck::transport::web_serial::{WebSerialTransport, BUFFER_SIZE};
 use otadeck::transport::Connection;
+use otadeck_core::driver::esp_rom::packet::op;
+use otadeck_core::driver::esp_rom::reset::{ResetKind, CLASSIC};
+use otadeck_core::driver::esp_rom::{EspRomConfig, EspRomSession, Job, Region};
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
-use otadeck_core::session::{FlashError, FlashErrorKind, FlashOutcome, SessionEvent};
-use otadeck_sim::firmware::{demo_image, demo_running_image, DEMO_RUNNING_VERSION};
-use otadeck_sim::line::SimLink;
+use otadeck_core::partition_state::SlotState;
+use otadeck_core::session::{
+    FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent, Step,
+};
+use otadeck_sim::esp_rom::{EspRomSim, OTA0_VERSION, OTA1_VERSION};
+use otadeck_sim::firmware::{
+    demo_image, demo_running_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION,
+};
+use otadeck_sim::line::{Device, SimLink};
 use otadeck_sim::mp_repl::{RawPasteSupport, ReplDevice};
 use otadeck_sim::quecpython::{device, QuecPython, QuecPythonConfig};
 use wasm_bindgen::prelude::*;
@@ -27,7 +37,8 @@ wasm_bindgen_test_configure!(run_in_browser);
 #[wasm_bindgen(inline_js = r#"
 export function makeFakePort(onWrite) {
   const state = { openOptions: null, closed: false, writes: 0, bytes: 0, readerCancelled: false,
-                  writerClosed: false, controller: null, inFlight: 0, maxInFlight: 0 };
+                  writerClosed: false, controller: null, inFlight: 0, maxInFlight: 0,
+                  signals: [], failSignalsAt: -1 };
   const readable = new ReadableStream({
     start(c) { state.controller = c; },
     cancel() { state.readerCancelled = true; },
@@ -51,6 +62,22 @@ export function makeFakePort(onWrite) {
     get readable() { return readable; },
     get writable() { return writable; },
     getInfo() { return { usbVendorId: 0x1a86, usbProductId: 0x7523 }; },
+    // Each call is recorded (with `ok: false` when it rejects), stamped with performance.now().
+    setSignals(signals) {
+      const call = { dtr: signals.dataTerminalReady, rts: signals.requestToSend,
+                     t: performance.now(), ok: false };
+      state.signals.push(call);
+      if (!state.openOptions || state.closed) {
+        return Promise.reject(new DOMException("The port is closed.", "InvalidStateError"));
+      }
+      if (state.broken) {
+        return Promise.reject(new DOMException("The device has been lost.", "NetworkError"));
+      }
+      if (state.signals.length - 1 === state.failSignalsAt) {
+        return Promise.reject(new DOMException("Failed to set control signals.", "NetworkError"));
+      }
+      call.ok = true; return Promise.resolve();
+    },
     close() {
       if (readable.locked || writable.locked) { return Promise.reject(new TypeError("Cannot close a locked stream")); }
       state.closed = true; return Promise.resolve();
@@ -74,26 +101,31 @@ fn get(obj: &JsValue, path: &[&str]) -> JsValue {
     })
 }
 
-type Module = SimLink<ReplDevice<QuecPython>>;
-
-/// A fake port wired to a simulated module: host writes go onto the simulated line, and a task
-/// moves what the module sends into the port's readable stream.
-struct Bench {
+/// A fake port wired to a simulated device: host writes go onto the simulated line, and a task
+/// moves what the device sends into the port's readable stream.
+struct Bench<D: Device> {
     fake: JsValue,
-    link: Rc<RefCell<Module>>,
+    link: Rc<RefCell<SimLink<D>>>,
     _on_write: Closure<dyn FnMut(Uint8Array)>,
 }
 
-impl Bench {
-    fn new(baud: u32) -> Bench {
-        let link = Rc::new(RefCell::new(SimLink::new(
+impl Bench<ReplDevice<QuecPython>> {
+    /// The simulated QuecPython module, running the demo firmware.
+    fn new(baud: u32) -> Self {
+        Bench::with(
             device(
                 QuecPythonConfig::default(),
                 demo_running_image(),
                 RawPasteSupport::Window(128),
             ),
             baud,
-        )));
+        )
+    }
+}
+
+impl<D: Device + 'static> Bench<D> {
+    fn with(device: D, baud: u32) -> Self {
+        let link = Rc::new(RefCell::new(SimLink::new(device, baud)));
         let l = link.clone();
         let on_write = Closure::<dyn FnMut(Uint8Array)>::new(move |chunk: Uint8Array| {
             l.borrow_mut().host_write(now(), &chunk.to_vec());
@@ -129,6 +161,28 @@ impl Bench {
     fn state(&self, key: &str) -> JsValue {
         get(&self.fake, &["state", key])
     }
+
+    /// The recorded `setSignals` calls: (DTR, RTS, performance.now() in ms, resolved).
+    fn signal_calls(&self) -> Vec<(Option<bool>, Option<bool>, f64, bool)> {
+        let calls: js_sys::Array = self.state("signals").unchecked_into();
+        calls
+            .iter()
+            .map(|c| {
+                (
+                    get(&c, &["dtr"]).as_bool(),
+                    get(&c, &["rts"]).as_bool(),
+                    get(&c, &["t"]).as_f64().unwrap(),
+                    get(&c, &["ok"]).is_truthy(),
+                )
+            })
+            .collect()
+    }
+
+    /// Pull the cable.
+    fn pull(&self) {
+        let pull: js_sys::Function = get(&self.fake, &["pull"]).unchecked_into();
+        let _ = pull.call0(&self.fake);
+    }
 }
 
 async fn flash(
@@ -137,8 +191,17 @@ async fn flash(
     cancel: &CancelFlag,
 ) -> (Result<FlashOutcome, FlashError>, Vec<SessionEvent>) {
     let mut machine = QuecPythonSession::flash(now(), image, FotaOptions::default());
+    run_session(&mut machine, conn, cancel).await
+}
+
+/// Pump `machine` over `conn` to its end: its result and every event.
+async fn run_session(
+    machine: &mut impl Machine,
+    conn: &Connection,
+    cancel: &CancelFlag,
+) -> (Result<FlashOutcome, FlashError>, Vec<SessionEvent>) {
     let mut events = Vec::new();
-    drive(&mut machine, conn, cancel, |e| events.push(e)).await;
+    drive(machine, conn, cancel, |e| events.push(e)).await;
     let result = events
         .iter()
         .find_map(|e| match e {
@@ -286,4 +349,179 @@ async fn a_port_that_will_not_open_gives_a_clear_error() {
         "{err}"
     );
     assert!(err.to_string().contains("already open"), "{err}");
+}
+
+/// The ROM loader over a fake port on the simulated ESP32 ROM, opened at `baud`.
+async fn esp_bench(baud: u32) -> (Bench<EspRomSim>, Connection) {
+    let bench = Bench::with(EspRomSim::new(), baud);
+    let transport = WebSerialTransport::open(bench.port(), baud)
+        .await
+        .expect("port opens");
+    (bench, Connection::Serial(transport))
+}
+
+fn esp_flash_job(data: Vec<u8>, compress: bool) -> EspRomConfig {
+    EspRomConfig::new(Job::Flash {
+        regions: vec![Region {
+            offset: 0x10000,
+            data,
+        }],
+        compress,
+    })
+}
+
+fn ops(bench: &Bench<EspRomSim>, opc: u8) -> usize {
+    bench
+        .link
+        .borrow()
+        .device
+        .ops
+        .iter()
+        .filter(|o| **o == opc)
+        .count()
+}
+
+#[wasm_bindgen_test]
+async fn the_classic_reset_reaches_the_lines_in_order_and_info_reads_the_slots() {
+    let (bench, conn) = esp_bench(115_200).await;
+    let mut cfg = EspRomConfig::new(Job::Info);
+    cfg.reset = Some(ResetKind::Classic);
+    let t_create = now();
+    let mut session = EspRomSession::new(cfg, t_create);
+    let (result, events) = run_session(&mut session, &conn, &CancelFlag::default()).await;
+    result.expect("the info session succeeds");
+    assert_eq!(session.chip(), "ESP32");
+
+    let calls = bench.signal_calls();
+    let lines: Vec<_> = calls.iter().map(|c| (c.0, c.1)).collect();
+    let want: Vec<_> = CLASSIC.iter().map(|s| (s.dtr, s.rts)).collect();
+    assert_eq!(lines, want, "setSignals calls: {calls:?}");
+    assert!(calls.iter().all(|c| c.3), "every call resolved: {calls:?}");
+    for (i, pair) in calls.windows(2).enumerate() {
+        let held = pair[1].2 - pair[0].2;
+        let hold = CLASSIC[i].hold.as_secs_f64() * 1000.0;
+        assert!(
+            held >= hold,
+            "step {i} held {held:.3} ms, needs {hold} ms; created {:?} calls {calls:?}",
+            t_create
+        );
+        assert!(held < hold + 500.0, "step {i} held {held:.3} ms");
+    }
+    // SYNC went out once the reset was over.
+    assert!(ops(&bench, op::SYNC) >= 1);
+
+    let st = events
+        .iter()
+        .find_map(|e| match e {
+            SessionEvent::Partitions(p) => Some(p.clone()),
+            _ => None,
+        })
+        .expect("partition state");
+    assert_eq!(
+        (st.running.as_str(), st.next_boot.as_str()),
+        ("ota_0", "ota_0")
+    );
+    let a = st.slot("ota_0").unwrap();
+    assert_eq!(a.state, Some(SlotState::Valid));
+    assert_eq!(a.build.as_ref().unwrap().version, OTA0_VERSION);
+    let b = st.slot("ota_1").unwrap();
+    assert_eq!(b.build.as_ref().unwrap().version, OTA1_VERSION);
+    conn.close().await;
+    assert!(bench.state("closed").is_truthy());
+}
+
+#[wasm_bindgen_test]
+async fn a_compressed_flash_through_the_port_lands_byte_for_byte() {
+    let (bench, conn) = esp_bench(921_600).await;
+    let image = sample_image();
+    let mut session = EspRomSession::new(esp_flash_job(image.clone(), true), now());
+    let (result, events) = run_session(&mut session, &conn, &CancelFlag::default()).await;
+    let outcome = result.expect("the flash succeeds");
+    assert_eq!(outcome.bytes, image.len() as u64);
+    assert!(ops(&bench, op::FLASH_DEFL_DATA) >= 1);
+    assert_eq!(ops(&bench, op::FLASH_DATA), 0, "compressed blocks only");
+    assert_eq!(
+        ops(&bench, op::SPI_FLASH_MD5),
+        1,
+        "the session checked the MD5"
+    );
+    {
+        let link = bench.link.borrow();
+        assert_eq!(
+            &link.device.flash[0x10000..0x10000 + image.len()],
+            &image[..]
+        );
+        assert_eq!(
+            link.device.slot_version("ota_0").as_deref(),
+            Some(SAMPLE_VERSION)
+        );
+    }
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, SessionEvent::Progress { done, .. } if *done == image.len() as u64)));
+    conn.close().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_cable_pulled_mid_write_names_the_write_step_and_the_offset() {
+    let (bench, conn) = esp_bench(921_600).await;
+    let image = sample_image();
+    let total = image.len() as u64;
+    let bench = Rc::new(bench);
+    // Pull the cable once a few blocks have been written.
+    let b = bench.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        while ops(&b, op::FLASH_DATA) < 8 {
+            gloo::timers::future::sleep(Duration::from_millis(2)).await;
+        }
+        b.pull();
+    });
+    let mut session = EspRomSession::new(esp_flash_job(image, false), now());
+    let (result, _) = run_session(&mut session, &conn, &CancelFlag::default()).await;
+    let error = result.expect_err("the flash fails");
+    assert_eq!(error.kind, FlashErrorKind::LinkLost);
+    assert_eq!(error.step, Step::Write);
+    let offset = error.offset.expect("an offset");
+    assert!(offset > 0 && offset < total, "{error}");
+    let text = error.to_string();
+    assert!(text.starts_with("Writing failed at byte "), "{text}");
+    assert!(text.contains("incomplete region"), "{text}");
+    conn.close().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_rejected_set_signals_ends_the_session_with_a_clear_error() {
+    let (bench, conn) = esp_bench(115_200).await;
+    // The second line change of the reset fails.
+    Reflect::set(
+        &get(&bench.fake, &["state"]),
+        &JsValue::from_str("failSignalsAt"),
+        &JsValue::from_f64(1.0),
+    )
+    .unwrap();
+    let mut cfg = EspRomConfig::new(Job::Info);
+    cfg.reset = Some(ResetKind::Classic);
+    let mut session = EspRomSession::new(cfg, now());
+    let started = now();
+    let (result, events) = run_session(&mut session, &conn, &CancelFlag::default()).await;
+    let ended = now() - started;
+    let error = result.expect_err("the session fails");
+    assert_eq!(error.kind, FlashErrorKind::LinkLost);
+    assert_eq!(error.step, Step::Connect);
+    assert!(ended < Duration::from_secs(2), "ended after {ended:?}");
+    let logged = events.iter().find_map(|e| match e {
+        SessionEvent::Log {
+            level: LogLevel::Error,
+            message,
+        } if message.contains("DTR/RTS") => Some(message.clone()),
+        _ => None,
+    });
+    let logged = logged.expect("the failed line change is logged");
+    assert!(logged.contains("Failed to set control signals"), "{logged}");
+    // Nothing after the failed change: no third step, no SYNC.
+    let calls = bench.signal_calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(calls[0].3 && !calls[1].3, "{calls:?}");
+    assert_eq!(bench.state("writes").as_f64(), Some(0.0));
+    conn.close().await;
 }
