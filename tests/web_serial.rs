@@ -524,4 +524,7 @@ async fn a_rejected_set_signals_ends_the_session_with_a_clear_error() {
     assert!(calls[0].3 && !calls[1].3, "{calls:?}");
     assert_eq!(bench.state("writes").as_f64(), Some(0.0));
     conn.close().await;
+    // A closed port refuses line changes too.
+    let err = conn.set_signals(CLASSIC[0]).await.expect_err("closed");
+    assert!(err.to_string().contains("port is closed"), "{err}");
 }
