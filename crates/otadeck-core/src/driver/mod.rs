@@ -14,3 +14,4 @@ pub mod pycom_files;
 pub mod quecpython;
 pub mod quecpython_download;
 pub mod repl_flow;
+pub mod repl_plan;
