@@ -7,9 +7,10 @@ fuzz_target!(|data: &[u8]| {
     use otadeck_core::driver::esp_rom::{EspRomConfig, EspRomSession, Job, Region};
     use otadeck_core::session::Machine;
     use std::time::Duration;
-    // The first byte picks the job; then each chunk's first byte is the time that passes
-    // before it and whether its rest arrives wrapped in a SLIP frame (so that the response
-    // parsing and every phase after SYNC are reached) or raw (noise, broken frames).
+    // The first byte picks the job; then reads of `[control, len, bytes...]`: bits 1.. of
+    // `control` are the time that passes before the read (10 ms units), bit 0 whether the bytes
+    // arrive wrapped in a SLIP frame (so that the response parsing and every phase after SYNC
+    // are reached) or raw (noise, broken frames, what a simulated ROM sent).
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
@@ -41,16 +42,27 @@ fuzz_target!(|data: &[u8]| {
     }
     let mut s = EspRomSession::new(cfg, Duration::ZERO);
     let mut t = Duration::ZERO;
-    let split = usize::from(rest.first().copied().unwrap_or(1) % 96).max(2);
-    for chunk in rest.chunks(split) {
-        t += Duration::from_millis(u64::from(chunk[0] >> 1) * 10);
+    let mut rest = rest;
+    while let [control, len, tail @ ..] = rest {
+        let (bytes, more) = tail.split_at(usize::from(*len).min(tail.len()));
+        rest = more;
+        t += Duration::from_millis(u64::from(control >> 1) * 10);
+        // Timeouts due before the read fire first, as a pump's would; a deadline that never
+        // moves on would spin a pump forever.
+        let mut spins = 0;
+        while let Some(d) = s.poll_timeout().filter(|d| *d <= t) {
+            s.handle_timeout(d);
+            while s.poll_transmit().is_some() {}
+            spins += 1;
+            assert!(spins < 10_000, "the deadline {d:?} does not move on");
+        }
         while s.poll_transmit().is_some() {}
         while s.poll_signals().is_some() {}
         while s.poll_baud().is_some() {}
-        if chunk[0] & 1 == 1 {
-            s.handle_input(t, &otadeck_core::link::slip::encode(&chunk[1..]));
+        if control & 1 == 1 {
+            s.handle_input(t, &otadeck_core::link::slip::encode(bytes));
         } else {
-            s.handle_input(t, &chunk[1..]);
+            s.handle_input(t, bytes);
         }
         s.handle_timeout(t);
         while s.poll_event().is_some() {}

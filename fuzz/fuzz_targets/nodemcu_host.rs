@@ -7,9 +7,10 @@ fuzz_target!(|data: &[u8]| {
     use otadeck_core::driver::nodemcu::{Job, NodeMcuConfig, NodeMcuSession};
     use otadeck_core::session::Machine;
     use std::time::Duration;
-    // The first byte picks the job; each chunk's first byte: bits 1.. the time that passes
-    // before it, bit 0 whether the module echoes the lines sent first (so that the replies to
-    // each line, `otaupgrade.info()` output included, are reached).
+    // The first byte picks the job; then reads of `[control, len, bytes...]`: bits 1.. of
+    // `control` are the time that passes before the read (20 ms units), bit 0 whether the
+    // module echoes the lines sent before the bytes (so that the replies to each line,
+    // `otaupgrade.info()` output included, are reached without a recorded transcript).
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
@@ -25,15 +26,29 @@ fuzz_target!(|data: &[u8]| {
     let mut s = NodeMcuSession::start(Duration::ZERO, job, NodeMcuConfig::default());
     let mut t = Duration::ZERO;
     let mut sent = Vec::new();
-    for chunk in rest.chunks(12) {
-        t += Duration::from_millis(u64::from(chunk[0] >> 1) * 20);
+    let mut rest = rest;
+    while let [control, len, tail @ ..] = rest {
+        let (bytes, more) = tail.split_at(usize::from(*len).min(tail.len()));
+        rest = more;
+        t += Duration::from_millis(u64::from(control >> 1) * 20);
+        // Timeouts due before the read fire first, as a pump's would; a deadline that never
+        // moves on would spin a pump forever.
+        let mut spins = 0;
+        while let Some(d) = s.poll_timeout().filter(|d| *d <= t) {
+            s.handle_timeout(d);
+            while let Some(tx) = s.poll_transmit() {
+                sent.extend_from_slice(&tx);
+            }
+            spins += 1;
+            assert!(spins < 10_000, "the deadline {d:?} does not move on");
+        }
         while let Some(tx) = s.poll_transmit() {
             sent.extend_from_slice(&tx);
         }
-        if chunk[0] & 1 == 1 {
+        if control & 1 == 1 {
             s.handle_input(t, &std::mem::take(&mut sent));
         }
-        s.handle_input(t, &chunk[1..]);
+        s.handle_input(t, bytes);
         s.handle_timeout(t);
         while s.poll_event().is_some() {}
     }

@@ -41,6 +41,19 @@ fn chunked(head: &[u8], width: usize, chunks: &[(u8, &[u8])]) -> Vec<u8> {
     out
 }
 
+/// Reads for the host targets that take `[control, len, bytes...]` (bytes split at 255).
+fn reads(head: &[u8], items: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut out = head.to_vec();
+    for (control, bytes) in items {
+        for part in bytes.chunks(255) {
+            out.push(*control);
+            out.push(part.len() as u8);
+            out.extend_from_slice(part);
+        }
+    }
+    out
+}
+
 const INFO: &[u8] = b"R\tota_0\tota_0\tLua 5.3\n\
 S\tota_0\tvalid\tnodemcu\t3.0.0\t2\tNov 20 2026\t09:30:00\tv5.3.1\n\
 S\tota_1\tnil\tnil\tnil\tnil\tnil\tnil\tnil\n";
@@ -74,13 +87,12 @@ pub fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
                 .to_vec(),
         )],
         "esp_rom_host" => {
-            // Job Info, chunks of 13: a SLIP-wrapped 12-byte response after each control byte.
-            let mut s = vec![0u8];
-            for r in std::iter::repeat_n(&sync, 8).chain([&magic, &magic, &failed]) {
-                s.push(0x0D);
-                s.extend_from_slice(r);
-            }
-            vec![("sync_then_magic", s)]
+            // Job Info: SLIP-wrapped responses to SYNC and the chip magic, then an error.
+            let r: Vec<&[u8]> = std::iter::repeat_n(&sync[..], 8)
+                .chain([&magic[..], &magic[..], &failed[..]])
+                .collect();
+            let items: Vec<(u8, &[u8])> = r.into_iter().map(|b| (0x03, b)).collect();
+            vec![("sync_then_magic", reads(&[0], &items))]
         }
         "lua_repl" => vec![(
             "prompt_echo_output",
@@ -97,20 +109,19 @@ pub fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
         )],
         "nodemcu_host" => vec![(
             "prompt_info",
-            chunked(&[0], 12, &[(0x14, b"\r\n> "), (0x29, INFO), (0x28, b"> ")]),
+            reads(&[0], &[(0x14, b"\r\n> "), (0x29, INFO), (0x28, b"> ")]),
         )],
         "nodemcu_info" => vec![("info", INFO.to_vec())],
         "quecpython_download_host" => vec![(
             "raw_repl_download",
-            chunked(
-                &[0x30],
-                12,
+            reads(
+                &[0],
                 &[
-                    (0x05, b"raw REPL; CTRL-B to exit\r\n>"),
-                    (0x05, b"OK('EC600N', 'V01')\r\n\x04\x04>"),
-                    (0x05, b"OKok\r\n\x04\x04>"),
+                    (0x0A, b"raw REPL; CTRL-B to exit\r\n>"),
+                    (0x0A, b"OK('EC600U', 'V01')\r\n\x04\x04>"),
+                    (0x0A, b"OKok\r\n\x04\x04>"),
                     (
-                        0x05,
+                        0x0A,
                         b"OK@P 0 10\r\n@P 0 100\r\n@R 0\r\n@E 0 0 100\r\n\x04\x04>",
                     ),
                 ],
@@ -120,11 +131,33 @@ pub fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
     }
 }
 
-/// Writes the generated seeds of `target` into `corpus`.
+/// The targets that also get whole simulated sessions as seeds (the `fuzz_seeds` example of
+/// otadeck-sim records them).
+const SIMULATED: &[&str] = &["esp_rom_host", "nodemcu_host", "quecpython_download_host"];
+
+/// Writes the generated seeds of `target` into `corpus`, and the recorded simulator sessions
+/// for the host targets.
 pub fn write(target: &str, corpus: &Path) -> Result<(), String> {
     for (name, bytes) in seeds(target) {
         let p = corpus.join(format!("seed_{name}"));
         std::fs::write(&p, bytes).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    if SIMULATED.contains(&target) {
+        crate::util::exec(
+            std::process::Command::new("cargo")
+                .current_dir(crate::util::repo_root())
+                .args([
+                    "run",
+                    "--quiet",
+                    "-p",
+                    "otadeck-sim",
+                    "--example",
+                    "fuzz_seeds",
+                    "--",
+                ])
+                .arg(target)
+                .arg(corpus),
+        )?;
     }
     Ok(())
 }
@@ -142,9 +175,11 @@ mod tests {
     #[test]
     fn host_seeds_hold_whole_chunks() {
         let s = &seeds("esp_rom_host")[0].1;
-        assert_eq!((s.len() - 1) % 13, 0);
-        assert_eq!(s[1], 0x0D);
-        assert_eq!(&s[2..14], &response(0x08, 0, &[], [0; 4])[..]);
+        assert_eq!((s.len() - 1) % 14, 0);
+        assert_eq!(&s[1..3], &[0x03, 12]);
+        assert_eq!(&s[3..15], &response(0x08, 0, &[], [0; 4])[..]);
+        let long = reads(&[], &[(5, &[7; 300])]);
+        assert_eq!((long[0], long[1], long[257], long[258]), (5, 255, 5, 45));
         assert!(seeds("image_detect").is_empty());
     }
 }
