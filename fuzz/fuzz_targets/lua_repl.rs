@@ -16,6 +16,13 @@ fuzz_target!(|data: &[u8]| {
     let mut lines = 0u32;
     for chunk in data.chunks(9) {
         t += Duration::from_millis(u64::from(chunk[0] >> 1) * 10);
+        // Timeouts due before the bytes fire first, as a pump's would.
+        let mut spins = 0;
+        while let Some(d) = r.poll_timeout().filter(|d| *d <= t) {
+            r.handle_timeout(d);
+            spins += 1;
+            assert!(spins < 10_000, "the deadline {d:?} does not move on");
+        }
         while let Some(tx) = r.poll_transmit() {
             sent.extend_from_slice(&tx);
         }
