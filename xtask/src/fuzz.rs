@@ -105,6 +105,7 @@ pub fn run(opts: &Opts) -> Result<()> {
         step(&format!("fuzz {t} for {} s", opts.seconds));
         let corpus = fuzz_dir().join("corpus").join(t);
         seed(&corpus)?;
+        crate::fuzz_seeds::write(t, &corpus)?;
         let mut cmd = Command::new("cargo");
         cmd.current_dir(fuzz_dir())
             // cargo-fuzz passes nightly-only flags; the stable toolchain accepts them this way.

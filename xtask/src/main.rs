@@ -9,6 +9,7 @@
 mod bundle;
 mod e2e;
 mod fuzz;
+mod fuzz_seeds;
 mod serve;
 mod setup;
 mod test;

@@ -283,7 +283,10 @@ impl EspRomSession {
                 self.region = 0;
                 self.send_md5();
             }
-            ReadWhat::Table => match esp_partition::parse(&buf) {
+            ReadWhat::Table => match esp_partition::parse(&buf)
+                .map_err(|e| e.to_string())
+                .and_then(|t| slots::check_table(&t, self.cfg.flash_size).map(|()| t))
+            {
                 Ok(t) => {
                     self.table = Some(t);
                     match self.table.as_ref().and_then(|t| t.otadata()) {
@@ -295,7 +298,7 @@ impl EspRomSession {
                     }
                 }
                 Err(e) => {
-                    let text = format!("no readable partition table at {TABLE_OFFSET:#x}: {e}");
+                    let text = format!("no usable partition table at {TABLE_OFFSET:#x}: {e}");
                     self.fail(Step::Identify, FlashErrorKind::Unsuitable(text));
                 }
             },

@@ -344,7 +344,10 @@ impl EspRomSession {
     }
 
     fn next_read(&mut self) {
-        let at = self.read_addr + self.read_buf.len() as u32;
+        let Some(at) = self.read_addr.checked_add(self.read_buf.len() as u32) else {
+            let text = format!("a read at {:#x} runs past 4 GiB", self.read_addr);
+            return self.fail(Step::Identify, FlashErrorKind::Unsuitable(text));
+        };
         let n = (self.read_len - self.read_buf.len()).min(64) as u32;
         self.send_for(
             op::READ_FLASH_SLOW,

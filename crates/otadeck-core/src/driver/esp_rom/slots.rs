@@ -98,3 +98,25 @@ pub fn table_complete(read: &[u8]) -> bool {
     read.chunks(32)
         .any(|e| e.len() == 32 && e[..2] != [0xAA, 0x50] && e[..2] != [0xEB, 0xEB])
 }
+
+/// Checks a partition table the module holds against the flash: every partition lies inside
+/// `flash_size` bytes and otadata holds its two sectors. Gives the reason, naming the partition
+/// and its offset, when it does not (a damaged table: offsets from it would run off the flash).
+pub fn check_table(table: &PartitionTable, flash_size: u32) -> Result<(), String> {
+    for p in &table.partitions {
+        let end = u64::from(p.offset) + u64::from(p.size);
+        if end > u64::from(flash_size) {
+            return Err(format!(
+                "partition {:?} at {:#x} ({:#x} bytes) reaches past the end of the {:#x}-byte flash",
+                p.label, p.offset, p.size, flash_size
+            ));
+        }
+    }
+    match table.otadata() {
+        Some(p) if (p.size as usize) < 2 * SECTOR_LEN => Err(format!(
+            "the otadata partition at {:#x} has {:#x} bytes, less than its two {:#x}-byte sectors",
+            p.offset, p.size, SECTOR_LEN
+        )),
+        _ => Ok(()),
+    }
+}
