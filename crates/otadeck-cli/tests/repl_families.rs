@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{otadeck, scratch, PtySim};
@@ -118,20 +116,7 @@ fn nodemcu_flash_on_trial_then_accept_over_a_pty() {
 
 #[test]
 fn a_module_served_over_websocket_answers_like_on_a_serial_port() {
-    let mut child = otadeck()
-        .args(["sim", "pycom", "--ws", "127.0.0.1:0", "--baud", "921600"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("ws: ")
-        .expect("ws: <url>")
-        .to_string();
+    let (mut child, url) = common::sim_over_ws(&["pycom"]);
     let (mut socket, _) = tungstenite::connect(&url).unwrap();
     // An interrupt and a banner request, as detection sends them.
     socket

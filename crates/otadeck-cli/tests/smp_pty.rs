@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{otadeck, scratch, PtySim};
@@ -113,20 +111,7 @@ fn smp_refuses_a_file_that_is_no_mcuboot_image() {
 
 #[test]
 fn the_mcuboot_module_answers_the_echo_vector_over_websocket() {
-    let mut child = otadeck()
-        .args(["sim", "mcuboot", "--ws", "127.0.0.1:0", "--baud", "921600"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("ws: ")
-        .expect("ws: <url>")
-        .to_string();
+    let (mut child, url) = common::sim_over_ws(&["mcuboot"]);
     let (mut socket, _) = tungstenite::connect(&url).unwrap();
     // PROTOCOLS 6.3: echo {"d":"hello"}, op 2, seq 0.
     let mut frame = vec![0x06, 0x09];

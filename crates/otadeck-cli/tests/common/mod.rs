@@ -11,6 +11,28 @@ pub fn otadeck() -> Command {
     Command::new(env!("CARGO_BIN_EXE_otadeck"))
 }
 
+/// Start `otadeck sim <args> --ws 127.0.0.1:0 --baud 921600`; gives the child and the
+/// `ws://` address it printed first.
+pub fn sim_over_ws(args: &[&str]) -> (Child, String) {
+    let mut child = otadeck()
+        .args(["sim"])
+        .args(args)
+        .args(["--ws", "127.0.0.1:0", "--baud", "921600"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("ws: ")
+        .expect("ws: <url>")
+        .to_string();
+    (child, url)
+}
+
 /// A running `otadeck sim ... --pty`, killed when dropped.
 pub struct PtySim {
     pub child: Child,
