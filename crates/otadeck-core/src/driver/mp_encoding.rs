@@ -15,7 +15,7 @@ use crate::session::{group_digits, LogLevel};
 pub const DEFLATE_WBITS: u32 = 12;
 
 /// Bytes that cannot stand verbatim inside `b'…'` in a raw-REPL exec, besides the quote
-/// character itself. Measured on MicroPython 1.27 (`tests/real_mp_literal.rs`): Ctrl-A and
+/// character itself. Measured on MicroPython 1.27 (`tests/it/real_mp_literal.rs`): Ctrl-A and
 /// Ctrl-B act on a plain raw REPL (reset, leave), Ctrl-C and Ctrl-D end the input in both raw
 /// and raw-paste mode, CR and LF end the line (the lexer turns CR into LF), and `\` starts an
 /// escape. Every other byte, NUL and 0x7f-0xff (non-UTF-8 included) among them, is taken as is.

@@ -1,0 +1,12 @@
+//! The otadeck-cli integration tests, linked into one test binary: one module per concern.
+
+mod common;
+mod esp_rom;
+mod esptool;
+mod inspect;
+mod peers;
+mod pty;
+mod quecpython_download;
+mod repl_families;
+mod smp_peers;
+mod smp_pty;

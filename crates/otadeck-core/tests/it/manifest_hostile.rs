@@ -1,0 +1,121 @@
+//! Every manifest parser is total: random bytes, random JSON and fixtures with one value
+//! replaced give a result or a typed error, never a panic. (A cargo-fuzz target goes further.)
+
+use otadeck_core::manifest::{aws_job, esp_web_tools, hawkbit, plan, pycom, ManifestError};
+use proptest::prelude::*;
+use serde_json::Value;
+
+fn run_all(bytes: &[u8]) {
+    let _ = pycom::parse(bytes);
+    let _ = pycom::parse_with(
+        bytes,
+        Some("https://ota.example.com/manifest.json"),
+        Some("1.0.0"),
+    );
+    let _ = esp_web_tools::parse(bytes);
+    let _ = esp_web_tools::parse_at(bytes, "https://example.com/fw/manifest.json");
+    let _ = aws_job::parse(bytes);
+    let _ = hawkbit::parse_controller_base(bytes);
+    let _ = hawkbit::parse_deployment_base(bytes);
+    let _ = hawkbit::parse_feedback(bytes);
+    if let Ok(p) = plan::parse(bytes) {
+        let _ = p.eligibility(&plan::ModuleReport::default(), i64::MIN);
+        let _ = p.eligibility(&plan::ModuleReport::default(), i64::MAX);
+    }
+    // Errors always render.
+    let e: Result<(), ManifestError> = pycom::parse(bytes).map(|_| ());
+    if let Err(e) = e {
+        let _ = e.to_string();
+        let _ = serde_json::to_string(&e).unwrap();
+    }
+}
+
+const FIXTURES: &[&[u8]] = &[
+    include_bytes!("../fixtures/manifests/pycom_current_1.0.0.json"),
+    include_bytes!("../fixtures/manifests/esp_web_tools_esphome.json"),
+    include_bytes!("../fixtures/manifests/esp_web_tools_tasmota.json"),
+    include_bytes!("../fixtures/manifests/aws_zerynth_job.json"),
+    include_bytes!("../fixtures/manifests/aws_afr_ota_job.json"),
+    include_bytes!("../fixtures/manifests/hawkbit_controller_base.json"),
+    include_bytes!("../fixtures/manifests/hawkbit_deployment_base.json"),
+    include_bytes!("../fixtures/manifests/hawkbit_feedback_closed_success.json"),
+    include_bytes!("../../../../docs/examples/plan-quecpython-app.json"),
+    include_bytes!("../../../../docs/examples/plan-firmware-and-app.json"),
+];
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-1e20f64..1e20).prop_map(Value::from),
+        "\\PC{0,12}".prop_map(Value::from),
+        prop_oneof![
+            Just("https://h/x"),
+            Just("http://None/x"),
+            Just("/flash/../x"),
+            Just("00:00"),
+            Just("+08:00")
+        ]
+        .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            proptest::collection::btree_map("[a-z_A-Z]{1,8}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Replace the `n`-th node (in a depth-first walk) of `v` with `new`.
+fn replace_nth(v: &mut Value, n: &mut usize, new: &Value) -> bool {
+    if *n == 0 {
+        *v = new.clone();
+        return true;
+    }
+    *n -= 1;
+    match v {
+        Value::Array(items) => items.iter_mut().any(|i| replace_nth(i, n, new)),
+        Value::Object(map) => map.values_mut().any(|i| replace_nth(i, n, new)),
+        _ => false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        run_all(&bytes);
+    }
+
+    #[test]
+    fn random_json(v in json_value()) {
+        run_all(&serde_json::to_vec(&v).unwrap());
+    }
+
+    #[test]
+    fn fixtures_with_one_value_replaced(which in 0..FIXTURES.len(), at in 0usize..400, new in json_value()) {
+        let mut doc: Value = serde_json::from_slice(FIXTURES[which]).unwrap();
+        let mut n = at;
+        replace_nth(&mut doc, &mut n, &new);
+        run_all(&serde_json::to_vec(&doc).unwrap());
+    }
+
+    #[test]
+    fn truncated_fixtures(which in 0..FIXTURES.len(), cut in any::<usize>()) {
+        let f = FIXTURES[which];
+        run_all(&f[..cut % (f.len() + 1)]);
+    }
+}
+
+#[test]
+fn oversized_and_deep_documents() {
+    run_all(&vec![b' '; otadeck_core::manifest::MAX_DOCUMENT_BYTES + 1]);
+    run_all("[".repeat(200_000).as_bytes());
+    run_all("{\"a\":".repeat(200_000).as_bytes());
+    run_all(b"\xEF\xBB\xBFnull");
+    run_all(b"\xff\xfe{}");
+}
