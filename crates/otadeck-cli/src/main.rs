@@ -1,9 +1,9 @@
 //! `otadeck`: flash a module over a serial port, read what it runs, or serve a simulated module
 //! on a pseudo-terminal for other tools to talk to.
 
-mod esp;
 mod flash;
 mod inspect;
+mod port;
 mod sim;
 mod term;
 mod ws;
@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use flash::{Job, Protocol};
+use flash::{Before, Target};
+use otadeck_core::family::{Family, FlashOptions, Job, JobKind, OpenOptions};
 
 #[derive(Parser)]
 #[command(name = "otadeck", version, about = "Flash and inspect IoT modules")]
@@ -30,8 +31,9 @@ enum Command {
         /// Serial device, e.g. /dev/ttyUSB0.
         #[arg(long)]
         port: String,
-        #[arg(long, value_enum)]
-        protocol: Protocol,
+        /// The module's family (its update protocol).
+        #[arg(long, value_parser = flash::protocol_parser())]
+        protocol: Family,
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
         /// Leave the module on its current firmware until its next restart (QuecPython).
@@ -56,8 +58,8 @@ enum Command {
         #[arg(long)]
         plain: bool,
         /// ESP ROM: how to put the chip into its loader.
-        #[arg(long, value_enum, default_value_t = esp::Before::DefaultReset)]
-        before: esp::Before,
+        #[arg(long, value_enum, default_value_t = Before::DefaultReset)]
+        before: Before,
         /// ESP ROM: a flasher stub (esptool's JSON stub format) to load and run first; without
         /// it the ROM loader alone does the work.
         #[arg(long, value_name = "STUB.json")]
@@ -71,13 +73,14 @@ enum Command {
     Info {
         #[arg(long)]
         port: String,
-        #[arg(long, value_enum)]
-        protocol: Option<Protocol>,
+        /// The module's family (its update protocol); without it, otadeck finds out.
+        #[arg(long, value_parser = flash::protocol_parser())]
+        protocol: Option<Family>,
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
         /// ESP ROM: how to put the chip into its loader.
-        #[arg(long, value_enum, default_value_t = esp::Before::DefaultReset)]
-        before: esp::Before,
+        #[arg(long, value_enum, default_value_t = Before::DefaultReset)]
+        before: Before,
     },
     /// ESP ROM: read flash into a file (64 bytes a request, then checked by the chip's MD5).
     ReadFlash {
@@ -94,8 +97,8 @@ enum Command {
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
         /// How to put the chip into its loader.
-        #[arg(long, value_enum, default_value_t = esp::Before::DefaultReset)]
-        before: esp::Before,
+        #[arg(long, value_enum, default_value_t = Before::DefaultReset)]
+        before: Before,
     },
     /// ESP ROM: make OTA slot N boot next by rewriting otadata (sequence and CRC).
     BootSlot {
@@ -107,15 +110,16 @@ enum Command {
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
         /// How to put the chip into its loader.
-        #[arg(long, value_enum, default_value_t = esp::Before::DefaultReset)]
-        before: esp::Before,
+        #[arg(long, value_enum, default_value_t = Before::DefaultReset)]
+        before: Before,
     },
     /// Accept the firmware a module runs on trial after an update.
     Accept {
         #[arg(long)]
         port: String,
-        #[arg(long, value_enum)]
-        protocol: Protocol,
+        /// The module's family (its update protocol).
+        #[arg(long, value_parser = flash::protocol_parser())]
+        protocol: Family,
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
     },
@@ -123,8 +127,9 @@ enum Command {
     Rollback {
         #[arg(long)]
         port: String,
-        #[arg(long, value_enum)]
-        protocol: Protocol,
+        /// The module's family (its update protocol).
+        #[arg(long, value_parser = flash::protocol_parser())]
+        protocol: Family,
         #[arg(long, default_value_t = 115_200)]
         baud: u32,
     },
@@ -157,8 +162,86 @@ fn parse_u32(text: &str) -> Result<u32, String> {
     .map_err(|e| format!("{text:?} is not a number: {e}"))
 }
 
+/// A target on `port` for `family`, reset into its loader as `before` says where it has one.
+fn target(port: &str, family: Family, baud: u32, before: Before) -> Target<'_> {
+    Target {
+        port,
+        family,
+        baud,
+        options: OpenOptions {
+            reset: before.kind(),
+            ..OpenOptions::default()
+        },
+    }
+}
+
+fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// `otadeck flash`, with the options of every family.
+struct FlashArgs {
+    port: String,
+    protocol: Family,
+    baud: u32,
+    no_restart: bool,
+    no_accept: bool,
+    url: Option<String>,
+    url2: Option<String>,
+    image: Option<PathBuf>,
+    offset: u32,
+    plain: bool,
+    before: Before,
+    stub: Option<PathBuf>,
+}
+
+fn flash(a: FlashArgs) -> Result<ExitCode, String> {
+    let mut t = target(&a.port, a.protocol, a.baud, a.before);
+    if let Some(path) = &a.stub {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let stub = otadeck_core::driver::esp_rom::stub::Stub::from_json(&text)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        t.options.stub = Some(stub);
+    }
+    let job = match (a.url, a.image) {
+        (Some(_), _) if !a.protocol.can(JobKind::Download) => {
+            let downloaders: Vec<&str> = Family::ALL
+                .into_iter()
+                .filter(|f| f.can(JobKind::Download))
+                .map(Family::name)
+                .collect();
+            return Err(format!(
+                "--url is for {} modules, which download the package themselves; give {} an \
+                 image file",
+                downloaders.join(" and "),
+                a.protocol.name()
+            ));
+        }
+        (Some(url1), _) => Job::Download {
+            url1,
+            url2: a.url2,
+            restart: !a.no_restart,
+        },
+        (None, Some(image)) => Job::Flash {
+            image: read(&image)?,
+            options: FlashOptions {
+                restart: !a.no_restart,
+                accept: !a.no_accept,
+                offset: Some(a.offset),
+                compress: !a.plain,
+            },
+        },
+        (None, None) => {
+            return Err("give an IMAGE file, or --url for a module-side download".into())
+        }
+    };
+    flash::run_job(t, job, None)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let default_reset = Before::DefaultReset;
     let result = match cli.command {
         Command::Flash {
             port,
@@ -173,51 +256,29 @@ fn main() -> ExitCode {
             plain,
             before,
             stub,
-        } => match (url, image) {
-            (None, Some(image)) if protocol == Protocol::EspRom => std::fs::read(&image)
-                .map_err(|e| format!("cannot read {}: {e}", image.display()))
-                .and_then(|image| {
-                    let args = esp::FlashArgs {
-                        offset,
-                        plain,
-                        restart: !no_restart,
-                        before,
-                        stub,
-                    };
-                    esp::flash(&port, baud, image, args)
-                }),
-            (Some(url1), _) => {
-                let job = Job::Download {
-                    url1,
-                    url2,
-                    restart: !no_restart,
-                };
-                flash::run_job(&port, baud, protocol, job)
-            }
-            (None, Some(image)) => std::fs::read(&image)
-                .map_err(|e| format!("cannot read {}: {e}", image.display()))
-                .and_then(|image| {
-                    let job = Job::Flash {
-                        image,
-                        restart: !no_restart,
-                        accept: !no_accept,
-                    };
-                    flash::run_job(&port, baud, protocol, job)
-                }),
-            (None, None) => Err("give an IMAGE file, or --url for a module-side download".into()),
-        },
-        Command::Info {
+        } => flash(FlashArgs {
             port,
-            protocol: Some(Protocol::EspRom),
+            protocol,
             baud,
+            no_restart,
+            no_accept,
+            url,
+            url2,
+            image,
+            offset,
+            plain,
             before,
-        } => esp::info(&port, baud, before),
+            stub,
+        }),
         Command::Info {
             port,
             protocol,
             baud,
-            ..
-        } => flash::info(&port, baud, protocol),
+            before,
+        } => {
+            let family = protocol.unwrap_or(Family::MicroPython);
+            flash::info(target(&port, family, baud, before), protocol.is_none())
+        }
         Command::ReadFlash {
             port,
             offset,
@@ -225,23 +286,39 @@ fn main() -> ExitCode {
             output,
             baud,
             before,
-        } => esp::read_flash(&port, baud, before, (offset, size), &output),
+        } => flash::run_job(
+            target(&port, Family::EspRom, baud, before),
+            Job::ReadBack { offset, len: size },
+            Some(&output),
+        ),
         Command::BootSlot {
             port,
             slot,
             baud,
             before,
-        } => esp::set_boot(&port, baud, before, slot),
+        } => flash::run_job(
+            target(&port, Family::EspRom, baud, before),
+            Job::SetBootSlot { slot },
+            None,
+        ),
         Command::Accept {
             port,
             protocol,
             baud,
-        } => flash::run_job(&port, baud, protocol, Job::Accept),
+        } => flash::run_job(
+            target(&port, protocol, baud, default_reset),
+            Job::Accept,
+            None,
+        ),
         Command::Rollback {
             port,
             protocol,
             baud,
-        } => flash::run_job(&port, baud, protocol, Job::Rollback),
+        } => flash::run_job(
+            target(&port, protocol, baud, default_reset),
+            Job::Rollback,
+            None,
+        ),
         Command::Inspect { source, json, key } => inspect::inspect(&source, json, key.as_deref()),
         Command::Sim { what } => sim::run(what),
     };

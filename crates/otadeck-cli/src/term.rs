@@ -103,6 +103,7 @@ impl Reporter {
             }
             SessionEvent::Identified(_)
             | SessionEvent::Partitions(_)
+            | SessionEvent::ReadBack { .. }
             | SessionEvent::Finished(_) => self.end_progress_line(),
         }
     }

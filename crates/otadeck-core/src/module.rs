@@ -1,38 +1,6 @@
 //! What a module says about itself.
 
-/// The family of a module, which decides the protocol used to update it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Family {
-    /// Quectel modules running QuecPython (`fota` over the MicroPython raw REPL).
-    QuecPython,
-    /// ESP32 boards running MicroPython (`esp32.Partition` over the raw REPL).
-    Esp32MicroPython,
-    /// Pycom boards (`pycom.ota_*` over the raw REPL).
-    Pycom,
-    /// NodeMCU on ESP32 (`otaupgrade` over the Lua REPL).
-    NodeMcu,
-    /// MicroPython on a port otadeck has no update driver for.
-    MicroPython,
-    /// An ESP32-family chip in its serial ROM loader (download mode).
-    EspRom,
-    /// Zephyr applications booted by MCUboot (MCUmgr SMP over the serial console).
-    McuBoot,
-}
-
-impl Family {
-    /// The family's name as shown to a technician.
-    pub fn name(self) -> &'static str {
-        match self {
-            Family::QuecPython => "QuecPython",
-            Family::Esp32MicroPython => "ESP32 MicroPython",
-            Family::Pycom => "Pycom",
-            Family::NodeMcu => "NodeMCU",
-            Family::MicroPython => "MicroPython",
-            Family::EspRom => "ESP32 bootloader",
-            Family::McuBoot => "Zephyr / MCUboot",
-        }
-    }
-}
+pub use crate::family::Family;
 
 /// A module's identity and what it runs, as far as it tells.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,19 +7,45 @@ use std::time::Duration;
 use crate::module::ModuleInfo;
 use crate::partition_state::PartitionState;
 
-/// A sans-IO machine: bytes and time in, bytes and events out.
+/// A sans-IO machine: bytes and time in, one instruction at a time out.
 ///
-/// The caller's loop: send everything [`poll_transmit`](Machine::poll_transmit) gives, drain
-/// [`poll_event`](Machine::poll_event), then wait for bytes from the module or for the instant
-/// [`poll_timeout`](Machine::poll_timeout) names, whichever comes first, and feed it back.
+/// # The pump contract
+/// A caller (a "pump") owns the port and the clock and drives a machine in this order, after
+/// rustls' unbuffered API and quinn-proto's polling order:
+///
+/// 1. Ask [`poll_next`](Machine::poll_next) what to do and do exactly that:
+///    - [`Next::Transmit`]: write the bytes to the module, in order. A failed write is
+///      [`link_lost`](Machine::link_lost).
+///    - [`Next::Signals`]: set the modem lines at once. The step's `hold` counts from when the
+///      port took the change: no timeout is due before it has passed.
+///    - [`Next::Baud`]: switch the port to the new rate at once.
+///    - [`Next::Control`]: make the USB control transfer and give its result to
+///      [`handle_transfer`](Machine::handle_transfer).
+///    - [`Next::Wait`]: hand every pending event to the page or terminal
+///      ([`poll_event`](Machine::poll_event)); when `until` has passed (and any hold with it),
+///      call [`handle_timeout`](Machine::handle_timeout); otherwise wait for bytes from the
+///      module or for `until`, whichever comes first, and feed them to
+///      [`handle_input`](Machine::handle_input).
+///    - [`Next::Finished`]: hand out the last events (the final one is
+///      [`SessionEvent::Finished`]) and stop.
+/// 2. Repeat. Once the link is gone, the pump drops further transmits, line and baud changes
+///    instead of attempting them; the machine fails on [`link_lost`](Machine::link_lost) and soon
+///    answers [`Next::Finished`].
+/// 3. [`cancel`](Machine::cancel) may be called between any two steps.
+///
+/// The sync pump for blocking ports is [`crate::pump::Pump`]; the web app's async pump follows
+/// the same order. Pumps call [`poll_next`](Machine::poll_next) and never the `poll_transmit`,
+/// `poll_signals`, `poll_baud` and `poll_timeout` parts it is made of: those are how a machine
+/// states its wants, and `poll_next` orders them (lines first, then bytes, then the baud rate).
 pub trait Machine {
     /// Bytes received from the module.
     fn handle_input(&mut self, now: Duration, data: &[u8]);
     /// The clock reached (or passed) the instant [`Machine::poll_timeout`] asked for.
     fn handle_timeout(&mut self, now: Duration);
-    /// The next bytes to send to the module.
+    /// The next bytes to send to the module (a part of [`Machine::poll_next`]).
     fn poll_transmit(&mut self) -> Option<Vec<u8>>;
-    /// When the machine next needs [`Machine::handle_timeout`]; `None` when it only waits for input.
+    /// When the machine next needs [`Machine::handle_timeout`]; `None` when it only waits for
+    /// input (a part of [`Machine::poll_next`]).
     fn poll_timeout(&self) -> Option<Duration>;
     /// What happened since the last call.
     fn poll_event(&mut self) -> Option<SessionEvent>;
@@ -40,6 +66,84 @@ pub trait Machine {
     fn poll_baud(&mut self) -> Option<u32> {
         None
     }
+    /// The result of the USB control transfer asked for by [`Next::Control`]. Machines that
+    /// never ask for one keep the default.
+    fn handle_transfer(&mut self, now: Duration, result: Result<Vec<u8>, TransferError>) {
+        let _ = result;
+        self.link_lost(now);
+    }
+    /// What the caller must do next: the one call a pump makes (see the trait's doc).
+    fn poll_next(&mut self) -> Next {
+        if let Some(step) = self.poll_signals() {
+            return Next::Signals(step);
+        }
+        if let Some(bytes) = self.poll_transmit() {
+            return Next::Transmit(bytes);
+        }
+        if let Some(baud) = self.poll_baud() {
+            return Next::Baud(baud);
+        }
+        if self.is_finished() {
+            return Next::Finished;
+        }
+        Next::Wait {
+            until: self.poll_timeout(),
+        }
+    }
+}
+
+/// What a [`Machine`] needs its caller to do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Write these bytes to the module.
+    Transmit(Vec<u8>),
+    /// Change the modem lines, then keep them for the step's `hold`.
+    Signals(SignalStep),
+    /// Switch the port to this baud rate.
+    Baud(u32),
+    /// Make this USB control transfer (a USB DFU request) and report its result.
+    Control(ControlTransfer),
+    /// Nothing to send: wait for bytes from the module, or until `until` (when set) to call
+    /// [`Machine::handle_timeout`].
+    Wait {
+        /// When the machine needs the clock; `None` when it only waits for bytes.
+        until: Option<Duration>,
+    },
+    /// The session is over.
+    Finished,
+}
+
+/// A USB control transfer on the device's default pipe, to the interface `index` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlTransfer {
+    /// `bRequest` (for DFU: DNLOAD, UPLOAD, GETSTATUS, ...).
+    pub request: u8,
+    /// `wValue` (for DFU: the block number).
+    pub value: u16,
+    /// `wIndex` (for DFU: the interface number).
+    pub index: u16,
+    /// Data out to the device, or how many bytes to read in.
+    pub data: TransferData,
+}
+
+/// The data stage of a [`ControlTransfer`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferData {
+    /// Host to device, with these bytes (possibly none).
+    Out(Vec<u8>),
+    /// Device to host, at most this many bytes.
+    In(u16),
+}
+
+/// Why a USB control transfer did not complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferError {
+    /// The device stalled the request (it refuses it in its current state).
+    Stall,
+    /// The device is gone (unplugged, or it re-enumerated).
+    Disconnected,
+    /// This transport cannot make control transfers (a serial port).
+    Unsupported,
 }
 
 /// One change of the modem lines. `None` leaves a line as it is.
@@ -84,6 +188,12 @@ impl<M: Machine + ?Sized> Machine for Box<M> {
     }
     fn poll_baud(&mut self) -> Option<u32> {
         (**self).poll_baud()
+    }
+    fn handle_transfer(&mut self, now: Duration, result: Result<Vec<u8>, TransferError>) {
+        (**self).handle_transfer(now, result)
+    }
+    fn poll_next(&mut self) -> Next {
+        (**self).poll_next()
     }
 }
 
@@ -159,6 +269,13 @@ pub enum SessionEvent {
     Identified(ModuleInfo),
     /// The module's application slots: which runs, which boots next, what each holds.
     Partitions(PartitionState),
+    /// Flash read back to the host, checked by the module's own digest.
+    ReadBack {
+        /// The flash address it starts at.
+        offset: u32,
+        /// The bytes.
+        data: Vec<u8>,
+    },
     /// The session is over.
     Finished(Result<FlashOutcome, FlashError>),
 }

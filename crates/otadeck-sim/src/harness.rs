@@ -1,9 +1,11 @@
-//! Runs a host-side [`Machine`] against a simulated link on a virtual clock: the same loop the
-//! browser and the CLI run on real time, only instant. Used by tests and benchmarks.
+//! Runs a host-side [`Machine`] against a simulated link on a virtual clock, through the core's
+//! sync [`Pump`]: the same order the browser and the CLI follow on real time, only instant. Used
+//! by tests and benchmarks.
 
 use std::time::Duration;
 
-use otadeck_core::session::{FlashError, FlashOutcome, Machine, SessionEvent};
+use otadeck_core::pump::{Port, PortError, Pump, Turn};
+use otadeck_core::session::{FlashError, FlashOutcome, Machine, SessionEvent, SignalStep};
 
 use crate::line::{Device, SimLink};
 
@@ -45,8 +47,70 @@ impl Run {
 /// Something to do at a given virtual time during a run.
 pub type Hook<'a, M, D> = &'a mut dyn FnMut(Duration, &mut M, &mut SimLink<D>);
 
+/// A [`SimLink`] as a [`Port`] on a virtual clock that jumps to the next thing that happens.
+/// Baud changes reach the line; the simulated line has no modem lines, so line changes only
+/// take their time.
+pub struct SimPort<'a, D> {
+    /// The line.
+    pub link: &'a mut SimLink<D>,
+    now: Duration,
+    end: Duration,
+    dead_reported: bool,
+}
+
+impl<'a, D: Device> SimPort<'a, D> {
+    /// The line from `start`, for at most `limit` of virtual time.
+    pub fn new(link: &'a mut SimLink<D>, start: Duration, limit: Duration) -> Self {
+        SimPort {
+            link,
+            now: start,
+            end: start + limit,
+            dead_reported: false,
+        }
+    }
+}
+
+impl<D: Device> Port for SimPort<'_, D> {
+    fn now(&mut self) -> Duration {
+        self.now
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), PortError> {
+        self.link.host_write(self.now, bytes);
+        Ok(())
+    }
+
+    fn set_signals(&mut self, _step: SignalStep) -> Result<(), PortError> {
+        Ok(())
+    }
+
+    fn set_baud(&mut self, baud: u32) -> Result<(), PortError> {
+        self.link.set_baud(baud);
+        Ok(())
+    }
+
+    fn read(&mut self, deadline: Option<Duration>, buf: &mut Vec<u8>) -> Result<(), PortError> {
+        if self.now >= self.end {
+            return Err(PortError::Stopped);
+        }
+        if self.link.is_dead() && !self.dead_reported {
+            self.dead_reported = true;
+            return Err(PortError::Gone(String::new()));
+        }
+        let next = [deadline, self.link.next_event()]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(self.end)
+            .max(self.now);
+        self.now = next.min(self.end);
+        buf.extend(self.link.host_read(self.now));
+        Ok(())
+    }
+}
+
 /// Drive `machine` over `link` until it finishes or `limit` of virtual time passes. `hook` is
-/// called on every turn of the loop (to cancel, cut power, and so on).
+/// called before every wait of the pump (to cancel, cut power, and so on).
 pub fn run<M: Machine, D: Device>(
     machine: &mut M,
     link: &mut SimLink<D>,
@@ -55,49 +119,27 @@ pub fn run<M: Machine, D: Device>(
     hook: Option<Hook<'_, M, D>>,
 ) -> Run {
     let mut hook = hook;
-    let mut now = start;
     let mut events = Vec::new();
     let mut result = None;
-    let mut link_reported = false;
+    let mut port = SimPort::new(link, start, limit);
+    let mut pump = Pump::new();
     loop {
         if let Some(h) = hook.as_mut() {
-            h(now, machine, link);
+            h(port.now, machine, port.link);
         }
-        while let Some(tx) = machine.poll_transmit() {
-            link.host_write(now, &tx);
-        }
-        while let Some(ev) = machine.poll_event() {
-            if let SessionEvent::Finished(r) = &ev {
-                result = Some(r.clone());
+        match pump.turn(machine, &mut port, &mut |e| events.push(e)) {
+            Turn::Waited => {}
+            Turn::Finished(r) => {
+                result = r;
+                break;
             }
-            events.push(ev);
+            Turn::Stopped => break,
         }
-        if machine.is_finished() || now >= start + limit {
-            // Let the last bytes reach the module.
-            if let Some(t) = link.next_event() {
-                link.advance(t.max(now) + Duration::from_millis(50));
-            }
-            break;
-        }
-        if link.is_dead() && !link_reported {
-            link_reported = true;
-            machine.link_lost(now);
-            continue;
-        }
-        let next = [machine.poll_timeout(), link.next_event()]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(start + limit)
-            .max(now);
-        now = next.min(start + limit);
-        let rx = link.host_read(now);
-        if !rx.is_empty() {
-            machine.handle_input(now, &rx);
-        }
-        if machine.poll_timeout().is_some_and(|t| t <= now) {
-            machine.handle_timeout(now);
-        }
+    }
+    let now = port.now;
+    // Let the last bytes reach the module.
+    if let Some(t) = link.next_event() {
+        link.advance(t.max(now) + Duration::from_millis(50));
     }
     Run {
         events,

@@ -484,8 +484,12 @@ impl EspRomSession {
             return;
         }
         match self.cfg.job {
-            Job::ReadFlash { .. } => {
+            Job::ReadFlash { offset, .. } => {
                 self.read_out = std::mem::take(&mut self.regions[0].data);
+                self.events.push_back(SessionEvent::ReadBack {
+                    offset,
+                    data: self.read_out.clone(),
+                });
                 self.succeed(false);
             }
             Job::SetBootSlot { .. } => {

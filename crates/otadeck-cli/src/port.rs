@@ -1,0 +1,122 @@
+//! A real serial port as the core pump's [`Port`], and one call that runs a session over it.
+
+use std::io::{ErrorKind, Read, Write};
+use std::time::{Duration, Instant};
+
+use otadeck_core::module::ModuleInfo;
+use otadeck_core::partition_state::PartitionState;
+use otadeck_core::pump::{Port, PortError, Pump};
+use otadeck_core::session::{FlashError, FlashOutcome, Machine, SessionEvent, SignalStep};
+
+use crate::term::Reporter;
+
+/// How long one read waits before the pump looks at the clock again.
+const READ_SLICE: Duration = Duration::from_millis(5);
+
+/// An open serial device and the clock of the session on it.
+pub struct SerialLink {
+    port: Box<dyn serialport::SerialPort>,
+    path: String,
+    start: Instant,
+    chunk: Box<[u8; 4096]>,
+}
+
+impl SerialLink {
+    /// Open `path` at `baud`; the session's time counts from `start`.
+    pub fn open(path: &str, baud: u32, start: Instant) -> Result<Self, String> {
+        let port = serialport::new(path, baud)
+            .timeout(READ_SLICE)
+            .open()
+            .map_err(|e| format!("cannot open {path}: {e}"))?;
+        Ok(SerialLink {
+            port,
+            path: path.to_string(),
+            start,
+            chunk: Box::new([0; 4096]),
+        })
+    }
+}
+
+impl Port for SerialLink {
+    fn now(&mut self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), PortError> {
+        self.port
+            .write_all(bytes)
+            .and_then(|_| self.port.flush())
+            .map_err(|e| PortError::Gone(format!("writing to {}: {e}", self.path)))
+    }
+
+    /// A pty or a network bridge has no modem lines: a line that cannot be set is no error.
+    fn set_signals(&mut self, step: SignalStep) -> Result<(), PortError> {
+        if let Some(dtr) = step.dtr {
+            let _ = self.port.write_data_terminal_ready(dtr);
+        }
+        if let Some(rts) = step.rts {
+            let _ = self.port.write_request_to_send(rts);
+        }
+        Ok(())
+    }
+
+    fn set_baud(&mut self, baud: u32) -> Result<(), PortError> {
+        self.port.set_baud_rate(baud).map_err(|e| {
+            PortError::Gone(format!("cannot switch {} to {baud} baud: {e}", self.path))
+        })
+    }
+
+    fn read(&mut self, _deadline: Option<Duration>, buf: &mut Vec<u8>) -> Result<(), PortError> {
+        match self.port.read(&mut self.chunk[..]) {
+            Ok(n) => {
+                buf.extend_from_slice(&self.chunk[..n]);
+                Ok(())
+            }
+            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
+                Ok(())
+            }
+            Err(e) => Err(PortError::Gone(format!("reading {}: {e}", self.path))),
+        }
+    }
+}
+
+/// What a session over a serial port left behind.
+pub struct Ran {
+    /// How it ended.
+    pub result: Result<FlashOutcome, FlashError>,
+    /// The slots the module reported last.
+    pub slots: Option<PartitionState>,
+    /// What the module said it is, last.
+    pub module: Option<ModuleInfo>,
+    /// Flash read back, with its address.
+    pub read_back: Option<(u32, Vec<u8>)>,
+}
+
+/// Run `machine` over the serial device at `path` until it finishes, showing its events on
+/// stderr (wire detail too when `OTADECK_VERBOSE` is set).
+pub fn run(
+    machine: &mut dyn Machine,
+    path: &str,
+    baud: u32,
+    start: Instant,
+) -> Result<Ran, String> {
+    let mut link = SerialLink::open(path, baud, start)?;
+    let mut reporter = Reporter::new(std::env::var_os("OTADECK_VERBOSE").is_some());
+    let (mut slots, mut module, mut read_back) = (None, None, None);
+    let result = Pump::run(machine, &mut link, |event| {
+        reporter.event(start.elapsed(), &event);
+        match event {
+            SessionEvent::Partitions(p) => slots = Some(p),
+            SessionEvent::Identified(m) => module = Some(m),
+            SessionEvent::ReadBack { offset, data } => read_back = Some((offset, data)),
+            _ => {}
+        }
+    });
+    let result = result.ok_or("the session on the port ended without a result")?;
+    Ok(Ran {
+        result,
+        slots,
+        module,
+        read_back,
+    })
+}

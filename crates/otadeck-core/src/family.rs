@@ -1,0 +1,568 @@
+//! The registry of module families: one name per family, its capabilities as data, and the one
+//! function that opens the machine for a family and a job ([`open`]). The web app, the CLI and
+//! the demo module all start here; none of them constructs a driver itself.
+
+use std::time::Duration;
+
+use crate::detect::Detector;
+use crate::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
+use crate::driver::esp_rom::reset::ResetKind;
+use crate::driver::esp_rom::stub::Stub;
+use crate::driver::esp_rom::{self, EspRomConfig, EspRomSession, Region};
+use crate::driver::mcuboot_smp::{self, McuBootSmp, SmpConfig};
+use crate::driver::nodemcu::{self, NodeMcuConfig, NodeMcuSession};
+use crate::driver::pycom::PycomFirmware;
+use crate::driver::quecpython::{FotaOptions, QuecPythonSession};
+use crate::driver::quecpython_download::{download, DownloadOptions};
+use crate::driver::repl_flow::FlowConfig;
+use crate::image::Format;
+use crate::link::mp_repl::ReplConfig;
+use crate::partition_state::PartitionState;
+use crate::session::Machine;
+
+/// The family of a module, which decides the protocol used to update it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// Quectel modules running QuecPython (`fota` over the MicroPython raw REPL).
+    QuecPython,
+    /// ESP32 boards running MicroPython (`esp32.Partition` over the raw REPL).
+    Esp32MicroPython,
+    /// Pycom boards (`pycom.ota_*` over the raw REPL).
+    Pycom,
+    /// NodeMCU on ESP32 (`otaupgrade` over the Lua REPL).
+    NodeMcu,
+    /// Zephyr applications booted by MCUboot (MCUmgr SMP over the serial console).
+    McuBoot,
+    /// An ESP32-family chip in its serial ROM loader (download mode).
+    EspRom,
+    /// MicroPython on a port otadeck has no update driver for.
+    MicroPython,
+}
+
+/// A kind of job a family's driver may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Read what the module is, what it runs and its slots.
+    Identify,
+    /// Write an image sent from the host.
+    Flash,
+    /// Have the module download a package itself.
+    Download,
+    /// Mark the firmware on trial as good.
+    Accept,
+    /// Return to the firmware in the other slot.
+    Rollback,
+    /// Read flash back to the host.
+    ReadBack,
+    /// Choose the slot that boots next.
+    SetBootSlot,
+}
+
+/// How a family's driver finds the slot that an update goes to (or that a rollback returns to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtherSlot {
+    /// The module chooses it itself (`get_next_update()`, `ota_slot()`, `otaupgrade`, `fota`).
+    ModuleChooses,
+    /// The host reads the partition table and otadata and takes the OTA slot that does not
+    /// boot next ([`other_ota_slot`]).
+    FromOtadata,
+    /// MCUboot's secondary slot (slot 1), swapped in by the bootloader.
+    Secondary,
+    /// The family has no slots otadeck can see.
+    None,
+}
+
+/// What a family can do, as data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The jobs its driver does.
+    pub jobs: &'static [JobKind],
+    /// A new image can stay on trial after its first boot, to be accepted or rolled back later.
+    pub trial: bool,
+    /// Where an app image goes when the host writes flash by address.
+    pub app_offset: Option<u32>,
+    /// How the other slot is chosen.
+    pub other_slot: OtherSlot,
+    /// The image formats it takes for [`JobKind::Flash`].
+    pub formats: &'static [Format],
+    /// The rate its loader listens at first; other rates are agreed on in the protocol.
+    /// `None`: the line runs at whatever rate the technician chose.
+    pub start_baud: Option<u32>,
+}
+
+use JobKind as J;
+
+impl Family {
+    /// Every family with an update driver, in the order a menu offers them.
+    pub const ALL: [Family; 6] = [
+        Family::QuecPython,
+        Family::Esp32MicroPython,
+        Family::Pycom,
+        Family::NodeMcu,
+        Family::McuBoot,
+        Family::EspRom,
+    ];
+
+    /// The family's name as shown to a technician.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::QuecPython => "QuecPython",
+            Family::Esp32MicroPython => "ESP32 MicroPython",
+            Family::Pycom => "Pycom",
+            Family::NodeMcu => "NodeMCU",
+            Family::MicroPython => "MicroPython",
+            Family::EspRom => "ESP32 bootloader",
+            Family::McuBoot => "Zephyr / MCUboot",
+        }
+    }
+
+    /// A short stable key: the CLI's `--protocol` value, the demo menu's value.
+    pub fn key(self) -> &'static str {
+        match self {
+            Family::QuecPython => "quecpython",
+            Family::Esp32MicroPython => "micropython-esp32",
+            Family::Pycom => "pycom",
+            Family::NodeMcu => "nodemcu",
+            Family::McuBoot => "smp",
+            Family::EspRom => "esp-rom",
+            Family::MicroPython => "micropython",
+        }
+    }
+
+    /// The family with this [`key`](Family::key), among those with a driver.
+    pub fn from_key(key: &str) -> Option<Family> {
+        Family::ALL.into_iter().find(|f| f.key() == key)
+    }
+
+    /// What the family's driver can do.
+    pub fn capabilities(self) -> Capabilities {
+        const REPL_FORMATS: &[Format] = &[Format::EspApp, Format::Raw];
+        match self {
+            Family::QuecPython => Capabilities {
+                jobs: &[J::Identify, J::Flash, J::Download],
+                trial: false,
+                app_offset: None,
+                other_slot: OtherSlot::ModuleChooses,
+                formats: &[Format::Raw, Format::EspApp],
+                start_baud: None,
+            },
+            Family::Esp32MicroPython | Family::NodeMcu => Capabilities {
+                jobs: &[J::Identify, J::Flash, J::Accept, J::Rollback],
+                trial: true,
+                app_offset: None,
+                other_slot: OtherSlot::ModuleChooses,
+                formats: REPL_FORMATS,
+                start_baud: None,
+            },
+            Family::Pycom => Capabilities {
+                jobs: &[J::Identify, J::Flash],
+                trial: false,
+                app_offset: None,
+                other_slot: OtherSlot::ModuleChooses,
+                formats: REPL_FORMATS,
+                start_baud: None,
+            },
+            Family::McuBoot => Capabilities {
+                jobs: &[J::Identify, J::Flash, J::Accept, J::Rollback],
+                trial: true,
+                app_offset: None,
+                other_slot: OtherSlot::Secondary,
+                formats: &[Format::McuBoot],
+                start_baud: None,
+            },
+            Family::EspRom => Capabilities {
+                jobs: &[
+                    J::Identify,
+                    J::Flash,
+                    J::Rollback,
+                    J::ReadBack,
+                    J::SetBootSlot,
+                ],
+                trial: false,
+                // The first app partition of the usual ESP-IDF layouts (`factory` or `ota_0`),
+                // as ESP Web Tools and esptool examples use it.
+                app_offset: Some(0x10000),
+                other_slot: OtherSlot::FromOtadata,
+                formats: &[Format::EspApp, Format::Raw],
+                start_baud: Some(115_200),
+            },
+            Family::MicroPython => Capabilities {
+                jobs: &[],
+                trial: false,
+                app_offset: None,
+                other_slot: OtherSlot::None,
+                formats: &[],
+                start_baud: None,
+            },
+        }
+    }
+
+    /// The rate to open the port at and the rate to switch to once the module agreed, for the
+    /// rate the technician asked for.
+    pub fn line_rates(self, requested: u32) -> (u32, Option<u32>) {
+        match self.capabilities().start_baud {
+            Some(start) => (start, (requested != start).then_some(requested)),
+            None => (requested, None),
+        }
+    }
+
+    /// True when the family's driver does `job`.
+    pub fn can(self, job: JobKind) -> bool {
+        self.capabilities().jobs.contains(&job)
+    }
+
+    /// The family is found by asking what answers on a REPL or SMP console ([`detect`]); the
+    /// ROM loader must be reset into instead, so the technician names it.
+    pub fn detected(self) -> bool {
+        self != Family::EspRom
+    }
+}
+
+/// What to do to the module, with what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Read what it is, what it runs, and its slots where the family tells.
+    Identify,
+    /// Write `image` and boot it.
+    Flash {
+        /// The image.
+        image: Vec<u8>,
+        /// How.
+        options: FlashOptions,
+    },
+    /// Have the module download `url1` (and `url2`, a two-stage mini FOTA) itself.
+    Download {
+        /// The package URL.
+        url1: String,
+        /// The second stage of a mini FOTA.
+        url2: Option<String>,
+        /// Restart into the new firmware once verified.
+        restart: bool,
+    },
+    /// Accept the firmware on trial.
+    Accept,
+    /// Return to the firmware in the other slot. For [`OtherSlot::FromOtadata`] families the
+    /// slot comes from [`OpenOptions::partitions`].
+    Rollback,
+    /// Read `len` bytes of flash at `offset` back to the host.
+    ReadBack {
+        /// Flash address.
+        offset: u32,
+        /// Bytes to read.
+        len: u32,
+    },
+    /// Make OTA slot `slot` boot next.
+    SetBootSlot {
+        /// The OTA slot number (0 for ota_0).
+        slot: u8,
+    },
+}
+
+impl Job {
+    /// The kind of this job.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            Job::Identify => JobKind::Identify,
+            Job::Flash { .. } => JobKind::Flash,
+            Job::Download { .. } => JobKind::Download,
+            Job::Accept => JobKind::Accept,
+            Job::Rollback => JobKind::Rollback,
+            Job::ReadBack { .. } => JobKind::ReadBack,
+            Job::SetBootSlot { .. } => JobKind::SetBootSlot,
+        }
+    }
+}
+
+/// How a flash runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlashOptions {
+    /// Restart into the new image at the end (QuecPython, the ROM loader); otherwise it runs
+    /// after the next restart.
+    pub restart: bool,
+    /// Accept the new image once it runs; `false` leaves it on trial (families with
+    /// [`Capabilities::trial`]).
+    pub accept: bool,
+    /// Where to write it, for families that write flash by address; `None`: the family's
+    /// [`Capabilities::app_offset`].
+    pub offset: Option<u32>,
+    /// Send the image compressed where the protocol allows it.
+    pub compress: bool,
+}
+
+impl Default for FlashOptions {
+    fn default() -> Self {
+        FlashOptions {
+            restart: true,
+            accept: true,
+            offset: None,
+            compress: true,
+        }
+    }
+}
+
+/// How to reach the module, and what is known of it, for [`open`].
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// ROM loader: how to reset the chip into it (`None`: it waits in it already).
+    pub reset: Option<ResetKind>,
+    /// ROM loader: the baud rate to switch to once attached.
+    pub baud: Option<u32>,
+    /// ROM loader: a flasher stub to load first.
+    pub stub: Option<Stub>,
+    /// The module's slots as last read (a ROM loader rollback picks the other slot from them).
+    pub partitions: Option<PartitionState>,
+}
+
+/// Why [`open`] could not start a session.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// The family's driver does not do this job.
+    #[error("{family} modules cannot {job}", family = .0.name(), job = job_words(*.1))]
+    Unsupported(Family, JobKind),
+    /// A rollback needs a slot to return to, and the slots read show none that holds an app.
+    #[error("no other slot holds an app to return to: read the module's slots first")]
+    NoOtherSlot,
+}
+
+fn job_words(job: JobKind) -> &'static str {
+    match job {
+        JobKind::Identify => "be identified",
+        JobKind::Flash => "be flashed from a file",
+        JobKind::Download => "download a package themselves; give them an image file",
+        JobKind::Accept => "accept firmware: their bootloader decides at boot",
+        JobKind::Rollback => "roll back: their bootloader decides at boot",
+        JobKind::ReadBack => "read flash back",
+        JobKind::SetBootSlot => "switch the boot slot",
+    }
+}
+
+/// The machine that finds out what answers on a link (an interrupt, then one SMP echo).
+pub fn detect(now: Duration) -> Box<dyn Machine> {
+    Box::new(Detector::start(now))
+}
+
+/// The OTA slot number that does not boot next and holds an app, from the slots read.
+pub fn other_ota_slot(state: &PartitionState) -> Option<u8> {
+    state
+        .slots
+        .iter()
+        .filter(|s| s.label != state.next_boot && s.build.is_some())
+        .find_map(|s| s.label.strip_prefix("ota_")?.parse().ok())
+}
+
+/// The session that does `job` on a module of `family`, starting at `now`.
+pub fn open(
+    family: Family,
+    job: Job,
+    options: OpenOptions,
+    now: Duration,
+) -> Result<Box<dyn Machine>, OpenError> {
+    let kind = job.kind();
+    if !family.can(kind) {
+        return Err(OpenError::Unsupported(family, kind));
+    }
+    let unsupported = || OpenError::Unsupported(family, kind);
+    let flow = FlowConfig::default();
+    Ok(match family {
+        Family::QuecPython => match job {
+            Job::Identify => Box::new(QuecPythonSession::identify(now, ReplConfig::default())),
+            Job::Flash { image, options } => {
+                let fota = FotaOptions {
+                    restart: options.restart,
+                    ..FotaOptions::default()
+                };
+                Box::new(QuecPythonSession::flash(now, image, fota))
+            }
+            Job::Download {
+                url1,
+                url2,
+                restart,
+            } => {
+                let mut d = DownloadOptions::new(url1);
+                d.url2 = url2;
+                d.restart = restart;
+                Box::new(download(now, d))
+            }
+            _ => return Err(unsupported()),
+        },
+        Family::Esp32MicroPython => {
+            let job = match job {
+                Job::Identify => esp32::Job::Inspect,
+                Job::Flash { image, options } => esp32::Job::Flash {
+                    image,
+                    accept: options.accept,
+                },
+                Job::Accept => esp32::Job::Accept,
+                Job::Rollback => esp32::Job::Rollback,
+                _ => return Err(unsupported()),
+            };
+            Box::new(Esp32MicroPython::session(now, job, flow))
+        }
+        Family::NodeMcu => {
+            let job = match job {
+                Job::Identify => nodemcu::Job::Inspect,
+                Job::Flash { image, options } => nodemcu::Job::Flash {
+                    image,
+                    accept: options.accept,
+                },
+                Job::Accept => nodemcu::Job::Accept,
+                Job::Rollback => nodemcu::Job::Rollback,
+                _ => return Err(unsupported()),
+            };
+            Box::new(NodeMcuSession::start(now, job, NodeMcuConfig::default()))
+        }
+        Family::McuBoot => {
+            let job = match job {
+                Job::Identify => mcuboot_smp::Job::Inspect,
+                Job::Flash { image, options } => mcuboot_smp::Job::Flash {
+                    image,
+                    accept: options.accept,
+                },
+                Job::Accept => mcuboot_smp::Job::Confirm,
+                Job::Rollback => mcuboot_smp::Job::Test { hash: None },
+                _ => return Err(unsupported()),
+            };
+            Box::new(McuBootSmp::start(now, job, SmpConfig::default()))
+        }
+        Family::Pycom => match job {
+            Job::Identify => Box::new(PycomFirmware::session(now, None, flow)),
+            Job::Flash { image, .. } => Box::new(PycomFirmware::session(now, Some(image), flow)),
+            _ => return Err(unsupported()),
+        },
+        Family::EspRom => Box::new(open_esp_rom(job, options, now)?),
+        Family::MicroPython => return Err(unsupported()),
+    })
+}
+
+fn open_esp_rom(job: Job, options: OpenOptions, now: Duration) -> Result<EspRomSession, OpenError> {
+    let kind = job.kind();
+    let mut restart = false;
+    let job = match job {
+        Job::Identify => esp_rom::Job::Info,
+        Job::Flash { image, options: o } => {
+            restart = o.restart;
+            let offset = o
+                .offset
+                .or(Family::EspRom.capabilities().app_offset)
+                .unwrap_or_default();
+            esp_rom::Job::Flash {
+                regions: vec![Region {
+                    offset,
+                    data: image,
+                }],
+                compress: o.compress,
+            }
+        }
+        Job::Rollback => esp_rom::Job::SetBootSlot {
+            slot: options
+                .partitions
+                .as_ref()
+                .and_then(other_ota_slot)
+                .ok_or(OpenError::NoOtherSlot)?,
+        },
+        Job::ReadBack { offset, len } => esp_rom::Job::ReadFlash { offset, len },
+        Job::SetBootSlot { slot } => esp_rom::Job::SetBootSlot { slot },
+        _ => return Err(OpenError::Unsupported(Family::EspRom, kind)),
+    };
+    let mut config = EspRomConfig::new(job);
+    config.reset = options.reset;
+    config.baud = options.baud;
+    config.stub = options.stub;
+    config.restart = restart;
+    Ok(EspRomSession::new(config, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_and_unknown_keys_are_refused() {
+        for f in Family::ALL {
+            assert_eq!(Family::from_key(f.key()), Some(f));
+        }
+        assert_eq!(Family::from_key("micropython"), None);
+        assert_eq!(Family::from_key("z80"), None);
+    }
+
+    #[test]
+    fn a_job_the_family_lacks_is_refused_with_words() {
+        let e = open(
+            Family::Pycom,
+            Job::Accept,
+            OpenOptions::default(),
+            Duration::ZERO,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(e, OpenError::Unsupported(Family::Pycom, JobKind::Accept));
+        assert_eq!(
+            e.to_string(),
+            "Pycom modules cannot accept firmware: their bootloader decides at boot"
+        );
+        let e = open(
+            Family::NodeMcu,
+            Job::Download {
+                url1: "https://x/y.bin".into(),
+                url2: None,
+                restart: true,
+            },
+            OpenOptions::default(),
+            Duration::ZERO,
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("give them an image file"), "{e}");
+    }
+
+    #[test]
+    fn every_listed_job_opens_a_session() {
+        let state = PartitionState {
+            running: "ota_0".into(),
+            next_boot: "ota_0".into(),
+            slots: Vec::new(),
+        };
+        for f in Family::ALL {
+            for &kind in f.capabilities().jobs {
+                let job = match kind {
+                    JobKind::Identify => Job::Identify,
+                    JobKind::Flash => Job::Flash {
+                        image: vec![1, 2, 3],
+                        options: FlashOptions::default(),
+                    },
+                    JobKind::Download => Job::Download {
+                        url1: "https://x/y.bin".into(),
+                        url2: None,
+                        restart: true,
+                    },
+                    JobKind::Accept => Job::Accept,
+                    JobKind::Rollback if f == Family::EspRom => continue,
+                    JobKind::Rollback => Job::Rollback,
+                    JobKind::ReadBack => Job::ReadBack { offset: 0, len: 16 },
+                    JobKind::SetBootSlot => Job::SetBootSlot { slot: 1 },
+                };
+                let options = OpenOptions {
+                    partitions: Some(state.clone()),
+                    ..OpenOptions::default()
+                };
+                let m = open(f, job, options, Duration::ZERO);
+                assert!(m.is_ok(), "{f:?} {kind:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_rom_loader_rollback_needs_a_slot_holding_an_app() {
+        let state = PartitionState {
+            running: "ota_0".into(),
+            next_boot: "ota_0".into(),
+            slots: Vec::new(),
+        };
+        let options = OpenOptions {
+            partitions: Some(state),
+            ..OpenOptions::default()
+        };
+        let e = open(Family::EspRom, Job::Rollback, options, Duration::ZERO);
+        assert_eq!(e.err(), Some(OpenError::NoOtherSlot));
+    }
+}
