@@ -1,5 +1,6 @@
-//! Moves bytes between a core [`Machine`] and a [`Connection`], gives the machine the time, and
-//! hands its events to the page. No protocol logic lives here.
+//! The async pump: moves bytes between a core [`Machine`] and a [`Connection`] in the order the
+//! `Machine` trait documents (the same order as the core's sync pump), gives the machine the
+//! time, and hands its events to the page. No protocol logic lives here.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use futures::future::{select, Either};
 use futures::StreamExt;
-use otadeck_core::session::{LogLevel, Machine, SessionEvent};
+use otadeck_core::session::{LogLevel, Machine, Next, SessionEvent, TransferError};
 
 use crate::clock::now;
 use crate::transport::Connection;
@@ -31,7 +32,7 @@ impl CancelFlag {
 const POLL_CAP: Duration = Duration::from_millis(50);
 
 /// Run `machine` over `conn` until it finishes, calling `on_event` for each event.
-pub async fn drive<M: Machine>(
+pub async fn drive<M: Machine + ?Sized>(
     machine: &mut M,
     conn: &Connection,
     cancel: &CancelFlag,
@@ -47,59 +48,74 @@ pub async fn drive<M: Machine>(
         }
         return;
     };
-    // The machine times a line change's hold from when it handed the step out; the line changes
-    // later, once the port has taken it. Until the hold has passed from then, the machine's
-    // timeouts (which hand out the next step) wait.
+    // A line change's hold counts from when the port took it: no timeout is due before then.
     let mut hold_until = Duration::ZERO;
+    let mut gone = false;
     loop {
         if cancel.take() {
             machine.cancel(now());
         }
-        while let Some(bytes) = machine.poll_transmit() {
-            if conn.write(&bytes).await.is_err() {
-                machine.link_lost(now());
-                break;
-            }
-        }
-        while let Some(step) = machine.poll_signals() {
-            if let Err(e) = conn.set_signals(step).await {
-                on_event(SessionEvent::Log {
-                    level: LogLevel::Error,
-                    message: e.to_string(),
-                });
-                machine.link_lost(now());
-                break;
-            }
-            hold_until = now() + step.hold;
-        }
-        if let Some(baud) = machine.poll_baud() {
-            if let Err(e) = conn.set_baud(baud) {
-                on_event(SessionEvent::Log {
-                    level: LogLevel::Error,
-                    message: e.to_string(),
-                });
-                machine.link_lost(now());
-            }
-        }
         while let Some(ev) = machine.poll_event() {
             on_event(ev);
         }
-        if machine.is_finished() {
-            break;
-        }
-        let due = |m: &M| m.poll_timeout().map(|t| t.max(hold_until));
-        let wait = due(machine)
-            .map(|t| t.saturating_sub(now()))
-            .unwrap_or(POLL_CAP)
-            .min(POLL_CAP);
-        let sleep = gloo::timers::future::sleep(wait);
-        match select(rx.next(), sleep).await {
-            Either::Left((Some(Ok(bytes)), _)) => machine.handle_input(now(), &bytes),
-            Either::Left((Some(Err(_)) | None, _)) => machine.link_lost(now()),
-            Either::Right(_) => {}
-        }
-        if due(machine).is_some_and(|t| t <= now()) {
-            machine.handle_timeout(now());
+        let failed = match machine.poll_next() {
+            Next::Transmit(bytes) if !gone => conn.write(&bytes).await.err().map(|e| (e, false)),
+            Next::Signals(step) if !gone => match conn.set_signals(step).await {
+                Ok(()) => {
+                    hold_until = now() + step.hold;
+                    None
+                }
+                Err(e) => Some((e, true)),
+            },
+            Next::Baud(baud) if !gone => conn.set_baud(baud).err().map(|e| (e, true)),
+            Next::Transmit(_) | Next::Signals(_) | Next::Baud(_) => None,
+            Next::Control(_) => {
+                // Serial, WebSocket and demo links have no USB control pipe.
+                machine.handle_transfer(now(), Err(TransferError::Unsupported));
+                None
+            }
+            Next::Wait { until } => {
+                let due = until.map(|t| t.max(hold_until));
+                if due.is_some_and(|t| t <= now()) {
+                    machine.handle_timeout(now());
+                    continue;
+                }
+                let wait = due
+                    .map(|t| t.saturating_sub(now()))
+                    .unwrap_or(POLL_CAP)
+                    .min(POLL_CAP);
+                let sleep = gloo::timers::future::sleep(wait);
+                if gone {
+                    // Nothing more comes from the link: only the clock moves.
+                    sleep.await;
+                    continue;
+                }
+                match select(rx.next(), sleep).await {
+                    Either::Left((Some(Ok(bytes)), _)) => machine.handle_input(now(), &bytes),
+                    Either::Left((Some(Err(_)) | None, _)) => {
+                        gone = true;
+                        machine.link_lost(now());
+                    }
+                    Either::Right(_) => {}
+                }
+                None
+            }
+            Next::Finished => {
+                while let Some(ev) = machine.poll_event() {
+                    on_event(ev);
+                }
+                break;
+            }
+        };
+        if let Some((error, log)) = failed {
+            if log {
+                on_event(SessionEvent::Log {
+                    level: LogLevel::Error,
+                    message: error.to_string(),
+                });
+            }
+            gone = true;
+            machine.link_lost(now());
         }
     }
     inbox.put_back(rx);

@@ -4,18 +4,8 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use otadeck_core::detect::Detector;
-use otadeck_core::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
 use otadeck_core::driver::esp_rom::reset::ResetKind;
-use otadeck_core::driver::esp_rom::{self, EspRomConfig, EspRomSession, Region};
-use otadeck_core::driver::mcuboot_smp::{self, McuBootSmp, SmpConfig};
-use otadeck_core::driver::nodemcu::{self, NodeMcuConfig, NodeMcuSession};
-use otadeck_core::driver::pycom::PycomFirmware;
-use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
-use otadeck_core::driver::quecpython_download::{download, DownloadOptions};
-use otadeck_core::driver::repl_flow::FlowConfig;
-use otadeck_core::link::mp_repl::ReplConfig;
-use otadeck_core::module::Family;
+use otadeck_core::family::{self, Family, FlashOptions, Job, JobKind, OpenOptions};
 use otadeck_core::session::{
     FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent,
 };
@@ -47,10 +37,6 @@ pub struct Ctx {
     pub bootloader: Rc<Cell<bool>>,
 }
 
-/// Where the ROM loader writes an app image: the first app partition of the usual ESP-IDF
-/// layouts (`factory` or `ota_0`), as ESP Web Tools and esptool examples do.
-const APP_OFFSET: u32 = 0x10000;
-
 /// How a session ended, when it did.
 type SessionResult = Option<Result<FlashOutcome, FlashError>>;
 
@@ -73,21 +59,6 @@ pub struct DownloadChoice {
     pub url2: Option<String>,
 }
 
-/// A job for a family's driver.
-enum Job {
-    Read,
-    Flash {
-        image: Vec<u8>,
-        choice: FlashChoice,
-    },
-    Download {
-        source: DownloadChoice,
-        choice: FlashChoice,
-    },
-    Accept,
-    Rollback,
-}
-
 impl PartialEq for Ctx {
     fn eq(&self, other: &Self) -> bool {
         self.state == other.state
@@ -108,7 +79,11 @@ impl Ctx {
     /// Run `machine` on `conn` to its end and return how it ended. When the link dropped, the
     /// connection is let go so the header says so and the technician reconnects.
     /// The caller holds the busy flag for the whole job (a job may run several sessions).
-    async fn run_session<M: Machine>(&self, machine: &mut M, conn: &Connection) -> SessionResult {
+    async fn run_session<M: Machine + ?Sized>(
+        &self,
+        machine: &mut M,
+        conn: &Connection,
+    ) -> SessionResult {
         let mut link_lost = false;
         let mut result = None;
         drive(machine, conn, &self.cancel, |event| {
@@ -223,13 +198,13 @@ impl Ctx {
         self.family.set(None);
         if self.bootloader.get() {
             self.family.set(Some(Family::EspRom));
-            if let Some(mut machine) = self.machine(Family::EspRom, Job::Read) {
-                self.run_session(&mut machine, &conn).await;
+            if let Some(mut machine) = self.machine(Family::EspRom, Job::Identify) {
+                self.run_session(&mut *machine, &conn).await;
             }
             return;
         }
-        let mut detector = Detector::start(now());
-        let found = self.run_session(&mut detector, &conn).await;
+        let mut detector = family::detect(now());
+        let found = self.run_session(&mut *detector, &conn).await;
         let Some(Ok(FlashOutcome {
             module: Some(module),
             ..
@@ -238,114 +213,32 @@ impl Ctx {
             return;
         };
         self.family.set(Some(module.family));
-        match self.machine(module.family, Job::Read) {
-            Some(mut machine) => {
-                self.run_session(&mut machine, &conn).await;
-            }
-            None => self.log(
-                LogLevel::Warn,
-                format!(
-                    "{} answered, but otadeck has no update driver for it yet",
-                    module.family.name()
-                ),
-            ),
+        if !module.family.can(JobKind::Identify) {
+            let name = module.family.name();
+            let text = format!("{name} answered, but otadeck has no update driver for it yet");
+            self.log(LogLevel::Warn, text);
+            return;
+        }
+        if let Some(mut machine) = self.machine(module.family, Job::Identify) {
+            self.run_session(&mut *machine, &conn).await;
         }
     }
 
-    /// The session for `job` on a module of `family`, when otadeck has a driver for it.
+    /// The session for `job` on a module of `family`, from the core's registry; when the
+    /// family cannot do it, the log says why.
     fn machine(&self, family: Family, job: Job) -> Option<Box<dyn Machine>> {
-        let t = now();
-        let flow = FlowConfig::default();
-        Some(match (family, job) {
-            (Family::QuecPython, Job::Read) => {
-                Box::new(QuecPythonSession::identify(t, ReplConfig::default()))
+        let options = OpenOptions {
+            reset: (family == Family::EspRom).then_some(ResetKind::Classic),
+            partitions: self.state.partitions.clone(),
+            ..OpenOptions::default()
+        };
+        match family::open(family, job, options, now()) {
+            Ok(machine) => Some(machine),
+            Err(e) => {
+                self.log(LogLevel::Error, format!("{e}."));
+                None
             }
-            (Family::QuecPython, Job::Flash { image, choice }) => {
-                let options = FotaOptions {
-                    restart: choice.restart,
-                    ..FotaOptions::default()
-                };
-                Box::new(QuecPythonSession::flash(t, image, options))
-            }
-            (Family::QuecPython, Job::Download { source, choice }) => {
-                let mut options = DownloadOptions::new(source.url1);
-                options.url2 = source.url2;
-                options.restart = choice.restart;
-                Box::new(download(t, options))
-            }
-            (Family::Esp32MicroPython, job) => {
-                let job = match job {
-                    Job::Read => esp32::Job::Inspect,
-                    Job::Flash { image, choice } => esp32::Job::Flash {
-                        image,
-                        accept: !choice.keep_on_trial,
-                    },
-                    Job::Accept => esp32::Job::Accept,
-                    Job::Rollback => esp32::Job::Rollback,
-                    Job::Download { .. } => return None,
-                };
-                Box::new(Esp32MicroPython::session(t, job, flow))
-            }
-            (Family::NodeMcu, job) => {
-                let job = match job {
-                    Job::Read => nodemcu::Job::Inspect,
-                    Job::Flash { image, choice } => nodemcu::Job::Flash {
-                        image,
-                        accept: !choice.keep_on_trial,
-                    },
-                    Job::Accept => nodemcu::Job::Accept,
-                    Job::Rollback => nodemcu::Job::Rollback,
-                    Job::Download { .. } => return None,
-                };
-                Box::new(NodeMcuSession::start(t, job, NodeMcuConfig::default()))
-            }
-            (Family::McuBoot, job) => {
-                let job = match job {
-                    Job::Read => mcuboot_smp::Job::Inspect,
-                    Job::Flash { image, choice } => mcuboot_smp::Job::Flash {
-                        image,
-                        accept: !choice.keep_on_trial,
-                    },
-                    Job::Accept => mcuboot_smp::Job::Confirm,
-                    Job::Rollback => mcuboot_smp::Job::Test { hash: None },
-                    Job::Download { .. } => return None,
-                };
-                Box::new(McuBootSmp::start(t, job, SmpConfig::default()))
-            }
-            (Family::EspRom, job) => {
-                let job = match job {
-                    Job::Read => esp_rom::Job::Info,
-                    Job::Flash { image, .. } => esp_rom::Job::Flash {
-                        regions: vec![Region {
-                            offset: APP_OFFSET,
-                            data: image,
-                        }],
-                        compress: true,
-                    },
-                    Job::Rollback => esp_rom::Job::SetBootSlot {
-                        slot: self.other_slot()?,
-                    },
-                    Job::Accept | Job::Download { .. } => return None,
-                };
-                let mut config = EspRomConfig::new(job);
-                config.reset = Some(ResetKind::Classic);
-                Box::new(EspRomSession::new(config, t))
-            }
-            (Family::Pycom, Job::Read) => Box::new(PycomFirmware::session(t, None, flow)),
-            (Family::Pycom, Job::Flash { image, .. }) => {
-                Box::new(PycomFirmware::session(t, Some(image), flow))
-            }
-            _ => return None,
-        })
-    }
-
-    /// The OTA slot number that does not boot next and holds an app, from the slots last read.
-    fn other_slot(&self) -> Option<u8> {
-        let p = self.state.partitions.as_ref()?;
-        p.slots
-            .iter()
-            .filter(|s| s.label != p.next_boot && s.build.is_some())
-            .find_map(|s| s.label.strip_prefix("ota_")?.parse().ok())
+        }
     }
 
     /// Flash `image` as the technician chose.
@@ -359,7 +252,11 @@ impl Ctx {
         );
         let job = Job::Flash {
             image: image.bytes.clone(),
-            choice,
+            options: FlashOptions {
+                restart: choice.restart,
+                accept: !choice.keep_on_trial,
+                ..FlashOptions::default()
+            },
         };
         self.start_update(job, total, intro).await;
     }
@@ -374,8 +271,12 @@ impl Ctx {
             ),
             None => format!("The module downloads {}", source.url1),
         };
-        self.start_update(Job::Download { source, choice }, 100, intro)
-            .await;
+        let job = Job::Download {
+            url1: source.url1,
+            url2: source.url2,
+            restart: choice.restart,
+        };
+        self.start_update(job, 100, intro).await;
     }
 
     /// Run an update `job` on the connected module, identifying it first when needed.
@@ -396,21 +297,27 @@ impl Ctx {
             );
             return;
         };
+        // A driver that writes flash by address leaves the chip in its loader, so that the
+        // slots can be read back over it right after.
+        let writes_by_address = family.capabilities().app_offset.is_some();
+        let job = match job {
+            Job::Flash { image, mut options } if writes_by_address => {
+                options.restart = false;
+                Job::Flash { image, options }
+            }
+            job => job,
+        };
         let Some(mut machine) = self.machine(family, job) else {
             self.state.dispatch(Action::Busy(false));
-            self.log(
-                LogLevel::Error,
-                format!("otadeck cannot do this update on {} modules", family.name()),
-            );
             return;
         };
         self.state.dispatch(Action::FlashStarted { total });
         self.log(LogLevel::Info, intro);
-        let result = self.run_session(&mut machine, &conn).await;
-        // The ROM loader writes without reading the slots: read them again for the Device page.
-        if family == Family::EspRom && matches!(result, Some(Ok(_))) {
-            if let Some(mut read) = self.machine(family, Job::Read) {
-                self.run_session(&mut read, &conn).await;
+        let result = self.run_session(&mut *machine, &conn).await;
+        // Such a driver does not read the slots back: read them again for the Device page.
+        if writes_by_address && matches!(result, Some(Ok(_))) {
+            if let Some(mut read) = self.machine(family, Job::Identify) {
+                self.run_session(&mut *read, &conn).await;
             }
         }
         self.state.dispatch(Action::Busy(false));
@@ -432,7 +339,7 @@ impl Ctx {
         };
         if let Some(mut machine) = self.machine(family, job) {
             self.state.dispatch(Action::Busy(true));
-            self.run_session(&mut machine, &conn).await;
+            self.run_session(&mut *machine, &conn).await;
             self.state.dispatch(Action::Busy(false));
         }
     }

@@ -186,6 +186,8 @@ impl Reducible for AppState {
                 }
                 SessionEvent::Identified(info) => s.module = Some(info),
                 SessionEvent::Partitions(p) => s.partitions = Some(p),
+                // The page offers no read-back job yet.
+                SessionEvent::ReadBack { .. } => {}
                 SessionEvent::Finished(result) => {
                     if matches!(s.flash, FlashView::Running { .. }) {
                         s.flash = match result {

@@ -2,7 +2,8 @@
 
 use std::rc::Rc;
 
-use otadeck_core::module::Family;
+use otadeck_core::family::{Family, JobKind};
+use otadeck_core::image::Format;
 use otadeck_core::session::{group_digits, LogLevel};
 use otadeck_sim::demo::DemoFamily;
 use wasm_bindgen_futures::spawn_local;
@@ -26,9 +27,11 @@ const MAX_IMAGE: usize = 32 * 1024 * 1024;
 /// The sample image in the format the connected module takes (an MCUboot image for a Zephyr
 /// board, an ESP-IDF app image otherwise).
 fn sample_for(family: Option<Family>) -> Vec<u8> {
-    match family {
-        Some(Family::McuBoot) => DemoFamily::McuBoot.sample_image(),
-        _ => otadeck_sim::firmware::sample_image(),
+    let formats = family.map_or(&[][..], |f| f.capabilities().formats);
+    if formats.first() == Some(&Format::McuBoot) {
+        DemoFamily::McuBoot.sample_image()
+    } else {
+        otadeck_sim::firmware::sample_image()
     }
 }
 
@@ -177,8 +180,8 @@ pub fn FlashPage() -> Html {
         })
     };
     let family = s.module.as_ref().map(|m| m.family);
-    // Only QuecPython modules download packages themselves.
-    let downloading = *by_download && family == Some(Family::QuecPython);
+    let can_download = family.is_some_and(|f| f.can(JobKind::Download));
+    let downloading = *by_download && can_download;
     let download_source = downloading.then(|| DownloadChoice {
         url1: url1.trim().to_string(),
         url2: Some(url2.trim().to_string()).filter(|u| !u.is_empty()),
@@ -320,7 +323,7 @@ pub fn FlashPage() -> Html {
             </section>
             <section class="card">
                 <h2><span class="num">{"2"}</span>{"Choose the image"}</h2>
-                if family == Some(Family::QuecPython) {
+                if can_download {
                     <DownloadSource download={downloading} on_download={on_by_download}
                         url1={AttrValue::from((*url1).clone())} on_url1={setter(&url1)}
                         url2={AttrValue::from((*url2).clone())} on_url2={setter(&url2)}
@@ -350,7 +353,7 @@ pub fn FlashPage() -> Html {
                         </label>
                     </div>
                 }
-                if matches!(family, Some(Family::Esp32MicroPython | Family::NodeMcu | Family::McuBoot)) {
+                if family.is_some_and(|f| f.capabilities().trial) {
                     <div class="row">
                         <label class="check">
                             <input id="keep-on-trial" type="checkbox" checked={*keep_on_trial} onchange={on_keep_on_trial} disabled={running} />

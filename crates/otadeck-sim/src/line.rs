@@ -72,6 +72,11 @@ impl<D: Device> SimLink<D> {
         self.byte_time = Duration::from_nanos(10_000_000_000 / u64::from(baud.max(1)));
     }
 
+    /// How long one byte takes on the wire at the current rate.
+    pub fn byte_time(&self) -> Duration {
+        self.byte_time
+    }
+
     /// Add a fault.
     pub fn inject(&mut self, fault: LineFault) {
         self.faults.push(fault);

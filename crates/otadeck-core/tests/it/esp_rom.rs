@@ -340,17 +340,13 @@ fn a_baud_change_is_handed_to_the_pump() {
     cfg.baud = Some(921_600);
     let mut s = EspRomSession::new(cfg, Duration::ZERO);
     let mut l = link();
-    let mut switched = false;
-    let mut hook = |_now: Duration, m: &mut EspRomSession, l: &mut SimLink<EspRomSim>| {
-        if let Some(b) = m.poll_baud() {
-            l.set_baud(b);
-            switched = true;
-        }
-    };
-    let r = run(&mut s, &mut l, Duration::ZERO, LIMIT, Some(&mut hook));
+    let at_115200 = l.byte_time();
+    let r = run(&mut s, &mut l, Duration::ZERO, LIMIT, None);
     r.outcome();
-    assert!(switched);
     assert_eq!(l.device.baud_change, Some(921_600));
+    // The pump switched the line itself when the session asked for it.
+    assert_eq!(at_115200, Duration::from_nanos(86_805));
+    assert_eq!(l.byte_time(), Duration::from_nanos(10_850));
 }
 
 /// A made-up stub in esptool's JSON format (7 KiB of text, so two RAM blocks, and some data).
