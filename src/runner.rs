@@ -20,7 +20,6 @@ use crate::state::{Action, AppState, LinkKind, LogEntry};
 use crate::transport::demo::{DemoFault, DemoTransport};
 use crate::transport::web_serial::WebSerialTransport;
 use crate::transport::Connection;
-use otadeck_sim::demo::DemoFamily;
 
 /// What every page can reach: the state, the live connection, the cancel flag.
 #[derive(Clone)]
@@ -126,7 +125,7 @@ impl Ctx {
 
     /// Connect a demo module of `family` (the same one as before, plugged in again, when the
     /// family did not change) and identify it.
-    pub async fn connect_demo(&self, family: DemoFamily, baud: u32) {
+    pub async fn connect_demo(&self, family: Family, baud: u32) {
         let previous = self.demo.borrow().clone();
         let demo = match previous {
             Some(p) if p.family() == family => DemoTransport::replug(&p, baud),
@@ -137,7 +136,7 @@ impl Ctx {
             None => DemoTransport::open(family, baud),
         };
         *self.demo.borrow_mut() = Some(demo.clone());
-        self.bootloader.set(family == DemoFamily::EspRom);
+        self.bootloader.set(family == Family::EspRom);
         let kind = LinkKind::Demo(demo.describe());
         self.replace_connection(Connection::Demo(demo), kind).await;
         self.identify().await;

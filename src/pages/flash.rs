@@ -3,7 +3,6 @@
 use std::rc::Rc;
 
 use otadeck_core::family::{Family, JobKind};
-use otadeck_core::image::Format;
 use otadeck_core::session::{group_digits, LogLevel};
 use otadeck_sim::demo::DemoFamily;
 use wasm_bindgen_futures::spawn_local;
@@ -24,15 +23,12 @@ const BAUDS: [u32; 4] = [115_200, 230_400, 460_800, 921_600];
 /// Largest file accepted: larger than any module's update area.
 const MAX_IMAGE: usize = 32 * 1024 * 1024;
 
-/// The sample image in the format the connected module takes (an MCUboot image for a Zephyr
-/// board, an ESP-IDF app image otherwise).
+/// The sample image in the format the connected module takes.
 fn sample_for(family: Option<Family>) -> Vec<u8> {
-    let formats = family.map_or(&[][..], |f| f.capabilities().formats);
-    if formats.first() == Some(&Format::McuBoot) {
-        DemoFamily::McuBoot.sample_image()
-    } else {
-        otadeck_sim::firmware::sample_image()
-    }
+    family.map_or_else(
+        otadeck_sim::firmware::sample_image,
+        DemoFamily::sample_image,
+    )
 }
 
 /// The Flash page.
@@ -42,7 +38,7 @@ pub fn FlashPage() -> Html {
     let baud = use_state(|| 115_200u32);
     let restart = use_state(|| true);
     let keep_on_trial = use_state(|| false);
-    let demo_family = use_state(|| DemoFamily::QuecPython);
+    let demo_family = use_state(|| Family::QuecPython);
     let by_download = use_state(|| false);
     let serial_rom = use_state(|| false);
     let url1 = use_state(String::new);
@@ -71,7 +67,7 @@ pub fn FlashPage() -> Html {
         let demo_family = demo_family.clone();
         Callback::from(move |e: Event| {
             let v = e.target_unchecked_into::<HtmlInputElement>().value();
-            if let Some(f) = DemoFamily::from_key(&v) {
+            if let Some(f) = Family::from_key(&v) {
                 demo_family.set(f);
             }
         })
@@ -300,7 +296,7 @@ pub fn FlashPage() -> Html {
                     </label>
                     <label class="field">{"Demo module"}
                         <select id="demo-family" onchange={on_demo_family} disabled={running}>
-                            { for DemoFamily::ALL.iter().map(|f| html! { <option value={f.key()} selected={*f == *demo_family}>{f.label()}</option> }) }
+                            { for Family::ALL.iter().map(|f| html! { <option value={f.key()} selected={*f == *demo_family}>{f.demo_label()}</option> }) }
                         </select>
                     </label>
                     <button id="connect-demo" class="btn" onclick={on_demo} disabled={running}>{"Use demo module"}</button>

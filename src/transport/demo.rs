@@ -8,6 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
+use otadeck_core::family::Family;
 use otadeck_sim::demo::{DemoFamily, DemoModule};
 use otadeck_sim::line::{LineFault, SimLink};
 
@@ -53,13 +54,13 @@ pub struct DemoTransport {
 
 impl DemoTransport {
     /// Power on a new demo module of `family` on a line of `baud`.
-    pub fn open(family: DemoFamily, baud: u32) -> Self {
+    pub fn open(family: Family, baud: u32) -> Self {
         let link = SimLink::new(DemoModule::new(family), baud);
         Self::start(Rc::new(RefCell::new(link)), baud)
     }
 
     /// The family of the module at the far end.
-    pub fn family(&self) -> DemoFamily {
+    pub fn family(&self) -> Family {
         self.link.borrow().device.family()
     }
 
@@ -133,7 +134,7 @@ impl DemoTransport {
 
     /// For the header.
     pub fn describe(&self) -> String {
-        format!("Demo {} · {} baud", self.family().label(), self.baud)
+        format!("Demo {} · {} baud", self.family().demo_label(), self.baud)
     }
 }
 

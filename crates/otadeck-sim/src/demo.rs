@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use otadeck_core::family::{Family, JobKind};
+use otadeck_core::image::Format;
+
 use crate::esp32_mp::{self, Esp32Config, Esp32MicroPython};
 use crate::esp_rom::EspRomSim;
 use crate::firmware::{demo_image, demo_running_image, sample_image};
@@ -96,23 +99,6 @@ pub fn quecpython_demo_config(model: &str) -> QuecPythonConfig {
     }
 }
 
-/// The families a demo module can be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DemoFamily {
-    /// A Quectel module running QuecPython.
-    QuecPython,
-    /// An ESP32 board running MicroPython.
-    Esp32MicroPython,
-    /// A Pycom board.
-    Pycom,
-    /// An ESP32 board running NodeMCU (Lua).
-    NodeMcu,
-    /// A Zephyr board with MCUboot, updated over MCUmgr SMP.
-    McuBoot,
-    /// An ESP32 waiting in its serial ROM loader (download mode).
-    EspRom,
-}
-
 /// The demo firmware as an MCUboot image, at `version` (`major.minor.revision`).
 fn mcuboot_image(version: &str) -> Vec<u8> {
     let mut parts = version.split('.').map(|p| p.parse::<u16>().unwrap_or(0));
@@ -124,61 +110,44 @@ fn mcuboot_image(version: &str) -> Vec<u8> {
     demo_mcuboot_image((major, minor, revision), crate::firmware::SAMPLE_BODY_LEN)
 }
 
-impl DemoFamily {
-    /// Every family, in the order a menu offers them.
-    pub const ALL: [DemoFamily; 6] = [
-        DemoFamily::QuecPython,
-        DemoFamily::Esp32MicroPython,
-        DemoFamily::Pycom,
-        DemoFamily::NodeMcu,
-        DemoFamily::McuBoot,
-        DemoFamily::EspRom,
-    ];
-
-    /// A short stable key (for menus and URLs).
-    pub fn key(self) -> &'static str {
-        match self {
-            DemoFamily::QuecPython => "quecpython",
-            DemoFamily::Esp32MicroPython => "micropython-esp32",
-            DemoFamily::Pycom => "pycom",
-            DemoFamily::NodeMcu => "nodemcu",
-            DemoFamily::McuBoot => "mcuboot",
-            DemoFamily::EspRom => "esp32-rom",
-        }
-    }
-
-    /// The family for a key.
-    pub fn from_key(key: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.key() == key)
-    }
-
-    /// URLs the module can download by itself (module-side FOTA); empty for families that
+/// What the demo module offers for each family of the core's registry.
+pub trait DemoFamily {
+    /// What the demo menu shows.
+    fn demo_label(self) -> &'static str;
+    /// URLs the demo module can download by itself (module-side FOTA); empty for families that
     /// only take an image from the host.
-    pub fn download_packages(self) -> &'static [DemoPackage] {
-        match self {
-            DemoFamily::QuecPython => &DEMO_PACKAGES,
-            _ => &[],
-        }
-    }
-
-    /// What a menu shows.
-    pub fn label(self) -> &'static str {
-        match self {
-            DemoFamily::QuecPython => "QuecPython module (EC600U)",
-            DemoFamily::Esp32MicroPython => "ESP32 board with MicroPython",
-            DemoFamily::Pycom => "Pycom board (FiPy)",
-            DemoFamily::NodeMcu => "ESP32 board with NodeMCU (Lua)",
-            DemoFamily::McuBoot => "Zephyr board with MCUboot (SMP)",
-            DemoFamily::EspRom => "ESP32 in its bootloader (ROM loader)",
-        }
-    }
-
+    fn download_packages(self) -> &'static [DemoPackage];
     /// The sample image this family takes: the demo firmware at
     /// [`crate::firmware::SAMPLE_VERSION`], in the family's image format.
-    pub fn sample_image(self) -> Vec<u8> {
+    fn sample_image(self) -> Vec<u8>;
+}
+
+impl DemoFamily for Family {
+    fn demo_label(self) -> &'static str {
         match self {
-            DemoFamily::McuBoot => mcuboot_image(crate::firmware::SAMPLE_VERSION),
-            _ => crate::firmware::sample_image(),
+            Family::QuecPython => "QuecPython module (EC600U)",
+            Family::Esp32MicroPython => "ESP32 board with MicroPython",
+            Family::Pycom => "Pycom board (FiPy)",
+            Family::NodeMcu => "ESP32 board with NodeMCU (Lua)",
+            Family::McuBoot => "Zephyr board with MCUboot (SMP)",
+            Family::EspRom => "ESP32 in its bootloader (ROM loader)",
+            Family::MicroPython => "MicroPython board",
+        }
+    }
+
+    fn download_packages(self) -> &'static [DemoPackage] {
+        if self.can(JobKind::Download) {
+            &DEMO_PACKAGES
+        } else {
+            &[]
+        }
+    }
+
+    fn sample_image(self) -> Vec<u8> {
+        if self.capabilities().formats.first() == Some(&Format::McuBoot) {
+            mcuboot_image(crate::firmware::SAMPLE_VERSION)
+        } else {
+            crate::firmware::sample_image()
         }
     }
 }
@@ -186,17 +155,17 @@ impl DemoFamily {
 /// A simulated module of any family, running the demo firmware.
 #[derive(Debug)]
 pub enum DemoModule {
-    /// See [`DemoFamily::QuecPython`].
+    /// See [`Family::QuecPython`].
     QuecPython(ReplDevice<QuecPython>),
-    /// See [`DemoFamily::Esp32MicroPython`].
+    /// See [`Family::Esp32MicroPython`].
     Esp32MicroPython(ReplDevice<Esp32MicroPython>),
-    /// See [`DemoFamily::Pycom`].
+    /// See [`Family::Pycom`].
     Pycom(ReplDevice<Pycom>),
-    /// See [`DemoFamily::NodeMcu`].
+    /// See [`Family::NodeMcu`].
     NodeMcu(NodeMcu),
-    /// See [`DemoFamily::McuBoot`].
+    /// See [`Family::McuBoot`].
     McuBoot(McuBoot),
-    /// See [`DemoFamily::EspRom`].
+    /// See [`Family::EspRom`].
     EspRom(Box<EspRomSim>),
 }
 
@@ -214,40 +183,39 @@ macro_rules! each {
 }
 
 impl DemoModule {
-    /// A module of `family` at its friendly prompt, running the demo firmware.
-    pub fn new(family: DemoFamily) -> Self {
+    /// A module of `family` at its friendly prompt, running the demo firmware (a family with
+    /// no update driver gets an ESP32 MicroPython board).
+    pub fn new(family: Family) -> Self {
         let fw = demo_running_image();
         let paste = RawPasteSupport::Window(128);
         match family {
-            DemoFamily::QuecPython => DemoModule::QuecPython(quecpython::device(
+            Family::QuecPython => DemoModule::QuecPython(quecpython::device(
                 quecpython_demo_config("EC600U"),
                 fw,
                 paste,
             )),
-            DemoFamily::Esp32MicroPython => {
+            Family::Esp32MicroPython | Family::MicroPython => {
                 DemoModule::Esp32MicroPython(esp32_mp::device(Esp32Config::default(), fw, paste))
             }
-            DemoFamily::Pycom => {
-                DemoModule::Pycom(pycom::device(PycomConfig::default(), fw, paste))
-            }
-            DemoFamily::NodeMcu => DemoModule::NodeMcu(NodeMcu::new(NodeMcuConfig::default(), fw)),
-            DemoFamily::McuBoot => DemoModule::McuBoot(McuBoot::new(
+            Family::Pycom => DemoModule::Pycom(pycom::device(PycomConfig::default(), fw, paste)),
+            Family::NodeMcu => DemoModule::NodeMcu(NodeMcu::new(NodeMcuConfig::default(), fw)),
+            Family::McuBoot => DemoModule::McuBoot(McuBoot::new(
                 McuBootConfig::default(),
                 mcuboot_image(crate::firmware::DEMO_RUNNING_VERSION),
             )),
-            DemoFamily::EspRom => DemoModule::EspRom(Box::default()),
+            Family::EspRom => DemoModule::EspRom(Box::default()),
         }
     }
 
     /// Its family.
-    pub fn family(&self) -> DemoFamily {
+    pub fn family(&self) -> Family {
         match self {
-            DemoModule::QuecPython(_) => DemoFamily::QuecPython,
-            DemoModule::Esp32MicroPython(_) => DemoFamily::Esp32MicroPython,
-            DemoModule::Pycom(_) => DemoFamily::Pycom,
-            DemoModule::NodeMcu(_) => DemoFamily::NodeMcu,
-            DemoModule::McuBoot(_) => DemoFamily::McuBoot,
-            DemoModule::EspRom(_) => DemoFamily::EspRom,
+            DemoModule::QuecPython(_) => Family::QuecPython,
+            DemoModule::Esp32MicroPython(_) => Family::Esp32MicroPython,
+            DemoModule::Pycom(_) => Family::Pycom,
+            DemoModule::NodeMcu(_) => Family::NodeMcu,
+            DemoModule::McuBoot(_) => Family::McuBoot,
+            DemoModule::EspRom(_) => Family::EspRom,
         }
     }
 
@@ -303,13 +271,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_round_trip_and_each_family_boots_the_demo_firmware() {
-        for f in DemoFamily::ALL {
-            assert_eq!(DemoFamily::from_key(f.key()), Some(f));
+    fn each_family_boots_the_demo_firmware() {
+        for f in Family::ALL {
             let m = DemoModule::new(f);
             assert_eq!(m.family(), f);
             assert_eq!(m.running_version(), crate::firmware::DEMO_RUNNING_VERSION);
         }
-        assert_eq!(DemoFamily::from_key("nope"), None);
     }
 }

@@ -29,7 +29,7 @@ pub const NODEMCU: Scenario = Scenario {
 /// slot.
 pub const MCUBOOT: Scenario = Scenario {
     name: "mcuboot_trial",
-    run: |ctx| run(ctx, "mcuboot", "Zephyr / MCUboot", "mcuboot", "slot0"),
+    run: |ctx| run(ctx, "smp", "Zephyr / MCUboot", "mcuboot", "slot0"),
 };
 
 const SHORT: Duration = Duration::from_secs(20);

@@ -538,11 +538,12 @@ fn plain_http_works_with_a_warning_and_apn_settings_reach_the_module() {
 
 #[test]
 fn the_demo_module_serves_its_listed_package_urls() {
+    use otadeck_core::family::Family;
     use otadeck_sim::demo::{
         DemoFamily, DemoModule, DEMO_CORRUPT_URL, DEMO_MISSING_URL, DEMO_PACKAGE_URL,
         DEMO_PACKAGE_VERSION,
     };
-    let urls: Vec<&str> = DemoFamily::QuecPython
+    let urls: Vec<&str> = Family::QuecPython
         .download_packages()
         .iter()
         .map(|p| p.url)
@@ -551,11 +552,11 @@ fn the_demo_module_serves_its_listed_package_urls() {
         urls.contains(&DEMO_PACKAGE_URL) && urls.len() == 6,
         "{urls:?}"
     );
-    assert!(DemoFamily::Pycom.download_packages().is_empty());
+    assert!(Family::Pycom.download_packages().is_empty());
     for url in &urls {
         assert_eq!(check_url(url), Ok(()), "{url}");
     }
-    let fresh = || SimLink::new(DemoModule::new(DemoFamily::QuecPython), 115_200);
+    let fresh = || SimLink::new(DemoModule::new(Family::QuecPython), 115_200);
     let mut link = fresh();
     let mut s = download(Duration::ZERO, DownloadOptions::new(DEMO_PACKAGE_URL));
     let r = run(&mut s, &mut link, Duration::ZERO, LIMIT, None);
