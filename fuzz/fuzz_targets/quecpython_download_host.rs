@@ -4,7 +4,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    use otadeck_core::driver::quecpython_download::{download, DownloadOptions};
+    use otadeck_core::driver::quecpython::download::{download, DownloadOptions};
     use otadeck_core::session::Machine;
     use std::time::Duration;
     // The first byte picks one package or two (mini FOTA) and whether to restart; then reads

@@ -1,7 +1,7 @@
 //! Where a QuecPython module gets its package: an image file sent over the cable, or a URL the
 //! module downloads itself (`fota.httpDownload`), with a second URL for a two-stage mini FOTA.
 
-use otadeck_core::driver::quecpython_download::check_url;
+use otadeck_core::driver::quecpython::download::check_url;
 use otadeck_sim::demo::DemoPackage;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use otadeck_core::driver::esp_rom::{EspRomConfig, EspRomSession, Job as EspJob, Region};
 use otadeck_core::driver::nodemcu::{Job as NodeJob, NodeMcuConfig, NodeMcuSession};
-use otadeck_core::driver::quecpython_download::{download, DownloadOptions};
+use otadeck_core::driver::quecpython::download::{download, DownloadOptions};
 use otadeck_core::session::{Machine, SessionEvent, SignalStep};
 use otadeck_sim::demo::{quecpython_demo_config, DEMO_PACKAGE_URL};
 use otadeck_sim::esp_rom::EspRomSim;

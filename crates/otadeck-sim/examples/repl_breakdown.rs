@@ -20,7 +20,7 @@ use std::time::Duration;
 use otadeck_core::driver::esp32_micropython::{Esp32MicroPython, Job};
 use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
-use otadeck_core::driver::repl_flow::FlowConfig;
+use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::session::{Machine, SessionEvent, Step};
 use otadeck_sim::esp32_mp::{self, Esp32Config};
 use otadeck_sim::firmware::{demo_image, demo_running_image};

@@ -9,7 +9,7 @@ use otadeck_core::driver::esp32_micropython::{Esp32MicroPython, Job};
 use otadeck_core::driver::nodemcu::{self, NodeMcuConfig, NodeMcuSession};
 use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
-use otadeck_core::driver::repl_flow::FlowConfig;
+use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::image::esp::{build_app_image, AppDescriptorFields};
 use otadeck_core::session::Machine;
 use otadeck_sim::esp32_mp::{self, Esp32Config};

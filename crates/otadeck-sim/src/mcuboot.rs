@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use otadeck_core::driver::mcuboot_state::images_body;
+use otadeck_core::driver::mcuboot_smp::state::images_body;
 use otadeck_core::link::smp::{self, img_rc, rc, Packet, Value};
 use otadeck_core::link::smp_frame::{self, Frame, FrameDecoder};
 use sha2::{Digest, Sha256};

@@ -2,7 +2,7 @@
 //! with them at each boot (swap with revert): a secondary marked for test is swapped in and runs
 //! unconfirmed; unless confirmed, the next boot swaps it back; a permanent request stays.
 
-use otadeck_core::driver::mcuboot_state::ImageSlot;
+use otadeck_core::driver::mcuboot_smp::state::ImageSlot;
 use otadeck_core::image::mcuboot;
 use sha2::{Digest, Sha256};
 

@@ -6,7 +6,7 @@ use crate::support;
 use std::time::Duration;
 
 use otadeck_core::driver::esp32_micropython::{Esp32MicroPython, Esp32Session, Job, BLOCK};
-use otadeck_core::driver::repl_flow::FlowConfig;
+use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::partition_state::SlotState;
 use otadeck_core::session::{FlashErrorKind, Machine, SessionEvent, Step};
 use otadeck_sim::esp32_mp::{device, Esp32Config, Esp32MicroPython as Board};

@@ -493,7 +493,7 @@ fn sent(m: &mut McuBootSmp) -> otadeck_core::link::smp::Packet {
 
 #[test]
 fn answers_are_matched_by_sequence_number_and_mynewt_rc_0_is_success() {
-    use otadeck_core::driver::mcuboot_state::{images_body, ImageSlot};
+    use otadeck_core::driver::mcuboot_smp::state::{images_body, ImageSlot};
     use otadeck_core::link::smp::{self, Value};
     use otadeck_core::link::smp_frame::encode;
     use otadeck_core::session::Machine;

@@ -5,8 +5,8 @@ use crate::support;
 
 use std::time::Duration;
 
+use otadeck_core::driver::nodemcu::lines::chunk_line;
 use otadeck_core::driver::nodemcu::{Job, NodeMcuConfig, NodeMcuSession, CHUNK};
-use otadeck_core::driver::nodemcu_lines::chunk_line;
 use otadeck_core::partition_state::SlotState;
 use otadeck_core::session::{FlashErrorKind, Machine, SessionEvent, Step};
 use otadeck_sim::firmware::{demo_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION};

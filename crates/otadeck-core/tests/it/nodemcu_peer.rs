@@ -14,8 +14,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
+use otadeck_core::driver::nodemcu::lines::{chunk_line, PREPARE_LINE};
 use otadeck_core::driver::nodemcu::{Job, NodeMcuConfig, NodeMcuSession};
-use otadeck_core::driver::nodemcu_lines::{chunk_line, PREPARE_LINE};
 use otadeck_core::partition_state::{PartitionState, SlotState};
 use otadeck_core::session::FlashOutcome;
 use otadeck_sim::firmware::{

@@ -6,8 +6,8 @@ use crate::support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use otadeck_core::driver::pycom_files::{FileUpdate, PycomFiles, PycomFilesSession};
-use otadeck_core::driver::repl_flow::FlowConfig;
+use otadeck_core::driver::pycom::files::{FileUpdate, PycomFiles, PycomFilesSession};
+use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::session::{FlashErrorKind, Machine};
 use otadeck_sim::firmware::demo_running_image;
 use otadeck_sim::harness::{run, Hook, Run};

@@ -6,7 +6,7 @@ use crate::support;
 use std::time::Duration;
 
 use otadeck_core::driver::pycom::{PycomFirmware, PycomSession};
-use otadeck_core::driver::repl_flow::FlowConfig;
+use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::session::{FlashErrorKind, Machine, Step};
 use otadeck_sim::firmware::{
     demo_running_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION,

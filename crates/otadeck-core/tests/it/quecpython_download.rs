@@ -7,7 +7,7 @@ use crate::support;
 
 use std::time::Duration;
 
-use otadeck_core::driver::quecpython_download::{
+use otadeck_core::driver::quecpython::download::{
     check_url, download, ApnSettings, DownloadOptions, QuecPythonDownload,
 };
 use otadeck_core::session::{FlashErrorKind, LogLevel, Machine, SessionEvent, Step};

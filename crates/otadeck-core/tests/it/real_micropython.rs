@@ -12,10 +12,10 @@ use crate::support;
 use std::time::{Duration, Instant};
 
 use otadeck_core::driver::esp32_micropython::{Esp32MicroPython, Job, BLOCK};
-use otadeck_core::driver::mp_encoding::Encoding;
 use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
-use otadeck_core::driver::repl_flow::FlowConfig;
+use otadeck_core::driver::repl::encoding::Encoding;
+use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::partition_state::SlotState;
 use otadeck_core::session::{FlashErrorKind, Machine, SessionEvent, Step};
 use otadeck_sim::esp_ota::EspOtaFlash;

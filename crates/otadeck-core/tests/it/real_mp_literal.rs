@@ -15,7 +15,7 @@ use crate::real_mp;
 
 use std::time::Duration;
 
-use otadeck_core::driver::mp_encoding::{Encoding, LITERAL_ESCAPED};
+use otadeck_core::driver::repl::encoding::{Encoding, LITERAL_ESCAPED};
 use otadeck_sim::esp32_mp;
 use otadeck_sim::firmware::demo_running_image;
 use otadeck_sim::mp_repl::{Interpreter, RawPasteSupport};

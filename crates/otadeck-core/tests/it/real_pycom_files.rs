@@ -9,8 +9,8 @@ use crate::support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use otadeck_core::driver::pycom_files::{FileUpdate, PycomFiles};
-use otadeck_core::driver::repl_flow::FlowConfig;
+use otadeck_core::driver::pycom::files::{FileUpdate, PycomFiles};
+use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::session::{FlashErrorKind, SessionEvent};
 use otadeck_sim::firmware::demo_running_image;
 use otadeck_sim::harness::{run, Run};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use otadeck_core::driver::esp32_micropython::{Esp32MicroPython, Esp32Session, Job};
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
-use otadeck_core::driver::repl_flow::FlowConfig;
+use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::link::mp_repl::{RawRepl, ReplConfig};
 use otadeck_core::session::{Machine, Step};
 use otadeck_sim::esp32_mp::{self, Esp32Config};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use otadeck_core::driver::nodemcu_lines::{chunk_line, PREPARE_LINE};
+use otadeck_core::driver::nodemcu::lines::{chunk_line, PREPARE_LINE};
 use otadeck_sim::firmware::{demo_running_image, sample_image, SAMPLE_VERSION};
 use otadeck_sim::line::{Device, SimLink};
 use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig, BOOT_LOG, RX_BUFFER};

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{Action, Check, McuBootSmp, Pending, Upload};
-use crate::driver::mcuboot_state::{parse_images, partition_state, short_hex, ImageSlot};
+use crate::driver::mcuboot_smp::state::{parse_images, partition_state, short_hex, ImageSlot};
 use crate::image::mcuboot;
 use crate::link::smp::{self, response_error, Value};
 use crate::module::{Family, ModuleInfo};

@@ -1,4 +1,4 @@
-//! What a driver on the raw-REPL engine ([`super::repl_flow::ReplFlow`]) deals in: the calls
+//! What a driver on the raw-REPL engine ([`super::flow::ReplFlow`]) deals in: the calls
 //! it asks for ([`Call`], [`Next`]), the answers it gets ([`Reply`]), what it reports
 //! ([`Report`]), and the [`ReplPlan`] trait itself.
 

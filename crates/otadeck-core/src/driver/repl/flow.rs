@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-pub use super::repl_plan::{bad_answer, traceback, Call, Next, ReplPlan, Reply, Report};
+pub use super::plan::{bad_answer, traceback, Call, Next, ReplPlan, Reply, Report};
 use crate::link::mp_repl::{PasteMode, RawRepl, ReplConfig, ReplError, ReplEvent, FRIENDLY_PROMPT};
 use crate::session::{
     FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent, Step,

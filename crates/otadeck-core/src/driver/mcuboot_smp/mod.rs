@@ -3,12 +3,14 @@
 //! confirm, erase, echo. Requests are queued [`Action`]s; each waits for the response with its
 //! sequence number, and is resent a bounded number of times when unanswered.
 
+pub mod state;
+
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::driver::mcuboot_state::{short_hex, ImageSlot};
+use crate::driver::mcuboot_smp::state::{short_hex, ImageSlot};
 use crate::link::smp::{self, Op, Packet, Value};
 use crate::link::smp_frame::{self, Frame, FrameDecoder};
 

@@ -6,12 +6,14 @@
 //! then `machine.reset()` and a check that the module runs the new version. Pycom's own client
 //! finishes before it verifies; verifying first means a bad image is never selected.
 
+pub mod files;
+
 use std::time::Duration;
 
-use crate::driver::mp_encoding::{
+use crate::driver::repl::encoding::{
     exec_budget, ChunkEncoder, Encoding, EncodingProbe, ProbeStep, EXEC_CODE_MIN, FREE_HEAP_CODE,
 };
-use crate::driver::repl_flow::{
+use crate::driver::repl::flow::{
     bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
 };
 use crate::image::esp;

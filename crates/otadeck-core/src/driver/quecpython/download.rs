@@ -19,7 +19,7 @@
 use std::time::Duration;
 
 use crate::driver::quecpython::{parse_identity, IDENTIFY_CALL, IDENTIFY_CODE, RESTART_CODE};
-use crate::driver::repl_flow::{
+use crate::driver::repl::flow::{
     bad_answer, traceback, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
 };
 use crate::link::mp_repl::ReplConfig;

@@ -5,10 +5,12 @@
 //! Nothing makes the new image bootable before the module's own `verify()` returned 0, so every
 //! failure before that point leaves the module on its previous firmware.
 
+pub mod download;
+
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::driver::mp_encoding::{ChunkEncoder, Encoding};
+use crate::driver::repl::encoding::{ChunkEncoder, Encoding};
 use crate::link::mp_repl::{PasteMode, RawRepl, ReplConfig, ReplError, ReplEvent, FRIENDLY_PROMPT};
 use crate::module::{parse_uname, Family, ModuleInfo};
 use crate::session::{
@@ -522,7 +524,7 @@ impl QuecPythonSession {
             match event {
                 ReplEvent::Ready => self.on_ready(),
                 ReplEvent::ModeChosen(mode) => {
-                    self.log(LogLevel::Info, crate::driver::repl_flow::mode_text(mode))
+                    self.log(LogLevel::Info, crate::driver::repl::flow::mode_text(mode))
                 }
                 ReplEvent::Printed(bytes) if self.phase == Phase::Restart => {
                     self.restart_tail.extend_from_slice(&bytes);

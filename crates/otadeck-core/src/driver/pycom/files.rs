@@ -13,8 +13,8 @@
 
 use std::time::Duration;
 
-use crate::driver::mp_encoding::{ChunkEncoder, Encoding, EncodingProbe, ProbeStep};
-use crate::driver::repl_flow::{
+use crate::driver::repl::encoding::{ChunkEncoder, Encoding, EncodingProbe, ProbeStep};
+use crate::driver::repl::flow::{
     bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
 };
 use crate::session::{FlashErrorKind, LogLevel, Step};

@@ -6,7 +6,7 @@
 
 use base64::Engine as _;
 
-use crate::driver::repl_flow::{Reply, Report};
+use crate::driver::repl::flow::{Reply, Report};
 use crate::session::{group_digits, LogLevel};
 
 /// The window `DeflateIO` is asked for (2^12 = 4 KiB, `wbits` 12). MicroPython's decompressor

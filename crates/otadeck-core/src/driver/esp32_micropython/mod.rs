@@ -8,21 +8,23 @@
 //! running slot is never written, and nothing selects the new slot before the read-back hash
 //! matched and the module validated it.
 
+pub mod state;
+
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::driver::esp32_state::{self, SlotsReport, READ_OTADATA, READ_SLOTS};
-use crate::driver::mp_encoding::{
+use crate::driver::repl::encoding::{
     exec_budget, ChunkEncoder, Encoding, EncodingProbe, ProbeStep, EXEC_CODE_MIN, FREE_HEAP_CODE,
 };
-use crate::driver::repl_flow::{
+use crate::driver::repl::flow::{
     bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
 };
 use crate::image::esp;
 use crate::module::{Family, ModuleInfo};
 use crate::partition_state::{PartitionState, SlotState};
 use crate::session::{group_digits, FlashErrorKind, LogLevel, Step};
+use state::{SlotsReport, READ_OTADATA, READ_SLOTS};
 
 /// Block size of `esp32.Partition`.
 pub const BLOCK: usize = 4096;
@@ -144,7 +146,7 @@ impl Esp32MicroPython {
 
     fn on_slots(&mut self, report: &mut Report, out: &str) -> Result<(), FlashErrorKind> {
         let slots =
-            esp32_state::parse_slots(out).ok_or_else(|| bad_answer("esp32.Partition info", out))?;
+            state::parse_slots(out).ok_or_else(|| bad_answer("esp32.Partition info", out))?;
         let version = slots
             .running
             .1
@@ -399,7 +401,7 @@ impl Esp32MicroPython {
             }
             Stage::ReadOtadata | Stage::ConfirmOtadata => {
                 self.states = match reply.output() {
-                    Ok(out) => esp32_state::parse_otadata(out),
+                    Ok(out) => state::parse_otadata(out),
                     Err(_) => None,
                 };
                 if self.states.is_none() {
@@ -455,7 +457,7 @@ impl Esp32MicroPython {
                     return Ok(Next::Exec(self.read_back_call()));
                 }
                 let expected = self.padded_sha256();
-                let got = esp32_state::parse_hexlified(out)
+                let got = state::parse_hexlified(out)
                     .map(|b| b.iter().map(|x| format!("{x:02x}")).collect::<String>())
                     .ok_or_else(|| bad_answer("hashlib.sha256 read-back", out))?;
                 if got != expected {

@@ -13,14 +13,17 @@
 //! `otaupgrade.accept()` unless the technician decides later. Nothing selects the new slot before
 //! `complete` verified it, so a failure or a cancel before that leaves the old firmware booting.
 
+pub mod info;
+pub mod lines;
+
 use std::time::Duration;
 
-use crate::driver::nodemcu_info::{check_image, parse_info, InfoReport, INFO_LINE};
-use crate::driver::nodemcu_lines::{
+use crate::driver::nodemcu::info::{check_image, parse_info, InfoReport, INFO_LINE};
+use crate::driver::nodemcu::lines::{
     after_failure, chunk_line, ACCEPT_LINE, COMPLETE_LINE, MAY_HAVE_WRITTEN, RESTART_LINE,
     ROLLBACK_LINE,
 };
-use crate::driver::repl_flow::{bad_answer, Report, CONNECT_ATTEMPTS};
+use crate::driver::repl::flow::{bad_answer, Report, CONNECT_ATTEMPTS};
 use crate::image::esp;
 use crate::link::lua_repl::{LuaConfig, LuaError, LuaEvent, LuaRepl};
 use crate::partition_state::SlotState;
@@ -28,7 +31,7 @@ use crate::session::{
     group_digits, FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent, Step,
 };
 
-pub use crate::driver::nodemcu_lines::{CHUNK, PREPARE_LINE};
+pub use crate::driver::nodemcu::lines::{CHUNK, PREPARE_LINE};
 /// Slot size of NodeMCU's two-slot OTA partition table, when the caller knows no better.
 pub const DEFAULT_SLOT_SIZE: u64 = 0x18_0000;
 
