@@ -1,16 +1,12 @@
-//! The app shell: routes, the shared context, the header.
+//! The app shell: routes, the devices service as a context, the header.
 
-use std::cell::Cell;
-use std::rc::Rc;
 use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::header::Header;
 use crate::components::support_banner::SupportBanner;
 use crate::pages::{campaigns::CampaignsPage, device::DevicePage, flash::FlashPage, log::LogPage};
-use crate::pump::CancelFlag;
-use crate::runner::Ctx;
-use crate::state::AppState;
+use crate::services::devices::Devices;
 
 /// The pages. Hash routes, so that any static host serves them.
 #[derive(Clone, Routable, PartialEq)]
@@ -40,22 +36,9 @@ fn switch(route: Route) -> Html {
 /// The root component.
 #[component]
 pub fn App() -> Html {
-    let state = use_reducer(AppState::default);
-    let conn = use_mut_ref(|| None);
-    let cancel = use_memo((), |_| CancelFlag::default());
-    let demo = use_mut_ref(|| None);
-    let family = use_memo((), |_| Rc::new(Cell::new(None)));
-    let bootloader = use_memo((), |_| Rc::new(Cell::new(false)));
-    let ctx = Ctx {
-        state,
-        conn,
-        cancel: (*cancel).clone(),
-        demo,
-        family: (*family).clone(),
-        bootloader: (*bootloader).clone(),
-    };
+    let devices = use_memo((), |_| Devices::default());
     html! {
-        <ContextProvider<Ctx> context={ctx}>
+        <ContextProvider<Devices> context={(*devices).clone()}>
             <HashRouter>
                 <Header />
                 <SupportBanner />
@@ -63,6 +46,6 @@ pub fn App() -> Html {
                     <Switch<Route> render={switch} />
                 </main>
             </HashRouter>
-        </ContextProvider<Ctx>>
+        </ContextProvider<Devices>>
     }
 }

@@ -12,10 +12,10 @@ pub mod transport;
 
 mod app;
 mod components;
+mod hooks;
 mod image;
 mod pages;
-mod runner;
-mod state;
+mod services;
 mod support;
 
 /// Mount the app on the page body.

@@ -4,15 +4,14 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::app::Route;
-use crate::runner::Ctx;
-use crate::state::LinkKind;
+use crate::hooks::use_device;
+use crate::services::device::LinkKind;
 
 /// The top bar.
 #[component]
 pub fn Header() -> Html {
-    let ctx = use_context::<Ctx>().expect("context");
+    let (_, s) = use_device();
     let route = use_route::<Route>().unwrap_or(Route::Flash);
-    let s = &*ctx.state;
     let (link_class, link_text) = match &s.link {
         LinkKind::None => ("chip chip-off", "Not connected".to_string()),
         LinkKind::Demo(d) => ("chip chip-demo", d.clone()),

@@ -3,7 +3,7 @@
 use otadeck_core::session::LogLevel;
 use yew::prelude::*;
 
-use crate::runner::Ctx;
+use crate::hooks::use_log;
 
 /// Properties of [`LogView`].
 #[derive(Properties, PartialEq)]
@@ -19,8 +19,8 @@ pub struct LogViewProps {
 /// The log lines.
 #[component]
 pub fn LogView(props: &LogViewProps) -> Html {
-    let ctx = use_context::<Ctx>().expect("context");
-    let log = ctx.state.log.clone();
+    let log = use_log();
+    let log = log.get();
     let lines: Vec<_> = log
         .iter()
         .filter(|e| !props.hide_debug || e.level > LogLevel::Debug)

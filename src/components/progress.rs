@@ -5,7 +5,7 @@ use otadeck_core::progress::{format_duration, format_rate};
 use otadeck_core::session::{group_digits, FlashErrorKind, Step};
 use yew::prelude::*;
 
-use crate::state::FlashView;
+use crate::services::device::FlashView;
 
 /// Properties of [`FlashProgress`].
 #[derive(Properties, PartialEq)]

@@ -1,13 +1,13 @@
 //! The Device page: what the connected module is and runs, its update slots, and the accept or
 //! roll-back decision after an update.
 
-use otadeck_core::module::Family;
+use otadeck_core::family::Family;
 use otadeck_core::partition_state::{PartitionState, SlotState};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
-use crate::runner::Ctx;
-use crate::state::LinkKind;
+use crate::hooks::use_device;
+use crate::services::device::LinkKind;
 
 fn state_class(state: Option<SlotState>) -> &'static str {
     match state {
@@ -68,27 +68,27 @@ fn slots_table(p: &PartitionState) -> Html {
 /// The Device page.
 #[component]
 pub fn DevicePage() -> Html {
-    let ctx = use_context::<Ctx>().expect("context");
-    let s = &*ctx.state;
+    let (device, view) = use_device();
+    let s = &view;
     let on_refresh = {
-        let ctx = ctx.clone();
+        let device = device.clone();
         Callback::from(move |_: MouseEvent| {
-            let ctx = ctx.clone();
-            spawn_local(async move { ctx.identify().await });
+            let device = device.clone();
+            spawn_local(async move { device.identify().await });
         })
     };
     let on_accept = {
-        let ctx = ctx.clone();
+        let device = device.clone();
         Callback::from(move |_: MouseEvent| {
-            let ctx = ctx.clone();
-            spawn_local(async move { ctx.accept().await });
+            let device = device.clone();
+            spawn_local(async move { device.accept().await });
         })
     };
     let on_rollback = {
-        let ctx = ctx.clone();
+        let device = device.clone();
         Callback::from(move |_: MouseEvent| {
-            let ctx = ctx.clone();
-            spawn_local(async move { ctx.rollback().await });
+            let device = device.clone();
+            spawn_local(async move { device.rollback().await });
         })
     };
     let slots_note = match s.module.as_ref().map(|m| m.family) {

@@ -1,41 +1,17 @@
 //! The Log page: the whole session log, with wire-level detail on demand, and a JSON export.
 
-use otadeck_core::session::LogLevel;
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::components::log_view::LogView;
-use crate::runner::Ctx;
-
-fn level_name(l: LogLevel) -> &'static str {
-    match l {
-        LogLevel::Debug => "debug",
-        LogLevel::Info => "info",
-        LogLevel::Warn => "warn",
-        LogLevel::Error => "error",
-    }
-}
-
-fn json_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::hooks::use_devices;
+use crate::services::log;
 
 /// The Log page.
 #[component]
 pub fn LogPage() -> Html {
-    let ctx = use_context::<Ctx>().expect("context");
+    let devices = use_devices();
     let detail = use_state(|| false);
     let on_detail = {
         let detail = detail.clone();
@@ -44,23 +20,8 @@ pub fn LogPage() -> Html {
         })
     };
     let on_export = {
-        let log = ctx.state.log.clone();
-        Callback::from(move |_: MouseEvent| {
-            let body: Vec<String> = log
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{{\"t\":{:.3},\"clock\":\"{}\",\"level\":\"{}\",\"message\":\"{}\"}}",
-                        e.at,
-                        e.clock,
-                        level_name(e.level),
-                        json_escape(&e.message)
-                    )
-                })
-                .collect();
-            let json = format!("[\n{}\n]\n", body.join(",\n"));
-            download("otadeck-log.json", &json);
-        })
+        let log = devices.log().clone();
+        Callback::from(move |_: MouseEvent| download("otadeck-log.json", &log::to_json(&log)))
     };
     html! {
         <div class="page">

@@ -1,7 +1,7 @@
-//! The technician's actions: connect, identify, flash, cancel, disconnect. Each runs the core
-//! machine through the pump and turns its events into state changes.
+//! The technician's actions on a device: connect, identify, flash, download, accept, roll back,
+//! disconnect. Each opens the session the core's registry gives for the family and the job, runs
+//! it through the pump, and hands its events to the device's stores.
 
-use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use otadeck_core::driver::esp_rom::reset::ResetKind;
@@ -11,30 +11,14 @@ use otadeck_core::session::{
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use yew::UseReducerHandle;
 
-use crate::clock::{now, wall_clock};
+use super::device::{DeviceSession, LinkKind};
+use crate::clock::now;
 use crate::image::LoadedImage;
-use crate::pump::{drive, CancelFlag};
-use crate::state::{Action, AppState, LinkKind, LogEntry};
+use crate::pump::drive;
 use crate::transport::demo::{DemoFault, DemoTransport};
 use crate::transport::web_serial::WebSerialTransport;
 use crate::transport::Connection;
-
-/// What every page can reach: the state, the live connection, the cancel flag.
-#[derive(Clone)]
-pub struct Ctx {
-    pub state: UseReducerHandle<AppState>,
-    pub conn: Rc<RefCell<Option<Connection>>>,
-    pub cancel: CancelFlag,
-    /// The last demo module powered on, so that reconnecting finds the same module.
-    pub demo: Rc<RefCell<Option<DemoTransport>>>,
-    /// The family found on the link, once detected.
-    pub family: Rc<Cell<Option<Family>>>,
-    /// The technician said the port leads to an ESP32 bootloader: otadeck resets the chip into
-    /// its ROM loader instead of looking for a REPL or an SMP server.
-    pub bootloader: Rc<Cell<bool>>,
-}
 
 /// How a session ended, when it did.
 type SessionResult = Option<Result<FlashOutcome, FlashError>>;
@@ -44,8 +28,8 @@ type SessionResult = Option<Result<FlashOutcome, FlashError>>;
 pub struct FlashChoice {
     /// Restart into the new firmware (QuecPython); otherwise it runs after the next restart.
     pub restart: bool,
-    /// Leave the new firmware on trial after it booted (ESP32): accept or roll back later on
-    /// the Device page. Otherwise it is accepted once it runs.
+    /// Leave the new firmware on trial after it booted: accept or roll back later on the
+    /// Device page. Otherwise it is accepted once it runs.
     pub keep_on_trial: bool,
 }
 
@@ -58,23 +42,7 @@ pub struct DownloadChoice {
     pub url2: Option<String>,
 }
 
-impl PartialEq for Ctx {
-    fn eq(&self, other: &Self) -> bool {
-        self.state == other.state
-    }
-}
-
-impl Ctx {
-    /// Add a line to the log.
-    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
-        self.state.dispatch(Action::Log(LogEntry {
-            at: now().as_secs_f64(),
-            clock: wall_clock(),
-            level,
-            message: message.into(),
-        }));
-    }
-
+impl DeviceSession {
     /// Run `machine` on `conn` to its end and return how it ended. When the link dropped, the
     /// connection is let go so the header says so and the technician reconnects.
     /// The caller holds the busy flag for the whole job (a job may run several sessions).
@@ -90,27 +58,19 @@ impl Ctx {
                 link_lost = matches!(r, Err(e) if e.kind == FlashErrorKind::LinkLost);
                 result = Some(r.clone());
             }
-            self.state.dispatch(Action::Session {
-                event,
-                now: now(),
-                clock: wall_clock(),
-            })
+            self.apply(event)
         })
         .await;
         if link_lost {
             self.conn.borrow_mut().take();
             conn.close().await;
-            self.state.dispatch(Action::Unlinked);
+            self.unlinked();
             self.log(
                 LogLevel::Warn,
                 "The link to the module dropped. Reconnect it, then read it on the Device page.",
             );
         }
         result
-    }
-
-    fn connection(&self) -> Option<Connection> {
-        self.conn.borrow().clone()
     }
 
     async fn replace_connection(&self, conn: Connection, kind: LinkKind) {
@@ -120,7 +80,7 @@ impl Ctx {
         }
         self.log(LogLevel::Info, format!("Connected: {}", conn.describe()));
         *self.conn.borrow_mut() = Some(conn);
-        self.state.dispatch(Action::Linked(kind));
+        self.linked(kind);
     }
 
     /// Connect a demo module of `family` (the same one as before, plugged in again, when the
@@ -180,14 +140,14 @@ impl Ctx {
             conn.close().await;
             self.log(LogLevel::Info, "Disconnected");
         }
-        self.state.dispatch(Action::Unlinked);
+        self.unlinked();
     }
 
     /// Find out what answers on the link, then read it with its family's driver.
     pub async fn identify(&self) {
-        self.state.dispatch(Action::Busy(true));
+        self.set_busy(true);
         self.identify_now().await;
-        self.state.dispatch(Action::Busy(false));
+        self.set_busy(false);
     }
 
     async fn identify_now(&self) {
@@ -228,7 +188,7 @@ impl Ctx {
     fn machine(&self, family: Family, job: Job) -> Option<Box<dyn Machine>> {
         let options = OpenOptions {
             reset: (family == Family::EspRom).then_some(ResetKind::Classic),
-            partitions: self.state.partitions.clone(),
+            partitions: self.view.get().partitions.clone(),
             ..OpenOptions::default()
         };
         match family::open(family, job, options, now()) {
@@ -284,12 +244,12 @@ impl Ctx {
             self.log(LogLevel::Warn, "Connect a module before flashing");
             return;
         };
-        self.state.dispatch(Action::Busy(true));
+        self.set_busy(true);
         if self.family.get().is_none() {
             self.identify_now().await;
         }
         let Some(family) = self.family.get() else {
-            self.state.dispatch(Action::Busy(false));
+            self.set_busy(false);
             self.log(
                 LogLevel::Error,
                 "The module did not say what it is, so it cannot be flashed: check the log",
@@ -307,10 +267,10 @@ impl Ctx {
             job => job,
         };
         let Some(mut machine) = self.machine(family, job) else {
-            self.state.dispatch(Action::Busy(false));
+            self.set_busy(false);
             return;
         };
-        self.state.dispatch(Action::FlashStarted { total });
+        self.flash_started(total);
         self.log(LogLevel::Info, intro);
         let result = self.run_session(&mut *machine, &conn).await;
         // Such a driver does not read the slots back: read them again for the Device page.
@@ -319,7 +279,7 @@ impl Ctx {
                 self.run_session(&mut *read, &conn).await;
             }
         }
-        self.state.dispatch(Action::Busy(false));
+        self.set_busy(false);
     }
 
     /// Accept the firmware the module runs on trial.
@@ -337,9 +297,9 @@ impl Ctx {
             return;
         };
         if let Some(mut machine) = self.machine(family, job) {
-            self.state.dispatch(Action::Busy(true));
+            self.set_busy(true);
             self.run_session(&mut *machine, &conn).await;
-            self.state.dispatch(Action::Busy(false));
+            self.set_busy(false);
         }
     }
 
@@ -356,10 +316,5 @@ impl Ctx {
                 ),
             );
         }
-    }
-
-    /// Ask the running session to stop.
-    pub fn cancel(&self) {
-        self.cancel.cancel();
     }
 }

@@ -1,0 +1,51 @@
+//! Hooks that connect components to the services: each redraws its component when, and only
+//! when, the store it reads changes.
+
+use yew::prelude::*;
+
+use crate::services::device::{DeviceHandle, DeviceView, Progress};
+use crate::services::devices::Devices;
+use crate::services::log::SessionLog;
+use crate::services::store::Store;
+
+/// Redraw the component whenever `store` changes.
+#[hook]
+pub fn use_store<T: 'static>(store: &Store<T>) {
+    let redraw = use_force_update();
+    use_effect_with(store.clone(), move |store| {
+        let watch = store.watch(Callback::from(move |_| redraw.force_update()));
+        move || drop(watch)
+    });
+}
+
+/// The devices service.
+#[hook]
+pub fn use_devices() -> Devices {
+    use_context::<Devices>().expect("the app provides the devices service")
+}
+
+/// The device the pages work on, and what the pages show of it (redrawn when that changes).
+#[hook]
+pub fn use_device() -> (DeviceHandle, DeviceView) {
+    let devices = use_devices();
+    use_store(devices.list());
+    let device = devices.current();
+    use_store(&device.view);
+    let view = device.view.get().clone();
+    (device, view)
+}
+
+/// The flash in progress on `device` (redrawn on every progress event).
+#[hook]
+pub fn use_progress(device: &DeviceHandle) -> Store<Progress> {
+    use_store(&device.progress);
+    device.progress.clone()
+}
+
+/// The session log (redrawn on every line).
+#[hook]
+pub fn use_log() -> SessionLog {
+    let devices = use_devices();
+    use_store(devices.log());
+    devices.log().clone()
+}

@@ -1,0 +1,129 @@
+//! Step 3: the flash options, the Flash button with what still stands in its way, and the
+//! progress and result. The only card redrawn on every progress event.
+
+use otadeck_core::family::{Family, JobKind};
+use wasm_bindgen_futures::spawn_local;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use super::DownloadForm;
+use crate::components::progress::FlashProgress;
+use crate::hooks::{use_device, use_progress};
+use crate::services::device::{DeviceView, LinkKind};
+use crate::services::jobs::{DownloadChoice, FlashChoice};
+
+/// Properties of [`FlashCard`].
+#[derive(Properties, PartialEq)]
+pub struct FlashCardProps {
+    /// The download form of the image card.
+    pub download: UseStateHandle<DownloadForm>,
+}
+
+/// What keeps the Flash button disabled, in words; empty when nothing does.
+fn hint(s: &DeviceView, download: Option<&DownloadChoice>) -> &'static str {
+    let image = s.image.as_ref();
+    if s.link == LinkKind::None {
+        "Connect a module first."
+    } else if s.module.is_none() && !s.busy {
+        "The module was not identified: check the log, then reconnect."
+    } else if let Some(d) = download {
+        if d.url1.is_empty() {
+            "Enter the package URL."
+        } else {
+            ""
+        }
+    } else if image.is_none() {
+        "Choose an image."
+    } else if image.is_some_and(|i| i.bytes.is_empty()) {
+        "The chosen file is empty."
+    } else if image.is_some_and(|i| i.problem.is_some()) {
+        "The image is damaged: get a good copy of the file."
+    } else {
+        ""
+    }
+}
+
+fn checkbox(state: &UseStateHandle<bool>) -> Callback<Event> {
+    let state = state.clone();
+    Callback::from(move |e: Event| {
+        state.set(e.target_unchecked_into::<HtmlInputElement>().checked());
+    })
+}
+
+/// The Flash card.
+#[component]
+pub fn FlashCard(props: &FlashCardProps) -> Html {
+    let (device, s) = use_device();
+    let progress = use_progress(&device);
+    let restart = use_state(|| true);
+    let keep_on_trial = use_state(|| false);
+    let running = s.flashing;
+    let family = s.module.as_ref().map(|m| m.family);
+    let downloading = props.download.on && family.is_some_and(|f| f.can(JobKind::Download));
+    let download_source = downloading.then(|| DownloadChoice {
+        url1: props.download.url1.trim().to_string(),
+        url2: Some(props.download.url2.trim().to_string()).filter(|u| !u.is_empty()),
+    });
+    let on_flash = {
+        let choice = FlashChoice {
+            restart: *restart,
+            keep_on_trial: *keep_on_trial,
+        };
+        let (device, image, source) = (device.clone(), s.image.clone(), download_source.clone());
+        Callback::from(move |_: MouseEvent| {
+            let device = device.clone();
+            if let Some(source) = source.clone() {
+                spawn_local(async move { device.download(source, choice).await });
+            } else if let Some(image) = image.clone() {
+                spawn_local(async move { device.flash(image, choice).await });
+            }
+        })
+    };
+    let on_cancel = {
+        let device = device.clone();
+        Callback::from(move |_| device.cancel())
+    };
+    let source_ready = match &download_source {
+        Some(d) => !d.url1.is_empty(),
+        None => s
+            .image
+            .as_ref()
+            .is_some_and(|i| !i.bytes.is_empty() && i.problem.is_none()),
+    };
+    let connected = s.link != LinkKind::None;
+    let can_flash = connected && !s.busy && source_ready && s.module.is_some();
+    let expected_version = if downloading {
+        None
+    } else {
+        s.image.as_ref().and_then(|i| i.version.clone())
+    };
+    let view = progress.get().view.clone();
+    html! {
+        <section class="card">
+            <h2><span class="num">{"3"}</span>{"Flash"}</h2>
+            if family == Some(Family::QuecPython) {
+                <div class="row">
+                    <label class="check">
+                        <input id="restart-after" type="checkbox" checked={*restart} onchange={checkbox(&restart)} disabled={running} />
+                        { if downloading { "Restart the module once it has downloaded and checked the package" } else { "Restart the module after a passing verify" } }
+                    </label>
+                </div>
+            }
+            if family.is_some_and(|f| f.capabilities().trial) {
+                <div class="row">
+                    <label class="check">
+                        <input id="keep-on-trial" type="checkbox" checked={*keep_on_trial} onchange={checkbox(&keep_on_trial)} disabled={running} />
+                        {"Leave the new firmware on trial: accept or roll back on the Device page"}
+                    </label>
+                </div>
+            }
+            <div class="row">
+                <button id="flash-start" class="btn btn-primary btn-huge" onclick={on_flash} disabled={!can_flash}>
+                    { if downloading { "Update from URL" } else { "Flash" } }
+                </button>
+                <span class="muted">{hint(&s, download_source.as_ref())}</span>
+            </div>
+            <FlashProgress {view} {expected_version} {on_cancel} />
+        </section>
+    }
+}

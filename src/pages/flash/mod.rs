@@ -1,0 +1,45 @@
+//! The Flash page: connect, choose an image, flash, watch, read the result. One card per step;
+//! the page holds only what two cards share (the download form).
+
+mod connect_card;
+mod flash_card;
+mod image_card;
+
+use yew::prelude::*;
+
+use crate::components::log_view::LogView;
+use connect_card::ConnectCard;
+use flash_card::FlashCard;
+use image_card::ImageCard;
+
+/// A package the module downloads itself, as typed so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DownloadForm {
+    /// The module downloads (true) rather than otadeck sending a file.
+    pub on: bool,
+    /// The package URL.
+    pub url1: String,
+    /// The mini FOTA second stage, empty for one stage.
+    pub url2: String,
+}
+
+/// The Flash page.
+#[component]
+pub fn FlashPage() -> Html {
+    let download = use_state(DownloadForm::default);
+    html! {
+        <div class="page page-split">
+            <div class="col">
+                <ConnectCard />
+                <ImageCard download={download.clone()} />
+            </div>
+            <div class="col">
+                <FlashCard download={download} />
+                <section class="card">
+                    <h2>{"Log"}</h2>
+                    <LogView limit={Some(12)} />
+                </section>
+            </div>
+        </div>
+    }
+}

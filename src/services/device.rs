@@ -1,0 +1,238 @@
+//! One connected module: its link, what is known of it, the flash in progress, and a cancel
+//! flag, each watched separately by the components that show it. The technician's actions on
+//! it (connect, identify, flash, accept, roll back) are in [`super::jobs`].
+
+use std::cell::{Cell, RefCell};
+use std::ops::Deref;
+use std::rc::Rc;
+use std::time::Duration;
+
+use otadeck_core::family::Family;
+use otadeck_core::module::ModuleInfo;
+use otadeck_core::partition_state::PartitionState;
+use otadeck_core::progress::RateMeter;
+use otadeck_core::session::{FlashError, FlashOutcome, LogLevel, SessionEvent, Step};
+
+use super::log::{self, SessionLog};
+use super::store::Store;
+use crate::clock::now;
+use crate::image::LoadedImage;
+use crate::pump::CancelFlag;
+use crate::transport::demo::DemoTransport;
+use crate::transport::Connection;
+
+/// How the page is linked to a module.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum LinkKind {
+    /// Nothing connected.
+    #[default]
+    None,
+    /// The demo module; the text describes the line.
+    Demo(String),
+    /// A serial port; the text names it.
+    Serial(String),
+}
+
+/// What the pages show of a device, apart from the flash in progress.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeviceView {
+    /// The link.
+    pub link: LinkKind,
+    /// What the module said it is.
+    pub module: Option<ModuleInfo>,
+    /// The module's application slots, as last read.
+    pub partitions: Option<PartitionState>,
+    /// A session (identify, flash, decide) runs on the link.
+    pub busy: bool,
+    /// A flash or download runs (its progress is in [`DeviceSession::progress`]).
+    pub flashing: bool,
+    /// The image chosen for this device.
+    pub image: Option<Rc<LoadedImage>>,
+}
+
+/// The flash panel's state.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum FlashView {
+    /// Nothing started.
+    #[default]
+    Idle,
+    /// A flash runs.
+    Running {
+        step: Step,
+        done: u64,
+        total: u64,
+        rate: Option<f64>,
+        eta: Option<Duration>,
+    },
+    /// The last flash succeeded.
+    Success(FlashOutcome),
+    /// The last flash failed (or was cancelled).
+    Failed(FlashError),
+}
+
+/// The flash in progress and the meter behind its rate and time left.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// What the flash panel shows.
+    pub view: FlashView,
+    meter: Option<RateMeter>,
+}
+
+/// One connected (or last connected) module.
+pub struct DeviceSession {
+    /// What the pages show of it.
+    pub view: Store<DeviceView>,
+    /// The flash in progress.
+    pub progress: Store<Progress>,
+    /// The session log it writes to.
+    pub log: SessionLog,
+    pub(super) conn: RefCell<Option<Connection>>,
+    pub(super) cancel: CancelFlag,
+    /// The last demo module powered on, so that reconnecting finds the same module.
+    pub(super) demo: RefCell<Option<DemoTransport>>,
+    /// The family found on the link, once detected.
+    pub(super) family: Cell<Option<Family>>,
+    /// The technician said the port leads to an ESP32 bootloader: otadeck resets the chip
+    /// into its ROM loader instead of looking for a REPL or an SMP server.
+    pub(super) bootloader: Cell<bool>,
+}
+
+/// A shared handle on a [`DeviceSession`]; handles are equal when they name the same device.
+#[derive(Clone)]
+pub struct DeviceHandle(Rc<DeviceSession>);
+
+impl PartialEq for DeviceHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Deref for DeviceHandle {
+    type Target = DeviceSession;
+    fn deref(&self) -> &DeviceSession {
+        &self.0
+    }
+}
+
+impl DeviceHandle {
+    /// A device with nothing connected yet, logging to `log`.
+    pub fn new(log: SessionLog) -> Self {
+        DeviceHandle(Rc::new(DeviceSession {
+            view: Store::default(),
+            progress: Store::default(),
+            log,
+            conn: RefCell::new(None),
+            cancel: CancelFlag::default(),
+            demo: RefCell::new(None),
+            family: Cell::new(None),
+            bootloader: Cell::new(false),
+        }))
+    }
+}
+
+impl DeviceSession {
+    /// Add a line to the log.
+    pub fn log(&self, level: LogLevel, message: impl Into<String>) {
+        log::append(&self.log, level, message);
+    }
+
+    /// Choose the image to flash (or none).
+    pub fn set_image(&self, image: Option<Rc<LoadedImage>>) {
+        self.view.update(|v| v.image = image);
+        self.progress.update(|p| {
+            if !matches!(p.view, FlashView::Running { .. }) {
+                p.view = FlashView::Idle;
+            }
+        });
+    }
+
+    /// Ask the running session to stop.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    pub(super) fn set_busy(&self, busy: bool) {
+        self.view.update(|v| v.busy = busy);
+    }
+
+    pub(super) fn linked(&self, kind: LinkKind) {
+        self.view.update(|v| {
+            v.link = kind;
+            v.module = None;
+            v.partitions = None;
+        });
+    }
+
+    pub(super) fn unlinked(&self) {
+        self.view.update(|v| {
+            v.link = LinkKind::None;
+            v.module = None;
+            v.partitions = None;
+            v.busy = false;
+        });
+    }
+
+    pub(super) fn flash_started(&self, total: u64) {
+        self.view.update(|v| v.flashing = true);
+        self.progress.update(|p| {
+            p.meter = Some(RateMeter::new(total, Duration::from_secs(4)));
+            p.view = FlashView::Running {
+                step: Step::Connect,
+                done: 0,
+                total,
+                rate: None,
+                eta: None,
+            };
+        });
+    }
+
+    /// An event of the running session: each goes to the one store that shows it.
+    pub(super) fn apply(&self, event: SessionEvent) {
+        match event {
+            SessionEvent::Log { level, message } => self.log(level, message),
+            SessionEvent::Step(step) => self.progress.update(|p| {
+                if let FlashView::Running { step: st, .. } = &mut p.view {
+                    *st = step;
+                }
+            }),
+            SessionEvent::Progress { done, total } => self.progress.update(|p| {
+                if let (
+                    FlashView::Running {
+                        done: d,
+                        total: t,
+                        rate,
+                        eta,
+                        ..
+                    },
+                    Some(m),
+                ) = (&mut p.view, p.meter.as_mut())
+                {
+                    m.record(now(), done);
+                    (*d, *t) = (done, total);
+                    *rate = m.bytes_per_second();
+                    *eta = m.eta();
+                }
+            }),
+            SessionEvent::Identified(info) => self.view.update(|v| v.module = Some(info)),
+            SessionEvent::Partitions(p) => self.view.update(|v| v.partitions = Some(p)),
+            // The page offers no read-back job yet.
+            SessionEvent::ReadBack { .. } => {}
+            SessionEvent::Finished(result) => {
+                if !matches!(self.progress.get().view, FlashView::Running { .. }) {
+                    return;
+                }
+                self.progress.update(|p| {
+                    p.view = match result {
+                        Ok(outcome) => FlashView::Success(outcome),
+                        Err(e) => FlashView::Failed(e),
+                    };
+                });
+                self.view.update(|v| v.flashing = false);
+            }
+        }
+    }
+
+    pub(super) fn connection(&self) -> Option<Connection> {
+        self.conn.borrow().clone()
+    }
+}

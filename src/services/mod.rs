@@ -1,0 +1,8 @@
+//! What the pages act on, with no markup: a session per connected device, the technician's
+//! actions on it, the session log, and the watched stores that redraw only what changed.
+
+pub mod device;
+pub mod devices;
+pub mod jobs;
+pub mod log;
+pub mod store;
