@@ -1,0 +1,426 @@
+//! The QuecPython `fota` driver against the simulated module, through the simulated line, with
+//! every REPL flavour and with faults: a pulled cable, a hung module, a garbled byte, a raising
+//! `write`, an image that does not fit, and the technician pressing Cancel. Whatever happens, the
+//! module must keep booting its previous firmware unless the new one was verified.
+
+mod cancel;
+mod line;
+
+use std::time::Duration;
+
+use otadeck_core::driver::quecpython::{
+    FotaOptions, QuecPythonSession, PLAIN_CHUNK, RAW_PASTE_CHUNK,
+};
+use otadeck_core::session::{
+    group_digits, FlashError, FlashErrorKind, LogLevel, Machine, SessionEvent, Step,
+};
+use otadeck_sim::firmware::{
+    demo_running_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION,
+};
+use otadeck_sim::harness::{run, Hook, Run};
+use otadeck_sim::line::{Device, LineFault, SimLink};
+use otadeck_sim::mp_repl::{RawPasteSupport, ReplDevice};
+use otadeck_sim::quecpython::{device, QuecPython, QuecPythonConfig};
+
+type Link = SimLink<ReplDevice<QuecPython>>;
+
+const LIMIT: Duration = Duration::from_secs(300);
+const KEEP_OLD: &str = "still runs its previous firmware";
+
+/// The session under test, with a record of every byte it sent and the progress it reported.
+struct Recorder {
+    inner: QuecPythonSession,
+    sent: Vec<u8>,
+    done: u64,
+    steps: Vec<Step>,
+}
+
+impl Recorder {
+    fn new(inner: QuecPythonSession) -> Self {
+        Recorder {
+            inner,
+            sent: Vec::new(),
+            done: 0,
+            steps: Vec::new(),
+        }
+    }
+}
+
+impl Machine for Recorder {
+    fn handle_input(&mut self, now: Duration, data: &[u8]) {
+        self.inner.handle_input(now, data)
+    }
+    fn handle_timeout(&mut self, now: Duration) {
+        self.inner.handle_timeout(now)
+    }
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        let tx = self.inner.poll_transmit()?;
+        self.sent.extend_from_slice(&tx);
+        Some(tx)
+    }
+    fn poll_timeout(&self) -> Option<Duration> {
+        self.inner.poll_timeout()
+    }
+    fn poll_event(&mut self) -> Option<SessionEvent> {
+        let ev = self.inner.poll_event()?;
+        match &ev {
+            SessionEvent::Progress { done, .. } => self.done = *done,
+            SessionEvent::Step(step) => self.steps.push(*step),
+            _ => {}
+        }
+        Some(ev)
+    }
+    fn cancel(&mut self, now: Duration) {
+        self.inner.cancel(now)
+    }
+    fn link_lost(&mut self, now: Duration) {
+        self.inner.link_lost(now)
+    }
+    fn is_finished(&self) -> bool {
+        self.inner.is_finished()
+    }
+}
+
+fn module(config: QuecPythonConfig, paste: RawPasteSupport) -> Link {
+    SimLink::new(device(config, demo_running_image(), paste), 115_200)
+}
+
+fn flash_session(image: Vec<u8>, options: FotaOptions) -> Recorder {
+    Recorder::new(QuecPythonSession::flash(Duration::ZERO, image, options))
+}
+
+/// Flash `image` with default options over a fresh module, faults injected up front.
+fn flash_with(
+    config: QuecPythonConfig,
+    paste: RawPasteSupport,
+    image: &[u8],
+    faults: &[LineFault],
+    hook: Option<Hook<'_, Recorder, ReplDevice<QuecPython>>>,
+) -> (Run, Recorder, Link) {
+    let mut link = module(config, paste);
+    for f in faults {
+        link.inject(*f);
+    }
+    let mut s = flash_session(image.to_vec(), FotaOptions::default());
+    let r = run(&mut s, &mut link, Duration::ZERO, LIMIT, hook);
+    (r, s, link)
+}
+
+/// A clean flash of the sample image: how many bytes the host puts on the wire.
+fn clean_wire_bytes() -> (u64, Vec<u8>) {
+    clean_wire_bytes_of(&sample_image())
+}
+
+fn clean_wire_bytes_of(image: &[u8]) -> (u64, Vec<u8>) {
+    let (r, s, link) = flash_with(
+        QuecPythonConfig::default(),
+        RawPasteSupport::Window(128),
+        image,
+        &[],
+        None,
+    );
+    r.outcome();
+    (link.delivered(), s.sent)
+}
+
+/// The sample image with its 8th write call's chunk made of Ctrl-A bytes: shorter in base64
+/// than escaped in a bytes literal, so that chunk goes base64.
+fn image_with_a_base64_chunk() -> Vec<u8> {
+    otadeck_sim::firmware::with_region(
+        &sample_image(),
+        7 * RAW_PASTE_CHUNK..8 * RAW_PASTE_CHUNK,
+        &[0x01],
+    )
+}
+
+/// Power-cycle the module (what a technician does after a failed flash) and say what it runs.
+fn version_after_power_cycle(link: &mut Link) -> String {
+    link.device.interpreter.flash.boot();
+    link.device.interpreter.running_version()
+}
+
+/// The module answers at its friendly prompt: a typed line is echoed and run.
+fn at_friendly_prompt(link: &mut Link, now: Duration) -> bool {
+    let dev = &mut link.device;
+    dev.tick(now);
+    dev.transmit(now);
+    dev.receive(now, b"print(41)\r");
+    let out = dev.transmit(now);
+    out == b"print(41)\r\n41\r\n>>> "
+}
+
+/// What every failure must tell the technician, and the log must hold.
+fn check_report(r: &Run, e: &FlashError, state: &str) {
+    let text = e.to_string();
+    eprintln!("{text}");
+    let verb = if e.kind == FlashErrorKind::Cancelled {
+        "stopped"
+    } else {
+        "failed"
+    };
+    assert!(
+        text.starts_with(&format!("{} {verb}", e.step.label())),
+        "{text}"
+    );
+    if let (Some(offset), Some(total)) = (e.offset, e.total) {
+        assert!(
+            text.contains(&format!(
+                "at byte {} of {}",
+                group_digits(offset),
+                group_digits(total)
+            )),
+            "{text}"
+        );
+    }
+    assert!(text.contains(state), "{text}");
+    // A cancel is logged as a warning, every other failure as an error.
+    let level = if e.kind == FlashErrorKind::Cancelled {
+        LogLevel::Warn
+    } else {
+        LogLevel::Error
+    };
+    assert!(
+        r.events.iter().any(|ev| matches!(
+            ev,
+            SessionEvent::Log { level: l, message } if *l == level && *message == text
+        )),
+        "the error is not in the log: {text}"
+    );
+    assert_eq!(
+        r.events.last(),
+        Some(&SessionEvent::Finished(Err(e.clone()))),
+        "the session must end with the error"
+    );
+}
+
+/// The host's last words: stop what runs (Ctrl-C), then leave the raw REPL (Ctrl-B).
+fn ends_with_release(sent: &[u8]) -> bool {
+    sent.ends_with(&[0x03, 0x03, 0x02])
+}
+
+fn write_sizes(link: &Link) -> Vec<usize> {
+    link.device
+        .interpreter
+        .calls
+        .iter()
+        .filter_map(|c| c.strip_prefix("write("))
+        .map(|c| c.split(',').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Success with each REPL flavour
+// ---------------------------------------------------------------------------------------------
+
+fn flash_succeeds(paste: RawPasteSupport, slow_reader: bool) {
+    let image = sample_image();
+    let mut link = module(QuecPythonConfig::default(), paste);
+    if slow_reader {
+        // Reads slower than the line brings bytes: only the window keeps the buffer from
+        // overflowing.
+        link.device.paste_byte_time = Duration::from_micros(150);
+    }
+    let mut s = flash_session(image.clone(), FotaOptions::default());
+    let r = run(&mut s, &mut link, Duration::ZERO, LIMIT, None);
+    let outcome = r.outcome();
+    assert!(outcome.restarted);
+    assert_eq!(outcome.bytes, image.len() as u64);
+    assert_eq!(
+        outcome.module.as_ref().unwrap().firmware_version,
+        SAMPLE_VERSION
+    );
+
+    let module = &link.device.interpreter;
+    assert_eq!(module.flash.running_image(), &image[..], "{paste:?}");
+    assert_eq!(module.running_version(), SAMPLE_VERSION);
+    assert_eq!(module.flash.boots, 1, "one restart");
+    assert_eq!(
+        link.device.overflowed, 0,
+        "{paste:?}: bytes beyond the window"
+    );
+
+    let expected_chunk = match paste {
+        RawPasteSupport::Window(_) => RAW_PASTE_CHUNK,
+        _ => PLAIN_CHUNK,
+    };
+    let sizes = write_sizes(&link);
+    assert_eq!(sizes.iter().sum::<usize>(), image.len());
+    assert!(sizes[..sizes.len() - 1]
+        .iter()
+        .all(|&n| n == expected_chunk));
+    let calls = &link.device.interpreter.calls;
+    assert_eq!(
+        calls.first().map(String::as_str),
+        Some("fota(reset_disable=0)")
+    );
+    assert_eq!(
+        &calls[calls.len() - 3..],
+        ["flush()", "verify()", "powerRestart()"]
+    );
+
+    // Progress climbs to the total, never backwards.
+    let progress: Vec<u64> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::Progress { done, .. } => Some(*done),
+            _ => None,
+        })
+        .collect();
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]));
+    assert_eq!(progress.last(), Some(&(image.len() as u64)));
+
+    // The REPL mode matches the firmware.
+    let paste_requests = s.sent.windows(3).filter(|w| w == b"\x05A\x01").count();
+    match paste {
+        RawPasteSupport::Window(_) => assert!(paste_requests > sizes.len()),
+        _ => assert_eq!(
+            paste_requests, 1,
+            "the request is not repeated after a refusal"
+        ),
+    }
+    assert_eq!(
+        s.steps,
+        [
+            Step::Connect,
+            Step::Identify,
+            Step::Prepare,
+            Step::Write,
+            Step::Flush,
+            Step::Verify,
+            Step::Restart,
+            Step::Confirm
+        ]
+    );
+}
+
+#[test]
+fn flash_with_raw_paste_window_128() {
+    flash_succeeds(RawPasteSupport::Window(128), false);
+}
+
+#[test]
+fn flash_with_raw_paste_window_32() {
+    flash_succeeds(RawPasteSupport::Window(32), false);
+}
+
+#[test]
+fn flash_with_raw_paste_window_32_and_a_slow_reader() {
+    flash_succeeds(RawPasteSupport::Window(32), true);
+}
+
+#[test]
+fn flash_with_raw_paste_window_128_and_a_slow_reader() {
+    flash_succeeds(RawPasteSupport::Window(128), true);
+}
+
+#[test]
+fn flash_when_the_module_refuses_raw_paste() {
+    flash_succeeds(RawPasteSupport::Refuses, false);
+}
+
+#[test]
+fn flash_when_the_firmware_predates_raw_paste() {
+    flash_succeeds(RawPasteSupport::Absent, false);
+}
+
+#[test]
+fn without_restart_the_new_firmware_waits_for_the_next_boot() {
+    let image = sample_image();
+    let mut link = module(QuecPythonConfig::default(), RawPasteSupport::Window(128));
+    let mut s = flash_session(
+        image.clone(),
+        FotaOptions {
+            restart: false,
+            ..FotaOptions::default()
+        },
+    );
+    let r = run(&mut s, &mut link, Duration::ZERO, LIMIT, None);
+    let outcome = r.outcome();
+    assert!(!outcome.restarted);
+    assert_eq!(outcome.bytes, image.len() as u64);
+    assert_eq!(
+        outcome.module.as_ref().unwrap().firmware_version,
+        DEMO_RUNNING_VERSION,
+        "the module identified before the flash"
+    );
+    let calls = &link.device.interpreter.calls;
+    assert_eq!(calls[0], "fota(reset_disable=1)");
+    assert!(!calls.iter().any(|c| c == "powerRestart()"));
+    assert!(!s.steps.contains(&Step::Restart));
+    assert_eq!(link.device.reboots, 0);
+    assert_eq!(
+        link.device.interpreter.running_version(),
+        DEMO_RUNNING_VERSION
+    );
+    let staged = link.device.interpreter.flash.staging.as_ref().unwrap();
+    assert!(staged.verified);
+    assert_eq!(staged.data, image);
+    // Back at the friendly prompt for whoever uses the port next.
+    assert_eq!(s.sent.last(), Some(&0x02));
+    assert!(at_friendly_prompt(
+        &mut link,
+        r.elapsed + Duration::from_secs(1)
+    ));
+
+    assert_eq!(version_after_power_cycle(&mut link), SAMPLE_VERSION);
+    assert_eq!(link.device.interpreter.flash.running_image(), &image[..]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images the module cannot take
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_empty_image_fails_before_touching_the_module() {
+    let (r, s, mut link) = flash_with(
+        QuecPythonConfig::default(),
+        RawPasteSupport::Window(128),
+        &[],
+        &[],
+        None,
+    );
+    let e = r.error();
+    assert_eq!(e.kind, FlashErrorKind::EmptyImage);
+    assert_eq!(e.step, Step::Prepare);
+    assert_eq!((e.offset, e.total), (None, None));
+    check_report(&r, e, KEEP_OLD);
+    assert!(s.sent.is_empty(), "sent {:?}", s.sent);
+    assert_eq!(link.delivered(), 0);
+    assert_eq!(link.device.execs, 0);
+    assert!(link.device.interpreter.calls.is_empty());
+    assert_eq!(version_after_power_cycle(&mut link), DEMO_RUNNING_VERSION);
+}
+
+#[test]
+fn an_image_larger_than_the_slot_is_rejected_at_the_first_write() {
+    let image = sample_image();
+    let config = QuecPythonConfig {
+        slot_size: 32 * 1024,
+        ..QuecPythonConfig::default()
+    };
+    assert!(image.len() > config.slot_size);
+    let (r, s, mut link) = flash_with(config, RawPasteSupport::Window(128), &image, &[], None);
+    let e = r.error();
+    assert_eq!(
+        e.kind,
+        FlashErrorKind::Rejected {
+            call: "fota.write",
+            returned: "-1".into()
+        }
+    );
+    assert_eq!(e.step, Step::Write);
+    assert_eq!(e.offset, Some(0));
+    assert_eq!(e.total, Some(image.len() as u64));
+    check_report(&r, e, KEEP_OLD);
+    assert!(e
+        .to_string()
+        .contains("the module refused it (fota.write returned -1)"));
+    assert_eq!(write_sizes(&link).len(), 1, "no write after the refusal");
+    assert!(ends_with_release(&s.sent));
+    assert!(at_friendly_prompt(
+        &mut link,
+        r.elapsed + Duration::from_secs(1)
+    ));
+    assert_eq!(version_after_power_cycle(&mut link), DEMO_RUNNING_VERSION);
+}
