@@ -466,7 +466,7 @@ fn bad_urls_and_apn_fields_are_refused_before_anything_is_sent() {
         ("https://fw.example.com/a\\x27.bin", "not allowed"),
     ];
     for (url, why) in bad {
-        let err = check_url(url).unwrap_err();
+        let err = check_url(url).unwrap_err().to_string();
         assert!(err.contains(why), "{url}: {err}");
         let mut link = module(config("EC600U"));
         let (r, s) = go(&mut link, DownloadOptions::new(url), None);

@@ -285,8 +285,11 @@ impl EspRomSession {
             }
             ReadWhat::Table => match esp_partition::parse(&buf)
                 .map_err(|e| e.to_string())
-                .and_then(|t| slots::check_table(&t, self.cfg.flash_size).map(|()| t))
-            {
+                .and_then(|t| {
+                    slots::check_table(&t, self.cfg.flash_size)
+                        .map(|()| t)
+                        .map_err(|e| e.to_string())
+                }) {
                 Ok(t) => {
                     self.table = Some(t);
                     match self.table.as_ref().and_then(|t| t.otadata()) {

@@ -102,21 +102,54 @@ pub fn table_complete(read: &[u8]) -> bool {
 /// Checks a partition table the module holds against the flash: every partition lies inside
 /// `flash_size` bytes and otadata holds its two sectors. Gives the reason, naming the partition
 /// and its offset, when it does not (a damaged table: offsets from it would run off the flash).
-pub fn check_table(table: &PartitionTable, flash_size: u32) -> Result<(), String> {
+pub fn check_table(table: &PartitionTable, flash_size: u32) -> Result<(), TableError> {
     for p in &table.partitions {
         let end = u64::from(p.offset) + u64::from(p.size);
         if end > u64::from(flash_size) {
-            return Err(format!(
-                "partition {:?} at {:#x} ({:#x} bytes) reaches past the end of the {:#x}-byte flash",
-                p.label, p.offset, p.size, flash_size
-            ));
+            return Err(TableError::PastFlashEnd {
+                label: p.label.clone(),
+                offset: p.offset,
+                size: p.size,
+                flash_size,
+            });
         }
     }
     match table.otadata() {
-        Some(p) if (p.size as usize) < 2 * SECTOR_LEN => Err(format!(
-            "the otadata partition at {:#x} has {:#x} bytes, less than its two {:#x}-byte sectors",
-            p.offset, p.size, SECTOR_LEN
-        )),
+        Some(p) if (p.size as usize) < 2 * SECTOR_LEN => Err(TableError::ShortOtadata {
+            offset: p.offset,
+            size: p.size,
+        }),
         _ => Ok(()),
     }
+}
+
+/// Why a partition table read from the module cannot be trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    /// A partition runs off the flash.
+    #[error(
+        "partition {label:?} at {offset:#x} ({size:#x} bytes) reaches past the end of the \
+         {flash_size:#x}-byte flash"
+    )]
+    PastFlashEnd {
+        /// Its label.
+        label: String,
+        /// Its offset.
+        offset: u32,
+        /// Its size.
+        size: u32,
+        /// The flash size.
+        flash_size: u32,
+    },
+    /// otadata is shorter than its two sectors.
+    #[error(
+        "the otadata partition at {offset:#x} has {size:#x} bytes, less than its two \
+         0x1000-byte sectors"
+    )]
+    ShortOtadata {
+        /// Its offset.
+        offset: u32,
+        /// Its size.
+        size: u32,
+    },
 }

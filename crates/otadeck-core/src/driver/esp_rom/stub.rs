@@ -16,29 +16,54 @@ pub struct Stub {
     pub segments: Vec<(u32, Vec<u8>)>,
 }
 
+/// Why a stub file cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StubError {
+    /// The file is not JSON.
+    #[error("the stub is not JSON: {0}")]
+    NotJson(String),
+    /// A field that must be a 32-bit number is missing or is not one.
+    #[error("the stub has no numeric {0:?}")]
+    NoNumber(&'static str),
+    /// The code segment is missing.
+    #[error("the stub has no \"text\"")]
+    NoText,
+    /// A segment is not base64.
+    #[error("the stub's {field:?} is not base64: {reason}")]
+    NotBase64 {
+        /// `text` or `data`.
+        field: &'static str,
+        /// What the decoder said.
+        reason: String,
+    },
+}
+
 impl Stub {
     /// Parse esptool's JSON stub format.
-    pub fn from_json(text: &str) -> Result<Stub, String> {
+    pub fn from_json(text: &str) -> Result<Stub, StubError> {
         let v: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| format!("the stub is not JSON: {e}"))?;
-        let num = |k: &str| -> Result<u32, String> {
+            serde_json::from_str(text).map_err(|e| StubError::NotJson(e.to_string()))?;
+        let num = |k: &'static str| -> Result<u32, StubError> {
             v.get(k)
                 .and_then(serde_json::Value::as_u64)
                 .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| format!("the stub has no numeric {k:?}"))
+                .ok_or(StubError::NoNumber(k))
         };
         let entry = num("entry")?;
         let mut segments = Vec::new();
-        for (data, start) in [("text", "text_start"), ("data", "data_start")] {
-            let Some(b64) = v.get(data).and_then(serde_json::Value::as_str) else {
-                if data == "text" {
-                    return Err("the stub has no \"text\"".into());
+        for (field, start) in [("text", "text_start"), ("data", "data_start")] {
+            let Some(b64) = v.get(field).and_then(serde_json::Value::as_str) else {
+                if field == "text" {
+                    return Err(StubError::NoText);
                 }
                 continue;
             };
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map_err(|e| format!("the stub's {data:?} is not base64: {e}"))?;
+                .map_err(|e| StubError::NotBase64 {
+                    field,
+                    reason: e.to_string(),
+                })?;
             segments.push((num(start)?, bytes));
         }
         Ok(Stub { entry, segments })

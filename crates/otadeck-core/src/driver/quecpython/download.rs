@@ -88,31 +88,63 @@ impl DownloadOptions {
     }
 }
 
+/// Why a package URL cannot be given to the module.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    /// Longer than the module takes.
+    #[error("it is longer than {MAX_URL_LEN} characters")]
+    TooLong,
+    /// A space, control or non-ASCII character.
+    #[error(
+        "it contains {0:?}: spaces, line breaks, control and non-ASCII characters are not \
+         allowed (percent-encode them)"
+    )]
+    NotPrintable(char),
+    /// A quote or backslash (it would end the Python string literal).
+    #[error("it contains {0:?}, which is not allowed")]
+    Quote(char),
+    /// Neither http nor https.
+    #[error("only http:// and https:// URLs are supported")]
+    Scheme,
+    /// `user@host`.
+    #[error("it carries credentials (user@host), which would end up in logs")]
+    Credentials,
+    /// `[` with no `]`.
+    #[error("its IPv6 host has no closing ]")]
+    OpenIpv6,
+    /// No host, or one with characters a host name cannot hold.
+    #[error("it has no valid host name")]
+    Host,
+    /// A port that is not 1 to 65535.
+    #[error("its port {0:?} is not a number from 1 to 65535")]
+    Port(String),
+    /// The URL parser refused it.
+    #[error("it is not a well-formed URL ({0})")]
+    Malformed(String),
+}
+
 /// A URL the module can be given, or why not. Checked before anything is sent: the URL goes
 /// into a Python string literal, so quotes, backslashes and control characters are refused.
-pub fn check_url(url: &str) -> Result<(), String> {
+pub fn check_url(url: &str) -> Result<(), UrlError> {
     if url.len() > MAX_URL_LEN {
-        return Err(format!("it is longer than {MAX_URL_LEN} characters"));
+        return Err(UrlError::TooLong);
     }
     if let Some(c) = url.chars().find(|c| !c.is_ascii_graphic()) {
-        return Err(format!(
-            "it contains {c:?}: spaces, line breaks, control and non-ASCII characters are not \
-             allowed (percent-encode them)"
-        ));
+        return Err(UrlError::NotPrintable(c));
     }
     if let Some(c) = url.chars().find(|c| matches!(c, '\'' | '"' | '\\')) {
-        return Err(format!("it contains {c:?}, which is not allowed"));
+        return Err(UrlError::Quote(c));
     }
     let rest = ["http://", "https://"]
         .iter()
         .find_map(|s| url.strip_prefix(s))
-        .ok_or("only http:// and https:// URLs are supported")?;
+        .ok_or(UrlError::Scheme)?;
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') {
-        return Err("it carries credentials (user@host), which would end up in logs".into());
+        return Err(UrlError::Credentials);
     }
     let (host, port, v6) = if let Some(v6) = authority.strip_prefix('[') {
-        let (h, after) = v6.split_once(']').ok_or("its IPv6 host has no closing ]")?;
+        let (h, after) = v6.split_once(']').ok_or(UrlError::OpenIpv6)?;
         (h, after.strip_prefix(':'), true)
     } else {
         match authority.rsplit_once(':') {
@@ -125,16 +157,16 @@ pub fn check_url(url: &str) -> Result<(), String> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.') || (v6 && c == ':'));
     if !host_ok {
-        return Err("it has no valid host name".into());
+        return Err(UrlError::Host);
     }
     if let Some(p) = port {
         if !p.parse::<u16>().is_ok_and(|p| p > 0) {
-            return Err(format!("its port {p:?} is not a number from 1 to 65535"));
+            return Err(UrlError::Port(p.to_string()));
         }
     }
     url::Url::parse(url)
         .map(|_| ())
-        .map_err(|e| format!("it is not a well-formed URL ({e})"))
+        .map_err(|e| UrlError::Malformed(e.to_string()))
 }
 
 fn check_field(what: &str, value: &str) -> Result<(), String> {
