@@ -27,47 +27,7 @@ struct Cli {
 enum Command {
     /// Flash an image into a module over a serial port, or (QuecPython) have the module
     /// download the package itself with --url.
-    Flash {
-        /// Serial device, e.g. /dev/ttyUSB0.
-        #[arg(long)]
-        port: String,
-        /// The module's family (its update protocol).
-        #[arg(long, value_parser = flash::protocol_parser())]
-        protocol: Family,
-        #[arg(long, default_value_t = 115_200)]
-        baud: u32,
-        /// Leave the module on its current firmware until its next restart (QuecPython).
-        #[arg(long)]
-        no_restart: bool,
-        /// After the restart, leave the new firmware on trial instead of accepting it (ESP32,
-        /// NodeMCU):
-        /// `otadeck accept` or `otadeck rollback` decides later.
-        #[arg(long)]
-        no_accept: bool,
-        /// QuecPython: the package URL (http or https) the module downloads itself; no IMAGE
-        /// then.
-        #[arg(long, conflicts_with = "image")]
-        url: Option<String>,
-        /// QuecPython mini FOTA: the second-stage package URL (with --url).
-        #[arg(long, requires = "url")]
-        url2: Option<String>,
-        /// ESP ROM: the flash address of the image (hex with 0x, or decimal).
-        #[arg(long, default_value = "0x10000", value_parser = parse_u32)]
-        offset: u32,
-        /// ESP ROM: send plain 1 KiB blocks instead of a zlib stream.
-        #[arg(long)]
-        plain: bool,
-        /// ESP ROM: how to put the chip into its loader.
-        #[arg(long, value_enum, default_value_t = Before::DefaultReset)]
-        before: Before,
-        /// ESP ROM: a flasher stub (esptool's JSON stub format) to load and run first; without
-        /// it the ROM loader alone does the work.
-        #[arg(long, value_name = "STUB.json")]
-        stub: Option<PathBuf>,
-        /// The image file.
-        #[arg(required_unless_present = "url")]
-        image: Option<PathBuf>,
-    },
+    Flash(FlashArgs),
     /// Ask a module what it is and which firmware it runs; without --protocol, find out what
     /// answers on the port.
     Info {
@@ -180,19 +140,47 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
 }
 
 /// `otadeck flash`, with the options of every family.
+#[derive(clap::Args)]
 struct FlashArgs {
+    /// Serial device, e.g. /dev/ttyUSB0.
+    #[arg(long)]
     port: String,
+    /// The module's family (its update protocol).
+    #[arg(long, value_parser = flash::protocol_parser())]
     protocol: Family,
+    #[arg(long, default_value_t = 115_200)]
     baud: u32,
+    /// Leave the module on its current firmware until its next restart (QuecPython).
+    #[arg(long)]
     no_restart: bool,
+    /// After the restart, leave the new firmware on trial instead of accepting it (ESP32,
+    /// NodeMCU):
+    /// `otadeck accept` or `otadeck rollback` decides later.
+    #[arg(long)]
     no_accept: bool,
+    /// QuecPython: the package URL (http or https) the module downloads itself; no IMAGE
+    /// then.
+    #[arg(long, conflicts_with = "image")]
     url: Option<String>,
+    /// QuecPython mini FOTA: the second-stage package URL (with --url).
+    #[arg(long, requires = "url")]
     url2: Option<String>,
-    image: Option<PathBuf>,
+    /// ESP ROM: the flash address of the image (hex with 0x, or decimal).
+    #[arg(long, default_value = "0x10000", value_parser = parse_u32)]
     offset: u32,
+    /// ESP ROM: send plain 1 KiB blocks instead of a zlib stream.
+    #[arg(long)]
     plain: bool,
+    /// ESP ROM: how to put the chip into its loader.
+    #[arg(long, value_enum, default_value_t = Before::DefaultReset)]
     before: Before,
+    /// ESP ROM: a flasher stub (esptool's JSON stub format) to load and run first; without
+    /// it the ROM loader alone does the work.
+    #[arg(long, value_name = "STUB.json")]
     stub: Option<PathBuf>,
+    /// The image file.
+    #[arg(required_unless_present = "url")]
+    image: Option<PathBuf>,
 }
 
 fn flash(a: FlashArgs) -> Result<ExitCode, String> {
@@ -243,33 +231,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_reset = Before::DefaultReset;
     let result = match cli.command {
-        Command::Flash {
-            port,
-            protocol,
-            baud,
-            no_restart,
-            no_accept,
-            url,
-            url2,
-            image,
-            offset,
-            plain,
-            before,
-            stub,
-        } => flash(FlashArgs {
-            port,
-            protocol,
-            baud,
-            no_restart,
-            no_accept,
-            url,
-            url2,
-            image,
-            offset,
-            plain,
-            before,
-            stub,
-        }),
+        Command::Flash(args) => flash(args),
         Command::Info {
             port,
             protocol,

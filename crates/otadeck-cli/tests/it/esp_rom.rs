@@ -96,6 +96,14 @@ fn flash_compressed_and_plain_then_info_and_switch_slots() {
         out.contains("ota_1 (running, next boot): undefined, otadeck-demo 3.0.0"),
         "{out}"
     );
+    // A rollback reads the slots first and makes the other app boot next.
+    let out = otadeck_ok(&["rollback", "--port", p, "--protocol", "esp-rom"]);
+    assert!(out.contains("next boot: ota_0"), "{out}");
+    let out = otadeck_ok(&["info", "--port", p, "--protocol", "esp-rom"]);
+    assert!(
+        out.contains("ota_0 (running, next boot): undefined, otadeck-demo 3.0.1"),
+        "{out}"
+    );
 }
 
 #[test]
