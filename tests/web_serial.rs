@@ -387,7 +387,7 @@ async fn the_classic_reset_reaches_the_lines_in_order_and_info_reads_the_slots()
     let mut cfg = EspRomConfig::new(Job::Info);
     cfg.reset = Some(ResetKind::Classic);
     let t_create = now();
-    let mut session = EspRomSession::new(cfg, t_create);
+    let mut session = EspRomSession::start(t_create, cfg);
     let (result, events) = run_session(&mut session, &conn, &CancelFlag::default()).await;
     result.expect("the info session succeeds");
     assert_eq!(session.chip(), "ESP32");
@@ -434,7 +434,7 @@ async fn the_classic_reset_reaches_the_lines_in_order_and_info_reads_the_slots()
 async fn a_compressed_flash_through_the_port_lands_byte_for_byte() {
     let (bench, conn) = esp_bench(921_600).await;
     let image = sample_image();
-    let mut session = EspRomSession::new(esp_flash_job(image.clone(), true), now());
+    let mut session = EspRomSession::start(now(), esp_flash_job(image.clone(), true));
     let (result, events) = run_session(&mut session, &conn, &CancelFlag::default()).await;
     let outcome = result.expect("the flash succeeds");
     assert_eq!(outcome.bytes, image.len() as u64);
@@ -476,7 +476,7 @@ async fn a_cable_pulled_mid_write_names_the_write_step_and_the_offset() {
         }
         b.pull();
     });
-    let mut session = EspRomSession::new(esp_flash_job(image, false), now());
+    let mut session = EspRomSession::start(now(), esp_flash_job(image, false));
     let (result, _) = run_session(&mut session, &conn, &CancelFlag::default()).await;
     let error = result.expect_err("the flash fails");
     assert_eq!(error.kind, FlashErrorKind::LinkLost);
@@ -501,7 +501,7 @@ async fn a_rejected_set_signals_ends_the_session_with_a_clear_error() {
     .unwrap();
     let mut cfg = EspRomConfig::new(Job::Info);
     cfg.reset = Some(ResetKind::Classic);
-    let mut session = EspRomSession::new(cfg, now());
+    let mut session = EspRomSession::start(now(), cfg);
     let started = now();
     let (result, events) = run_session(&mut session, &conn, &CancelFlag::default()).await;
     let ended = now() - started;

@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
     if pick & 0x40 != 0 {
         cfg.baud = Some(921_600);
     }
-    let mut s = EspRomSession::new(cfg, Duration::ZERO);
+    let mut s = EspRomSession::start(Duration::ZERO, cfg);
     let mut t = Duration::ZERO;
     let mut rest = rest;
     while let [control, len, tail @ ..] = rest {

@@ -396,7 +396,7 @@ pub fn open(
                 Job::Rollback => esp32::Job::Rollback,
                 _ => return Err(unsupported()),
             };
-            Box::new(Esp32MicroPython::session(now, job, flow))
+            Box::new(Esp32MicroPython::start(now, job, flow))
         }
         Family::NodeMcu => {
             let job = match job {
@@ -425,8 +425,8 @@ pub fn open(
             Box::new(McuBootSmp::start(now, job, SmpConfig::default()))
         }
         Family::Pycom => match job {
-            Job::Identify => Box::new(PycomFirmware::session(now, None, flow)),
-            Job::Flash { image, .. } => Box::new(PycomFirmware::session(now, Some(image), flow)),
+            Job::Identify => Box::new(PycomFirmware::start(now, None, flow)),
+            Job::Flash { image, .. } => Box::new(PycomFirmware::start(now, Some(image), flow)),
             _ => return Err(unsupported()),
         },
         Family::EspRom => Box::new(open_esp_rom(job, options, now)?),
@@ -469,7 +469,7 @@ fn open_esp_rom(job: Job, options: OpenOptions, now: Duration) -> Result<EspRomS
     config.baud = options.baud;
     config.stub = options.stub;
     config.restart = restart;
-    Ok(EspRomSession::new(config, now))
+    Ok(EspRomSession::start(now, config))
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ fn rate(baud: u32, compress: bool, image: &[u8]) -> (f64, f64, usize) {
     };
     let mut cfg = EspRomConfig::new(job);
     cfg.baud = (baud != 115_200).then_some(baud);
-    let mut s = EspRomSession::new(cfg, Duration::ZERO);
+    let mut s = EspRomSession::start(Duration::ZERO, cfg);
     // The harness switches the line when the session asks for the new rate.
     let r = run(
         &mut s,

@@ -88,7 +88,7 @@ fn record<M: Machine, D: Device>(head: &[u8], unit_ms: u64, m: M, mut link: SimL
 }
 
 fn esp(job: EspJob) -> Vec<u8> {
-    let s = EspRomSession::new(EspRomConfig::new(job), Duration::ZERO);
+    let s = EspRomSession::start(Duration::ZERO, EspRomConfig::new(job));
     record(&[], 10, s, SimLink::new(EspRomSim::new(), 115_200))
 }
 

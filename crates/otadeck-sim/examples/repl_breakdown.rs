@@ -234,13 +234,13 @@ fn main() {
             image: image.clone(),
             accept: true,
         };
-        let s = Esp32MicroPython::session(Duration::ZERO, job, FlowConfig::default());
+        let s = Esp32MicroPython::start(Duration::ZERO, job, FlowConfig::default());
         measure("ESP32 MicroPython", baud, s, link, image.len());
         let link = SimLink::new(
             pycom::device(PycomConfig::default(), demo_running_image(), paste),
             baud,
         );
-        let s = PycomFirmware::session(Duration::ZERO, Some(image.clone()), FlowConfig::default());
+        let s = PycomFirmware::start(Duration::ZERO, Some(image.clone()), FlowConfig::default());
         measure("Pycom", baud, s, link, image.len());
         let link = SimLink::new(
             quecpython::device(QuecPythonConfig::default(), demo_running_image(), paste),

@@ -84,7 +84,7 @@ fn micropython_rows(baud: u32, image: &[u8], what: &str) {
             image: image.to_vec(),
             accept: true,
         };
-        let s = Esp32MicroPython::session(Duration::ZERO, job, FlowConfig::default());
+        let s = Esp32MicroPython::start(Duration::ZERO, job, FlowConfig::default());
         let r = rates(s, &mut link, image.len());
         row(baud, &format!("ESP32 MicroPython, {name}, {what}"), r);
     }
@@ -92,7 +92,7 @@ fn micropython_rows(baud: u32, image: &[u8], what: &str) {
         pycom::device(PycomConfig::default(), demo_running_image(), paste),
         baud,
     );
-    let s = PycomFirmware::session(Duration::ZERO, Some(image.to_vec()), FlowConfig::default());
+    let s = PycomFirmware::start(Duration::ZERO, Some(image.to_vec()), FlowConfig::default());
     row(
         baud,
         &format!("Pycom (no deflate), {what}"),

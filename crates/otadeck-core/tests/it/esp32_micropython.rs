@@ -29,7 +29,7 @@ fn board(config: Esp32Config, paste: RawPasteSupport) -> Link {
 }
 
 fn session(start: Duration, job: Job) -> Session {
-    Recorder::new(Esp32MicroPython::session(start, job, FlowConfig::default()))
+    Recorder::new(Esp32MicroPython::start(start, job, FlowConfig::default()))
 }
 
 fn flash_job(image: &[u8], accept: bool) -> Job {

@@ -31,7 +31,7 @@ fn flash_job(image: &[u8], compress: bool) -> EspRomSession {
         }],
         compress,
     };
-    EspRomSession::new(EspRomConfig::new(job), Duration::ZERO)
+    EspRomSession::start(Duration::ZERO, EspRomConfig::new(job))
 }
 
 fn go(s: &mut EspRomSession, l: &mut SimLink<EspRomSim>) -> Run {
@@ -99,7 +99,7 @@ fn writes_only_clear_bits_so_the_erase_before_matters() {
 #[test]
 fn info_reads_the_slots_from_flash() {
     let mut l = link();
-    let mut s = EspRomSession::new(EspRomConfig::new(Job::Info), Duration::ZERO);
+    let mut s = EspRomSession::start(Duration::ZERO, EspRomConfig::new(Job::Info));
     let r = go(&mut s, &mut l);
     r.outcome();
     assert_eq!(s.chip(), "ESP32");
@@ -130,7 +130,7 @@ fn switching_the_boot_slot_rewrites_the_other_otadata_entry() {
     let mut l = link();
     assert_eq!(l.device.boot_choice().as_deref(), Some("ota_0"));
     let cfg = EspRomConfig::new(Job::SetBootSlot { slot: 1 });
-    let r = go(&mut EspRomSession::new(cfg, Duration::ZERO), &mut l);
+    let r = go(&mut EspRomSession::start(Duration::ZERO, cfg), &mut l);
     r.outcome();
     let od = otadata::parse(&l.device.flash[0xd000..0xf000]).unwrap();
     assert_eq!(od.entries[1].seq, 2);
@@ -149,7 +149,7 @@ fn switching_the_boot_slot_rewrites_the_other_otadata_entry() {
     assert_eq!(st.next_boot, "ota_1");
     // And back again: entry 0 now gets seq 3.
     let cfg = EspRomConfig::new(Job::SetBootSlot { slot: 0 });
-    go(&mut EspRomSession::new(cfg, Duration::ZERO), &mut l).outcome();
+    go(&mut EspRomSession::start(Duration::ZERO, cfg), &mut l).outcome();
     let od = otadata::parse(&l.device.flash[0xd000..0xf000]).unwrap();
     assert_eq!((od.entries[0].seq, od.entries[1].seq), (3, 2));
     assert_eq!(l.device.boot_choice().as_deref(), Some("ota_0"));
@@ -160,7 +160,7 @@ fn a_slot_without_an_app_cannot_be_made_to_boot() {
     let mut l = link();
     l.device.flash[OTA1 as usize..OTA1 as usize + 4096].fill(0xFF);
     let cfg = EspRomConfig::new(Job::SetBootSlot { slot: 1 });
-    let r = go(&mut EspRomSession::new(cfg, Duration::ZERO), &mut l);
+    let r = go(&mut EspRomSession::start(Duration::ZERO, cfg), &mut l);
     assert!(matches!(r.error().kind, FlashErrorKind::Unsuitable(_)));
     assert_eq!(count(&l, op::FLASH_BEGIN), 0);
     assert_eq!(l.device.boot_choice().as_deref(), Some("ota_0"));
@@ -259,7 +259,7 @@ fn a_power_cut_while_otadata_is_rewritten_keeps_a_bootable_choice() {
     };
     let cfg = EspRomConfig::new(Job::SetBootSlot { slot: 1 });
     let r = run(
-        &mut EspRomSession::new(cfg, Duration::ZERO),
+        &mut EspRomSession::start(Duration::ZERO, cfg),
         &mut l,
         Duration::ZERO,
         LIMIT,
@@ -318,7 +318,7 @@ fn a_region_that_reads_back_different_fails_verification() {
 fn a_classic_reset_is_asked_for_before_sync() {
     let mut cfg = EspRomConfig::new(Job::Info);
     cfg.reset = Some(ResetKind::Classic);
-    let mut s = EspRomSession::new(cfg, Duration::ZERO);
+    let mut s = EspRomSession::start(Duration::ZERO, cfg);
     let first = s.poll_signals().unwrap();
     assert_eq!((first.dtr, first.rts), (Some(false), Some(true)));
     assert!(
@@ -338,7 +338,7 @@ fn a_classic_reset_is_asked_for_before_sync() {
 fn a_baud_change_is_handed_to_the_pump() {
     let mut cfg = EspRomConfig::new(Job::Info);
     cfg.baud = Some(921_600);
-    let mut s = EspRomSession::new(cfg, Duration::ZERO);
+    let mut s = EspRomSession::start(Duration::ZERO, cfg);
     let mut l = link();
     let at_115200 = l.byte_time();
     let r = run(&mut s, &mut l, Duration::ZERO, LIMIT, None);
@@ -379,7 +379,7 @@ fn with_a_user_supplied_stub_the_write_uses_16k_blocks_and_raw_md5() {
     };
     let mut cfg = EspRomConfig::new(job);
     cfg.stub = Some(stub());
-    let r = go(&mut EspRomSession::new(cfg, Duration::ZERO), &mut l);
+    let r = go(&mut EspRomSession::start(Duration::ZERO, cfg), &mut l);
     r.outcome();
     assert!(l.device.stub_mode);
     assert_eq!(count(&l, op::MEM_DATA), 3);
@@ -406,7 +406,7 @@ fn a_restart_ends_with_flash_end_and_the_chip_boots_what_otadata_selects() {
     };
     let mut cfg = EspRomConfig::new(job);
     cfg.restart = true;
-    let r = go(&mut EspRomSession::new(cfg, Duration::ZERO), &mut l);
+    let r = go(&mut EspRomSession::start(Duration::ZERO, cfg), &mut l);
     assert!(r.outcome().restarted);
     assert_eq!(l.device.ops.last(), Some(&op::FLASH_DEFL_END));
     assert_eq!(l.device.boots, vec![Some("ota_0".to_string())]);
@@ -421,7 +421,7 @@ fn read_flash_returns_the_bytes_and_checks_them_by_md5() {
         offset: 0x10000 + 3,
         len,
     };
-    let mut s = EspRomSession::new(EspRomConfig::new(job), Duration::ZERO);
+    let mut s = EspRomSession::start(Duration::ZERO, EspRomConfig::new(job));
     go(&mut s, &mut l).outcome();
     let got = s.take_read();
     assert_eq!(got, l.device.flash[0x10003..0x10003 + len as usize]);
@@ -449,7 +449,7 @@ fn a_power_cut_while_the_boot_slot_is_rewritten_falls_back_to_the_other_app() {
         compress: true,
     };
     let r = run(
-        &mut EspRomSession::new(EspRomConfig::new(job), Duration::ZERO),
+        &mut EspRomSession::start(Duration::ZERO, EspRomConfig::new(job)),
         &mut l,
         Duration::ZERO,
         LIMIT,
@@ -465,7 +465,7 @@ fn a_chip_not_in_download_mode_is_named_as_such() {
     let mut l = link();
     l.inject(LineFault::StallAfter(0));
     let r = go(
-        &mut EspRomSession::new(EspRomConfig::new(Job::Info), Duration::ZERO),
+        &mut EspRomSession::start(Duration::ZERO, EspRomConfig::new(Job::Info)),
         &mut l,
     );
     let e = r.error();

@@ -18,7 +18,7 @@ fn info_with_table(entries: &[(u8, u8, u32, u32, &str)]) -> (Step, String) {
     let table = build_table(entries);
     sim.flash[0x8000..0x8000 + table.len()].copy_from_slice(&table);
     let mut link = SimLink::new(sim, 115_200);
-    let mut s = EspRomSession::new(EspRomConfig::new(Job::Info), Duration::ZERO);
+    let mut s = EspRomSession::start(Duration::ZERO, EspRomConfig::new(Job::Info));
     let r = run(
         &mut s,
         &mut link,
@@ -69,7 +69,7 @@ fn the_fuzzed_otadata_overflow_input_ends_in_an_error() {
     // 32 picks the boot slot switch to ota_0, as in the target.
     assert_eq!((pick % 5, pick >> 7), (2, 0));
     let job = Job::SetBootSlot { slot: 0 };
-    let mut s = EspRomSession::new(EspRomConfig::new(job), Duration::ZERO);
+    let mut s = EspRomSession::start(Duration::ZERO, EspRomConfig::new(job));
     let mut t = Duration::ZERO;
     let mut events = Vec::new();
     while let [control, len, tail @ ..] = rest {

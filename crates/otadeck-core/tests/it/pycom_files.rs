@@ -72,7 +72,7 @@ fn go(
     delete: Vec<String>,
     hook: Option<Hook<'_, Session, ReplDevice<Pycom>>>,
 ) -> Run {
-    let mut s = Recorder::new(PycomFiles::session(
+    let mut s = Recorder::new(PycomFiles::start(
         Duration::ZERO,
         files,
         delete,
@@ -204,7 +204,7 @@ fn without_binascii_files_go_as_bytes_literals_and_are_still_checked() {
         has_binascii: false,
         ..PycomConfig::default()
     });
-    let mut s = Recorder::new(PycomFiles::session(
+    let mut s = Recorder::new(PycomFiles::start(
         Duration::ZERO,
         files.clone(),
         delete,

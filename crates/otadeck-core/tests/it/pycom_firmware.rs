@@ -33,7 +33,7 @@ fn go(
     hook: Option<Hook<'_, Session, ReplDevice<Pycom>>>,
 ) -> (Run, Session) {
     let start = link.now() + Duration::from_secs(1);
-    let mut s = Recorder::new(PycomFirmware::session(start, image, FlowConfig::default()));
+    let mut s = Recorder::new(PycomFirmware::start(start, image, FlowConfig::default()));
     let r = run(&mut s, link, start, LIMIT, hook);
     (r, s)
 }

@@ -151,7 +151,7 @@ fn esp32_sim(opts: &Opts, job: Job) -> (Run, esp32_mp::Esp32MicroPython) {
     let device = esp32_mp::device(config, opts.firmware.clone(), support(opts.paste));
     let mut link = SimLink::new(device, 115_200);
     let start = Duration::from_secs(1);
-    let mut s = Esp32MicroPython::session(start, job, FlowConfig::default());
+    let mut s = Esp32MicroPython::start(start, job, FlowConfig::default());
     let r = run(&mut s, &mut link, start, LIMIT, None);
     (r, link.device.interpreter)
 }
@@ -170,7 +170,7 @@ fn esp32_flash(paste: &'static str) {
     ] {
         let opts = esp32_opts(paste, hide);
         let (real, state) = on_real(&opts, |now| {
-            Esp32MicroPython::session(now, job.clone(), FlowConfig::default())
+            Esp32MicroPython::start(now, job.clone(), FlowConfig::default())
         });
         let o = real.outcome();
         assert!(o.restarted);
@@ -225,7 +225,7 @@ fn esp32_without_binascii_stops_at_identify_like_the_simulator() {
         accept: true,
     };
     let (real, state) = on_real(&opts, |now| {
-        Esp32MicroPython::session(now, job.clone(), FlowConfig::default())
+        Esp32MicroPython::start(now, job.clone(), FlowConfig::default())
     });
     let e = real.error();
     assert_eq!(e.step, Step::Identify);
@@ -254,7 +254,7 @@ fn esp32_image_that_fails_validation_is_never_selected_like_the_simulator() {
     };
     let opts = esp32_opts("window", vec![]);
     let (real, state) = on_real(&opts, |now| {
-        Esp32MicroPython::session(now, job.clone(), FlowConfig::default())
+        Esp32MicroPython::start(now, job.clone(), FlowConfig::default())
     });
     let e = real.error();
     assert_eq!(e.step, Step::Verify);
@@ -273,7 +273,7 @@ fn esp32_trial_firmware_rolls_back_like_the_simulator() {
     let opts = esp32_opts("window", vec![]);
     let t = Instant::now();
     let mut board = Board::start(&opts);
-    let mut s = Esp32MicroPython::session(
+    let mut s = Esp32MicroPython::start(
         board.now(),
         Job::Flash {
             image: image.clone(),
@@ -283,7 +283,7 @@ fn esp32_trial_firmware_rolls_back_like_the_simulator() {
     );
     let real_flash = board.run(&mut s, LIMIT);
     assert!(logged(&real_flash, "runs on trial"));
-    let mut s = Esp32MicroPython::session(board.now(), Job::Rollback, FlowConfig::default());
+    let mut s = Esp32MicroPython::start(board.now(), Job::Rollback, FlowConfig::default());
     let real_back = board.run(&mut s, LIMIT);
     let state = board.finish();
     eprintln!(
@@ -300,7 +300,7 @@ fn esp32_trial_firmware_rolls_back_like_the_simulator() {
     );
     let mut link = SimLink::new(device, 115_200);
     let start = Duration::from_secs(1);
-    let mut s = Esp32MicroPython::session(
+    let mut s = Esp32MicroPython::start(
         start,
         Job::Flash {
             image,
@@ -310,7 +310,7 @@ fn esp32_trial_firmware_rolls_back_like_the_simulator() {
     );
     let sim_flash = run(&mut s, &mut link, start, LIMIT, None);
     let start = link.now() + Duration::from_secs(1);
-    let mut s = Esp32MicroPython::session(start, Job::Rollback, FlowConfig::default());
+    let mut s = Esp32MicroPython::start(start, Job::Rollback, FlowConfig::default());
     let sim_back = run(&mut s, &mut link, start, LIMIT, None);
     same_outcome(&real_flash, &sim_flash);
     same_outcome(&real_back, &sim_back);
@@ -419,7 +419,7 @@ fn pycom_flash(paste: &'static str) {
     for (hide, encodings) in cases {
         let opts = pycom_opts(paste, hide);
         let (real, state) = on_real(&opts, |now| {
-            PycomFirmware::session(now, Some(image.clone()), FlowConfig::default())
+            PycomFirmware::start(now, Some(image.clone()), FlowConfig::default())
         });
         let o = real.outcome();
         assert!(o.restarted);
@@ -444,7 +444,7 @@ fn pycom_flash(paste: &'static str) {
             let device = pycom::device(config, demo_running_image(), support(paste));
             let mut link = SimLink::new(device, 115_200);
             let start = Duration::from_secs(1);
-            let mut s = PycomFirmware::session(start, Some(image.clone()), FlowConfig::default());
+            let mut s = PycomFirmware::start(start, Some(image.clone()), FlowConfig::default());
             let sim = run(&mut s, &mut link, start, LIMIT, None);
             same_outcome(&real, &sim);
             same_esp_flash(&state, &link.device.interpreter.flash);
@@ -492,9 +492,9 @@ fn esp32_trial_firmware_is_accepted_later_like_the_simulator() {
     };
     let t = Instant::now();
     let mut board = Board::start(&esp32_opts("window", vec![]));
-    let mut s = Esp32MicroPython::session(board.now(), flash.clone(), FlowConfig::default());
+    let mut s = Esp32MicroPython::start(board.now(), flash.clone(), FlowConfig::default());
     let real_flash = board.run(&mut s, LIMIT);
-    let mut s = Esp32MicroPython::session(board.now(), Job::Accept, FlowConfig::default());
+    let mut s = Esp32MicroPython::start(board.now(), Job::Accept, FlowConfig::default());
     let real_accept = board.run(&mut s, LIMIT);
     let state = board.finish();
     eprintln!(
@@ -512,10 +512,10 @@ fn esp32_trial_firmware_is_accepted_later_like_the_simulator() {
     );
     let mut link = SimLink::new(device, 115_200);
     let start = Duration::from_secs(1);
-    let mut s = Esp32MicroPython::session(start, flash, FlowConfig::default());
+    let mut s = Esp32MicroPython::start(start, flash, FlowConfig::default());
     let sim_flash = run(&mut s, &mut link, start, LIMIT, None);
     let start = link.now() + Duration::from_secs(1);
-    let mut s = Esp32MicroPython::session(start, Job::Accept, FlowConfig::default());
+    let mut s = Esp32MicroPython::start(start, Job::Accept, FlowConfig::default());
     let sim_accept = run(&mut s, &mut link, start, LIMIT, None);
     same_outcome(&real_flash, &sim_flash);
     same_outcome(&real_accept, &sim_accept);

@@ -88,7 +88,7 @@ fn both(
         ..Opts::new("pycom", demo_running_image())
     };
     let mut board = Board::start(&opts);
-    let mut s = Recorder::new(PycomFiles::session(
+    let mut s = Recorder::new(PycomFiles::start(
         board.now(),
         files.clone(),
         delete.clone(),
@@ -127,7 +127,7 @@ fn both(
     };
     let mut link = SimLink::new(device(config, demo_running_image(), support), 115_200);
     link.device.interpreter.files = before();
-    let mut s = PycomFiles::session(Duration::ZERO, files, delete, FlowConfig::default());
+    let mut s = PycomFiles::start(Duration::ZERO, files, delete, FlowConfig::default());
     let sim = run(
         &mut s,
         &mut link,

@@ -113,7 +113,7 @@ fn esp32_flash() -> Esp32Session {
         image: sample_image(),
         accept: true,
     };
-    Esp32MicroPython::session(Duration::ZERO, job, FlowConfig::default())
+    Esp32MicroPython::start(Duration::ZERO, job, FlowConfig::default())
 }
 
 fn esp32_board() -> otadeck_sim::mp_repl::ReplDevice<esp32_mp::Esp32MicroPython> {

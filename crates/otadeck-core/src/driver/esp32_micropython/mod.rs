@@ -107,7 +107,7 @@ impl Esp32MicroPython {
     }
 
     /// Start a session for `job`.
-    pub fn session(now: Duration, job: Job, config: FlowConfig) -> Esp32Session {
+    pub fn start(now: Duration, job: Job, config: FlowConfig) -> Esp32Session {
         ReplFlow::start(now, Self::new(job), config)
     }
 

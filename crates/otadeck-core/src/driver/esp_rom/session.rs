@@ -185,7 +185,7 @@ pub struct EspRomSession {
 
 impl EspRomSession {
     /// A session for `cfg`, starting at `now`.
-    pub fn new(cfg: EspRomConfig, now: Duration) -> Self {
+    pub fn start(now: Duration, cfg: EspRomConfig) -> Self {
         let (regions, compress) = match &cfg.job {
             Job::Flash { regions, compress } => (regions.clone(), *compress),
             _ => (Vec::new(), false),

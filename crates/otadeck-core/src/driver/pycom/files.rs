@@ -149,7 +149,7 @@ impl PycomFiles {
     }
 
     /// Start a session.
-    pub fn session(
+    pub fn start(
         now: Duration,
         files: Vec<FileUpdate>,
         delete: Vec<String>,

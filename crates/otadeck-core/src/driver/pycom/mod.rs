@@ -73,7 +73,7 @@ impl PycomFirmware {
     }
 
     /// Start a session.
-    pub fn session(now: Duration, image: Option<Vec<u8>>, config: FlowConfig) -> PycomSession {
+    pub fn start(now: Duration, image: Option<Vec<u8>>, config: FlowConfig) -> PycomSession {
         ReplFlow::start(now, Self::new(image), config)
     }
 
