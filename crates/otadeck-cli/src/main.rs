@@ -74,25 +74,9 @@ enum Command {
         before: Before,
     },
     /// Accept the firmware a module runs on trial after an update.
-    Accept {
-        #[arg(long)]
-        port: String,
-        /// The module's family (its update protocol).
-        #[arg(long, value_parser = flash::protocol_parser())]
-        protocol: Family,
-        #[arg(long, default_value_t = 115_200)]
-        baud: u32,
-    },
+    Accept(DecideArgs),
     /// Return a module to the firmware in its other slot.
-    Rollback {
-        #[arg(long)]
-        port: String,
-        /// The module's family (its update protocol).
-        #[arg(long, value_parser = flash::protocol_parser())]
-        protocol: Family,
-        #[arg(long, default_value_t = 115_200)]
-        baud: u32,
-    },
+    Rollback(DecideArgs),
     /// Say what an image, manifest, job document or campaign plan is and whether it is intact.
     /// Exit status 0: valid; 1: recognised but invalid or tampered; 2: usage error or unreadable.
     Inspect {
@@ -137,6 +121,26 @@ fn target(port: &str, family: Family, baud: u32, before: Before) -> Target<'_> {
 
 fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// `otadeck accept` and `otadeck rollback`.
+#[derive(clap::Args)]
+struct DecideArgs {
+    /// Serial device, e.g. /dev/ttyUSB0.
+    #[arg(long)]
+    port: String,
+    /// The module's family (its update protocol).
+    #[arg(long, value_parser = flash::protocol_parser())]
+    protocol: Family,
+    #[arg(long, default_value_t = 115_200)]
+    baud: u32,
+}
+
+impl DecideArgs {
+    /// An ESP chip is reset into its loader first, as for the other ESP ROM commands.
+    fn target(&self) -> Target<'_> {
+        target(&self.port, self.protocol, self.baud, Before::DefaultReset)
+    }
 }
 
 /// `otadeck flash`, with the options of every family.
@@ -229,7 +233,6 @@ fn flash(a: FlashArgs) -> Result<ExitCode, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let default_reset = Before::DefaultReset;
     let result = match cli.command {
         Command::Flash(args) => flash(args),
         Command::Info {
@@ -263,24 +266,8 @@ fn main() -> ExitCode {
             Job::SetBootSlot { slot },
             None,
         ),
-        Command::Accept {
-            port,
-            protocol,
-            baud,
-        } => flash::run_job(
-            target(&port, protocol, baud, default_reset),
-            Job::Accept,
-            None,
-        ),
-        Command::Rollback {
-            port,
-            protocol,
-            baud,
-        } => flash::run_job(
-            target(&port, protocol, baud, default_reset),
-            Job::Rollback,
-            None,
-        ),
+        Command::Accept(a) => flash::run_job(a.target(), Job::Accept, None),
+        Command::Rollback(a) => flash::run_job(a.target(), Job::Rollback, None),
         Command::Inspect { source, json, key } => inspect::inspect(&source, json, key.as_deref()),
         Command::Sim { what } => sim::run(what),
     };

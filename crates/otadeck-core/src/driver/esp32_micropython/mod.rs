@@ -34,17 +34,7 @@ const RESTART: &[u8] = b"import machine\nmachine.reset()";
 const ACCEPT: &[u8] = b"from esp32 import Partition as P\nP.mark_app_valid_cancel_rollback()";
 
 /// What a session does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Job {
-    /// Read the slots only.
-    Inspect,
-    /// Write this image, boot it, and accept it when `accept` is true.
-    Flash { image: Vec<u8>, accept: bool },
-    /// Accept the running firmware (cancel the rollback).
-    Accept,
-    /// Return to the other slot's firmware.
-    Rollback,
-}
+pub use super::TrialJob as Job;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {

@@ -36,18 +36,9 @@ pub use crate::driver::nodemcu::lines::{CHUNK, PREPARE_LINE};
 /// Slot size of NodeMCU's two-slot OTA partition table, when the caller knows no better.
 pub const DEFAULT_SLOT_SIZE: u64 = 0x18_0000;
 
-/// What a session does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Job {
-    /// Read the slots only.
-    Inspect,
-    /// Write this image, boot it, and accept it when `accept` is true.
-    Flash { image: Vec<u8>, accept: bool },
-    /// Accept the running firmware (cancel the rollback).
-    Accept,
-    /// Mark the running firmware invalid and restart into the other slot.
-    Rollback,
-}
+/// What a session does (a rollback marks the running firmware invalid and restarts into the
+/// other slot).
+pub use super::TrialJob as Job;
 
 /// Tuning of a NodeMCU session.
 #[derive(Debug, Clone)]

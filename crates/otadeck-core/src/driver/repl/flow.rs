@@ -72,23 +72,26 @@ pub struct ReplFlow<P> {
 }
 
 impl<P: ReplPlan> ReplFlow<P> {
-    /// Start `plan`: interrupt the module and enter its raw REPL.
-    pub fn start(now: Duration, plan: P, config: FlowConfig) -> Self {
+    fn new(now: Duration, plan: P, config: FlowConfig, step: Step) -> Self {
         let mut flow = ReplFlow {
             plan,
             repl: RawRepl::new(config.repl.clone()),
             config,
             report: Report::default(),
             phase: Phase::Connect,
-            step: Step::Connect,
+            step,
             now,
             connect_attempts: 1,
             partial: Vec::new(),
             cancelling: false,
         };
-        flow.report
-            .events
-            .push_back(SessionEvent::Step(Step::Connect));
+        flow.report.events.push_back(SessionEvent::Step(step));
+        flow
+    }
+
+    /// Start `plan`: interrupt the module and enter its raw REPL.
+    pub fn start(now: Duration, plan: P, config: FlowConfig) -> Self {
+        let mut flow = Self::new(now, plan, config, Step::Connect);
         flow.report.log(
             LogLevel::Info,
             "Interrupting the module and entering its raw REPL",
@@ -105,19 +108,7 @@ impl<P: ReplPlan> ReplFlow<P> {
         step: Step,
         kind: FlashErrorKind,
     ) -> Self {
-        let mut flow = ReplFlow {
-            plan,
-            repl: RawRepl::new(config.repl.clone()),
-            config,
-            report: Report::default(),
-            phase: Phase::Connect,
-            step,
-            now,
-            connect_attempts: 1,
-            partial: Vec::new(),
-            cancelling: false,
-        };
-        flow.report.events.push_back(SessionEvent::Step(step));
+        let mut flow = Self::new(now, plan, config, step);
         flow.fail(kind);
         flow
     }
