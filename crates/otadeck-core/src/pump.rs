@@ -202,3 +202,231 @@ impl Pump {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::session::{FlashErrorKind, FlashOutcome, Step, TransferData};
+
+    /// A machine that asks for a scripted list of things, then waits for one byte, then
+    /// finishes; it records what it was told.
+    #[derive(Default)]
+    struct Scripted {
+        script: VecDeque<Next>,
+        told: Vec<String>,
+        events: VecDeque<SessionEvent>,
+        timeout: Option<Duration>,
+        finished: bool,
+    }
+
+    impl Scripted {
+        fn finish(&mut self, result: Result<FlashOutcome, FlashError>) {
+            self.finished = true;
+            self.events.push_back(SessionEvent::Finished(result));
+        }
+    }
+
+    impl Machine for Scripted {
+        fn handle_input(&mut self, now: Duration, data: &[u8]) {
+            self.told
+                .push(format!("input {data:?} at {}", now.as_millis()));
+            let outcome = FlashOutcome {
+                bytes: data.len() as u64,
+                restarted: false,
+                module: None,
+            };
+            self.finish(Ok(outcome));
+        }
+        fn handle_timeout(&mut self, now: Duration) {
+            self.told.push(format!("timeout at {}", now.as_millis()));
+            self.timeout = None;
+        }
+        fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+            None
+        }
+        fn poll_timeout(&self) -> Option<Duration> {
+            self.timeout
+        }
+        fn poll_event(&mut self) -> Option<SessionEvent> {
+            self.events.pop_front()
+        }
+        fn cancel(&mut self, _now: Duration) {}
+        fn link_lost(&mut self, now: Duration) {
+            self.told.push(format!("link lost at {}", now.as_millis()));
+            let error = FlashError {
+                step: Step::Write,
+                offset: None,
+                total: None,
+                kind: FlashErrorKind::LinkLost,
+                module_state: "is unchanged",
+            };
+            self.finish(Err(error));
+        }
+        fn is_finished(&self) -> bool {
+            self.finished
+        }
+        fn handle_transfer(&mut self, _now: Duration, result: Result<Vec<u8>, TransferError>) {
+            self.told.push(format!("transfer {result:?}"));
+        }
+        fn poll_next(&mut self) -> Next {
+            if let Some(next) = self.script.pop_front() {
+                return next;
+            }
+            if self.finished {
+                return Next::Finished;
+            }
+            Next::Wait {
+                until: self.timeout,
+            }
+        }
+    }
+
+    /// A port on a clock that moves only when it is read: each read jumps to the deadline
+    /// (or by 10 ms) and then delivers what `incoming` holds for that turn.
+    #[derive(Default)]
+    struct Fake {
+        now: Duration,
+        did: Vec<String>,
+        incoming: VecDeque<Result<Vec<u8>, PortError>>,
+        write_fails: bool,
+    }
+
+    impl Port for Fake {
+        fn now(&mut self) -> Duration {
+            self.now
+        }
+        fn write(&mut self, bytes: &[u8]) -> Result<(), PortError> {
+            self.did.push(format!("write {bytes:?}"));
+            if self.write_fails {
+                return Err(PortError::Gone("the cable is out".into()));
+            }
+            Ok(())
+        }
+        fn set_signals(&mut self, step: SignalStep) -> Result<(), PortError> {
+            self.did.push(format!("signals dtr {:?}", step.dtr));
+            Ok(())
+        }
+        fn set_baud(&mut self, baud: u32) -> Result<(), PortError> {
+            self.did.push(format!("baud {baud}"));
+            Ok(())
+        }
+        fn read(&mut self, deadline: Option<Duration>, buf: &mut Vec<u8>) -> Result<(), PortError> {
+            self.now = deadline.unwrap_or(self.now + Duration::from_millis(10));
+            self.did.push(format!("read at {}", self.now.as_millis()));
+            match self.incoming.pop_front() {
+                Some(Ok(bytes)) => {
+                    buf.extend(bytes);
+                    Ok(())
+                }
+                Some(Err(e)) => Err(e),
+                None => Ok(()),
+            }
+        }
+    }
+
+    fn hold(ms: u64) -> SignalStep {
+        SignalStep {
+            dtr: Some(true),
+            rts: None,
+            hold: Duration::from_millis(ms),
+        }
+    }
+
+    #[test]
+    fn each_instruction_is_done_in_order_and_a_hold_delays_the_timeout() {
+        let mut m = Scripted {
+            script: VecDeque::from([
+                Next::Signals(hold(100)),
+                Next::Transmit(vec![1, 2]),
+                Next::Baud(921_600),
+            ]),
+            timeout: Some(Duration::from_millis(20)),
+            ..Scripted::default()
+        };
+        let mut port = Fake {
+            incoming: VecDeque::from([Ok(vec![]), Ok(vec![7])]),
+            ..Fake::default()
+        };
+        let mut events = Vec::new();
+        let result = Pump::run(&mut m, &mut port, |e| events.push(e));
+        assert_eq!(result.unwrap().unwrap().bytes, 1);
+        assert_eq!(
+            port.did,
+            [
+                "signals dtr Some(true)",
+                "write [1, 2]",
+                "baud 921600",
+                // The machine wanted the clock at 20 ms; the line change holds until 100 ms.
+                "read at 100",
+                "read at 110",
+            ]
+        );
+        assert_eq!(m.told, ["timeout at 100", "input [7] at 110"]);
+        assert!(matches!(events.last(), Some(SessionEvent::Finished(Ok(_)))));
+    }
+
+    #[test]
+    fn a_failed_write_is_a_lost_link_said_in_the_log_and_later_writes_are_dropped() {
+        let mut m = Scripted {
+            script: VecDeque::from([Next::Transmit(vec![1]), Next::Transmit(vec![2])]),
+            ..Scripted::default()
+        };
+        let mut port = Fake {
+            write_fails: true,
+            ..Fake::default()
+        };
+        let mut events = Vec::new();
+        let result = Pump::run(&mut m, &mut port, |e| events.push(e));
+        assert!(matches!(result, Some(Err(e)) if e.kind == FlashErrorKind::LinkLost));
+        assert_eq!(port.did, ["write [1]"]);
+        assert!(events.iter().any(|e| matches!(
+            e,
+            SessionEvent::Log { message, .. } if message == "the cable is out"
+        )));
+    }
+
+    #[test]
+    fn a_port_that_goes_away_while_waiting_ends_the_session() {
+        let mut m = Scripted::default();
+        let mut port = Fake {
+            incoming: VecDeque::from([Err(PortError::Gone(String::new()))]),
+            ..Fake::default()
+        };
+        let result = Pump::run(&mut m, &mut port, |_| {});
+        assert!(matches!(result, Some(Err(e)) if e.kind == FlashErrorKind::LinkLost));
+        assert_eq!(m.told, ["link lost at 10"]);
+    }
+
+    #[test]
+    fn a_stopped_run_returns_no_result() {
+        let mut m = Scripted::default();
+        let mut port = Fake {
+            incoming: VecDeque::from([Err(PortError::Stopped)]),
+            ..Fake::default()
+        };
+        assert_eq!(Pump::run(&mut m, &mut port, |_| {}), None);
+        assert!(!m.finished);
+    }
+
+    #[test]
+    fn a_serial_port_refuses_usb_control_transfers() {
+        let transfer = ControlTransfer {
+            request: 3,
+            value: 0,
+            index: 0,
+            data: TransferData::In(6),
+        };
+        let mut m = Scripted {
+            script: VecDeque::from([Next::Control(transfer)]),
+            ..Scripted::default()
+        };
+        let mut port = Fake {
+            incoming: VecDeque::from([Ok(vec![9])]),
+            ..Fake::default()
+        };
+        Pump::run(&mut m, &mut port, |_| {});
+        assert_eq!(m.told[0], "transfer Err(Unsupported)");
+    }
+}

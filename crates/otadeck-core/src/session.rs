@@ -448,6 +448,68 @@ pub fn group_digits(n: u64) -> String {
 mod tests {
     use super::*;
 
+    /// A machine with a line change, bytes and a baud change all pending at once.
+    struct Pending {
+        signals: Option<SignalStep>,
+        tx: Option<Vec<u8>>,
+        baud: Option<u32>,
+        finished: bool,
+    }
+
+    impl Machine for Pending {
+        fn handle_input(&mut self, _: Duration, _: &[u8]) {}
+        fn handle_timeout(&mut self, _: Duration) {}
+        fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+            self.tx.take()
+        }
+        fn poll_timeout(&self) -> Option<Duration> {
+            Some(Duration::from_secs(1))
+        }
+        fn poll_event(&mut self) -> Option<SessionEvent> {
+            None
+        }
+        fn cancel(&mut self, _: Duration) {}
+        fn link_lost(&mut self, _: Duration) {}
+        fn is_finished(&self) -> bool {
+            self.finished
+        }
+        fn poll_signals(&mut self) -> Option<SignalStep> {
+            self.signals.take()
+        }
+        fn poll_baud(&mut self) -> Option<u32> {
+            self.baud.take()
+        }
+    }
+
+    #[test]
+    fn poll_next_gives_lines_then_bytes_then_baud_then_waits_or_finishes() {
+        let step = SignalStep {
+            dtr: Some(false),
+            rts: Some(true),
+            hold: Duration::from_millis(100),
+        };
+        let mut m = Pending {
+            signals: Some(step),
+            tx: Some(vec![0xc0]),
+            baud: Some(921_600),
+            finished: false,
+        };
+        assert_eq!(m.poll_next(), Next::Signals(step));
+        assert_eq!(m.poll_next(), Next::Transmit(vec![0xc0]));
+        assert_eq!(m.poll_next(), Next::Baud(921_600));
+        assert_eq!(
+            m.poll_next(),
+            Next::Wait {
+                until: Some(Duration::from_secs(1))
+            }
+        );
+        // A finished machine still sends its last bytes first.
+        m.tx = Some(vec![2]);
+        m.finished = true;
+        assert_eq!(m.poll_next(), Next::Transmit(vec![2]));
+        assert_eq!(m.poll_next(), Next::Finished);
+    }
+
     #[test]
     fn digits_are_grouped_by_thousands() {
         assert_eq!(group_digits(0), "0");
