@@ -9,9 +9,9 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::esp_ota::{EspOtaFlash, OtaError};
-use crate::mp_builtins;
+use crate::interp::python::builtins;
+use crate::interp::python::expr::{self, Globals, Host, PyErr, Value};
 use crate::mp_repl::{ExecResult, Interpreter, RawPasteSupport, ReplDevice};
-use crate::pyexpr::{self, Globals, Host, PyErr, Value};
 
 /// The simulated board's fixed facts and fault knobs.
 #[derive(Debug, Clone)]
@@ -360,9 +360,9 @@ impl Host for Esp32MicroPython {
                     .ok_or_else(|| PyErr::new("OSError", "[Errno 22] EINVAL"))?;
                 Ok(self.new_obj(Obj::Reader(data)))
             }
-            "binascii.hexlify" => Ok(mp_builtins::hexlify(&self.buffer(args.first())?)),
-            "binascii.a2b_base64" => mp_builtins::a2b_base64(&args),
-            "bytes.fromhex" => mp_builtins::fromhex(&args),
+            "binascii.hexlify" => Ok(builtins::hexlify(&self.buffer(args.first())?)),
+            "binascii.a2b_base64" => builtins::a2b_base64(&args),
+            "bytes.fromhex" => builtins::fromhex(&args),
             other => Err(type_error(&format!("'{other}' isn't callable"))),
         }
     }
@@ -385,11 +385,11 @@ impl Interpreter for Esp32MicroPython {
         self.printed.clear();
         self.reboot_requested = false;
         self.busy = Duration::ZERO;
-        if let Some(refused) = mp_builtins::exec_memory_error(code.len(), self.config.heap_free) {
+        if let Some(refused) = builtins::exec_memory_error(code.len(), self.config.heap_free) {
             return refused;
         }
         let mut globals = std::mem::take(&mut self.globals);
-        let outcome = pyexpr::run(code, &mut globals, self);
+        let outcome = expr::run(code, &mut globals, self);
         self.globals = globals;
         ExecResult {
             stdout: std::mem::take(&mut self.printed),

@@ -33,7 +33,7 @@ pub struct ExecResult {
 /// The language side of a simulated MicroPython module.
 pub trait Interpreter {
     /// Run `code` (a whole exec: one or more statements). From the REPL it holds one `char` per
-    /// byte received (Latin-1), so bytes literals carry any byte ([`crate::pylit`]).
+    /// byte received (Latin-1), so bytes literals carry any byte ([`crate::interp::python::lit`]).
     fn exec(&mut self, code: &str) -> ExecResult;
     /// The friendly REPL banner, e.g. `MicroPython v1.12 on 2023-03-01; EC600U with QUECTEL`.
     fn banner(&self) -> String;

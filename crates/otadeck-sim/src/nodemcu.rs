@@ -1,5 +1,5 @@
 //! A simulated NodeMCU (ESP32) board: the Lua console of `linput.c` / `lua.c` in front of
-//! [`lua_mini`], with `otaupgrade`, `encoder.fromBase64` and `node.restart` over two OTA slots
+//! [`crate::interp::lua`], with `otaupgrade`, `encoder.fromBase64` and `node.restart` over two OTA slots
 //! with ESP-IDF's rollback rules ([`EspOtaFlash`]).
 //!
 //! Console: every byte is echoed (CR and LF, and CR LF / LF CR pairs, as one LF); a line that
@@ -15,8 +15,8 @@ use base64::Engine as _;
 use otadeck_core::image::esp;
 
 use crate::esp_ota::{EspOtaFlash, OtaError};
+use crate::interp::lua::{self, Globals, Host, LuaFail, Value};
 use crate::line::Device;
-use crate::lua_mini::{self, Globals, Host, LuaFail, Value};
 
 /// Bytes at which the line editor discards a line.
 pub const LINE_DISCARD: usize = 255;
@@ -205,7 +205,7 @@ impl NodeMcu {
         self.restart = false;
         self.reset_done = false;
         let mut globals = std::mem::take(&mut self.globals);
-        let result = lua_mini::run(&src, &mut globals, self);
+        let result = lua::run(&src, &mut globals, self);
         self.globals = globals;
         let mut output = std::mem::take(&mut self.printed);
         match result {

@@ -12,9 +12,9 @@ use std::time::Duration;
 use sha1::{Digest, Sha1};
 
 use crate::esp_ota::EspOtaFlash;
-use crate::mp_builtins;
+use crate::interp::python::builtins;
+use crate::interp::python::expr::{self, Globals, Host, PyErr, Value};
 use crate::mp_repl::{ExecResult, Interpreter, RawPasteSupport, ReplDevice};
-use crate::pyexpr::{self, Globals, Host, PyErr, Value};
 
 /// The simulated board's fixed facts and fault knobs.
 #[derive(Debug, Clone)]
@@ -411,15 +411,15 @@ impl Host for Pycom {
             }
             "gc.collect" => Ok(Value::None),
             "gc.mem_free" => Ok(Value::Int(self.config.heap_free as i64)),
-            "binascii.a2b_base64" => mp_builtins::a2b_base64(&args),
+            "binascii.a2b_base64" => builtins::a2b_base64(&args),
             "binascii.hexlify" => match args.first() {
-                Some(Value::Bytes(b)) => Ok(mp_builtins::hexlify(b)),
+                Some(Value::Bytes(b)) => Ok(builtins::hexlify(b)),
                 _ => Err(PyErr::new(
                     "TypeError",
                     "object with buffer protocol required",
                 )),
             },
-            "bytes.fromhex" => mp_builtins::fromhex(&args),
+            "bytes.fromhex" => builtins::fromhex(&args),
             other => Err(PyErr::new("TypeError", format!("'{other}' isn't callable"))),
         }
     }
@@ -438,11 +438,11 @@ impl Interpreter for Pycom {
         self.printed.clear();
         self.reboot_requested = false;
         self.busy = Duration::ZERO;
-        if let Some(refused) = mp_builtins::exec_memory_error(code.len(), self.config.heap_free) {
+        if let Some(refused) = builtins::exec_memory_error(code.len(), self.config.heap_free) {
             return refused;
         }
         let mut globals = std::mem::take(&mut self.globals);
-        let outcome = pyexpr::run(code, &mut globals, self);
+        let outcome = expr::run(code, &mut globals, self);
         self.globals = globals;
         ExecResult {
             stdout: std::mem::take(&mut self.printed),

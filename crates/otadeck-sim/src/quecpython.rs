@@ -9,9 +9,9 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use crate::flash::{DualSlotFlash, Staging};
+use crate::interp::python::block::{Flow, Program, Wait};
+use crate::interp::python::expr::{Globals, Host, PyErr, Value};
 use crate::mp_repl::{ExecResult, Interpreter, RawPasteSupport, ReplDevice};
-use crate::pyblock::{Flow, Program, Wait};
-use crate::pyexpr::{Globals, Host, PyErr, Value};
 use crate::quecpython_download::{Body, Job, SimPackage};
 
 /// The simulated module's fixed facts.

@@ -17,8 +17,8 @@
 use std::time::Duration;
 
 use crate::flash::{image_is_intact, Staging};
-use crate::pyblock::Wait;
-use crate::pyexpr::{PyErr, Value};
+use crate::interp::python::block::Wait;
+use crate::interp::python::expr::{PyErr, Value};
 use crate::quecpython::QuecPython;
 
 /// Models whose `httpDownload` only says the call was accepted.

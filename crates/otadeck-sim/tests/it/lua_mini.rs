@@ -1,6 +1,6 @@
 //! The small Lua interpreter behind the simulated NodeMCU board.
 
-use otadeck_sim::lua_mini::{run, Globals, Host, LuaFail, Value};
+use otadeck_sim::interp::lua::{run, Globals, Host, LuaFail, Value};
 
 #[derive(Default)]
 struct H {

@@ -1,7 +1,7 @@
-//! Operators for [`crate::pyexpr`]: `or`, `and`, `not`, comparisons, `+` and `-` on integers
+//! Operators for [`crate::interp::python::expr`]: `or`, `and`, `not`, comparisons, `+` and `-` on integers
 //! and strings, list literals and subscripts.
 
-use crate::pyexpr::{eval, list_index, split_args, Globals, Host, PyErr, Value};
+use crate::interp::python::expr::{eval, list_index, split_args, Globals, Host, PyErr, Value};
 
 /// Byte positions of top-level (outside quotes and brackets) characters of `s`.
 fn top_level(s: &str) -> Vec<(usize, char)> {
@@ -192,7 +192,7 @@ fn matching_open_bracket(expr: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use crate::pyexpr::{eval, Globals, Host, PyErr, Value};
+    use crate::interp::python::expr::{eval, Globals, Host, PyErr, Value};
 
     struct NoHost;
     impl Host for NoHost {

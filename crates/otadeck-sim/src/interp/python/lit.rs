@@ -1,4 +1,4 @@
-//! String and bytes literals for [`crate::pyexpr`], lexed as MicroPython's `py/lexer.c` does.
+//! String and bytes literals for [`crate::interp::python::expr`], lexed as MicroPython's `py/lexer.c` does.
 //!
 //! Source reaches a simulated interpreter one `char` per byte of the exec (Latin-1, see
 //! [`crate::mp_repl::Interpreter::exec`]), so a bytes literal carries every byte value the wire
@@ -8,7 +8,7 @@
 //! digits (above 0xff is a syntax error in bytes), `\u`/`\U` (kept as written in bytes), `\N`
 //! (not implemented), and any other `\c` kept as both characters.
 
-use crate::pyexpr::{PyErr, Value};
+use crate::interp::python::expr::{PyErr, Value};
 
 fn syntax() -> PyErr {
     PyErr::new("SyntaxError", "invalid syntax")

@@ -1,4 +1,4 @@
-//! Compound statements on top of [`crate::pyexpr`]: `def`, `while`, `if`/`else`, `try`/`except`,
+//! Compound statements on top of [`crate::interp::python::expr`]: `def`, `while`, `if`/`else`, `try`/`except`,
 //! `break` and `pass`, with indented blocks. A [`Program`] runs on the virtual clock: when a
 //! statement asks the host to wait (`utime.sleep_ms`, a blocking native call), the program
 //! suspends and the module resumes it later; Ctrl-C raises `KeyboardInterrupt` where it stands
@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::pyexpr::{self, Globals, Host, PyErr, Value};
+use crate::interp::python::expr::{self, Globals, Host, PyErr, Value};
 
 /// Statements a program may run without waiting before the module lets time pass (a busy loop).
 const BUSY_STATEMENTS: u32 = 100_000;
@@ -281,7 +281,7 @@ impl Program {
             if frame.pc >= frame.block.len() {
                 if let Kind::Loop { line, cond } = frame.kind.clone() {
                     self.line = line;
-                    match pyexpr::eval(&cond, g, host) {
+                    match expr::eval(&cond, g, host) {
                         Ok(v) if v.truthy() => self.frames.last_mut().unwrap().pc = 0,
                         Ok(_) => {
                             self.frames.pop();
@@ -313,7 +313,7 @@ impl Program {
                 }
                 Stmt::While { line, cond, body } => {
                     self.line = line;
-                    match pyexpr::eval(&cond, g, host) {
+                    match expr::eval(&cond, g, host) {
                         Ok(v) if v.truthy() => self.frames.push(Frame {
                             block: body,
                             pc: 0,
@@ -330,7 +330,7 @@ impl Program {
                     orelse,
                 } => {
                     self.line = line;
-                    match pyexpr::eval(&cond, g, host) {
+                    match expr::eval(&cond, g, host) {
                         Ok(v) => self.frames.push(Frame {
                             block: if v.truthy() { body } else { orelse },
                             pc: 0,
@@ -363,14 +363,14 @@ impl Program {
             if let (Some(Value::Function(_)), Some(args)) =
                 (g.get(name).cloned(), text[open + 1..].strip_suffix(')'))
             {
-                let args = pyexpr::split_args(args)?
+                let args = expr::split_args(args)?
                     .into_iter()
-                    .map(|a| pyexpr::eval(a, g, host))
+                    .map(|a| expr::eval(a, g, host))
                     .collect::<Result<Vec<_>, _>>()?;
                 return self.call(name, args, g, host);
             }
         }
-        pyexpr::statement(text, g, host)
+        expr::statement(text, g, host)
     }
 
     /// Run the function `name` defined by this program to its end (a callback: waits inside it

@@ -132,8 +132,8 @@ pub trait Host {
         None
     }
     /// A wait the last statement asked for (`utime.sleep_ms`, a blocking call), taken once; see
-    /// [`crate::pyblock`].
-    fn take_wait(&mut self) -> Option<crate::pyblock::Wait> {
+    /// [`crate::interp::python::block`].
+    fn take_wait(&mut self) -> Option<crate::interp::python::block::Wait> {
         None
     }
 }
@@ -325,7 +325,7 @@ pub fn eval(expr: &str, g: &mut Globals, host: &mut dyn Host) -> Result<Value, P
     if let Ok(i) = expr.parse::<i64>() {
         return Ok(Value::Int(i));
     }
-    if let Some(r) = crate::pyops::eval_operators(expr, g, host) {
+    if let Some(r) = crate::interp::python::ops::eval_operators(expr, g, host) {
         return r;
     }
     match expr {
@@ -334,7 +334,7 @@ pub fn eval(expr: &str, g: &mut Globals, host: &mut dyn Host) -> Result<Value, P
         "False" => return Ok(Value::Bool(false)),
         _ => {}
     }
-    if let Some(literal) = crate::pylit::parse(expr) {
+    if let Some(literal) = crate::interp::python::lit::parse(expr) {
         return literal;
     }
     if expr.ends_with(')') {

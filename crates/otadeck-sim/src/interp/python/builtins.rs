@@ -2,8 +2,8 @@
 
 use base64::Engine as _;
 
+use crate::interp::python::expr::{PyErr, Value};
 use crate::mp_repl::ExecResult;
-use crate::pyexpr::{PyErr, Value};
 
 /// `binascii.a2b_base64(b'…')`. Like MicroPython, characters outside the alphabet are skipped.
 pub fn a2b_base64(args: &[Value]) -> Result<Value, PyErr> {
