@@ -3,7 +3,7 @@
 //! mode), both inverted: an *asserted* line pulls its pin low.
 //!
 //! The sequences are data. A session hands them out one [`SignalStep`] at a time through
-//! [`super::EspRomSession::poll_signals`]; the pump sets the lines at once when it gets a step,
+//! [`crate::session::Next::Signals`]; the pump sets the lines at once when it gets a step,
 //! and the session itself waits the step's `hold` (through `poll_timeout`) before the next.
 //! A pseudo-terminal or a WebSocket bridge has no modem lines: pumps for those ignore the steps.
 

@@ -472,7 +472,7 @@ impl Machine for EspRomSession {
         self.tx.pop_front()
     }
 
-    /// The reset into the loader (see [`super::reset`]).
+    /// The reset into the loader (see [`crate::driver::esp_rom::reset`]).
     fn poll_signals(&mut self) -> Option<SignalStep> {
         self.signals.pop_front()
     }

@@ -1,6 +1,6 @@
 //! Zephyr / MCUboot modules over MCUmgr SMP on a serial console: image state, upload (with `len`,
 //! `sha`, offsets, resume from the module's `off`, chunks sized to its `buf_size`), test, reset,
-//! confirm, erase, echo. Requests are queued [`Action`]s; each waits for the response with its
+//! confirm, erase, echo. Requests are queued actions; each waits for the response with its
 //! sequence number, and is resent a bounded number of times when unanswered.
 
 pub mod state;
