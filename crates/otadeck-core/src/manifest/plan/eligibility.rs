@@ -156,7 +156,56 @@ impl CampaignPlan {
         let mut reasons = Vec::new();
         let mut why = |code, message: String| reasons.push(Reason { code, message });
         let who = module.name();
+        self.check_lists(module, &mut why);
+        self.check_model(module, &mut why);
+        self.check_window(now_unix, &mut why);
+        self.check_strategy(module, &mut why);
+        let (updates, current) = self.choose_updates(module, &mut why);
+        let fs_bytes: u64 = updates
+            .iter()
+            .flat_map(|u| &self.packages[u.package_index].files)
+            .filter(|f| matches!(f.target, FileTarget::Destination(_)))
+            .map(|f| f.size)
+            .sum();
+        if let (Some(free), true) = (module.free_bytes, fs_bytes > 0) {
+            if free < fs_bytes {
+                why(
+                    ReasonCode::FreeSpaceLow,
+                    format!(
+                        "the files need {} on the file system; the module has {} free",
+                        bytes(fs_bytes),
+                        bytes(free)
+                    ),
+                );
+            }
+        }
+        if reasons.is_empty() && updates.is_empty() && current == self.components.len() {
+            let versions: Vec<String> = self
+                .components
+                .iter()
+                .map(|c| format!("{} {}", c.id, c.target_version))
+                .collect();
+            let message = format!("{who} is already on {}", versions.join(", "));
+            reasons.push(Reason {
+                code: ReasonCode::AlreadyCurrent,
+                message,
+            });
+        }
+        if reasons.is_empty() {
+            Eligibility::Eligible {
+                mode: self.mode,
+                updates,
+            }
+        } else {
+            Eligibility::NotEligible { reasons }
+        }
+    }
+}
 
+impl CampaignPlan {
+    /// The whitelist and the blacklist (which wins).
+    fn check_lists(&self, module: &ModuleReport, why: &mut impl FnMut(ReasonCode, String)) {
+        let who = module.name();
         let has_lists = !self.whitelist.is_empty() || !self.blacklist.is_empty();
         if module.identities().next().is_none() && has_lists {
             why(ReasonCode::NoIdentity, "the module reported no IMEI, serial or identity, so the plan's whitelist and blacklist cannot be checked".into());
@@ -173,7 +222,10 @@ impl CampaignPlan {
                 format!("{who} is not on the plan's whitelist"),
             );
         }
+    }
 
+    /// The models the plan is for.
+    fn check_model(&self, module: &ModuleReport, why: &mut impl FnMut(ReasonCode, String)) {
         if !self.models.is_empty() {
             match module.model.as_deref().map(str::trim) {
                 None => why(
@@ -193,7 +245,10 @@ impl CampaignPlan {
                 Some(_) => {}
             }
         }
+    }
 
+    /// The push window, in the plan's time zone.
+    fn check_window(&self, now_unix: i64, why: &mut impl FnMut(ReasonCode, String)) {
         if let Some(w) = &self.push_window {
             let tz = self.timezone;
             for miss in w.misses(tz, now_unix) {
@@ -222,7 +277,10 @@ impl CampaignPlan {
                 }
             }
         }
+    }
 
+    /// The strategy's minimums: battery, signal, free space.
+    fn check_strategy(&self, module: &ModuleReport, why: &mut impl FnMut(ReasonCode, String)) {
         let s = &self.strategy;
         if let Some(min) = s.min_battery_percent {
             match module.battery_percent {
@@ -258,7 +316,15 @@ impl CampaignPlan {
                 Some(_) => {}
             }
         }
+    }
 
+    /// The package for each component that needs one (a delta from the installed version
+    /// first, else a full package), and how many components are already current.
+    fn choose_updates(
+        &self,
+        module: &ModuleReport,
+        why: &mut impl FnMut(ReasonCode, String),
+    ) -> (Vec<ChosenUpdate>, usize) {
         let mut updates = Vec::new();
         let mut current = 0;
         for c in &self.components {
@@ -305,43 +371,6 @@ impl CampaignPlan {
             }
         }
 
-        let fs_bytes: u64 = updates
-            .iter()
-            .flat_map(|u| &self.packages[u.package_index].files)
-            .filter(|f| matches!(f.target, FileTarget::Destination(_)))
-            .map(|f| f.size)
-            .sum();
-        if let (Some(free), true) = (module.free_bytes, fs_bytes > 0) {
-            if free < fs_bytes {
-                why(
-                    ReasonCode::FreeSpaceLow,
-                    format!(
-                        "the files need {} on the file system; the module has {} free",
-                        bytes(fs_bytes),
-                        bytes(free)
-                    ),
-                );
-            }
-        }
-        if reasons.is_empty() && updates.is_empty() && current == self.components.len() {
-            let versions: Vec<String> = self
-                .components
-                .iter()
-                .map(|c| format!("{} {}", c.id, c.target_version))
-                .collect();
-            let message = format!("{who} is already on {}", versions.join(", "));
-            reasons.push(Reason {
-                code: ReasonCode::AlreadyCurrent,
-                message,
-            });
-        }
-        if reasons.is_empty() {
-            Eligibility::Eligible {
-                mode: self.mode,
-                updates,
-            }
-        } else {
-            Eligibility::NotEligible { reasons }
-        }
+        (updates, current)
     }
 }
