@@ -193,6 +193,143 @@ impl Pycom {
     }
 }
 
+impl Pycom {
+    /// `open` and the `os` file calls, on the simulated file system.
+    fn fs_call(&mut self, path: &str, args: &[Value]) -> Result<Value, PyErr> {
+        let args = args.to_vec();
+        match path {
+            "open" => {
+                let p = str_arg(&args, 0)?;
+                let mode = str_arg(&args, 1).unwrap_or_else(|_| "r".into());
+                let writing = mode.contains('w');
+                // Like the firmware's VFS, `open` makes no directories.
+                if writing && !self.parent_exists(&p) {
+                    return Err(enoent());
+                }
+                let data = if writing {
+                    Vec::new()
+                } else {
+                    self.files.get(&p).cloned().ok_or_else(enoent)?
+                };
+                self.handles.push(Handle {
+                    path: p,
+                    data,
+                    pos: 0,
+                    writing,
+                    open: true,
+                });
+                Ok(Value::Native(format!("file#{}", self.handles.len() - 1)))
+            }
+            "os.rename" => {
+                let (from, to) = (str_arg(&args, 0)?, str_arg(&args, 1)?);
+                self.renames += 1;
+                if self.config.fail_rename_at == Some(self.renames - 1) {
+                    return Err(PyErr::new("OSError", "[Errno 28] ENOSPC"));
+                }
+                let data = self.files.remove(&from).ok_or_else(enoent)?;
+                self.files.insert(to, data);
+                Ok(Value::None)
+            }
+            "os.stat" => {
+                let p = str_arg(&args, 0)?;
+                if let Some(data) = self.files.get(&p) {
+                    Ok(Value::Repr(format!(
+                        "(32768, 0, 0, 0, 0, 0, {}, 0, 0, 0)",
+                        data.len()
+                    )))
+                } else if self.is_dir(&p) {
+                    Ok(Value::Repr("(16384, 0, 0, 0, 0, 0, 0, 0, 0, 0)".into()))
+                } else {
+                    Err(enoent())
+                }
+            }
+            "os.mkdir" => {
+                let p = str_arg(&args, 0)?;
+                if self.files.contains_key(&p) || self.is_dir(&p) {
+                    return Err(PyErr::new("OSError", "[Errno 17] EEXIST"));
+                }
+                if !self.parent_exists(&p) {
+                    return Err(enoent());
+                }
+                self.dirs.insert(p);
+                Ok(Value::None)
+            }
+            "os.rmdir" => {
+                let p = str_arg(&args, 0)?;
+                if !self.is_dir(&p) {
+                    return Err(enoent());
+                }
+                let below = format!("{p}/");
+                let occupied = self.files.keys().any(|f| f.starts_with(&below))
+                    || self.dirs.iter().any(|d| d.starts_with(&below));
+                if occupied {
+                    return Err(PyErr::new("OSError", "[Errno 39] ENOTEMPTY"));
+                }
+                self.dirs.remove(&p);
+                Ok(Value::None)
+            }
+            "os.remove" => {
+                let p = str_arg(&args, 0)?;
+                self.files
+                    .remove(&p)
+                    .map(|_| Value::None)
+                    .ok_or_else(enoent)
+            }
+            other => Err(PyErr::new("TypeError", format!("'{other}' isn't callable"))),
+        }
+    }
+
+    /// The `pycom.ota_*` calls, on the simulated OTA slots.
+    fn ota_call(&mut self, path: &str, args: &[Value]) -> Result<Value, PyErr> {
+        match path {
+            "pycom.ota_slot" => Ok(Value::Int(
+                self.slot_address(self.flash.next_update()) as i64
+            )),
+            "pycom.ota_start" => {
+                self.calls.push("ota_start()".into());
+                self.flash.begin().map_err(|_| failed())?;
+                Ok(Value::None)
+            }
+            "pycom.ota_write" => {
+                let Some(Value::Bytes(data)) = args.first() else {
+                    return Err(PyErr::new(
+                        "TypeError",
+                        "object with buffer protocol required",
+                    ));
+                };
+                self.calls.push(format!("ota_write({})", data.len()));
+                let index = self
+                    .calls
+                    .iter()
+                    .filter(|c| c.starts_with("ota_write"))
+                    .count()
+                    - 1;
+                if self.config.fail_write_at == Some(index) {
+                    return Err(failed());
+                }
+                self.busy += self.config.write_time_per_kib * (data.len() as u32).div_ceil(1024);
+                self.flash.append(data).map_err(|_| failed())?;
+                Ok(Value::None)
+            }
+            "pycom.ota_verify" => {
+                self.calls.push("ota_verify()".into());
+                self.busy += Duration::from_millis(500);
+                let ok = self
+                    .flash
+                    .update_data()
+                    .is_some_and(crate::esp_ota::validates);
+                Ok(Value::Repr(if ok { "True" } else { "False" }.into()))
+            }
+            "pycom.ota_finish" => {
+                self.calls.push("ota_finish()".into());
+                self.flash.set_boot_update().map_err(|_| failed())?;
+                Ok(Value::None)
+            }
+            other => Err(PyErr::new("TypeError", format!("'{other}' isn't callable"))),
+        }
+    }
+}
+
 impl Host for Pycom {
     fn import(&mut self, name: &str) -> Option<Value> {
         let name = name.strip_prefix('u').unwrap_or(name);
@@ -275,83 +412,8 @@ impl Host for Pycom {
             };
         }
         match path.as_str() {
-            "open" => {
-                let p = str_arg(&args, 0)?;
-                let mode = str_arg(&args, 1).unwrap_or_else(|_| "r".into());
-                let writing = mode.contains('w');
-                // Like the firmware's VFS, `open` makes no directories.
-                if writing && !self.parent_exists(&p) {
-                    return Err(enoent());
-                }
-                let data = if writing {
-                    Vec::new()
-                } else {
-                    self.files.get(&p).cloned().ok_or_else(enoent)?
-                };
-                self.handles.push(Handle {
-                    path: p,
-                    data,
-                    pos: 0,
-                    writing,
-                    open: true,
-                });
-                Ok(Value::Native(format!("file#{}", self.handles.len() - 1)))
-            }
-            "os.rename" => {
-                let (from, to) = (str_arg(&args, 0)?, str_arg(&args, 1)?);
-                self.renames += 1;
-                if self.config.fail_rename_at == Some(self.renames - 1) {
-                    return Err(PyErr::new("OSError", "[Errno 28] ENOSPC"));
-                }
-                let data = self.files.remove(&from).ok_or_else(enoent)?;
-                self.files.insert(to, data);
-                Ok(Value::None)
-            }
-            "os.stat" => {
-                let p = str_arg(&args, 0)?;
-                if let Some(data) = self.files.get(&p) {
-                    Ok(Value::Repr(format!(
-                        "(32768, 0, 0, 0, 0, 0, {}, 0, 0, 0)",
-                        data.len()
-                    )))
-                } else if self.is_dir(&p) {
-                    Ok(Value::Repr("(16384, 0, 0, 0, 0, 0, 0, 0, 0, 0)".into()))
-                } else {
-                    Err(enoent())
-                }
-            }
-            "os.mkdir" => {
-                let p = str_arg(&args, 0)?;
-                if self.files.contains_key(&p) || self.is_dir(&p) {
-                    return Err(PyErr::new("OSError", "[Errno 17] EEXIST"));
-                }
-                if !self.parent_exists(&p) {
-                    return Err(enoent());
-                }
-                self.dirs.insert(p);
-                Ok(Value::None)
-            }
-            "os.rmdir" => {
-                let p = str_arg(&args, 0)?;
-                if !self.is_dir(&p) {
-                    return Err(enoent());
-                }
-                let below = format!("{p}/");
-                let occupied = self.files.keys().any(|f| f.starts_with(&below))
-                    || self.dirs.iter().any(|d| d.starts_with(&below));
-                if occupied {
-                    return Err(PyErr::new("OSError", "[Errno 39] ENOTEMPTY"));
-                }
-                self.dirs.remove(&p);
-                Ok(Value::None)
-            }
-            "os.remove" => {
-                let p = str_arg(&args, 0)?;
-                self.files
-                    .remove(&p)
-                    .map(|_| Value::None)
-                    .ok_or_else(enoent)
-            }
+            p if p == "open" || p.starts_with("os.") && p != "os.uname" => self.fs_call(p, &args),
+            p if p.starts_with("pycom.") => self.ota_call(p, &args),
             "hashlib.sha1" => {
                 self.hashes.push(Sha1::new());
                 Ok(Value::Native(format!("sha1#{}", self.hashes.len() - 1)))
@@ -362,49 +424,6 @@ impl Host for Pycom {
                 b = self.config.board,
                 r = self.release()
             ))),
-            "pycom.ota_slot" => Ok(Value::Int(
-                self.slot_address(self.flash.next_update()) as i64
-            )),
-            "pycom.ota_start" => {
-                self.calls.push("ota_start()".into());
-                self.flash.begin().map_err(|_| failed())?;
-                Ok(Value::None)
-            }
-            "pycom.ota_write" => {
-                let Some(Value::Bytes(data)) = args.first() else {
-                    return Err(PyErr::new(
-                        "TypeError",
-                        "object with buffer protocol required",
-                    ));
-                };
-                self.calls.push(format!("ota_write({})", data.len()));
-                let index = self
-                    .calls
-                    .iter()
-                    .filter(|c| c.starts_with("ota_write"))
-                    .count()
-                    - 1;
-                if self.config.fail_write_at == Some(index) {
-                    return Err(failed());
-                }
-                self.busy += self.config.write_time_per_kib * (data.len() as u32).div_ceil(1024);
-                self.flash.append(data).map_err(|_| failed())?;
-                Ok(Value::None)
-            }
-            "pycom.ota_verify" => {
-                self.calls.push("ota_verify()".into());
-                self.busy += Duration::from_millis(500);
-                let ok = self
-                    .flash
-                    .update_data()
-                    .is_some_and(crate::esp_ota::validates);
-                Ok(Value::Repr(if ok { "True" } else { "False" }.into()))
-            }
-            "pycom.ota_finish" => {
-                self.calls.push("ota_finish()".into());
-                self.flash.set_boot_update().map_err(|_| failed())?;
-                Ok(Value::None)
-            }
             "machine.reset" => {
                 self.reboot_requested = true;
                 Ok(Value::None)
