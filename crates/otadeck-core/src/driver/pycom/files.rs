@@ -321,6 +321,80 @@ impl PycomFiles {
     }
 }
 
+impl PycomFiles {
+    /// The encoding probe answered: try the next encoding, or start with the directories.
+    fn after_probe(
+        &mut self,
+        report: &mut Report,
+        reply: Reply<'_>,
+    ) -> Result<Next, FlashErrorKind> {
+        match self.probe.on_reply(reply) {
+            Some(ProbeStep::Try(e)) => {
+                self.stage = Stage::Probe(e);
+                Ok(Self::exec(Step::Prepare, e.imports()))
+            }
+            Some(ProbeStep::Found(e)) => {
+                let encoder = ChunkEncoder::new(e);
+                report.log(
+                    LogLevel::Info,
+                    format!("Each chunk of a file goes {}", encoder.describe_choice()),
+                );
+                self.encoder = Some(encoder);
+                report.progress(0, self.total);
+                Ok(self.dir_next(report))
+            }
+            None => Err(FlashErrorKind::Unsuitable(
+                "this firmware cannot decode binary data sent to it".into(),
+            )),
+        }
+    }
+
+    /// A chunk of the file was written: the next chunk, or the file's hash check.
+    fn after_write(&mut self, report: &mut Report, reply: Reply<'_>) -> Next {
+        let out = match reply.output() {
+            Ok(out) => out.to_string(),
+            Err(kind) => return self.undo(report, kind),
+        };
+        let Ok(end) = out.parse::<usize>() else {
+            return self.undo(report, bad_answer("file write", &out));
+        };
+        self.bytes += (end - self.offset) as u64;
+        self.offset = end;
+        report.progress(self.bytes, self.total);
+        if end < self.files[self.file].data.len() {
+            self.write_next()
+        } else {
+            self.check()
+        }
+    }
+
+    /// The staged file's SHA-1 came back: against the manifest, then the next file.
+    fn after_check(&mut self, report: &mut Report, reply: Reply<'_>) -> Next {
+        let out = match reply.output() {
+            Ok(out) => out.to_string(),
+            Err(kind) => return self.undo(report, kind),
+        };
+        let f = &self.files[self.file];
+        let got = digest_hex(&out);
+        if !got.eq_ignore_ascii_case(&f.sha1) {
+            let kind = FlashErrorKind::Mismatch(format!(
+                "{} on the module has SHA-1 {got}, not {} as the manifest says",
+                f.path, f.sha1
+            ));
+            return self.undo(report, kind);
+        }
+        self.file += 1;
+        if self.file == self.files.len() {
+            let summary = self.encoder.as_ref().map(ChunkEncoder::summary);
+            report.log(
+                LogLevel::Info,
+                format!("All files staged ({})", summary.unwrap_or_default()),
+            );
+        }
+        self.open_next(report)
+    }
+}
+
 impl ReplPlan for PycomFiles {
     fn next(&mut self, report: &mut Report, reply: Reply<'_>) -> Result<Next, FlashErrorKind> {
         if reply == Reply::Connected {
@@ -335,25 +409,7 @@ impl ReplPlan for PycomFiles {
             return Ok(Self::exec(Step::Prepare, e.imports()));
         }
         match self.stage {
-            Stage::Probe(_) => match self.probe.on_reply(reply) {
-                Some(ProbeStep::Try(e)) => {
-                    self.stage = Stage::Probe(e);
-                    Ok(Self::exec(Step::Prepare, e.imports()))
-                }
-                Some(ProbeStep::Found(e)) => {
-                    let encoder = ChunkEncoder::new(e);
-                    report.log(
-                        LogLevel::Info,
-                        format!("Each chunk of a file goes {}", encoder.describe_choice()),
-                    );
-                    self.encoder = Some(encoder);
-                    report.progress(0, self.total);
-                    Ok(self.dir_next(report))
-                }
-                None => Err(FlashErrorKind::Unsuitable(
-                    "this firmware cannot decode binary data sent to it".into(),
-                )),
-            },
+            Stage::Probe(_) => self.after_probe(report, reply),
             Stage::DirCheck => {
                 if reply.output().is_ok() {
                     self.dir += 1;
@@ -385,47 +441,8 @@ impl ReplPlan for PycomFiles {
                 }
                 Err(kind) => Ok(self.undo(report, kind)),
             },
-            Stage::Write => {
-                let out = match reply.output() {
-                    Ok(out) => out.to_string(),
-                    Err(kind) => return Ok(self.undo(report, kind)),
-                };
-                let Ok(end) = out.parse::<usize>() else {
-                    return Ok(self.undo(report, bad_answer("file write", &out)));
-                };
-                self.bytes += (end - self.offset) as u64;
-                self.offset = end;
-                report.progress(self.bytes, self.total);
-                if end < self.files[self.file].data.len() {
-                    Ok(self.write_next())
-                } else {
-                    Ok(self.check())
-                }
-            }
-            Stage::Check => {
-                let out = match reply.output() {
-                    Ok(out) => out.to_string(),
-                    Err(kind) => return Ok(self.undo(report, kind)),
-                };
-                let f = &self.files[self.file];
-                let got = digest_hex(&out);
-                if !got.eq_ignore_ascii_case(&f.sha1) {
-                    let kind = FlashErrorKind::Mismatch(format!(
-                        "{} on the module has SHA-1 {got}, not {} as the manifest says",
-                        f.path, f.sha1
-                    ));
-                    return Ok(self.undo(report, kind));
-                }
-                self.file += 1;
-                if self.file == self.files.len() {
-                    let summary = self.encoder.as_ref().map(ChunkEncoder::summary);
-                    report.log(
-                        LogLevel::Info,
-                        format!("All files staged ({})", summary.unwrap_or_default()),
-                    );
-                }
-                Ok(self.open_next(report))
-            }
+            Stage::Write => Ok(self.after_write(report, reply)),
+            Stage::Check => Ok(self.after_check(report, reply)),
             Stage::Commit => match reply.output() {
                 Ok(_) => {
                     let r = self.todo.pop().expect("a rename was in flight");
