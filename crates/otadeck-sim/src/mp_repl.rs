@@ -228,97 +228,8 @@ impl<I: Interpreter> ReplDevice<I> {
                     self.after_exec(result);
                 }
             }
-            Mode::Friendly { line } => match b {
-                CTRL_A => {
-                    self.out
-                        .extend_from_slice(b"\r\nraw REPL; CTRL-B to exit\r\n>");
-                    self.mode = Mode::Raw { buf: Vec::new() };
-                }
-                CTRL_C => {
-                    line.clear();
-                    self.out.extend_from_slice(b"\r\n>>> ");
-                }
-                CTRL_B => {
-                    line.clear();
-                    self.out.extend_from_slice(b"\r\n");
-                    let banner = self.friendly_banner();
-                    self.out.extend_from_slice(&banner);
-                }
-                CTRL_D if line.is_empty() => {
-                    self.interpreter.soft_reset();
-                    self.out.extend_from_slice(b"\r\nMPY: soft reboot\r\n");
-                    let banner = self.friendly_banner();
-                    self.out.extend_from_slice(&banner);
-                }
-                b'\r' | b'\n' => {
-                    let code = std::mem::take(line);
-                    self.out.extend_from_slice(b"\r\n");
-                    if !code.is_empty() {
-                        let result = self.interpreter.exec(&String::from_utf8_lossy(&code));
-                        self.out.extend_from_slice(result.stdout.as_bytes());
-                        self.out.extend_from_slice(result.stderr.as_bytes());
-                        if result.reboot {
-                            return self.begin_reboot(self.now + result.duration);
-                        }
-                    }
-                    self.out.extend_from_slice(b">>> ");
-                }
-                0x08 | 0x7f if !line.is_empty() => {
-                    line.pop();
-                    self.out.extend_from_slice(b"\x08 \x08");
-                }
-                0x20..=0x7e => {
-                    line.push(b);
-                    self.out.push(b);
-                }
-                _ => {}
-            },
-            Mode::Raw { buf } => match b {
-                CTRL_A if buf.len() == 2 && buf[0] == CTRL_E => {
-                    let sub = buf[1];
-                    buf.clear();
-                    match (self.paste, sub) {
-                        (RawPasteSupport::Window(window), b'A') => {
-                            self.out.extend_from_slice(b"R\x01");
-                            self.out.extend_from_slice(&window.to_le_bytes());
-                            self.out.push(CTRL_A);
-                            self.mode = Mode::RawPaste {
-                                buf: Vec::new(),
-                                window,
-                                window_remain: window,
-                                stdin: VecDeque::new(),
-                                read_at: Duration::ZERO,
-                            };
-                        }
-                        (RawPasteSupport::Absent, _) => {
-                            self.out.extend_from_slice(b"raw REPL; CTRL-B to exit\r\n>");
-                        }
-                        _ => self.out.extend_from_slice(b"R\x00>"),
-                    }
-                }
-                CTRL_A => {
-                    buf.clear();
-                    self.out.extend_from_slice(b"raw REPL; CTRL-B to exit\r\n>");
-                }
-                CTRL_B => {
-                    self.out.extend_from_slice(b"\r\n");
-                    let banner = self.friendly_banner();
-                    self.out.extend_from_slice(&banner);
-                    self.mode = Mode::Friendly { line: Vec::new() };
-                }
-                CTRL_C => buf.clear(),
-                CTRL_D if buf.is_empty() => {
-                    self.interpreter.soft_reset();
-                    self.out.extend_from_slice(
-                        b"OK\r\nMPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>",
-                    );
-                }
-                CTRL_D => {
-                    let code = std::mem::take(buf);
-                    self.run_raw(&code, true);
-                }
-                _ => buf.push(b),
-            },
+            Mode::Friendly { .. } => self.friendly_byte(b),
+            Mode::Raw { .. } => self.raw_byte(b),
             Mode::RawPaste {
                 window,
                 stdin,
@@ -340,6 +251,110 @@ impl<I: Interpreter> ReplDevice<I> {
                 }
                 stdin.push_back(b);
             }
+        }
+    }
+
+    /// A byte at the friendly prompt: a line editor, Ctrl-A into raw mode.
+    fn friendly_byte(&mut self, b: u8) {
+        let Mode::Friendly { line } = &mut self.mode else {
+            return;
+        };
+        match b {
+            CTRL_A => {
+                self.out
+                    .extend_from_slice(b"\r\nraw REPL; CTRL-B to exit\r\n>");
+                self.mode = Mode::Raw { buf: Vec::new() };
+            }
+            CTRL_C => {
+                line.clear();
+                self.out.extend_from_slice(b"\r\n>>> ");
+            }
+            CTRL_B => {
+                line.clear();
+                self.out.extend_from_slice(b"\r\n");
+                let banner = self.friendly_banner();
+                self.out.extend_from_slice(&banner);
+            }
+            CTRL_D if line.is_empty() => {
+                self.interpreter.soft_reset();
+                self.out.extend_from_slice(b"\r\nMPY: soft reboot\r\n");
+                let banner = self.friendly_banner();
+                self.out.extend_from_slice(&banner);
+            }
+            b'\r' | b'\n' => {
+                let code = std::mem::take(line);
+                self.out.extend_from_slice(b"\r\n");
+                if !code.is_empty() {
+                    let result = self.interpreter.exec(&String::from_utf8_lossy(&code));
+                    self.out.extend_from_slice(result.stdout.as_bytes());
+                    self.out.extend_from_slice(result.stderr.as_bytes());
+                    if result.reboot {
+                        return self.begin_reboot(self.now + result.duration);
+                    }
+                }
+                self.out.extend_from_slice(b">>> ");
+            }
+            0x08 | 0x7f if !line.is_empty() => {
+                line.pop();
+                self.out.extend_from_slice(b"\x08 \x08");
+            }
+            0x20..=0x7e => {
+                line.push(b);
+                self.out.push(b);
+            }
+            _ => {}
+        }
+    }
+
+    /// A byte in raw mode: code up to Ctrl-D, or the raw-paste request.
+    fn raw_byte(&mut self, b: u8) {
+        let Mode::Raw { buf } = &mut self.mode else {
+            return;
+        };
+        match b {
+            CTRL_A if buf.len() == 2 && buf[0] == CTRL_E => {
+                let sub = buf[1];
+                buf.clear();
+                match (self.paste, sub) {
+                    (RawPasteSupport::Window(window), b'A') => {
+                        self.out.extend_from_slice(b"R\x01");
+                        self.out.extend_from_slice(&window.to_le_bytes());
+                        self.out.push(CTRL_A);
+                        self.mode = Mode::RawPaste {
+                            buf: Vec::new(),
+                            window,
+                            window_remain: window,
+                            stdin: VecDeque::new(),
+                            read_at: Duration::ZERO,
+                        };
+                    }
+                    (RawPasteSupport::Absent, _) => {
+                        self.out.extend_from_slice(b"raw REPL; CTRL-B to exit\r\n>");
+                    }
+                    _ => self.out.extend_from_slice(b"R\x00>"),
+                }
+            }
+            CTRL_A => {
+                buf.clear();
+                self.out.extend_from_slice(b"raw REPL; CTRL-B to exit\r\n>");
+            }
+            CTRL_B => {
+                self.out.extend_from_slice(b"\r\n");
+                let banner = self.friendly_banner();
+                self.out.extend_from_slice(&banner);
+                self.mode = Mode::Friendly { line: Vec::new() };
+            }
+            CTRL_C => buf.clear(),
+            CTRL_D if buf.is_empty() => {
+                self.interpreter.soft_reset();
+                self.out
+                    .extend_from_slice(b"OK\r\nMPY: soft reboot\r\nraw REPL; CTRL-B to exit\r\n>");
+            }
+            CTRL_D => {
+                let code = std::mem::take(buf);
+                self.run_raw(&code, true);
+            }
+            _ => buf.push(b),
         }
     }
 
