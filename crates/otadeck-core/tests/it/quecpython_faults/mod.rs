@@ -12,7 +12,7 @@ use otadeck_core::driver::quecpython::{
     FotaOptions, QuecPythonSession, PLAIN_CHUNK, RAW_PASTE_CHUNK,
 };
 use otadeck_core::session::{
-    group_digits, FlashError, FlashErrorKind, LogLevel, Machine, SessionEvent, Step,
+    group_digits, FlashError, FlashErrorKind, Machine, SessionEvent, Step,
 };
 use otadeck_sim::firmware::{
     demo_running_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION,
@@ -28,58 +28,7 @@ const LIMIT: Duration = Duration::from_secs(300);
 const KEEP_OLD: &str = "still runs its previous firmware";
 
 /// The session under test, with a record of every byte it sent and the progress it reported.
-struct Recorder {
-    inner: QuecPythonSession,
-    sent: Vec<u8>,
-    done: u64,
-    steps: Vec<Step>,
-}
-
-impl Recorder {
-    fn new(inner: QuecPythonSession) -> Self {
-        Recorder {
-            inner,
-            sent: Vec::new(),
-            done: 0,
-            steps: Vec::new(),
-        }
-    }
-}
-
-impl Machine for Recorder {
-    fn handle_input(&mut self, now: Duration, data: &[u8]) {
-        self.inner.handle_input(now, data)
-    }
-    fn handle_timeout(&mut self, now: Duration) {
-        self.inner.handle_timeout(now)
-    }
-    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        let tx = self.inner.poll_transmit()?;
-        self.sent.extend_from_slice(&tx);
-        Some(tx)
-    }
-    fn poll_timeout(&self) -> Option<Duration> {
-        self.inner.poll_timeout()
-    }
-    fn poll_event(&mut self) -> Option<SessionEvent> {
-        let ev = self.inner.poll_event()?;
-        match &ev {
-            SessionEvent::Progress { done, .. } => self.done = *done,
-            SessionEvent::Step(step) => self.steps.push(*step),
-            _ => {}
-        }
-        Some(ev)
-    }
-    fn cancel(&mut self, now: Duration) {
-        self.inner.cancel(now)
-    }
-    fn link_lost(&mut self, now: Duration) {
-        self.inner.link_lost(now)
-    }
-    fn is_finished(&self) -> bool {
-        self.inner.is_finished()
-    }
-}
+type Recorder = crate::support::Recorder<QuecPythonSession>;
 
 fn module(config: QuecPythonConfig, paste: RawPasteSupport) -> Link {
     SimLink::new(device(config, demo_running_image(), paste), 115_200)
@@ -149,49 +98,7 @@ fn at_friendly_prompt(link: &mut Link, now: Duration) -> bool {
     out == b"print(41)\r\n41\r\n>>> "
 }
 
-/// What every failure must tell the technician, and the log must hold.
-fn check_report(r: &Run, e: &FlashError, state: &str) {
-    let text = e.to_string();
-    eprintln!("{text}");
-    let verb = if e.kind == FlashErrorKind::Cancelled {
-        "stopped"
-    } else {
-        "failed"
-    };
-    assert!(
-        text.starts_with(&format!("{} {verb}", e.step.label())),
-        "{text}"
-    );
-    if let (Some(offset), Some(total)) = (e.offset, e.total) {
-        assert!(
-            text.contains(&format!(
-                "at byte {} of {}",
-                group_digits(offset),
-                group_digits(total)
-            )),
-            "{text}"
-        );
-    }
-    assert!(text.contains(state), "{text}");
-    // A cancel is logged as a warning, every other failure as an error.
-    let level = if e.kind == FlashErrorKind::Cancelled {
-        LogLevel::Warn
-    } else {
-        LogLevel::Error
-    };
-    assert!(
-        r.events.iter().any(|ev| matches!(
-            ev,
-            SessionEvent::Log { level: l, message } if *l == level && *message == text
-        )),
-        "the error is not in the log: {text}"
-    );
-    assert_eq!(
-        r.events.last(),
-        Some(&SessionEvent::Finished(Err(e.clone()))),
-        "the session must end with the error"
-    );
-}
+use crate::support::check_report;
 
 /// The host's last words: stop what runs (Ctrl-C), then leave the raw REPL (Ctrl-B).
 fn ends_with_release(sent: &[u8]) -> bool {
