@@ -70,6 +70,18 @@ fn go(
     (r, s)
 }
 
+/// Download [`PKG`], pressing Cancel once the module reports `percent` %.
+fn download_cancelled_at(link: &mut Link, percent: u64) -> (Run, Session) {
+    let mut pressed = false;
+    let mut hook = |now: Duration, s: &mut Session, _l: &mut Link| {
+        if s.done >= percent && !pressed {
+            pressed = true;
+            s.cancel(now);
+        }
+    };
+    go(link, DownloadOptions::new(PKG), Some(&mut hook))
+}
+
 /// Pull the power, let it boot, and say what the module runs.
 fn version_after_power_cycle(link: &mut Link, now: Duration) -> String {
     link.device.power_cycle(now);
@@ -320,14 +332,7 @@ fn cancel_during_a_blocking_download_is_not_confirmed_and_says_so() {
     // The EC600U's httpDownload blocks: Ctrl-C lands only once it returned, with the package
     // already verified, so download_cancel() has nothing to stop and returns -1.
     let mut link = module(config("EC600U"));
-    let mut pressed = false;
-    let mut hook = |now: Duration, s: &mut Session, _l: &mut Link| {
-        if s.done >= 30 && !pressed {
-            pressed = true;
-            s.cancel(now);
-        }
-    };
-    let (r, _) = go(&mut link, DownloadOptions::new(PKG), Some(&mut hook));
+    let (r, _) = download_cancelled_at(&mut link, 30);
     let e = r.error();
     assert_eq!(e.kind, FlashErrorKind::Cancelled);
     check_report(&r, e, "did not confirm the cancel");
@@ -345,14 +350,7 @@ fn cancel_during_a_blocking_download_is_not_confirmed_and_says_so() {
 #[test]
 fn cancel_mid_download_is_confirmed_by_download_cancel() {
     let mut link = module(config("EC600N"));
-    let mut pressed = false;
-    let mut hook = |now: Duration, s: &mut Session, _l: &mut Link| {
-        if s.done >= 30 && !pressed {
-            pressed = true;
-            s.cancel(now);
-        }
-    };
-    let (r, _) = go(&mut link, DownloadOptions::new(PKG), Some(&mut hook));
+    let (r, _) = download_cancelled_at(&mut link, 30);
     let e = r.error();
     assert_eq!(e.kind, FlashErrorKind::Cancelled);
     assert_eq!(e.step, Step::Download);
