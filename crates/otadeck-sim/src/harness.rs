@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use otadeck_core::pump::{Port, PortError, Pump, Turn};
-use otadeck_core::session::{FlashError, FlashOutcome, Machine, SessionEvent, SignalStep};
+use otadeck_core::session::{
+    FlashError, FlashOutcome, LogLevel, Machine, SessionEvent, SignalStep,
+};
 
 use crate::line::{Device, SimLink};
 
@@ -41,6 +43,62 @@ impl Run {
             Some(Ok(o)) => o,
             other => panic!("expected a successful session, got {other:?}"),
         }
+    }
+
+    /// The outcome of a session that wrote `image` and restarted the module into `version`.
+    ///
+    /// # Panics
+    /// When the session failed, did not restart, wrote another length or the module reported
+    /// another version.
+    pub fn restarted_into(&self, image: &[u8], version: &str) -> &FlashOutcome {
+        let outcome = self.outcome();
+        assert!(outcome.restarted, "the module was not restarted");
+        assert_eq!(outcome.bytes, image.len() as u64);
+        assert_eq!(self.module_version(), version);
+        outcome
+    }
+
+    /// The firmware version the successful session's module reported.
+    ///
+    /// # Panics
+    /// When the session failed or the module was not identified.
+    pub fn module_version(&self) -> &str {
+        let module = self.outcome().module.as_ref();
+        &module.expect("the module was identified").firmware_version
+    }
+
+    /// Every progress figure reported (`done`), in order.
+    pub fn progress(&self) -> Vec<u64> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                SessionEvent::Progress { done, .. } => Some(*done),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every log message, in order.
+    pub fn logs(&self) -> Vec<&str> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                SessionEvent::Log { message, .. } => Some(message.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether a log line at `level` contains `part`.
+    pub fn logged_at(&self, level: LogLevel, part: &str) -> bool {
+        self.events.iter().any(|e| {
+            matches!(e, SessionEvent::Log { level: l, message } if *l == level && message.contains(part))
+        })
+    }
+
+    /// Whether any log line contains `part`.
+    pub fn logged(&self, part: &str) -> bool {
+        self.logs().iter().any(|m| m.contains(part))
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use otadeck_core::driver::esp32_micropython::{Esp32MicroPython, Esp32Session, Job, BLOCK};
 use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::partition_state::SlotState;
-use otadeck_core::session::{FlashErrorKind, Machine, SessionEvent, Step};
+use otadeck_core::session::{FlashErrorKind, Machine, Step};
 use otadeck_sim::esp32_mp::{device, Esp32Config, Esp32MicroPython as Board};
 use otadeck_sim::firmware::{
     demo_image, demo_running_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION,
@@ -55,13 +55,7 @@ fn flash_ok(config: Esp32Config, paste: RawPasteSupport) -> (Run, Link) {
     let image = sample_image();
     let mut link = board(config, paste);
     let (r, _) = go(&mut link, flash_job(&image, true), None);
-    let outcome = r.outcome();
-    assert!(outcome.restarted);
-    assert_eq!(outcome.bytes, image.len() as u64);
-    assert_eq!(
-        outcome.module.as_ref().unwrap().firmware_version,
-        SAMPLE_VERSION
-    );
+    r.restarted_into(&image, SAMPLE_VERSION);
     let flash = &link.device.interpreter.flash;
     assert_eq!(flash.running(), 1);
     assert_eq!(&flash.running_image()[..image.len()], image.as_slice());
@@ -83,23 +77,16 @@ fn flash_ok(config: Esp32Config, paste: RawPasteSupport) -> (Run, Link) {
     (r, link)
 }
 
-fn logged(r: &Run, text: &str) -> bool {
-    r.events
-        .iter()
-        .any(|e| matches!(e, SessionEvent::Log { message, .. } if message.contains(text)))
-}
-
 #[test]
 fn flashes_with_deflate_over_raw_paste_and_accepts() {
     let (r, _) = flash_ok(Esp32Config::default(), RawPasteSupport::Window(128));
     // Compressible blocks go deflated, the code-like ones as bytes literals.
-    assert!(logged(
-        &r,
-        "in the shortest of: deflate-compressed and base64-encoded; base64-encoded; as bytes literals"
+    assert!(r.logged(
+                "in the shortest of: deflate-compressed and base64-encoded; base64-encoded; as bytes literals"
     ));
-    assert!(logged(&r, " deflate-compressed and base64-encoded, "));
-    assert!(logged(&r, " as bytes literals); reading them back"));
-    assert!(logged(&r, "Read-back SHA-256 matches"));
+    assert!(r.logged(" deflate-compressed and base64-encoded, "));
+    assert!(r.logged(" as bytes literals); reading them back"));
+    assert!(r.logged("Read-back SHA-256 matches"));
 }
 
 #[test]
@@ -109,12 +96,11 @@ fn falls_back_to_base64_then_hex_when_modules_are_missing() {
         ..Esp32Config::default()
     };
     let (r, _) = flash_ok(no_deflate, RawPasteSupport::Window(128));
-    assert!(logged(
-        &r,
-        "in the shortest of: base64-encoded; as bytes literals"
+    assert!(r.logged(
+                "in the shortest of: base64-encoded; as bytes literals"
     ));
     // No block of this image is shorter in base64 than as a literal.
-    assert!(logged(&r, "(chunks sent: 25 as bytes literals)"));
+    assert!(r.logged("(chunks sent: 25 as bytes literals)"));
     // Every ESP32 port has binascii; a firmware without it cannot even be read, and says so.
     let bare = Esp32Config {
         has_deflate: false,
@@ -142,7 +128,7 @@ fn without_accept_the_new_firmware_is_on_trial_and_a_reset_reverts_it() {
     let mut link = board(Esp32Config::default(), RawPasteSupport::Window(128));
     let (r, _) = go(&mut link, flash_job(&image, false), None);
     r.outcome();
-    assert!(logged(&r, "runs on trial"));
+    assert!(r.logged("runs on trial"));
     let state = last_partitions(&r).unwrap();
     assert!(state.awaits_decision());
     // A second flash is refused while the first one is on trial.

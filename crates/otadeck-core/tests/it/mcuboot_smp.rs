@@ -75,26 +75,6 @@ fn last_state(r: &Run) -> PartitionState {
         .expect("the session reported the slots")
 }
 
-fn logs(r: &Run) -> Vec<String> {
-    r.events
-        .iter()
-        .filter_map(|e| match e {
-            SessionEvent::Log { message, .. } => Some(message.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-fn first_progress(r: &Run) -> u64 {
-    r.events
-        .iter()
-        .find_map(|e| match e {
-            SessionEvent::Progress { done, .. } => Some(*done),
-            _ => None,
-        })
-        .expect("progress was reported")
-}
-
 #[test]
 fn full_update_is_confirmed_and_survives_resets() {
     let mut link = module(McuBootConfig::default());
@@ -166,7 +146,7 @@ fn confirm_later_and_rollback_by_testing_the_other_slot() {
     let mut link = module(McuBootConfig::default());
     session(&mut link, flash(false), None).outcome();
     let r = session(&mut link, Job::Test { hash: None }, None);
-    assert!(logs(&r).iter().any(|l| l.contains("a reset returns")));
+    assert!(r.logs().iter().any(|l| l.contains("a reset returns")));
     assert_eq!(link.device.running_version().as_deref(), Some("1.0.0"));
     assert_eq!(reset_and_boot(&mut link), "1.0.0");
 }
@@ -196,11 +176,11 @@ fn resume_after_drop(percent: u64) {
     let r = session(&mut link, flash(true), None);
     r.outcome();
     assert_eq!(
-        first_progress(&r),
+        r.progress()[0],
         held,
         "the upload resumed at the module's offset"
     );
-    assert!(logs(&r).iter().any(|l| l.contains("resuming")));
+    assert!(r.logs().iter().any(|l| l.contains("resuming")));
     assert_eq!(reset_and_boot(&mut link), "2.1.0");
 }
 
@@ -229,7 +209,7 @@ fn a_corrupted_frame_is_dropped_and_the_chunk_sent_again() {
     let r = session(&mut link, flash(true), None);
     r.outcome();
     assert!(link.device.dropped_frames >= 1);
-    assert!(logs(&r).iter().any(|l| l.contains("sending again")));
+    assert!(r.logs().iter().any(|l| l.contains("sending again")));
     assert_eq!(reset_and_boot(&mut link), "2.1.0");
 }
 
@@ -277,15 +257,8 @@ fn a_power_cut_mid_upload_boots_the_old_image_and_the_upload_resumes() {
         "slot 0 boots after the cut"
     );
     r.outcome();
-    assert!(logs(&r).iter().any(|l| l.contains("sending again")));
-    let progress: Vec<u64> = r
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            SessionEvent::Progress { done, .. } => Some(*done),
-            _ => None,
-        })
-        .collect();
+    assert!(r.logs().iter().any(|l| l.contains("sending again")));
+    let progress = r.progress();
     assert!(progress.windows(2).all(|w| w[0] < w[1]), "never restarted");
     assert!(progress.contains(&off) || progress.iter().any(|p| *p > off));
     assert_eq!(reset_and_boot(&mut link), "2.1.0");
@@ -445,7 +418,7 @@ fn chunks_follow_buf_size_and_a_default_without_params() {
         params: false,
         ..McuBootConfig::default()
     });
-    assert!(logs(&r).iter().any(|l| l.contains("no MCUmgr parameters")));
+    assert!(r.logs().iter().any(|l| l.contains("no MCUmgr parameters")));
     let (large, _) = requests(McuBootConfig {
         buf_size: 2048,
         ..McuBootConfig::default()
@@ -458,7 +431,7 @@ fn echo_erase_and_console_noise() {
     let mut link = module(McuBootConfig::default());
     let r = session(&mut link, Job::Echo("hello".into()), None);
     r.outcome();
-    assert!(logs(&r).contains(&"echo: hello".to_string()));
+    assert!(r.logs().contains(&"echo: hello"));
     // After a reset the boot banner is on the console; the driver reads past it.
     let r = session(&mut link, Job::Reset, None);
     assert!(r.outcome().restarted);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use otadeck_core::driver::nodemcu::lines::chunk_line;
 use otadeck_core::driver::nodemcu::{Job, NodeMcuConfig, NodeMcuSession, CHUNK};
 use otadeck_core::partition_state::SlotState;
-use otadeck_core::session::{FlashErrorKind, Machine, SessionEvent, Step};
+use otadeck_core::session::{FlashErrorKind, Machine, Step};
 use otadeck_sim::firmware::{demo_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION};
 use otadeck_sim::harness::{run, Hook, Run};
 use otadeck_sim::line::{Device, LineFault, SimLink};
@@ -49,12 +49,6 @@ fn go_with(
     (r, s)
 }
 
-fn logged(r: &Run, text: &str) -> bool {
-    r.events
-        .iter()
-        .any(|e| matches!(e, SessionEvent::Log { message, .. } if message.contains(text)))
-}
-
 /// After a failure the board is power-cycled (what a technician does): it must run a valid image.
 fn boots_old_after_power_cycle(link: &mut Link) {
     let now = link.now();
@@ -70,13 +64,7 @@ fn flashes_in_base64_lines_and_accepts() {
     let image = sample_image();
     let mut link = board(BoardConfig::default());
     let (r, s) = go(&mut link, flash_job(&image, true), None);
-    let outcome = r.outcome();
-    assert!(outcome.restarted);
-    assert_eq!(outcome.bytes, image.len() as u64);
-    assert_eq!(
-        outcome.module.as_ref().unwrap().firmware_version,
-        SAMPLE_VERSION
-    );
+    r.restarted_into(&image, SAMPLE_VERSION);
     let flash = &link.device.flash;
     assert_eq!(flash.running(), 1);
     assert_eq!(flash.running_image(), image.as_slice());
@@ -104,7 +92,7 @@ fn flashes_in_base64_lines_and_accepts() {
             Step::Confirm
         ]
     );
-    assert!(logged(&r, "The running firmware is accepted"));
+    assert!(r.logged("The running firmware is accepted"));
     // It stays after another power cycle.
     let now = link.now();
     link.device.power_cycle(now);
@@ -117,7 +105,7 @@ fn without_accept_the_next_reset_reverts() {
     let mut link = board(BoardConfig::default());
     let (r, _) = go(&mut link, flash_job(&image, false), None);
     r.outcome();
-    assert!(logged(&r, "runs on trial"));
+    assert!(r.logged("runs on trial"));
     assert!(last_partitions(&r).unwrap().awaits_decision());
     // A second flash is refused while the first is on trial, before anything is written.
     let writes = link.device.writes;
@@ -312,9 +300,8 @@ fn a_lua_error_mid_write_names_the_call_and_offset() {
         e,
         "ran after the failure and wrote one more chunk past the gap",
     );
-    assert!(logged(
-        &r,
-        "The write line sent before the failure ran and wrote"
+    assert!(r.logged(
+                "The write line sent before the failure ran and wrote"
     ));
     assert_eq!(link.device.writes, 202);
     // Nothing was sent after the line queued behind the failing one.
@@ -335,7 +322,7 @@ fn a_lua_error_mid_write_names_the_call_and_offset() {
     assert_eq!(e.offset, Some(200 * CHUNK as u64));
     assert!(e.to_string().contains("(in otaupgrade.write)"), "{e}");
     check_report(&r, e, "may have written one more chunk after the failure");
-    assert!(logged(&r, "got no clear result"));
+    assert!(r.logged("got no clear result"));
     link.replug(link.now());
     boots_old_after_power_cycle(&mut link);
 }

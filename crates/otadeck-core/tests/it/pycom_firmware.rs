@@ -56,13 +56,7 @@ fn flashes_over_every_repl_flavour_verifying_before_selecting() {
         let image = sample_image();
         let mut link = board(PycomConfig::default(), paste);
         let (r, _) = go(&mut link, Some(image.clone()), None);
-        let outcome = r.outcome();
-        assert!(outcome.restarted);
-        assert_eq!(outcome.bytes, image.len() as u64);
-        assert_eq!(
-            outcome.module.as_ref().unwrap().firmware_version,
-            SAMPLE_VERSION
-        );
+        r.restarted_into(&image, SAMPLE_VERSION);
         let board = &link.device.interpreter;
         assert_eq!(board.flash.running_image(), image.as_slice());
         let calls: Vec<&str> = board

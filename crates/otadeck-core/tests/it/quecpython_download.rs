@@ -89,33 +89,13 @@ fn version_after_power_cycle(link: &mut Link, now: Duration) -> String {
     link.device.interpreter.running_version()
 }
 
-fn percentages(r: &Run) -> Vec<u64> {
-    r.events
-        .iter()
-        .filter_map(|e| match e {
-            SessionEvent::Progress { done, total: 100 } => Some(*done),
-            _ => None,
-        })
-        .collect()
-}
-
-fn logged(r: &Run, level: LogLevel, part: &str) -> bool {
-    r.events.iter().any(|e| {
-        matches!(e, SessionEvent::Log { level: l, message } if *l == level && message.contains(part))
-    })
-}
-
 #[test]
 fn a_blocking_download_reports_rising_progress_and_the_host_restarts_into_it() {
     let mut link = module(config("EC600U"));
     let (r, s) = go(&mut link, DownloadOptions::new(PKG), None);
-    let outcome = r.outcome();
-    assert!(outcome.restarted);
-    assert_eq!(
-        outcome.module.as_ref().unwrap().firmware_version,
-        SAMPLE_VERSION
-    );
-    let pct = percentages(&r);
+    assert!(r.outcome().restarted);
+    assert_eq!(r.module_version(), SAMPLE_VERSION);
+    let pct = r.progress();
     assert!(pct.len() >= 5, "{pct:?}");
     assert!(pct.windows(2).all(|w| w[0] < w[1]), "{pct:?}");
     assert_eq!(pct.last(), Some(&100));
@@ -133,7 +113,7 @@ fn a_blocking_download_reports_rising_progress_and_the_host_restarts_into_it() {
     assert!(calls.contains(&"powerRestart()".to_string()), "{calls:?}");
     assert!(s.steps.contains(&Step::Download) && s.steps.contains(&Step::Confirm));
     // https: no warning about plain http.
-    assert!(!logged(&r, LogLevel::Warn, "plain http"));
+    assert!(!r.logged_at(LogLevel::Warn, "plain http"));
     assert_eq!(
         version_after_power_cycle(&mut link, r.elapsed),
         SAMPLE_VERSION
@@ -159,12 +139,8 @@ fn progress_arrives_while_the_exec_still_runs() {
 fn an_async_model_restarts_by_itself_and_is_waited_for() {
     let mut link = module(config("EC600N"));
     let (r, _) = go(&mut link, DownloadOptions::new(PKG), None);
-    let outcome = r.outcome();
-    assert_eq!(
-        outcome.module.as_ref().unwrap().firmware_version,
-        SAMPLE_VERSION
-    );
-    assert_eq!(percentages(&r).last(), Some(&100));
+    assert_eq!(r.module_version(), SAMPLE_VERSION);
+    assert_eq!(r.progress().last(), Some(&100));
     let calls = &link.device.interpreter.calls;
     // The EC600N cannot disable its restart, so the host neither asks nor restarts it.
     assert!(
@@ -172,7 +148,7 @@ fn an_async_model_restarts_by_itself_and_is_waited_for() {
         "{calls:?}"
     );
     assert!(!calls.contains(&"powerRestart()".to_string()), "{calls:?}");
-    assert!(logged(&r, LogLevel::Info, "restarts by itself"));
+    assert!(r.logged_at(LogLevel::Info, "restarts by itself"));
     assert_eq!(
         version_after_power_cycle(&mut link, r.elapsed),
         SAMPLE_VERSION
@@ -204,11 +180,7 @@ fn mini_fota_applies_both_stages_in_order() {
     let mut options = DownloadOptions::new(STAGE1);
     options.url2 = Some(STAGE2.into());
     let (r, _) = go(&mut link, options, None);
-    let outcome = r.outcome();
-    assert_eq!(
-        outcome.module.as_ref().unwrap().firmware_version,
-        MINI_VERSION
-    );
+    assert_eq!(r.module_version(), MINI_VERSION);
     let calls = &link.device.interpreter.calls;
     let at = |c: &str| calls.iter().position(|x| x.starts_with(c)).expect(c);
     assert!(at("httpDownload(url1=") < at("mini FOTA stage 1 done"));
@@ -517,7 +489,7 @@ fn plain_http_works_with_a_warning_and_apn_settings_reach_the_module() {
     });
     let (r, _) = go(&mut link, options, None);
     r.outcome();
-    assert!(logged(&r, LogLevel::Warn, "plain http"));
+    assert!(r.logged_at(LogLevel::Warn, "plain http"));
     let warned = r.events.iter().position(|e| {
         matches!(e, SessionEvent::Log { level: LogLevel::Warn, message } if message.contains("plain http"))
     });

@@ -29,13 +29,7 @@ fn flash_sample_restarts_into_new_version() {
         Duration::from_secs(120),
         None,
     );
-    let outcome = r.outcome();
-    assert!(outcome.restarted);
-    assert_eq!(outcome.bytes, image.len() as u64);
-    assert_eq!(
-        outcome.module.as_ref().unwrap().firmware_version,
-        SAMPLE_VERSION
-    );
+    r.restarted_into(&image, SAMPLE_VERSION);
     assert_eq!(link.device.interpreter.running_version(), SAMPLE_VERSION);
     assert_eq!(link.device.overflowed, 0);
     assert!(r

@@ -39,12 +39,6 @@ fn support(paste: &str) -> RawPasteSupport {
     }
 }
 
-fn logged(r: &Run, text: &str) -> bool {
-    r.events
-        .iter()
-        .any(|e| matches!(e, SessionEvent::Log { message, .. } if message.contains(text)))
-}
-
 /// The encodings the chunks went in, from the counts the driver logs after the last write
 /// (`(chunks sent: 12 deflate-compressed and base64-encoded, 3 as bytes literals)`).
 fn chunk_encodings(r: &Run) -> Vec<Encoding> {
@@ -177,7 +171,7 @@ fn esp32_flash(paste: &'static str) {
         assert_eq!(o.bytes, image.len() as u64);
         assert_eq!(o.module.as_ref().unwrap().firmware_version, SAMPLE_VERSION);
         assert_eq!(chunk_encodings(&real), encodings);
-        assert!(logged(&real, "Read-back SHA-256 matches"));
+        assert!(real.logged("Read-back SHA-256 matches"));
         // The update slot holds the image in whole 4 KiB blocks, the padding erased flash.
         let mut padded = image.clone();
         padded.resize(image.len().div_ceil(BLOCK) * BLOCK, 0xFF);
@@ -282,7 +276,7 @@ fn esp32_trial_firmware_rolls_back_like_the_simulator() {
         FlowConfig::default(),
     );
     let real_flash = board.run(&mut s, LIMIT);
-    assert!(logged(&real_flash, "runs on trial"));
+    assert!(real_flash.logged("runs on trial"));
     let mut s = Esp32MicroPython::start(board.now(), Job::Rollback, FlowConfig::default());
     let real_back = board.run(&mut s, LIMIT);
     let state = board.finish();

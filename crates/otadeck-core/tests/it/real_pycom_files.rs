@@ -60,12 +60,6 @@ fn update() -> (Vec<FileUpdate>, Vec<String>) {
     )
 }
 
-fn logged(r: &Run, text: &str) -> bool {
-    r.events
-        .iter()
-        .any(|e| matches!(e, SessionEvent::Log { message, .. } if message.contains(text)))
-}
-
 /// A board's files and directories after an update.
 #[derive(Debug, PartialEq)]
 struct Tree {
@@ -203,12 +197,12 @@ fn files_are_committed_with_every_encoding_like_the_simulator() {
             files.iter().map(|f| f.data.len() as u64).sum::<u64>()
         );
         // Chunk by chunk: the module's best decoder where it wins, bytes literals elsewhere.
-        assert!(logged(&real, encoding), "{encoding}");
+        assert!(real.logged(encoding), "{encoding}");
         assert!(
-            logged(&real, "f.write(b'") || logged(&real, "f.write(b\""),
+            real.logged("f.write(b'") || real.logged("f.write(b\""),
             "no bytes literal"
         );
-        assert!(logged(&real, "as bytes literals)"), "the counts are logged");
+        assert!(real.logged("as bytes literals)"), "the counts are logged");
         let mut expected = before();
         expected.remove("/sd/asset.wav");
         for f in &files {

@@ -129,13 +129,7 @@ fn flash_succeeds(paste: RawPasteSupport, slow_reader: bool) {
     }
     let mut s = flash_session(image.clone(), FotaOptions::default());
     let r = run(&mut s, &mut link, Duration::ZERO, LIMIT, None);
-    let outcome = r.outcome();
-    assert!(outcome.restarted);
-    assert_eq!(outcome.bytes, image.len() as u64);
-    assert_eq!(
-        outcome.module.as_ref().unwrap().firmware_version,
-        SAMPLE_VERSION
-    );
+    r.restarted_into(&image, SAMPLE_VERSION);
 
     let module = &link.device.interpreter;
     assert_eq!(module.flash.running_image(), &image[..], "{paste:?}");
@@ -166,14 +160,7 @@ fn flash_succeeds(paste: RawPasteSupport, slow_reader: bool) {
     );
 
     // Progress climbs to the total, never backwards.
-    let progress: Vec<u64> = r
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            SessionEvent::Progress { done, .. } => Some(*done),
-            _ => None,
-        })
-        .collect();
+    let progress = r.progress();
     assert!(progress.windows(2).all(|w| w[0] <= w[1]));
     assert_eq!(progress.last(), Some(&(image.len() as u64)));
 
