@@ -37,6 +37,15 @@ pub fn parse_uname(text: &str) -> Option<Vec<(String, String)>> {
     Some(out)
 }
 
+/// The value of `key` in fields from [`parse_uname`]; empty when it is absent.
+pub fn uname_field(fields: &[(String, String)], key: &str) -> String {
+    fields
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::esp_ota::{EspOtaFlash, OtaError};
-use crate::interp::python::builtins;
-use crate::interp::python::expr::{self, Globals, Host, PyErr, Value};
+use crate::interp::python::builtins::{self, ExecState, LineBoard};
+use crate::interp::python::expr::{Host, Kwargs, PyErr, PyResult, Value};
 use crate::mp_repl::{ExecResult, Interpreter, RawPasteSupport, ReplDevice};
 
 /// The simulated board's fixed facts and fault knobs.
@@ -72,11 +72,8 @@ pub struct Esp32MicroPython {
     /// The board's flash.
     pub flash: EspOtaFlash,
     config: Esp32Config,
-    globals: Globals,
+    exec: ExecState,
     objects: Vec<Obj>,
-    printed: String,
-    reboot_requested: bool,
-    busy: Duration,
     /// Blocks written since power-on, for tests.
     pub blocks_written: usize,
 }
@@ -111,11 +108,8 @@ impl Esp32MicroPython {
         Esp32MicroPython {
             flash: EspOtaFlash::new(config.slot_size, firmware),
             config,
-            globals: Globals::default(),
+            exec: ExecState::default(),
             objects: Vec::new(),
-            printed: String::new(),
-            reboot_requested: false,
-            busy: Duration::ZERO,
             blocks_written: 0,
         }
     }
@@ -153,7 +147,7 @@ impl Esp32MicroPython {
         )
     }
 
-    fn call_method(&mut self, id: usize, method: &str, args: Vec<Value>) -> Result<Value, PyErr> {
+    fn call_method(&mut self, id: usize, method: &str, args: Vec<Value>) -> PyResult {
         let obj = self
             .objects
             .get(id)
@@ -212,12 +206,12 @@ impl Esp32MicroPython {
                     .raw_write(slot, block * 4096, &data)
                     .map_err(os_error)?;
                 self.blocks_written += 1;
-                self.busy += self.config.block_write_time;
+                self.exec.busy += self.config.block_write_time;
                 Ok(Value::None)
             }
             (Obj::Slot(s), "set_boot") => {
                 let slot = *s;
-                self.busy += Duration::from_millis(300);
+                self.exec.busy += Duration::from_millis(300);
                 self.flash.set_boot(slot).map_err(os_error)?;
                 Ok(Value::None)
             }
@@ -249,17 +243,8 @@ impl Host for Esp32MicroPython {
         known.then(|| Value::Module(name.to_string()))
     }
 
-    fn getattr(&mut self, obj: &Value, attr: &str) -> Result<Value, PyErr> {
-        let path = match obj {
-            Value::Module(m) => format!("{m}.{attr}"),
-            Value::Native(n) => format!("{n}.{attr}"),
-            other => {
-                return Err(PyErr::new(
-                    "AttributeError",
-                    format!("'{}' object has no attribute '{attr}'", other.repr()),
-                ))
-            }
-        };
+    fn getattr(&mut self, obj: &Value, attr: &str) -> PyResult {
+        let path = builtins::attr_path(obj, attr)?;
         match path.as_str() {
             "esp32.Partition.BOOT" | "deflate.AUTO" | "esp32.Partition.TYPE_APP" => {
                 Ok(Value::Int(0))
@@ -280,19 +265,11 @@ impl Host for Esp32MicroPython {
             | "gc.collect"
             | "gc.mem_free" => Ok(Value::Native(path)),
             _ if Self::obj_id(obj).is_some() => Ok(Value::Native(path)),
-            _ => Err(PyErr::new(
-                "AttributeError",
-                format!("'{}' object has no attribute '{attr}'", obj.repr()),
-            )),
+            _ => Err(builtins::no_attribute(obj, attr)),
         }
     }
 
-    fn call(
-        &mut self,
-        f: &Value,
-        args: Vec<Value>,
-        _kw: Vec<(String, Value)>,
-    ) -> Result<Value, PyErr> {
+    fn call(&mut self, f: &Value, args: Vec<Value>, _kw: Kwargs) -> PyResult {
         let Value::Native(path) = f else {
             return Err(type_error("object isn't callable"));
         };
@@ -322,7 +299,7 @@ impl Host for Esp32MicroPython {
                 Ok(Value::None)
             }
             "machine.reset" => {
-                self.reboot_requested = true;
+                self.exec.reboot_requested = true;
                 Ok(Value::None)
             }
             "gc.collect" => Ok(Value::None),
@@ -368,7 +345,7 @@ impl Host for Esp32MicroPython {
     }
 
     fn print(&mut self, text: &str) {
-        self.printed.push_str(text);
+        self.exec.printed.push_str(text);
     }
 
     fn builtin(&mut self, name: &str) -> Option<Value> {
@@ -380,24 +357,18 @@ impl Host for Esp32MicroPython {
     }
 }
 
+impl LineBoard for Esp32MicroPython {
+    fn exec_state(&mut self) -> &mut ExecState {
+        &mut self.exec
+    }
+    fn heap_free(&self) -> usize {
+        self.config.heap_free
+    }
+}
+
 impl Interpreter for Esp32MicroPython {
     fn exec(&mut self, code: &str) -> ExecResult {
-        self.printed.clear();
-        self.reboot_requested = false;
-        self.busy = Duration::ZERO;
-        if let Some(refused) = builtins::exec_memory_error(code.len(), self.config.heap_free) {
-            return refused;
-        }
-        let mut globals = std::mem::take(&mut self.globals);
-        let outcome = expr::run(code, &mut globals, self);
-        self.globals = globals;
-        ExecResult {
-            stdout: std::mem::take(&mut self.printed),
-            stderr: outcome.err().unwrap_or_default(),
-            reboot: self.reboot_requested,
-            duration: self.busy,
-            pending: None,
-        }
+        builtins::exec_lines(self, code)
     }
 
     fn banner(&self) -> String {
@@ -408,13 +379,13 @@ impl Interpreter for Esp32MicroPython {
     }
 
     fn reboot(&mut self) {
-        self.globals.clear();
+        self.exec.globals.clear();
         self.objects.clear();
         self.flash.reset();
     }
 
     fn soft_reset(&mut self) {
-        self.globals.clear();
+        self.exec.globals.clear();
         self.objects.clear();
     }
 }

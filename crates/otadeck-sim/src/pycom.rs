@@ -12,8 +12,8 @@ use std::time::Duration;
 use sha1::{Digest, Sha1};
 
 use crate::esp_ota::EspOtaFlash;
-use crate::interp::python::builtins;
-use crate::interp::python::expr::{self, Globals, Host, PyErr, Value};
+use crate::interp::python::builtins::{self, ExecState, LineBoard};
+use crate::interp::python::expr::{Host, Kwargs, PyErr, PyResult, Value};
 use crate::mp_repl::{ExecResult, Interpreter, RawPasteSupport, ReplDevice};
 
 /// The simulated board's fixed facts and fault knobs.
@@ -57,10 +57,7 @@ pub struct Pycom {
     /// The board's flash.
     pub flash: EspOtaFlash,
     config: PycomConfig,
-    globals: Globals,
-    printed: String,
-    reboot_requested: bool,
-    busy: Duration,
+    exec: ExecState,
     /// Every `pycom.ota_*` call, in order, for tests (`ota_write` shows its length).
     pub calls: Vec<String>,
     /// The file system (`/flash/...`, `/sd/...`): path to contents.
@@ -116,10 +113,7 @@ impl Pycom {
         Pycom {
             flash: EspOtaFlash::new(config.slot_size, firmware),
             config,
-            globals: Globals::default(),
-            printed: String::new(),
-            reboot_requested: false,
-            busy: Duration::ZERO,
+            exec: ExecState::default(),
             calls: Vec::new(),
             files: BTreeMap::new(),
             dirs: BTreeSet::new(),
@@ -129,7 +123,7 @@ impl Pycom {
         }
     }
 
-    fn file_call(&mut self, id: usize, method: &str, args: &[Value]) -> Result<Value, PyErr> {
+    fn file_call(&mut self, id: usize, method: &str, args: &[Value]) -> PyResult {
         let h = self.handles.get_mut(id).ok_or_else(enoent)?;
         if !h.open {
             return Err(PyErr::new("ValueError", "I/O operation on closed file"));
@@ -195,7 +189,7 @@ impl Pycom {
 
 impl Pycom {
     /// `open` and the `os` file calls, on the simulated file system.
-    fn fs_call(&mut self, path: &str, args: &[Value]) -> Result<Value, PyErr> {
+    fn fs_call(&mut self, path: &str, args: &[Value]) -> PyResult {
         let args = args.to_vec();
         match path {
             "open" => {
@@ -280,7 +274,7 @@ impl Pycom {
     }
 
     /// The `pycom.ota_*` calls, on the simulated OTA slots.
-    fn ota_call(&mut self, path: &str, args: &[Value]) -> Result<Value, PyErr> {
+    fn ota_call(&mut self, path: &str, args: &[Value]) -> PyResult {
         match path {
             "pycom.ota_slot" => Ok(Value::Int(
                 self.slot_address(self.flash.next_update()) as i64
@@ -307,13 +301,14 @@ impl Pycom {
                 if self.config.fail_write_at == Some(index) {
                     return Err(failed());
                 }
-                self.busy += self.config.write_time_per_kib * (data.len() as u32).div_ceil(1024);
+                self.exec.busy +=
+                    self.config.write_time_per_kib * (data.len() as u32).div_ceil(1024);
                 self.flash.append(data).map_err(|_| failed())?;
                 Ok(Value::None)
             }
             "pycom.ota_verify" => {
                 self.calls.push("ota_verify()".into());
-                self.busy += Duration::from_millis(500);
+                self.exec.busy += Duration::from_millis(500);
                 let ok = self
                     .flash
                     .update_data()
@@ -343,14 +338,9 @@ impl Host for Pycom {
         .then(|| Value::Module(name.to_string()))
     }
 
-    fn getattr(&mut self, obj: &Value, attr: &str) -> Result<Value, PyErr> {
-        let path = match obj {
-            Value::Module(m) => format!("{m}.{attr}"),
-            Value::Native(n) => format!("{n}.{attr}"),
-            _ => String::new(),
-        };
+    fn getattr(&mut self, obj: &Value, attr: &str) -> PyResult {
         if handle_id(obj, "file#").is_some() || handle_id(obj, "sha1#").is_some() {
-            return Ok(Value::Native(path));
+            return builtins::attr_path(obj, attr).map(Value::Native);
         }
         const KNOWN: [&str; 18] = [
             "gc.collect",
@@ -372,22 +362,10 @@ impl Host for Pycom {
             "binascii.hexlify",
             "bytes.fromhex",
         ];
-        if KNOWN.contains(&path.as_str()) {
-            Ok(Value::Native(path))
-        } else {
-            Err(PyErr::new(
-                "AttributeError",
-                format!("'{}' object has no attribute '{attr}'", obj.repr()),
-            ))
-        }
+        builtins::known_attr(obj, attr, &KNOWN)
     }
 
-    fn call(
-        &mut self,
-        f: &Value,
-        args: Vec<Value>,
-        _kw: Vec<(String, Value)>,
-    ) -> Result<Value, PyErr> {
+    fn call(&mut self, f: &Value, args: Vec<Value>, _kw: Kwargs) -> PyResult {
         let Value::Native(path) = f else {
             return Err(PyErr::new("TypeError", "object isn't callable"));
         };
@@ -425,7 +403,7 @@ impl Host for Pycom {
                 r = self.release()
             ))),
             "machine.reset" => {
-                self.reboot_requested = true;
+                self.exec.reboot_requested = true;
                 Ok(Value::None)
             }
             "gc.collect" => Ok(Value::None),
@@ -444,7 +422,7 @@ impl Host for Pycom {
     }
 
     fn print(&mut self, text: &str) {
-        self.printed.push_str(text);
+        self.exec.printed.push_str(text);
     }
 
     fn builtin(&mut self, name: &str) -> Option<Value> {
@@ -452,24 +430,18 @@ impl Host for Pycom {
     }
 }
 
+impl LineBoard for Pycom {
+    fn exec_state(&mut self) -> &mut ExecState {
+        &mut self.exec
+    }
+    fn heap_free(&self) -> usize {
+        self.config.heap_free
+    }
+}
+
 impl Interpreter for Pycom {
     fn exec(&mut self, code: &str) -> ExecResult {
-        self.printed.clear();
-        self.reboot_requested = false;
-        self.busy = Duration::ZERO;
-        if let Some(refused) = builtins::exec_memory_error(code.len(), self.config.heap_free) {
-            return refused;
-        }
-        let mut globals = std::mem::take(&mut self.globals);
-        let outcome = expr::run(code, &mut globals, self);
-        self.globals = globals;
-        ExecResult {
-            stdout: std::mem::take(&mut self.printed),
-            stderr: outcome.err().unwrap_or_default(),
-            reboot: self.reboot_requested,
-            duration: self.busy,
-            pending: None,
-        }
+        builtins::exec_lines(self, code)
     }
 
     fn banner(&self) -> String {
@@ -481,7 +453,7 @@ impl Interpreter for Pycom {
     }
 
     fn reboot(&mut self) {
-        self.globals.clear();
+        self.exec.globals.clear();
         self.handles.clear();
         self.flash.reset();
         // The Pycom bootloader checks a new image itself; the application never confirms it.
@@ -489,6 +461,6 @@ impl Interpreter for Pycom {
     }
 
     fn soft_reset(&mut self) {
-        self.globals.clear();
+        self.exec.globals.clear();
     }
 }

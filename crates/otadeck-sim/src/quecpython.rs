@@ -6,11 +6,10 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
-
 use crate::flash::{DualSlotFlash, Staging};
 use crate::interp::python::block::{Flow, Program, Wait};
-use crate::interp::python::expr::{Globals, Host, PyErr, Value};
+use crate::interp::python::builtins::{self, ExecState};
+use crate::interp::python::expr::{Host, Kwargs, PyErr, PyResult, Value};
 use crate::mp_repl::{ExecResult, Interpreter, RawPasteSupport, ReplDevice};
 use crate::quecpython_download::{Body, Job, SimPackage};
 
@@ -61,10 +60,7 @@ pub struct QuecPython {
     /// The module's flash.
     pub flash: DualSlotFlash,
     pub(crate) config: QuecPythonConfig,
-    globals: Globals,
-    printed: String,
-    reboot_requested: bool,
-    busy: Duration,
+    exec: ExecState,
     writes: usize,
     pub(crate) now: Duration,
     /// The exec that waits on the clock, and until when.
@@ -85,10 +81,7 @@ impl QuecPython {
         QuecPython {
             flash: DualSlotFlash::new(config.slot_size, firmware),
             config,
-            globals: Globals::default(),
-            printed: String::new(),
-            reboot_requested: false,
-            busy: Duration::ZERO,
+            exec: ExecState::default(),
             writes: 0,
             now: Duration::ZERO,
             program: None,
@@ -112,18 +105,20 @@ impl QuecPython {
         let Some(mut program) = self.program.take() else {
             return ExecResult::default();
         };
-        let mut globals = std::mem::take(&mut self.globals);
+        let mut globals = std::mem::take(&mut self.exec.globals);
         let result = loop {
             let due = self.advance_download(self.now);
             for (f, args) in due.calls {
                 let Value::Function(name) = f else { continue };
                 if let Err(e) = program.call(&name, args, &mut globals, self) {
-                    self.printed.push_str(&format!("callback error: {e}\r\n"));
+                    self.exec
+                        .printed
+                        .push_str(&format!("callback error: {e}\r\n"));
                 }
             }
             if due.reboot {
                 break ExecResult {
-                    stdout: std::mem::take(&mut self.printed),
+                    stdout: std::mem::take(&mut self.exec.printed),
                     reboot: true,
                     ..ExecResult::default()
                 };
@@ -135,7 +130,7 @@ impl QuecPython {
                     .max(self.now + Duration::from_millis(1));
                 self.program = Some(program);
                 break ExecResult {
-                    stdout: std::mem::take(&mut self.printed),
+                    stdout: std::mem::take(&mut self.exec.printed),
                     pending: Some(next - self.now),
                     ..ExecResult::default()
                 };
@@ -145,23 +140,23 @@ impl QuecPython {
                 Flow::Waiting(w) => self.wait_until = Some(self.now + w.duration),
                 Flow::Done(tb) => {
                     break ExecResult {
-                        stdout: std::mem::take(&mut self.printed),
+                        stdout: std::mem::take(&mut self.exec.printed),
                         stderr: tb.unwrap_or_default(),
-                        reboot: self.reboot_requested,
-                        duration: self.busy,
+                        reboot: self.exec.reboot_requested,
+                        duration: self.exec.busy,
                         pending: None,
                     }
                 }
             }
-            if self.reboot_requested {
+            if self.exec.reboot_requested {
                 break ExecResult {
-                    stdout: std::mem::take(&mut self.printed),
+                    stdout: std::mem::take(&mut self.exec.printed),
                     reboot: true,
                     ..ExecResult::default()
                 };
             }
         };
-        self.globals = globals;
+        self.exec.globals = globals;
         result
     }
 
@@ -200,17 +195,7 @@ impl Host for QuecPython {
         .then(|| Value::Module(name.to_string()))
     }
 
-    fn getattr(&mut self, obj: &Value, attr: &str) -> Result<Value, PyErr> {
-        let path = match obj {
-            Value::Module(m) => format!("{m}.{attr}"),
-            Value::Native(n) => format!("{n}.{attr}"),
-            other => {
-                return Err(PyErr::new(
-                    "AttributeError",
-                    format!("'{}' object has no attribute '{attr}'", other.repr()),
-                ))
-            }
-        };
+    fn getattr(&mut self, obj: &Value, attr: &str) -> PyResult {
         let known = [
             "uos.uname",
             "os.uname",
@@ -229,22 +214,10 @@ impl Host for QuecPython {
             "utime.sleep_ms",
             "utime.sleep",
         ];
-        if known.contains(&path.as_str()) {
-            Ok(Value::Native(path))
-        } else {
-            Err(PyErr::new(
-                "AttributeError",
-                format!("'{}' object has no attribute '{attr}'", obj.repr()),
-            ))
-        }
+        builtins::known_attr(obj, attr, &known)
     }
 
-    fn call(
-        &mut self,
-        f: &Value,
-        args: Vec<Value>,
-        kwargs: Vec<(String, Value)>,
-    ) -> Result<Value, PyErr> {
+    fn call(&mut self, f: &Value, args: Vec<Value>, kwargs: Kwargs) -> PyResult {
         let path = match f {
             Value::Native(p) => p.as_str(),
             // QuecPython's `fota` module is called to make the update object: `fota()`.
@@ -264,22 +237,7 @@ impl Host for QuecPython {
             ))),
             "modem.getDevFwVersion" => Ok(Value::Str(self.running_version())),
             "modem.getDevImei" => Ok(Value::Str("869999051234567".into())),
-            "ubinascii.a2b_base64" | "binascii.a2b_base64" => {
-                let data = match args.as_slice() {
-                    [Value::Bytes(b)] => b.clone(),
-                    [Value::Str(s)] => s.as_bytes().to_vec(),
-                    _ => return Err(PyErr::new("TypeError", "a2b_base64 takes one argument")),
-                };
-                // Like MicroPython, characters outside the alphabet are skipped.
-                let clean: Vec<u8> = data
-                    .into_iter()
-                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
-                    .collect();
-                base64::engine::general_purpose::STANDARD
-                    .decode(&clean)
-                    .map(Value::Bytes)
-                    .map_err(|_| PyErr::new("ValueError", "incorrect padding"))
-            }
+            "ubinascii.a2b_base64" | "binascii.a2b_base64" => builtins::a2b_base64(&args),
             "fota" => {
                 let reset_disable = kwargs
                     .iter()
@@ -308,7 +266,7 @@ impl Host for QuecPython {
             "fota.obj.verify" => {
                 self.calls.push("verify()".into());
                 let size = self.flash.staging.as_ref().map_or(0, |s| s.data.len());
-                self.busy += self.config.verify_time_per_mib * (size as u32 / 4096).max(1) / 256;
+                self.exec.busy += self.config.verify_time_per_mib * (size as u32 / 4096).max(1) / 256;
                 Ok(Value::Int(self.flash.verify()))
             }
             "fota.obj.httpDownload" => self.http_download(&kwargs),
@@ -336,7 +294,7 @@ impl Host for QuecPython {
             }
             "misc.Power.powerRestart" => {
                 self.calls.push("powerRestart()".into());
-                self.reboot_requested = true;
+                self.exec.reboot_requested = true;
                 Ok(Value::None)
             }
             other => Err(PyErr::new(
@@ -347,7 +305,7 @@ impl Host for QuecPython {
     }
 
     fn print(&mut self, text: &str) {
-        self.printed.push_str(text);
+        self.exec.printed.push_str(text);
     }
 
     fn take_wait(&mut self) -> Option<Wait> {
@@ -357,9 +315,9 @@ impl Host for QuecPython {
 
 impl Interpreter for QuecPython {
     fn exec(&mut self, code: &str) -> ExecResult {
-        self.printed.clear();
-        self.reboot_requested = false;
-        self.busy = Duration::ZERO;
+        self.exec.printed.clear();
+        self.exec.reboot_requested = false;
+        self.exec.busy = Duration::ZERO;
         self.wait_until = None;
         match Program::parse(code) {
             Ok(program) => {
@@ -403,7 +361,7 @@ impl Interpreter for QuecPython {
     }
 
     fn reboot(&mut self) {
-        self.globals.clear();
+        self.exec.globals.clear();
         self.program = None;
         self.wait_until = None;
         self.wait = None;
@@ -412,6 +370,6 @@ impl Interpreter for QuecPython {
     }
 
     fn soft_reset(&mut self) {
-        self.globals.clear();
+        self.exec.globals.clear();
     }
 }

@@ -96,9 +96,7 @@ fn falls_back_to_base64_then_hex_when_modules_are_missing() {
         ..Esp32Config::default()
     };
     let (r, _) = flash_ok(no_deflate, RawPasteSupport::Window(128));
-    assert!(r.logged(
-                "in the shortest of: base64-encoded; as bytes literals"
-    ));
+    assert!(r.logged("in the shortest of: base64-encoded; as bytes literals"));
     // No block of this image is shorter in base64 than as a literal.
     assert!(r.logged("(chunks sent: 25 as bytes literals)"));
     // Every ESP32 port has binascii; a firmware without it cannot even be read, and says so.

@@ -300,9 +300,7 @@ fn a_lua_error_mid_write_names_the_call_and_offset() {
         e,
         "ran after the failure and wrote one more chunk past the gap",
     );
-    assert!(r.logged(
-                "The write line sent before the failure ran and wrote"
-    ));
+    assert!(r.logged("The write line sent before the failure ran and wrote"));
     assert_eq!(link.device.writes, 202);
     // Nothing was sent after the line queued behind the failing one.
     let queued = format!("{}\n", chunk_line(&image, 201 * CHUNK).0);

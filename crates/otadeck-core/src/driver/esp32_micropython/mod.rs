@@ -236,7 +236,7 @@ impl Esp32MicroPython {
 
     fn read_otadata(&mut self, step: Step, stage: Stage) -> Next {
         self.stage = stage;
-        Next::Exec(Call::new(step, READ_OTADATA, Duration::from_secs(5)))
+        Next::exec(step, READ_OTADATA, 5)
     }
 
     /// The otadata read finished (or failed): report the state and go on with the job.
@@ -264,11 +264,7 @@ impl Esp32MicroPython {
                 if *accept && running_state == Some(SlotState::Testing) {
                     self.stage = Stage::Accepting;
                     report.log(LogLevel::Info, "Accepting the new firmware");
-                    Ok(Next::Exec(Call::new(
-                        Step::Confirm,
-                        ACCEPT,
-                        Duration::from_secs(5),
-                    )))
+                    Ok(Next::exec(Step::Confirm, ACCEPT, 5))
                 } else {
                     if running_state == Some(SlotState::Testing) {
                         report.log(
@@ -282,11 +278,7 @@ impl Esp32MicroPython {
             }
             (Job::Accept, _) => {
                 self.stage = Stage::Accepting;
-                Ok(Next::Exec(Call::new(
-                    Step::Confirm,
-                    ACCEPT,
-                    Duration::from_secs(5),
-                )))
+                Ok(Next::exec(Step::Confirm, ACCEPT, 5))
             }
             (Job::Rollback, Stage::ReadOtadata) => self.start_rollback(report, running_state),
             (Job::Rollback, _) => self.finish(),
@@ -320,11 +312,11 @@ impl Esp32MicroPython {
             return Ok(Next::Restart(RESTART.to_vec()));
         }
         self.stage = Stage::SetBoot;
-        Ok(Next::Exec(Call::new(
+        Ok(Next::exec(
             Step::Prepare,
             "from esp32 import Partition as P\nP(P.RUNNING).get_next_update().set_boot()",
-            Duration::from_secs(10),
-        )))
+            10,
+        ))
     }
 
     fn probe_step(&mut self, report: &mut Report, step: ProbeStep) -> Result<Next, FlashErrorKind> {
@@ -353,11 +345,7 @@ impl Esp32MicroPython {
                 );
                 self.encoder = Some(encoder);
                 self.stage = Stage::Memory;
-                Ok(Next::Exec(Call::new(
-                    Step::Prepare,
-                    FREE_HEAP_CODE,
-                    Duration::from_secs(5),
-                )))
+                Ok(Next::exec(Step::Prepare, FREE_HEAP_CODE, 5))
             }
         }
     }
@@ -462,11 +450,7 @@ impl Esp32MicroPython {
                     ),
                 );
                 self.stage = Stage::SetBoot;
-                Ok(Next::Exec(Call::new(
-                    Step::Verify,
-                    "p.set_boot()",
-                    Duration::from_secs(20),
-                )))
+                Ok(Next::exec(Step::Verify, "p.set_boot()", 20))
             }
             Stage::SetBoot => {
                 reply.output()?;
@@ -495,20 +479,12 @@ impl ReplPlan for Esp32MicroPython {
         match reply {
             Reply::Connected => {
                 self.stage = Stage::ReadSlots;
-                Ok(Next::Exec(Call::new(
-                    Step::Identify,
-                    READ_SLOTS,
-                    Duration::from_secs(5),
-                )))
+                Ok(Next::exec(Step::Identify, READ_SLOTS, 5))
             }
             Reply::Reconnected => {
                 self.restarted = true;
                 self.stage = Stage::ConfirmSlots;
-                Ok(Next::Exec(Call::new(
-                    Step::Confirm,
-                    READ_SLOTS,
-                    Duration::from_secs(5),
-                )))
+                Ok(Next::exec(Step::Confirm, READ_SLOTS, 5))
             }
             Reply::Output { .. } => self.on_output(report, reply),
         }

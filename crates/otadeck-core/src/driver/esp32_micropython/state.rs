@@ -181,11 +181,7 @@ impl SlotsReport {
 
     /// A `uname` field.
     pub fn uname_field(&self, key: &str) -> String {
-        self.uname
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+        crate::module::uname_field(&self.uname, key)
     }
 }
 

@@ -14,9 +14,7 @@
 use std::time::Duration;
 
 use crate::driver::repl::encoding::{ChunkEncoder, Encoding, EncodingProbe, ProbeStep};
-use crate::driver::repl::flow::{
-    bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
-};
+use crate::driver::repl::flow::{bad_answer, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report};
 use crate::session::{FlashErrorKind, LogLevel, Step};
 
 /// File bytes per `write` call.
@@ -159,7 +157,7 @@ impl PycomFiles {
     }
 
     fn exec(step: Step, code: impl Into<Vec<u8>>) -> Next {
-        Next::Exec(Call::new(step, code, Duration::from_secs(10)))
+        Next::exec(step, code, 10)
     }
 
     /// Check the next directory a new file needs, or go on to staging the files.

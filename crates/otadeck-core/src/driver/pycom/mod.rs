@@ -17,7 +17,7 @@ use crate::driver::repl::flow::{
     bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
 };
 use crate::image::esp;
-use crate::module::{parse_uname, Family, ModuleInfo};
+use crate::module::{parse_uname, uname_field, Family, ModuleInfo};
 use crate::session::{FlashErrorKind, LogLevel, Step};
 
 /// Image bytes per `ota_write` call.
@@ -96,13 +96,7 @@ impl PycomFirmware {
         let (Some(uname), Some(slot)) = (uname, slot) else {
             return Err(bad_answer("os.uname() and pycom.ota_slot()", out));
         };
-        let field = |k: &str| {
-            uname
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
+        let field = |k: &str| uname_field(&uname, k);
         let info = ModuleInfo {
             family: Family::Pycom,
             model: field("sysname"),
@@ -143,11 +137,7 @@ impl PycomFirmware {
         match step {
             ProbeStep::Try(e) => {
                 self.stage = Stage::Probe(e);
-                Next::Exec(Call::new(
-                    Step::Prepare,
-                    e.imports(),
-                    Duration::from_secs(5),
-                ))
+                Next::exec(Step::Prepare, e.imports(), 5)
             }
             ProbeStep::Found(e) => {
                 let encoder = ChunkEncoder::new(e);
@@ -161,11 +151,7 @@ impl PycomFirmware {
                 );
                 self.encoder = Some(encoder);
                 self.stage = Stage::Memory;
-                Next::Exec(Call::new(
-                    Step::Prepare,
-                    FREE_HEAP_CODE,
-                    Duration::from_secs(5),
-                ))
+                Next::exec(Step::Prepare, FREE_HEAP_CODE, 5)
             }
         }
     }
@@ -200,11 +186,7 @@ impl PycomFirmware {
             Stage::Memory => {
                 self.budget = exec_budget(report, reply);
                 self.stage = Stage::Start;
-                Ok(Next::Exec(Call::new(
-                    Step::Prepare,
-                    "pycom.ota_start()",
-                    Duration::from_secs(10),
-                )))
+                Ok(Next::exec(Step::Prepare, "pycom.ota_start()", 10))
             }
             Stage::Start => {
                 reply.output()?;
@@ -236,20 +218,12 @@ impl PycomFirmware {
                         summary.unwrap_or_default()
                     ),
                 );
-                Ok(Next::Exec(Call::new(
-                    Step::Verify,
-                    "print(pycom.ota_verify())",
-                    Duration::from_secs(30),
-                )))
+                Ok(Next::exec(Step::Verify, "print(pycom.ota_verify())", 30))
             }
             Stage::Verify => match reply.output()? {
                 "True" => {
                     self.stage = Stage::Finish;
-                    Ok(Next::Exec(Call::new(
-                        Step::Flush,
-                        "pycom.ota_finish()",
-                        Duration::from_secs(10),
-                    )))
+                    Ok(Next::exec(Step::Flush, "pycom.ota_finish()", 10))
                 }
                 "False" => Err(FlashErrorKind::Rejected {
                     call: "pycom.ota_verify",
@@ -294,20 +268,12 @@ impl ReplPlan for PycomFirmware {
                     });
                 }
                 self.stage = Stage::Identify;
-                Ok(Next::Exec(Call::new(
-                    Step::Identify,
-                    IDENTIFY,
-                    Duration::from_secs(5),
-                )))
+                Ok(Next::exec(Step::Identify, IDENTIFY, 5))
             }
             Reply::Reconnected => {
                 self.restarted = true;
                 self.stage = Stage::Confirm;
-                Ok(Next::Exec(Call::new(
-                    Step::Confirm,
-                    IDENTIFY,
-                    Duration::from_secs(5),
-                )))
+                Ok(Next::exec(Step::Confirm, IDENTIFY, 5))
             }
             Reply::Output { .. } => self.on_output(report, reply),
         }

@@ -14,7 +14,7 @@ use crate::driver::repl::flow::{
     bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
 };
 use crate::link::mp_repl::ReplConfig;
-use crate::module::{parse_uname, Family, ModuleInfo};
+use crate::module::{parse_uname, uname_field, Family, ModuleInfo};
 use crate::session::{FlashErrorKind, LogLevel, Step};
 
 pub use crate::driver::repl::flow::CONNECT_ATTEMPTS;
@@ -67,13 +67,7 @@ pub(crate) fn parse_identity(out: &str) -> Option<ModuleInfo> {
     let mut lines = out.trim().lines();
     let uname = parse_uname(lines.next()?)?;
     let firmware_version = lines.next()?.trim().to_string();
-    let field = |k: &str| {
-        uname
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
+    let field = |k: &str| uname_field(&uname, k);
     Some(ModuleInfo {
         family: Family::QuecPython,
         model: field("sysname"),

@@ -32,6 +32,13 @@ impl Call {
     }
 }
 
+impl Next {
+    /// Run `code` in `step`, allowing `secs` seconds of silence.
+    pub fn exec(step: Step, code: impl Into<Vec<u8>>, secs: u64) -> Self {
+        Next::Exec(Call::new(step, code, Duration::from_secs(secs)))
+    }
+}
+
 /// What a plan wants next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next {

@@ -451,6 +451,7 @@ impl Program {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::interp::python::expr::{Kwargs, PyResult};
 
     #[derive(Default)]
     struct Env {
@@ -465,12 +466,7 @@ mod tests {
         fn getattr(&mut self, _obj: &Value, attr: &str) -> Result<Value, PyErr> {
             Ok(Value::Native(attr.into()))
         }
-        fn call(
-            &mut self,
-            _f: &Value,
-            args: Vec<Value>,
-            _kwargs: Vec<(String, Value)>,
-        ) -> Result<Value, PyErr> {
+        fn call(&mut self, _f: &Value, args: Vec<Value>, _kwargs: Kwargs) -> PyResult {
             if let Some(Value::Int(ms)) = args.first() {
                 self.wait = Some(Wait {
                     duration: Duration::from_millis(*ms as u64),

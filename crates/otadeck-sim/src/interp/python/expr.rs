@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::interp::python::lit::CodeChars;
+
 /// A value in the simulated interpreter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
@@ -112,19 +114,20 @@ impl fmt::Display for PyErr {
     }
 }
 
+/// Keyword arguments of a call, in order.
+pub type Kwargs = Vec<(String, Value)>;
+
+/// What a call or an attribute lookup gives: a value or the exception it raised.
+pub type PyResult = Result<Value, PyErr>;
+
 /// The host side of the evaluator: modules and native calls of a simulated firmware.
 pub trait Host {
     /// The module `name`, if the firmware has it.
     fn import(&mut self, name: &str) -> Option<Value>;
     /// `obj.attr`.
-    fn getattr(&mut self, obj: &Value, attr: &str) -> Result<Value, PyErr>;
+    fn getattr(&mut self, obj: &Value, attr: &str) -> PyResult;
     /// `f(args, **kwargs)`.
-    fn call(
-        &mut self,
-        f: &Value,
-        args: Vec<Value>,
-        kwargs: Vec<(String, Value)>,
-    ) -> Result<Value, PyErr>;
+    fn call(&mut self, f: &Value, args: Vec<Value>, kwargs: Kwargs) -> PyResult;
     /// `print(...)` output goes here.
     fn print(&mut self, text: &str);
     /// Builtin functions other than `print` (`len`, ...); `None` when unknown.
@@ -289,24 +292,20 @@ pub(crate) fn list_index(len: usize, i: &Value) -> Result<usize, PyErr> {
 /// Split `a, f(b, c), d` at top-level commas.
 pub(crate) fn split_args(s: &str) -> Result<Vec<&str>, PyErr> {
     let mut out = Vec::new();
-    let (mut depth, mut start, mut quote, mut escaped) = (0i32, 0usize, None::<char>, false);
-    for (i, c) in s.char_indices() {
-        match (quote, c) {
-            (Some(_), _) if escaped => escaped = false,
-            (Some(_), '\\') => escaped = true,
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '(' | '[') => depth += 1,
-            (None, ')' | ']') => depth -= 1,
-            (None, ',') if depth == 0 => {
+    let (mut depth, mut start) = (0i32, 0usize);
+    let mut chars = CodeChars::new(s);
+    for (i, c) in chars.by_ref() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            ',' if depth == 0 => {
                 out.push(s[start..i].trim());
                 start = i + 1;
             }
             _ => {}
         }
     }
-    if quote.is_some() || depth != 0 {
+    if chars.in_literal() || depth != 0 {
         return Err(PyErr::new("SyntaxError", "invalid syntax"));
     }
     let last = s[start..].trim();
@@ -399,23 +398,16 @@ pub fn eval(expr: &str, g: &mut Globals, host: &mut dyn Host) -> Result<Value, P
 /// Index of the `(` that matches the final `)`.
 fn matching_open(expr: &str) -> Option<usize> {
     let mut depth = 0i32;
-    let mut quote = None::<char>;
-    let mut escaped = false;
     let mut open_at = None;
-    for (i, c) in expr.char_indices() {
-        match (quote, c) {
-            (Some(_), _) if escaped => escaped = false,
-            (Some(_), '\\') => escaped = true,
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '(') => {
+    for (i, c) in CodeChars::new(expr) {
+        match c {
+            '(' => {
                 if depth == 0 {
                     open_at = Some(i);
                 }
                 depth += 1;
             }
-            (None, ')') => {
+            ')' => {
                 depth -= 1;
                 if depth == 0 && i != expr.len() - 1 {
                     // `f(a)(b)` or `f(a).g()`: the last call's own parenthesis comes later.

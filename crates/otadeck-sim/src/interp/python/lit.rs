@@ -40,6 +40,48 @@ pub(crate) fn literal_end(expr: &str, start: usize) -> Option<usize> {
     None
 }
 
+/// The characters of source code outside its string literals, with their byte positions; the
+/// quotes themselves and everything between them are left out.
+pub(crate) struct CodeChars<'a> {
+    chars: std::str::CharIndices<'a>,
+    quote: Option<char>,
+    escaped: bool,
+}
+
+impl<'a> CodeChars<'a> {
+    /// Scan `code` from its start.
+    pub(crate) fn new(code: &'a str) -> Self {
+        CodeChars {
+            chars: code.char_indices(),
+            quote: None,
+            escaped: false,
+        }
+    }
+
+    /// Whether the scan stands inside a literal (at the end: one left open).
+    pub(crate) fn in_literal(&self) -> bool {
+        self.quote.is_some()
+    }
+}
+
+impl Iterator for CodeChars<'_> {
+    type Item = (usize, char);
+
+    fn next(&mut self) -> Option<(usize, char)> {
+        for (i, c) in self.chars.by_ref() {
+            match self.quote {
+                Some(_) if self.escaped => self.escaped = false,
+                Some(_) if c == '\\' => self.escaped = true,
+                Some(q) if c == q => self.quote = None,
+                Some(_) => {}
+                None if c == '\'' || c == '"' => self.quote = Some(c),
+                None => return Some((i, c)),
+            }
+        }
+        None
+    }
+}
+
 /// `expr` as a literal (`b'…'`, `b"…"`, `'…'`, `"…"`), when it is exactly one; `None` when it is
 /// something else (a literal followed by more, a call, ...).
 pub fn parse(expr: &str) -> Option<Result<Value, PyErr>> {

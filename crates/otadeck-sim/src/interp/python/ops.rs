@@ -2,24 +2,14 @@
 //! and strings, list literals and subscripts.
 
 use crate::interp::python::expr::{eval, list_index, split_args, Globals, Host, PyErr, Value};
+use crate::interp::python::lit::CodeChars;
 
 /// Byte positions of top-level (outside quotes and brackets) characters of `s`.
 fn top_level(s: &str) -> Vec<(usize, char)> {
     let mut out = Vec::new();
-    let (mut depth, mut quote, mut escaped) = (0i32, None::<char>, false);
-    for (i, c) in s.char_indices() {
-        if let Some(q) = quote {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == q {
-                quote = None;
-            }
-            continue;
-        }
+    let mut depth = 0i32;
+    for (i, c) in CodeChars::new(s) {
         match c {
-            '\'' | '"' => quote = Some(c),
             '(' | '[' => depth += 1,
             ')' | ']' => depth -= 1,
             _ if depth == 0 => out.push((i, c)),
@@ -167,23 +157,16 @@ pub(crate) fn eval_operators(
 /// Index of the `[` that matches the final `]`.
 fn matching_open_bracket(expr: &str) -> Option<usize> {
     let mut depth = 0i32;
-    let mut quote = None::<char>;
-    let mut escaped = false;
     let mut open_at = None;
-    for (i, c) in expr.char_indices() {
-        match (quote, c) {
-            (Some(_), _) if escaped => escaped = false,
-            (Some(_), '\\') => escaped = true,
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '[' | '(') => {
+    for (i, c) in CodeChars::new(expr) {
+        match c {
+            '[' | '(' => {
                 if depth == 0 && c == '[' {
                     open_at = Some(i);
                 }
                 depth += 1;
             }
-            (None, ']' | ')') => depth -= 1,
+            ']' | ')' => depth -= 1,
             _ => {}
         }
     }
@@ -192,7 +175,7 @@ fn matching_open_bracket(expr: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
-    use crate::interp::python::expr::{eval, Globals, Host, PyErr, Value};
+    use crate::interp::python::expr::{eval, Globals, Host, Kwargs, PyErr, PyResult, Value};
 
     struct NoHost;
     impl Host for NoHost {
@@ -202,12 +185,7 @@ mod tests {
         fn getattr(&mut self, _obj: &Value, attr: &str) -> Result<Value, PyErr> {
             Err(PyErr::new("AttributeError", attr))
         }
-        fn call(
-            &mut self,
-            _f: &Value,
-            _args: Vec<Value>,
-            _kwargs: Vec<(String, Value)>,
-        ) -> Result<Value, PyErr> {
+        fn call(&mut self, _f: &Value, _args: Vec<Value>, _kwargs: Kwargs) -> PyResult {
             Err(PyErr::new("TypeError", "not callable"))
         }
         fn print(&mut self, _text: &str) {}
