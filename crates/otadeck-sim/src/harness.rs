@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use otadeck_core::partition_state::PartitionState;
 use otadeck_core::pump::{Port, PortError, Pump, Turn};
 use otadeck_core::session::{
     FlashError, FlashOutcome, LogLevel, Machine, SessionEvent, SignalStep,
@@ -76,6 +77,14 @@ impl Run {
                 _ => None,
             })
             .collect()
+    }
+
+    /// The last partition state the session reported.
+    pub fn partitions(&self) -> Option<&PartitionState> {
+        self.events.iter().rev().find_map(|e| match e {
+            SessionEvent::Partitions(p) => Some(p),
+            _ => None,
+        })
     }
 
     /// Every log message, in order.

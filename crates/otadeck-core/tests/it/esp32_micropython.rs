@@ -16,7 +16,7 @@ use otadeck_sim::firmware::{
 use otadeck_sim::harness::{run, Hook, Run};
 use otadeck_sim::line::{LineFault, SimLink};
 use otadeck_sim::mp_repl::{RawPasteSupport, ReplDevice};
-use support::{check_report, last_partitions, Recorder};
+use support::{check_report, Recorder};
 
 type Link = SimLink<ReplDevice<Board>>;
 type Session = Recorder<Esp32Session>;
@@ -67,7 +67,7 @@ fn flash_ok(config: Esp32Config, paste: RawPasteSupport) -> (Run, Link) {
         flash.running_image().len(),
         image.len().div_ceil(BLOCK) * BLOCK
     );
-    let state = last_partitions(&r).unwrap();
+    let state = r.partitions().cloned().unwrap();
     assert_eq!(state.running, "ota_1");
     assert_eq!(state.slot("ota_1").unwrap().state, Some(SlotState::Valid));
     assert_eq!(
@@ -127,7 +127,7 @@ fn without_accept_the_new_firmware_is_on_trial_and_a_reset_reverts_it() {
     let (r, _) = go(&mut link, flash_job(&image, false), None);
     r.outcome();
     assert!(r.logged("runs on trial"));
-    let state = last_partitions(&r).unwrap();
+    let state = r.partitions().cloned().unwrap();
     assert!(state.awaits_decision());
     // A second flash is refused while the first one is on trial.
     let (r2, _) = go(&mut link, flash_job(&image, true), None);
@@ -137,7 +137,7 @@ fn without_accept_the_new_firmware_is_on_trial_and_a_reset_reverts_it() {
     r3.outcome();
     let flash = &link.device.interpreter.flash;
     assert_eq!(flash.running_version(), DEMO_RUNNING_VERSION);
-    let state = last_partitions(&r3).unwrap();
+    let state = r3.partitions().cloned().unwrap();
     assert_eq!(state.slot("ota_1").unwrap().state, Some(SlotState::Aborted));
 }
 
@@ -149,12 +149,17 @@ fn accept_then_rollback_by_hand() {
     let (r, _) = go(&mut link, Job::Accept, None);
     r.outcome();
     assert_eq!(
-        last_partitions(&r).unwrap().slot("ota_1").unwrap().state,
+        r.partitions()
+            .cloned()
+            .unwrap()
+            .slot("ota_1")
+            .unwrap()
+            .state,
         Some(SlotState::Valid)
     );
     let (r, _) = go(&mut link, Job::Rollback, None);
     r.outcome();
-    let state = last_partitions(&r).unwrap();
+    let state = r.partitions().cloned().unwrap();
     assert_eq!(state.running, "ota_0");
     assert_eq!(
         link.device.interpreter.flash.running_version(),
@@ -167,7 +172,7 @@ fn inspect_reads_slots_without_changing_anything() {
     let mut link = board(Esp32Config::default(), RawPasteSupport::Window(128));
     let (r, s) = go(&mut link, Job::Inspect, None);
     r.outcome();
-    let state = last_partitions(&r).unwrap();
+    let state = r.partitions().cloned().unwrap();
     assert_eq!(
         state.lines(),
         [
@@ -188,7 +193,12 @@ fn inspect_reads_slots_without_changing_anything() {
     let (r, _) = go(&mut link, Job::Inspect, None);
     r.outcome();
     assert_eq!(
-        last_partitions(&r).unwrap().running_slot().unwrap().state,
+        r.partitions()
+            .cloned()
+            .unwrap()
+            .running_slot()
+            .unwrap()
+            .state,
         None
     );
 }

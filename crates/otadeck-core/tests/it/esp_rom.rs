@@ -42,6 +42,19 @@ fn count(l: &SimLink<EspRomSim>, opc: u8) -> usize {
     l.device.ops.iter().filter(|o| **o == opc).count()
 }
 
+/// How many blocks of `block` bytes `img` takes once deflated as the session sends it.
+fn deflated_blocks(img: &[u8], block: usize) -> usize {
+    miniz_oxide::deflate::compress_to_vec_zlib(img, 9)
+        .len()
+        .div_ceil(block)
+}
+
+/// `img` stands byte for byte at the start of `ota_1`.
+fn assert_in_ota1(l: &SimLink<EspRomSim>, img: &[u8]) {
+    let at = OTA1 as usize;
+    assert_eq!(&l.device.flash[at..at + img.len()], img);
+}
+
 fn image() -> Vec<u8> {
     demo_image("2.1.0", 96 * 1024)
 }
@@ -52,11 +65,8 @@ fn a_compressed_write_lands_byte_for_byte_and_is_md5_checked() {
     let mut l = link();
     let r = go(&mut flash_job(&img, true), &mut l);
     assert_eq!(r.outcome().bytes, img.len() as u64);
-    let at = OTA1 as usize;
-    assert_eq!(&l.device.flash[at..at + img.len()], &img[..]);
-    let blocks = miniz_oxide::deflate::compress_to_vec_zlib(&img, 9)
-        .len()
-        .div_ceil(0x400);
+    assert_in_ota1(&l, &img);
+    let blocks = deflated_blocks(&img, 0x400);
     assert_eq!(count(&l, op::FLASH_DEFL_DATA), blocks);
     assert!(blocks < img.len() / 0x400, "the image compressed");
     assert_eq!(count(&l, op::SPI_FLASH_MD5), 1);
@@ -75,9 +85,9 @@ fn a_plain_write_sends_padded_1k_blocks() {
     let mut l = link();
     go(&mut flash_job(&img, false), &mut l).outcome();
     assert_eq!(count(&l, op::FLASH_DATA), img.len().div_ceil(0x400));
-    let at = OTA1 as usize;
-    assert_eq!(&l.device.flash[at..at + img.len()], &img[..]);
+    assert_in_ota1(&l, &img);
     // The padding of the last block is erased flash.
+    let at = OTA1 as usize;
     assert!(
         l.device.flash[at + img.len()..at + img.len().div_ceil(0x400) * 0x400]
             .iter()
@@ -103,14 +113,7 @@ fn info_reads_the_slots_from_flash() {
     let r = go(&mut s, &mut l);
     r.outcome();
     assert_eq!(s.chip(), "ESP32");
-    let st = r
-        .events
-        .iter()
-        .find_map(|e| match e {
-            SessionEvent::Partitions(p) => Some(p.clone()),
-            _ => None,
-        })
-        .expect("partition state");
+    let st = r.partitions().cloned().expect("partition state");
     assert_eq!(
         (st.running.as_str(), st.next_boot.as_str()),
         ("ota_0", "ota_0")
@@ -138,14 +141,7 @@ fn switching_the_boot_slot_rewrites_the_other_otadata_entry() {
     assert_eq!(od.entries[1].crc, 0x55f6_3774);
     assert_eq!(od.entries[0].seq, 1, "the old entry is left as it was");
     assert_eq!(l.device.boot_choice().as_deref(), Some("ota_1"));
-    let st = r
-        .events
-        .iter()
-        .find_map(|e| match e {
-            SessionEvent::Partitions(p) => Some(p.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let st = r.partitions().cloned().expect("partition state");
     assert_eq!(st.next_boot, "ota_1");
     // And back again: entry 0 now gets seq 3.
     let cfg = EspRomConfig::new(Job::SetBootSlot { slot: 0 });
@@ -177,12 +173,9 @@ fn a_garbled_block_is_sent_again() {
     });
     let r = go(&mut flash_job(&img, true), &mut l);
     r.outcome();
-    let blocks = miniz_oxide::deflate::compress_to_vec_zlib(&img, 9)
-        .len()
-        .div_ceil(0x400);
+    let blocks = deflated_blocks(&img, 0x400);
     assert_eq!(count(&l, op::FLASH_DEFL_DATA), blocks + 1);
-    let at = OTA1 as usize;
-    assert_eq!(&l.device.flash[at..at + img.len()], &img[..]);
+    assert_in_ota1(&l, &img);
 }
 
 #[test]
@@ -384,13 +377,10 @@ fn with_a_user_supplied_stub_the_write_uses_16k_blocks_and_raw_md5() {
     assert!(l.device.stub_mode);
     assert_eq!(count(&l, op::MEM_DATA), 3);
     assert_eq!(count(&l, op::MEM_END), 1);
-    let blocks = miniz_oxide::deflate::compress_to_vec_zlib(&img, 9)
-        .len()
-        .div_ceil(0x4000);
+    let blocks = deflated_blocks(&img, 0x4000);
     // One block arrived garbled (the stub's error 0xC1) and went again.
     assert_eq!(count(&l, op::FLASH_DEFL_DATA), blocks + 1);
-    let at = OTA1 as usize;
-    assert_eq!(&l.device.flash[at..at + img.len()], &img[..]);
+    assert_in_ota1(&l, &img);
 }
 
 #[test]

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use otadeck_core::driver::mcuboot_smp::{Job, McuBootSmp, SmpConfig};
-use otadeck_core::partition_state::{PartitionState, SlotState};
+use otadeck_core::partition_state::SlotState;
 use otadeck_core::session::{FlashErrorKind, LogLevel, SessionEvent, Step};
 use otadeck_sim::firmware::demo_image;
 use otadeck_sim::harness::{run, Hook, Run};
@@ -64,17 +64,6 @@ fn reset_and_boot(link: &mut Link) -> String {
         .unwrap_or_else(|| "nothing".into())
 }
 
-fn last_state(r: &Run) -> PartitionState {
-    r.events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            SessionEvent::Partitions(p) => Some(p.clone()),
-            _ => None,
-        })
-        .expect("the session reported the slots")
-}
-
 #[test]
 fn full_update_is_confirmed_and_survives_resets() {
     let mut link = module(McuBootConfig::default());
@@ -83,7 +72,10 @@ fn full_update_is_confirmed_and_survives_resets() {
     assert!(o.restarted);
     assert_eq!(o.bytes, new_image().len() as u64);
     assert_eq!(o.module.as_ref().unwrap().firmware_version, "2.1.0");
-    let s = last_state(&r);
+    let s = r
+        .partitions()
+        .cloned()
+        .expect("the session reported the slots");
     assert_eq!(
         (s.running.as_str(), s.next_boot.as_str()),
         ("slot0", "slot0")
@@ -114,13 +106,19 @@ fn a_test_without_confirm_runs_once_then_reverts() {
         r.outcome().module.as_ref().unwrap().firmware_version,
         "2.1.0"
     );
-    let s = last_state(&r);
+    let s = r
+        .partitions()
+        .cloned()
+        .expect("the session reported the slots");
     assert!(s.awaits_decision());
     assert_eq!(s.next_boot, "slot1");
     assert_eq!(reset_and_boot(&mut link), "1.0.0");
     assert_eq!(reset_and_boot(&mut link), "1.0.0");
     let r = session(&mut link, Job::Inspect, None);
-    let s = last_state(&r);
+    let s = r
+        .partitions()
+        .cloned()
+        .expect("the session reported the slots");
     assert_eq!(s.slot("slot0").unwrap().state, Some(SlotState::Valid));
     assert_eq!(
         s.slot("slot0").unwrap().build.as_ref().unwrap().version,
@@ -133,13 +131,21 @@ fn confirm_later_and_rollback_by_testing_the_other_slot() {
     let mut link = module(McuBootConfig::default());
     session(&mut link, flash(false), None).outcome();
     let r = session(&mut link, Job::Confirm, None);
-    assert!(!last_state(&r).awaits_decision());
+    assert!(!r
+        .partitions()
+        .cloned()
+        .expect("the session reported the slots")
+        .awaits_decision());
     // Back to 1.0.0: it is tested from slot 1, runs on trial, and a reset keeps 2.1.0 away
     // only once confirmed.
     let r = session(&mut link, Job::Test { hash: None }, None);
     r.outcome();
     assert_eq!(link.device.running_version().as_deref(), Some("1.0.0"));
-    assert!(last_state(&r).awaits_decision());
+    assert!(r
+        .partitions()
+        .cloned()
+        .expect("the session reported the slots")
+        .awaits_decision());
     assert_eq!(reset_and_boot(&mut link), "2.1.0");
     // On trial, a rollback is a reset.
     session(&mut link, flash(false), None).error();
@@ -445,7 +451,14 @@ fn echo_erase_and_console_noise() {
     let r = session(&mut link, Job::Erase { slot: 1 }, None);
     r.outcome();
     assert!(link.device.slots.secondary.is_empty());
-    assert_eq!(last_state(&r).slots.len(), 1);
+    assert_eq!(
+        r.partitions()
+            .cloned()
+            .expect("the session reported the slots")
+            .slots
+            .len(),
+        1
+    );
 }
 
 /// The request the machine sent last, decoded.

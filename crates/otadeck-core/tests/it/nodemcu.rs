@@ -13,7 +13,7 @@ use otadeck_sim::firmware::{demo_image, sample_image, DEMO_RUNNING_VERSION, SAMP
 use otadeck_sim::harness::{run, Hook, Run};
 use otadeck_sim::line::{Device, LineFault, SimLink};
 use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig as BoardConfig};
-use support::{check_report, last_partitions, Recorder};
+use support::{check_report, Recorder};
 
 type Link = SimLink<NodeMcu>;
 type Session = Recorder<NodeMcuSession>;
@@ -75,7 +75,7 @@ fn flashes_in_base64_lines_and_accepts() {
     for line in s.sent.split(|&b| b == b'\n') {
         assert!(line.len() <= 250, "{} bytes", line.len());
     }
-    let state = last_partitions(&r).unwrap();
+    let state = r.partitions().cloned().unwrap();
     assert_eq!(state.running, "ota_1");
     assert_eq!(state.slot("ota_1").unwrap().state, Some(SlotState::Valid));
     let old = state.slot("ota_0").unwrap();
@@ -106,7 +106,7 @@ fn without_accept_the_next_reset_reverts() {
     let (r, _) = go(&mut link, flash_job(&image, false), None);
     r.outcome();
     assert!(r.logged("runs on trial"));
-    assert!(last_partitions(&r).unwrap().awaits_decision());
+    assert!(r.partitions().cloned().unwrap().awaits_decision());
     // A second flash is refused while the first is on trial, before anything is written.
     let writes = link.device.writes;
     let (r2, _) = go(&mut link, flash_job(&image, true), None);
@@ -117,7 +117,7 @@ fn without_accept_the_next_reset_reverts() {
     link.device.power_cycle(now);
     assert_eq!(link.device.flash.running_version(), DEMO_RUNNING_VERSION);
     let (r3, _) = go(&mut link, Job::Inspect, None);
-    let state = last_partitions(&r3).unwrap();
+    let state = r3.partitions().cloned().unwrap();
     assert_eq!(state.running, "ota_0");
     assert_eq!(state.slot("ota_1").unwrap().state, Some(SlotState::Aborted));
 }
@@ -134,7 +134,7 @@ fn info_only_changes_nothing() {
         "NodeMCU (Lua 5.3)"
     );
     assert_eq!(
-        last_partitions(&r).unwrap().lines(),
+        r.partitions().cloned().unwrap().lines(),
         [
             "ota_0 (running, next boot): valid, otadeck-demo 2.0.3",
             "ota_1: state unknown, empty"
@@ -150,7 +150,13 @@ fn info_only_changes_nothing() {
         ..BoardConfig::default()
     });
     let (r, _) = go(&mut link, Job::Inspect, None);
-    let slot = last_partitions(&r).unwrap().slot("ota_0").cloned().unwrap();
+    let slot = r
+        .partitions()
+        .cloned()
+        .unwrap()
+        .slot("ota_0")
+        .cloned()
+        .unwrap();
     assert_eq!((slot.state, slot.build), (None, None));
 }
 
@@ -162,11 +168,11 @@ fn accept_and_rollback_by_hand() {
         .outcome();
     let (r, _) = go(&mut link, Job::Accept, None);
     r.outcome();
-    let state = last_partitions(&r).unwrap();
+    let state = r.partitions().cloned().unwrap();
     assert_eq!(state.slot("ota_1").unwrap().state, Some(SlotState::Valid));
     let (r, _) = go(&mut link, Job::Rollback, None);
     assert!(r.outcome().restarted);
-    let state = last_partitions(&r).unwrap();
+    let state = r.partitions().cloned().unwrap();
     assert_eq!(state.running, "ota_0");
     assert_eq!(state.slot("ota_1").unwrap().state, Some(SlotState::Invalid));
     assert_eq!(link.device.flash.running_version(), DEMO_RUNNING_VERSION);

@@ -24,7 +24,6 @@ use otadeck_sim::firmware::{
 use otadeck_sim::harness::{run, Run};
 use otadeck_sim::line::SimLink;
 use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig as BoardConfig};
-use support::last_partitions;
 use support::pipe::pump;
 
 struct LuaPeer {
@@ -146,7 +145,7 @@ fn summary(r: &Run) -> (Option<FlashOutcome>, Option<String>, Option<PartitionSt
             m.runtime.clear();
         }
     }
-    (ok, err, last_partitions(r))
+    (ok, err, r.partitions().cloned())
 }
 
 #[test]
@@ -162,13 +161,19 @@ fn flashes_a_real_lua_console_and_it_stores_every_byte() {
         written == image,
         "the bytes otaupgrade.write took differ from the image"
     );
-    let state = last_partitions(&r).unwrap();
+    let state = r.partitions().cloned().unwrap();
     assert_eq!(state.running, "ota_1");
     assert_eq!(state.next_boot, "ota_1");
     assert_eq!(state.slot("ota_1").unwrap().state, Some(SlotState::Valid));
     let old = state.slot("ota_0").unwrap();
     assert_eq!(old.build.as_ref().unwrap().version, DEMO_RUNNING_VERSION);
-    assert!(outcome.module.as_ref().unwrap().runtime.contains("Lua 5.4"));
+    assert!(r
+        .outcome()
+        .module
+        .as_ref()
+        .unwrap()
+        .runtime
+        .contains("Lua 5.4"));
 }
 
 #[test]

@@ -7,7 +7,6 @@
 #![cfg(feature = "peer-tests")]
 
 use crate::real_mp;
-use crate::support;
 
 use std::time::{Duration, Instant};
 
@@ -310,8 +309,8 @@ fn esp32_trial_firmware_rolls_back_like_the_simulator() {
     same_outcome(&real_back, &sim_back);
     same_esp_flash(&state, &link.device.interpreter.flash);
     assert_eq!(
-        support::last_partitions(&real_back),
-        support::last_partitions(&sim_back)
+        real_back.partitions().cloned(),
+        sim_back.partitions().cloned()
     );
 }
 
@@ -515,7 +514,7 @@ fn esp32_trial_firmware_is_accepted_later_like_the_simulator() {
     same_outcome(&real_accept, &sim_accept);
     same_esp_flash(&state, &link.device.interpreter.flash);
     assert_eq!(
-        support::last_partitions(&real_accept),
-        support::last_partitions(&sim_accept)
+        real_accept.partitions().cloned(),
+        sim_accept.partitions().cloned()
     );
 }

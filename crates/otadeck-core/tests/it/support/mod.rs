@@ -108,11 +108,3 @@ pub fn check_report(r: &Run, e: &FlashError, state: &str) {
         "the session must end with the error"
     );
 }
-
-/// The last partition state a run reported.
-pub fn last_partitions(r: &Run) -> Option<otadeck_core::partition_state::PartitionState> {
-    r.events.iter().rev().find_map(|e| match e {
-        SessionEvent::Partitions(p) => Some(p.clone()),
-        _ => None,
-    })
-}
