@@ -7,15 +7,15 @@
 #![cfg(target_arch = "wasm32")]
 
 pub mod clock;
+pub mod image;
 pub mod pump;
+pub mod services;
 pub mod transport;
 
 mod app;
 mod components;
 mod hooks;
-mod image;
 mod pages;
-mod services;
 mod support;
 
 /// Mount the app on the page body.

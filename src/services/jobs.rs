@@ -4,6 +4,7 @@
 
 use std::rc::Rc;
 
+use otadeck_core::admission::Policy;
 use otadeck_core::driver::esp_rom::reset::ResetKind;
 use otadeck_core::family::{self, Family, FlashOptions, Job, JobKind, OpenOptions};
 use otadeck_core::session::{
@@ -31,6 +32,9 @@ pub struct FlashChoice {
     /// Leave the new firmware on trial after it booted: accept or roll back later on the
     /// Device page. Otherwise it is accepted once it runs.
     pub keep_on_trial: bool,
+    /// Write a file that is no recognised image where the loader does not check it (the
+    /// technician ticked "Write raw data").
+    pub allow_raw: bool,
 }
 
 /// A package the module fetches itself (QuecPython `fota.httpDownload`).
@@ -186,9 +190,16 @@ impl DeviceSession {
     /// The session for `job` on a module of `family`, from the core's registry; when the
     /// family cannot do it, the log says why.
     fn machine(&self, family: Family, job: Job) -> Option<Box<dyn Machine>> {
+        self.machine_with(family, job, Policy::default())
+    }
+
+    /// [`Self::machine`], with an image admitted under `policy`; a refused image is logged
+    /// with what to do, and nothing is sent.
+    fn machine_with(&self, family: Family, job: Job, policy: Policy) -> Option<Box<dyn Machine>> {
         let options = OpenOptions {
             reset: (family == Family::EspRom).then_some(ResetKind::Classic),
             partitions: self.view.get().partitions.clone(),
+            policy,
             ..OpenOptions::default()
         };
         match family::open(family, job, options, now()) {
@@ -217,7 +228,11 @@ impl DeviceSession {
                 ..FlashOptions::default()
             },
         };
-        self.start_update(job, total, intro).await;
+        let policy = Policy {
+            allow_raw: choice.allow_raw,
+            ..Policy::default()
+        };
+        self.start_update(job, total, intro, policy).await;
     }
 
     /// Have the module download and install a package itself (QuecPython). Progress is in
@@ -235,11 +250,11 @@ impl DeviceSession {
             url2: source.url2,
             restart: choice.restart,
         };
-        self.start_update(job, 100, intro).await;
+        self.start_update(job, 100, intro, Policy::default()).await;
     }
 
     /// Run an update `job` on the connected module, identifying it first when needed.
-    async fn start_update(&self, job: Job, total: u64, intro: String) {
+    async fn start_update(&self, job: Job, total: u64, intro: String, policy: Policy) {
         let Some(conn) = self.connection() else {
             self.log(LogLevel::Warn, "Connect a module before flashing");
             return;
@@ -266,7 +281,7 @@ impl DeviceSession {
             }
             job => job,
         };
-        let Some(mut machine) = self.machine(family, job) else {
+        let Some(mut machine) = self.machine_with(family, job, policy) else {
             self.set_busy(false);
             return;
         };

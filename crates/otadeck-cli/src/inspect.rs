@@ -7,11 +7,9 @@
 use std::io::Read;
 use std::process::ExitCode;
 
+use otadeck_core::admission::MAX_IMAGE_BYTES;
 use otadeck_core::image::{self, Image, PublicKey};
 use otadeck_core::manifest::{detect, safety};
-
-/// Largest download accepted: larger than any module's firmware.
-const MAX_FETCH: u64 = 64 * 1024 * 1024;
 
 /// Read a file, or fetch a URL (https, or http to this machine only).
 fn load(source: &str) -> Result<(Vec<u8>, Option<String>), String> {
@@ -24,25 +22,43 @@ fn load(source: &str) -> Result<(Vec<u8>, Option<String>), String> {
         response
             .into_body()
             .into_reader()
-            .take(MAX_FETCH + 1)
+            .take(MAX_IMAGE_BYTES as u64 + 1)
             .read_to_end(&mut body)
             .map_err(|e| format!("cannot read {source}: {e}"))?;
-        if body.len() as u64 > MAX_FETCH {
-            return Err(format!("{source} is larger than {MAX_FETCH} bytes"));
+        if body.len() > MAX_IMAGE_BYTES {
+            return Err(format!(
+                "{source} is larger than 64 MiB: it is not a firmware image"
+            ));
         }
         Ok((body, Some(url.to_string())))
     } else {
-        std::fs::read(source)
-            .map(|b| (b, None))
-            .map_err(|e| format!("cannot read {source}: {e}"))
+        read_capped(std::path::Path::new(source)).map(|b| (b, None))
     }
+}
+
+/// A whole file, refused once it passes [`MAX_IMAGE_BYTES`] (so `/dev/zero` or a disk image
+/// ends with a message instead of filling the memory).
+pub fn read_capped(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut data = Vec::new();
+    file.take(MAX_IMAGE_BYTES as u64 + 1)
+        .read_to_end(&mut data)
+        .map_err(cannot)?;
+    if data.len() > MAX_IMAGE_BYTES {
+        return Err(format!(
+            "{} is larger than 64 MiB, more than any module's flash: it is not a firmware image",
+            path.display()
+        ));
+    }
+    Ok(data)
 }
 
 /// Run `otadeck inspect`.
 pub fn inspect(source: &str, json: bool, key: Option<&str>) -> Result<ExitCode, String> {
     let key = match key {
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| format!("cannot read key {path}: {e}"))?;
+            let bytes = read_capped(std::path::Path::new(path))?;
             Some(PublicKey::parse(&bytes).map_err(|e| format!("{path}: {e}"))?)
         }
         None => None,

@@ -14,7 +14,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use flash::{Before, Target};
+use otadeck_core::admission::Policy;
 use otadeck_core::family::{Family, FlashOptions, Job, JobKind, OpenOptions};
+use otadeck_core::image::PublicKey;
 
 #[derive(Parser)]
 #[command(name = "otadeck", version, about = "Flash and inspect IoT modules")]
@@ -120,7 +122,12 @@ fn target(port: &str, family: Family, baud: u32, before: Before) -> Target<'_> {
 }
 
 fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    inspect::read_capped(path)
+}
+
+fn read_key(path: &std::path::Path) -> Result<PublicKey, String> {
+    let bytes = read(path)?;
+    PublicKey::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// `otadeck accept` and `otadeck rollback`.
@@ -182,6 +189,17 @@ struct FlashArgs {
     /// it the ROM loader alone does the work.
     #[arg(long, value_name = "STUB.json")]
     stub: Option<PathBuf>,
+    /// ESP ROM: write a file that is no recognised firmware image; the ROM loader does not
+    /// check what it writes.
+    #[arg(long)]
+    raw: bool,
+    /// MCUboot: a public key (PEM or DER, as `imgtool getpub` writes it) the image's signature
+    /// must verify with; give it again for more keys.
+    #[arg(long, value_name = "KEY")]
+    key: Vec<PathBuf>,
+    /// Refuse an image that is not signed by one of the --key keys.
+    #[arg(long)]
+    require_signed: bool,
     /// The image file.
     #[arg(required_unless_present = "url")]
     image: Option<PathBuf>,
@@ -196,6 +214,15 @@ fn flash(a: FlashArgs) -> Result<ExitCode, String> {
             .map_err(|e| format!("{}: {e}", path.display()))?;
         t.options.stub = Some(stub);
     }
+    t.options.policy = Policy {
+        allow_raw: a.raw,
+        keys: a
+            .key
+            .iter()
+            .map(|k| read_key(k))
+            .collect::<Result<_, _>>()?,
+        require_signature: a.require_signed,
+    };
     let job = match (a.url, a.image) {
         (Some(_), _) if !a.protocol.can(JobKind::Download) => {
             let downloaders: Vec<&str> = Family::ALL

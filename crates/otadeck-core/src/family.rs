@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::admission::{admit, Noted, Policy, Refusal};
 use crate::detect::Detector;
 use crate::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
 use crate::driver::esp_rom::reset::ResetKind;
@@ -136,7 +137,8 @@ impl Family {
 
     /// What the family's driver can do.
     pub fn capabilities(self) -> Capabilities {
-        const REPL_FORMATS: &[Format] = &[Format::EspApp, Format::Raw];
+        // ESP-IDF's OTA API boots only ESP-IDF app images: raw data would be refused at the end.
+        const REPL_FORMATS: &[Format] = &[Format::EspApp];
         match self {
             Family::QuecPython => Capabilities {
                 jobs: &[J::Identify, J::Flash, J::Download],
@@ -183,7 +185,7 @@ impl Family {
                 // as ESP Web Tools and esptool examples use it.
                 app_offset: Some(0x10000),
                 other_slot: OtherSlot::FromOtadata,
-                formats: &[Format::EspApp, Format::Raw],
+                formats: &[Format::EspApp, Format::EspPartitionTable, Format::Raw],
                 start_baud: Some(115_200),
             },
             Family::MicroPython => Capabilities {
@@ -311,6 +313,8 @@ pub struct OpenOptions {
     pub stub: Option<Stub>,
     /// The module's slots as last read (a ROM loader rollback picks the other slot from them).
     pub partitions: Option<PartitionState>,
+    /// What the admission check allows and requires of an image to flash.
+    pub policy: Policy,
 }
 
 /// Why [`open`] could not start a session.
@@ -322,6 +326,9 @@ pub enum OpenError {
     /// A rollback needs a slot to return to, and the slots read show none that holds an app.
     #[error("no other slot holds an app to return to: read the module's slots first")]
     NoOtherSlot,
+    /// The image may not be written (see [`crate::admission`]); nothing was sent.
+    #[error("{0}; nothing was sent to the module")]
+    Refused(#[from] Refusal),
 }
 
 fn job_words(job: JobKind) -> &'static str {
@@ -361,9 +368,13 @@ pub fn open(
     if !family.can(kind) {
         return Err(OpenError::Unsupported(family, kind));
     }
+    let mut notes = Vec::new();
+    if let Job::Flash { image, options: o } = &job {
+        notes = admit(family, image, o.offset, &options.policy)?.notes;
+    }
     let unsupported = || OpenError::Unsupported(family, kind);
     let flow = FlowConfig::default();
-    Ok(match family {
+    let machine: Box<dyn Machine> = match family {
         Family::QuecPython => match job {
             Job::Identify => Box::new(QuecPythonSession::identify(now, ReplConfig::default())),
             Job::Flash { image, options } => {
@@ -431,7 +442,8 @@ pub fn open(
         },
         Family::EspRom => Box::new(open_esp_rom(job, options, now)?),
         Family::MicroPython => return Err(unsupported()),
-    })
+    };
+    Ok(Noted::wrap(notes, machine))
 }
 
 fn open_esp_rom(job: Job, options: OpenOptions, now: Duration) -> Result<EspRomSession, OpenError> {

@@ -10,6 +10,7 @@
 //! Time is a [`std::time::Duration`] measured from any fixed origin the caller picks (the start of
 //! the session, `performance.now()`, a virtual clock in tests).
 
+pub mod admission;
 pub mod detect;
 pub mod digest;
 pub mod driver;

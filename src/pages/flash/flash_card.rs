@@ -1,6 +1,7 @@
 //! Step 3: the flash options, the Flash button with what still stands in its way, and the
 //! progress and result. The only card redrawn on every progress event.
 
+use otadeck_core::admission::{admit, Policy, Refusal};
 use otadeck_core::family::{Family, JobKind};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
@@ -9,6 +10,7 @@ use yew::prelude::*;
 use super::DownloadForm;
 use crate::components::progress::FlashProgress;
 use crate::hooks::{use_device, use_progress};
+use crate::image::LoadedImage;
 use crate::services::device::{DeviceView, LinkKind};
 use crate::services::jobs::{DownloadChoice, FlashChoice};
 
@@ -19,10 +21,11 @@ pub struct FlashCardProps {
     pub download: UseStateHandle<DownloadForm>,
 }
 
-/// What keeps the Flash button disabled, in words; empty when nothing does.
-fn hint(s: &DeviceView, download: Option<&DownloadChoice>) -> &'static str {
+/// What keeps the Flash button disabled, in words; empty when nothing does. `refusal`: why the
+/// chosen image may not be written to this module.
+fn hint(s: &DeviceView, download: Option<&DownloadChoice>, refusal: Option<&Refusal>) -> String {
     let image = s.image.as_ref();
-    if s.link == LinkKind::None {
+    let text = if s.link == LinkKind::None {
         "Connect a module first."
     } else if s.module.is_none() && !s.busy {
         "The module was not identified: check the log, then reconnect."
@@ -34,13 +37,27 @@ fn hint(s: &DeviceView, download: Option<&DownloadChoice>) -> &'static str {
         }
     } else if image.is_none() {
         "Choose an image."
-    } else if image.is_some_and(|i| i.bytes.is_empty()) {
-        "The chosen file is empty."
-    } else if image.is_some_and(|i| i.problem.is_some()) {
-        "The image is damaged: get a good copy of the file."
+    } else if let Some(refusal) = refusal {
+        return format!("Cannot flash: {refusal}.");
     } else {
         ""
-    }
+    };
+    text.to_string()
+}
+
+/// Whether the chosen image may be written to a module of `family`, by the core's admission
+/// check (the one the flash itself runs), at the family's default address.
+fn admission(
+    image: Option<&LoadedImage>,
+    family: Option<Family>,
+    allow_raw: bool,
+) -> Option<Refusal> {
+    let (image, family) = (image?, family?);
+    let policy = Policy {
+        allow_raw,
+        ..Policy::default()
+    };
+    admit(family, &image.bytes, None, &policy).err()
 }
 
 fn checkbox(state: &UseStateHandle<bool>) -> Callback<Event> {
@@ -57,8 +74,18 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
     let progress = use_progress(&device);
     let restart = use_state(|| true);
     let keep_on_trial = use_state(|| false);
+    let allow_raw = use_state(|| false);
     let running = s.flashing;
     let family = s.module.as_ref().map(|m| m.family);
+    // Checked once per image, family and choice, not on every progress redraw.
+    let refusal = {
+        let image = s.image.clone();
+        let key = s.image.as_ref().map(|i| i.sha256.clone());
+        use_memo((key, family, *allow_raw), move |(_, family, allow_raw)| {
+            admission(image.as_deref(), *family, *allow_raw)
+        })
+    };
+    let asks_raw_consent = matches!(*refusal, Some(Refusal::RawNeedsConsent { .. })) || *allow_raw;
     let downloading = props.download.on && family.is_some_and(|f| f.can(JobKind::Download));
     let download_source = downloading.then(|| DownloadChoice {
         url1: props.download.url1.trim().to_string(),
@@ -68,6 +95,7 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
         let choice = FlashChoice {
             restart: *restart,
             keep_on_trial: *keep_on_trial,
+            allow_raw: *allow_raw,
         };
         let (device, image, source) = (device.clone(), s.image.clone(), download_source.clone());
         Callback::from(move |_: MouseEvent| {
@@ -85,10 +113,7 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
     };
     let source_ready = match &download_source {
         Some(d) => !d.url1.is_empty(),
-        None => s
-            .image
-            .as_ref()
-            .is_some_and(|i| !i.bytes.is_empty() && i.problem.is_none()),
+        None => s.image.is_some() && refusal.is_none(),
     };
     let connected = s.link != LinkKind::None;
     let can_flash = connected && !s.busy && source_ready && s.module.is_some();
@@ -117,11 +142,19 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
                     </label>
                 </div>
             }
+            if asks_raw_consent && !downloading {
+                <div class="row">
+                    <label class="check">
+                        <input id="allow-raw" type="checkbox" checked={*allow_raw} onchange={checkbox(&allow_raw)} disabled={running} />
+                        {"Write raw data: I know this file is right for the module (the loader does not check it)"}
+                    </label>
+                </div>
+            }
             <div class="row">
                 <button id="flash-start" class="btn btn-primary btn-huge" onclick={on_flash} disabled={!can_flash}>
                     { if downloading { "Update from URL" } else { "Flash" } }
                 </button>
-                <span class="muted">{hint(&s, download_source.as_ref())}</span>
+                <span id="flash-hint" class={classes!(if refusal.is_some() && !downloading { "refusal" } else { "muted" })}>{hint(&s, download_source.as_ref(), if downloading { None } else { refusal.as_ref().as_ref() })}</span>
             </div>
             <FlashProgress {view} {expected_version} {on_cancel} />
         </section>

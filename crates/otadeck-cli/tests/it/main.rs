@@ -1,5 +1,6 @@
 //! The otadeck-cli integration tests, linked into one test binary: one module per concern.
 
+mod admission;
 mod common;
 mod esp_rom;
 mod esptool;

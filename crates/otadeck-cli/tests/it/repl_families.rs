@@ -105,13 +105,25 @@ fn nodemcu_flash_on_trial_then_accept_over_a_pty() {
     assert!(out.contains("firmware: 4.0.2"), "{out}");
     // A file that is not firmware is refused before anything is written.
     let junk = scratch("nodemcu-junk").join("junk.bin");
-    std::fs::write(&junk, b"not firmware at all").unwrap();
-    let mut args = vec!["flash"];
-    args.extend(port);
-    args.push(junk.to_str().unwrap());
-    let (ok, out) = run(&args);
-    assert!(!ok, "{out}");
-    assert!(out.contains("not a valid ESP32 application image"), "{out}");
+    for (bytes, says) in [
+        (
+            &b"not firmware at all"[..],
+            "this is a text file (plain text), not firmware",
+        ),
+        (
+            &[0x00, 0xff, 0x13, 0x37, 0xe9][..],
+            "do not take this raw data",
+        ),
+    ] {
+        std::fs::write(&junk, bytes).unwrap();
+        let mut args = vec!["flash"];
+        args.extend(port);
+        args.push(junk.to_str().unwrap());
+        let (ok, out) = run(&args);
+        assert!(!ok, "{out}");
+        assert!(out.contains(says), "{out}");
+        assert!(out.contains("nothing was sent to the module"), "{out}");
+    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The otadeck-core integration tests, linked into one test binary: one module per concern.
 
+mod admission;
 mod detect_sims;
 mod digest_props;
 mod esp32_micropython;

@@ -1,0 +1,80 @@
+//! The web app's device service in a real browser, on the in-page demo ESP32 ROM loader: an image
+//! the core's admission check refuses is never sent, the log says why in words a technician can
+//! act on, and the module's slots stay as they were.
+
+#![cfg(target_arch = "wasm32")]
+
+use std::rc::Rc;
+
+use otadeck::image::load;
+use otadeck::services::device::{DeviceHandle, FlashView};
+use otadeck::services::jobs::FlashChoice;
+use otadeck::services::log::SessionLog;
+use otadeck_core::family::Family;
+use otadeck_core::session::LogLevel;
+use otadeck_sim::firmware::sample_image;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const MCUBOOT: &[u8] =
+    include_bytes!("../crates/otadeck-core/tests/fixtures/images/mcuboot_ed25519.bin");
+
+fn last_error(device: &DeviceHandle) -> String {
+    device
+        .log
+        .get()
+        .iter()
+        .rev()
+        .find(|e| e.level == LogLevel::Error)
+        .map(|e| e.message.clone())
+        .unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn images_the_demo_rom_must_not_write_are_refused_and_nothing_is_sent() {
+    let device = DeviceHandle::new(SessionLog::default());
+    device.connect_demo(Family::EspRom, 115_200).await;
+    let before = device.view.get().partitions.clone();
+    assert!(before.is_some(), "the slots were read on connect");
+    let mut flipped = sample_image();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    let raw: Vec<u8> = (0..4096u32).map(|i| (i * 31 % 256) as u8).collect();
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("flipped.bin", flipped, "is damaged"),
+        (
+            "zephyr.signed.bin",
+            MCUBOOT.to_vec(),
+            "do not take this MCUboot image",
+        ),
+        (
+            "manifest.json",
+            br#"{"builds": []}"#.to_vec(),
+            "this is a text file (JSON",
+        ),
+        ("blob.bin", raw, "Write raw data"),
+    ];
+    for (name, bytes, says) in cases {
+        let image = Rc::new(load(name.into(), bytes).await);
+        let choice = FlashChoice {
+            restart: false,
+            keep_on_trial: false,
+            allow_raw: false,
+        };
+        device.flash(image, choice).await;
+        let error = last_error(&device);
+        assert!(error.contains(says), "{name}: {error}");
+        assert!(
+            error.contains("nothing was sent to the module"),
+            "{name}: {error}"
+        );
+        assert_eq!(device.progress.get().view, FlashView::Idle, "{name}");
+        assert!(!device.view.get().busy, "{name}");
+    }
+    assert_eq!(
+        device.view.get().partitions,
+        before,
+        "the slots are as they were"
+    );
+}
