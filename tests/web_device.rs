@@ -53,7 +53,11 @@ async fn images_the_demo_rom_must_not_write_are_refused_and_nothing_is_sent() {
             br#"{"builds": []}"#.to_vec(),
             "this is a text file (JSON",
         ),
-        ("blob.bin", raw, "Write raw data"),
+        (
+            "blob.bin",
+            raw,
+            "writes whatever it is sent without checking it",
+        ),
     ];
     for (name, bytes, says) in cases {
         let image = Rc::new(load(name.into(), bytes).await);

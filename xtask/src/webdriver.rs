@@ -175,6 +175,13 @@ impl Session {
             .map(drop)
     }
 
+    /// Types `text` into an element; for a file input, `text` is the path of the file to choose.
+    pub fn send_keys(&self, el: &Element, text: &str) -> Result<()> {
+        let body = json!({ "text": text });
+        self.cmd("POST", &format!("/element/{}/value", el.0), Some(body))
+            .map(drop)
+    }
+
     /// The rendered text of an element.
     pub fn text(&self, el: &Element) -> Result<String> {
         let v = self.cmd("GET", &format!("/element/{}/text", el.0), None)?;

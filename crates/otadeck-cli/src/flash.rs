@@ -5,8 +5,9 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use otadeck_core::admission::Refusal;
 use otadeck_core::driver::esp_rom::reset::ResetKind;
-use otadeck_core::family::{self, Family, Job, JobKind, OpenOptions, OtherSlot};
+use otadeck_core::family::{self, Family, Job, JobKind, OpenError, OpenOptions, OtherSlot};
 use otadeck_core::partition_state::PartitionState;
 use otadeck_core::session::{FlashError, FlashOutcome};
 
@@ -62,7 +63,12 @@ impl Target<'_> {
         let mut options = self.options.clone();
         options.baud = switch_to;
         let mut machine =
-            family::open(self.family, job, options, start.elapsed()).map_err(|e| e.to_string())?;
+            family::open(self.family, job, options, start.elapsed()).map_err(|e| match e {
+                OpenError::Refused(Refusal::RawNeedsConsent { .. }) => {
+                    format!("{e}; to write it anyway, pass --raw")
+                }
+                e => e.to_string(),
+            })?;
         port::run(&mut *machine, self.port, open_at, start)
     }
 

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use otadeck_core::admission::MAX_IMAGE_BYTES;
 use otadeck_core::image::{self, Image, PublicKey};
-use otadeck_core::manifest::{detect, safety};
+use otadeck_core::manifest::detect::{self, DocumentKind};
+use otadeck_core::manifest::safety;
 
 /// Read a file, or fetch a URL (https, or http to this machine only).
 fn load(source: &str) -> Result<(Vec<u8>, Option<String>), String> {
@@ -54,6 +55,45 @@ pub fn read_capped(path: &std::path::Path) -> Result<Vec<u8>, String> {
     Ok(data)
 }
 
+/// Inspect a body meant as a JSON document: its kind, then its fields. Exit 1 when it does not
+/// parse, is of no kind otadeck reads, or breaks its format's rules.
+fn inspect_document(bytes: &[u8], url: Option<&str>, json: bool) -> ExitCode {
+    let parsed = detect::classify(bytes)
+        .map_err(|e| (None, e))
+        .and_then(|kind| {
+            detect::parse(bytes, kind, url)
+                .map(|doc| (kind, doc))
+                .map_err(|e| (Some(kind), e))
+        });
+    match parsed {
+        Ok((kind, doc)) => {
+            if json {
+                println!(
+                    "{}",
+                    to_json(&serde_json::json!({"valid": true, "document": doc}))
+                );
+            } else {
+                println!("{} — valid", kind.name());
+                print_rows(&serde_json::to_value(&doc).unwrap_or_default()["document"]);
+            }
+            ExitCode::SUCCESS
+        }
+        Err((kind, e)) => {
+            let name = kind.map_or("JSON document", DocumentKind::name);
+            if json {
+                let report = serde_json::json!({
+                    "valid": false, "kind": kind, "error": e, "message": e.to_string()
+                });
+                println!("{}", to_json(&report));
+            } else {
+                println!("{name} — INVALID");
+                println!("{e}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// Run `otadeck inspect`.
 pub fn inspect(source: &str, json: bool, key: Option<&str>) -> Result<ExitCode, String> {
     let key = match key {
@@ -65,36 +105,8 @@ pub fn inspect(source: &str, json: bool, key: Option<&str>) -> Result<ExitCode, 
     };
     let (bytes, url) = load(source)?;
 
-    if let Some(kind) = detect::sniff(&bytes) {
-        let parsed = detect::parse(&bytes, kind, url.as_deref());
-        return Ok(match parsed {
-            Ok(doc) => {
-                if json {
-                    println!(
-                        "{}",
-                        to_json(&serde_json::json!({"valid": true, "document": doc}))
-                    );
-                } else {
-                    println!("{} — valid", kind.name());
-                    print_rows(&serde_json::to_value(&doc).unwrap_or_default()["document"]);
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                if json {
-                    println!(
-                        "{}",
-                        to_json(
-                            &serde_json::json!({"valid": false, "kind": kind, "error": e, "message": e.to_string()})
-                        )
-                    );
-                } else {
-                    println!("{} — INVALID", kind.name());
-                    println!("{e}");
-                }
-                ExitCode::from(1)
-            }
-        });
+    if detect::meant_as_document(&bytes, Some(source)) || detect::sniff(&bytes).is_some() {
+        return Ok(inspect_document(&bytes, url.as_deref(), json));
     }
 
     let image = image::detect(&bytes);

@@ -96,7 +96,7 @@ pub enum Refusal {
     #[error("this ESP image has no application descriptor: it is a bootloader, not an app for an update slot")]
     NotAnApp,
     /// Raw data where nothing on the module checks it.
-    #[error("this file is not a firmware image otadeck recognises, and the {family} loader writes whatever it is sent without checking it; write it only if you know it is right (--raw, or tick \"Write raw data\")")]
+    #[error("this file is not a firmware image otadeck recognises, and the {family} writes whatever it is sent without checking it: write it only if you know it is right for this module")]
     RawNeedsConsent {
         /// The family's name.
         family: &'static str,

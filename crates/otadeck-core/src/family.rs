@@ -527,6 +527,22 @@ mod tests {
         assert!(e.to_string().contains("give them an image file"), "{e}");
     }
 
+    /// An image the family's admission check takes.
+    fn image_for(family: Family) -> Vec<u8> {
+        if family == Family::McuBoot {
+            return include_bytes!("../tests/fixtures/images/mcuboot_ed25519.bin").to_vec();
+        }
+        let desc = crate::image::esp::AppDescriptorFields {
+            version: "1.0.0",
+            project_name: "test",
+            time: "00:00:00",
+            date: "Jan  1 2026",
+            idf_version: "v5.2",
+            secure_version: 0,
+        };
+        crate::image::esp::build_app_image(0, &desc, &[(0x3f40_0020, &[0u8; 64])])
+    }
+
     #[test]
     fn every_listed_job_opens_a_session() {
         let state = PartitionState {
@@ -539,7 +555,7 @@ mod tests {
                 let job = match kind {
                     JobKind::Identify => Job::Identify,
                     JobKind::Flash => Job::Flash {
-                        image: vec![1, 2, 3],
+                        image: image_for(f),
                         options: FlashOptions::default(),
                     },
                     JobKind::Download => Job::Download {

@@ -85,6 +85,12 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
             admission(image.as_deref(), *family, *allow_raw)
         })
     };
+    // Consent is given for one file: choosing another asks again.
+    {
+        let allow_raw = allow_raw.clone();
+        let key = s.image.as_ref().map(|i| i.sha256.clone());
+        use_effect_with(key, move |_| allow_raw.set(false));
+    }
     let asks_raw_consent = matches!(*refusal, Some(Refusal::RawNeedsConsent { .. })) || *allow_raw;
     let downloading = props.download.on && family.is_some_and(|f| f.can(JobKind::Download));
     let download_source = downloading.then(|| DownloadChoice {

@@ -1,6 +1,7 @@
 //! End-to-end scenarios: the release site served on localhost, driven in headless Chromium
 //! through chromedriver. One scenario per file; each counts as one test.
 
+mod admission;
 mod cable_pulled;
 mod esp_rom;
 mod flash_demo;
@@ -27,6 +28,7 @@ pub const SCENARIOS: &[Scenario] = &[
     trial::MCUBOOT,
     quecpython_download::SCENARIO,
     esp_rom::SCENARIO,
+    admission::SCENARIO,
 ];
 
 /// The folder for screenshots and logs (git-ignored).
@@ -100,6 +102,13 @@ impl Ctx<'_> {
                 None => Ok(None),
             }
         })
+    }
+
+    /// Chooses the file at `path` in the file input at `css`, as a person picking it would.
+    pub fn choose_file(&self, css: &str, path: &Path) -> Result<()> {
+        println!("    choose {} in {css}", path.display());
+        let input = self.wait_element(css, Duration::from_secs(10))?;
+        self.session.send_keys(&input, &path.to_string_lossy())
     }
 
     /// Scrolls the element at `css` to the middle of the window.

@@ -74,7 +74,7 @@ fn damaged_foreign_and_misplaced_images_are_refused_before_the_port_opens() {
             &["--offset", "0x0"],
             "64 KiB boundary",
         ),
-        ("esp-rom", "raw.bin", &[], "--raw"),
+        ("esp-rom", "raw.bin", &[], "to write it anyway, pass --raw"),
         (
             "quecpython",
             "mcuboot.bin",

@@ -157,3 +157,60 @@ fn a_manifest_is_fetched_from_a_local_server() {
         "{out}"
     );
 }
+
+#[test]
+fn json_that_does_not_parse_names_line_and_column_and_exits_1() {
+    let dir = scratch("inspect-strict-json");
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let cases: [(&str, &[u8], &str); 7] = [
+        (
+            "plan.json",
+            b"{\"format\": \"otadeck-campaign-plan\",\n  \"steps\": [}",
+            "at line 2 column",
+        ),
+        (
+            "huge-number.json",
+            b"[1e400]",
+            "number out of range at line 1",
+        ),
+        ("nan.json", b"{\"a\": NaN}", "at line 1 column 7"),
+        (
+            "not-utf8.json",
+            b"\xff\xfe{\"a\": 1}",
+            "not UTF-8 (byte 0xff at offset 0)",
+        ),
+        ("deep.bin", deep.as_bytes(), "recursion limit exceeded"),
+        (
+            "bom.json",
+            b"\xEF\xBB\xBF{\"a\": 1}",
+            "no manifest or plan otadeck reads",
+        ),
+        (
+            "dup.json",
+            b"{\"builds\": [], \"builds\": []}",
+            "duplicate key",
+        ),
+    ];
+    for (name, bytes, says) in cases {
+        let file = dir.join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let (code, out, err) = inspect(&[path(&file)]);
+        assert_eq!(code, Some(1), "{name}: {out}{err}");
+        assert!(out.contains("INVALID"), "{name}: {out}");
+        assert!(out.contains(says), "{name}: {out}");
+        assert!(!out.contains("raw data"), "{name}: {out}");
+    }
+}
+
+#[test]
+fn a_corrupt_esp_header_is_an_esp_error_not_raw_data() {
+    let dir = scratch("inspect-strict-esp");
+    let mut image = std::fs::read(fixture("images/esp32_app.bin")).unwrap();
+    image[1] = 0xFF; // segment count
+    let file = dir.join("app.bin");
+    std::fs::write(&file, &image).unwrap();
+    let (code, out, _) = inspect(&[path(&file)]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("ESP-IDF app image (INVALID)"), "{out}");
+    assert!(out.contains("255"), "the segment count is named: {out}");
+}

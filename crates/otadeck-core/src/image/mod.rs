@@ -124,11 +124,8 @@ pub fn sniff(data: &[u8]) -> Format {
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     if word == Some(mcuboot::IMAGE_MAGIC) {
         Format::McuBoot
-    } else if data.first() == Some(&esp::IMAGE_MAGIC)
-        && data.len() >= esp::HEADER_LEN
-        && data[1] <= 16
-        && data[23] <= 1
-    {
+    } else if data.first() == Some(&esp::IMAGE_MAGIC) && data.len() >= esp::HEADER_LEN {
+        // Its magic announces an ESP image: a broken header is that format's error, not raw.
         Format::EspApp
     } else if data.starts_with(&esp_partition::ENTRY_MAGIC) {
         Format::EspPartitionTable

@@ -4,7 +4,9 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{aws_job, esp_web_tools, hawkbit, plan, pycom, ManifestError, MAX_DOCUMENT_BYTES};
+use super::{
+    aws_job, esp_web_tools, hawkbit, plan, pycom, ErrorKind, ManifestError, MAX_DOCUMENT_BYTES,
+};
 
 /// The document kinds otadeck reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,6 +63,48 @@ pub fn sniff(bytes: &[u8]) -> Option<DocumentKind> {
         return None;
     }
     let value: Value = serde_json::from_slice(bytes).ok()?;
+    kind_of(&value)
+}
+
+/// Whether `bytes` was meant as a JSON document (a manifest, a plan): its name ends in `.json`,
+/// or its first byte after a byte-order mark and white space opens an object or an array.
+pub fn meant_as_document(bytes: &[u8], name: Option<&str>) -> bool {
+    let named = name.is_some_and(|n| {
+        let n = n.split(['?', '#']).next().unwrap_or(n);
+        n.to_ascii_lowercase().ends_with(".json")
+    });
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    named || matches!(first, Some(b'{' | b'['))
+}
+
+/// The kind of a body meant as a document (see [`meant_as_document`]). JSON that does not parse
+/// is an error naming its line and column; JSON of no shape otadeck reads is an error naming
+/// what it holds.
+pub fn classify(bytes: &[u8]) -> Result<DocumentKind, ManifestError> {
+    let value = super::json::parse_document(bytes)?;
+    kind_of(&value).ok_or_else(|| {
+        let holds = match &value {
+            Value::Object(map) => {
+                let keys: Vec<&str> = map.keys().take(6).map(String::as_str).collect();
+                format!("an object with the keys {}", keys.join(", "))
+            }
+            Value::Array(_) => "an array".into(),
+            other => format!("the single value {other}"),
+        };
+        ManifestError::new(
+            "",
+            ErrorKind::Unsupported {
+                message: format!(
+                    "valid JSON, but no manifest or plan otadeck reads: it holds {holds}"
+                ),
+            },
+        )
+    })
+}
+
+/// The kind of a parsed JSON value, by its shape.
+fn kind_of(value: &Value) -> Option<DocumentKind> {
     let Value::Object(map) = value else {
         return value.is_null().then_some(DocumentKind::Pycom);
     };

@@ -86,6 +86,18 @@ pub(crate) fn parse_document(bytes: &[u8]) -> Result<Value, ManifestError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ManifestError::new("", ErrorKind::Empty));
     }
+    if let Err(e) = std::str::from_utf8(bytes) {
+        let at = e.valid_up_to();
+        return Err(ManifestError::new(
+            "",
+            ErrorKind::Syntax {
+                message: format!(
+                    "the text is not UTF-8 (byte {:#04x} at offset {at})",
+                    bytes[at]
+                ),
+            },
+        ));
+    }
     serde_json::from_slice::<Strict>(bytes)
         .map(|s| s.0)
         .map_err(|e| {
