@@ -10,28 +10,14 @@ use std::process::ExitCode;
 use otadeck_core::admission::MAX_IMAGE_BYTES;
 use otadeck_core::image::{self, Image, PublicKey};
 use otadeck_core::manifest::detect::{self, DocumentKind};
-use otadeck_core::manifest::safety;
+
+use crate::fetch;
 
 /// Read a file, or fetch a URL (https, or http to this machine only).
-fn load(source: &str) -> Result<(Vec<u8>, Option<String>), String> {
+fn load(source: &str, limits: fetch::Limits) -> Result<(Vec<u8>, Option<String>), String> {
     if source.starts_with("http://") || source.starts_with("https://") {
-        let url = safety::parse_url(source, None).map_err(|e| format!("{source}: {e}"))?;
-        let response = ureq::get(url.as_str())
-            .call()
-            .map_err(|e| format!("cannot fetch {source}: {e}"))?;
-        let mut body = Vec::new();
-        response
-            .into_body()
-            .into_reader()
-            .take(MAX_IMAGE_BYTES as u64 + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| format!("cannot read {source}: {e}"))?;
-        if body.len() > MAX_IMAGE_BYTES {
-            return Err(format!(
-                "{source} is larger than 64 MiB: it is not a firmware image"
-            ));
-        }
-        Ok((body, Some(url.to_string())))
+        let fetched = fetch::get(source, limits)?;
+        Ok((fetched.body, Some(fetched.url)))
     } else {
         read_capped(std::path::Path::new(source)).map(|b| (b, None))
     }
@@ -95,7 +81,12 @@ fn inspect_document(bytes: &[u8], url: Option<&str>, json: bool) -> ExitCode {
 }
 
 /// Run `otadeck inspect`.
-pub fn inspect(source: &str, json: bool, key: Option<&str>) -> Result<ExitCode, String> {
+pub fn inspect(
+    source: &str,
+    json: bool,
+    key: Option<&str>,
+    limits: fetch::Limits,
+) -> Result<ExitCode, String> {
     let key = match key {
         Some(path) => {
             let bytes = read_capped(std::path::Path::new(path))?;
@@ -103,7 +94,7 @@ pub fn inspect(source: &str, json: bool, key: Option<&str>) -> Result<ExitCode, 
         }
         None => None,
     };
-    let (bytes, url) = load(source)?;
+    let (bytes, url) = load(source, limits)?;
 
     if detect::meant_as_document(&bytes, Some(source)) || detect::sniff(&bytes).is_some() {
         return Ok(inspect_document(&bytes, url.as_deref(), json));

@@ -1,6 +1,7 @@
 //! `otadeck`: flash a module over a serial port, read what it runs, or serve a simulated module
 //! on a pseudo-terminal for other tools to talk to.
 
+mod fetch;
 mod flash;
 mod inspect;
 mod port;
@@ -90,6 +91,9 @@ enum Command {
         /// Public key (PEM or DER) to check an MCUboot image's signature with.
         #[arg(long)]
         key: Option<String>,
+        /// Give up a URL that has not been fetched whole after this many seconds.
+        #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+        timeout: u64,
     },
     /// Serve a simulated module, or write a demo image.
     Sim {
@@ -295,7 +299,17 @@ fn main() -> ExitCode {
         ),
         Command::Accept(a) => flash::run_job(a.target(), Job::Accept, None),
         Command::Rollback(a) => flash::run_job(a.target(), Job::Rollback, None),
-        Command::Inspect { source, json, key } => inspect::inspect(&source, json, key.as_deref()),
+        Command::Inspect {
+            source,
+            json,
+            key,
+            timeout,
+        } => {
+            let limits = fetch::Limits {
+                deadline: std::time::Duration::from_secs(timeout.max(1)),
+            };
+            inspect::inspect(&source, json, key.as_deref(), limits)
+        }
         Command::Sim { what } => sim::run(what),
     };
     match result {

@@ -132,23 +132,53 @@ fn usage_errors_and_unreadable_input_exit_2() {
     assert_eq!(code, Some(2), "{err}");
 }
 
-#[test]
-fn a_manifest_is_fetched_from_a_local_server() {
-    let body = std::fs::read(fixture("manifests/hawkbit_deployment_base.json")).unwrap();
+/// A server on this machine that answers each of `answers` (whole HTTP responses) to one
+/// request, in order; `None` accepts the connection and never answers.
+fn serve(answers: Vec<Option<Vec<u8>>>) -> (u16, std::thread::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut req = [0u8; 2048];
-        let _ = s.read(&mut req);
-        let head = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        );
-        s.write_all(head.as_bytes()).unwrap();
-        s.write_all(&body).unwrap();
+        for answer in answers {
+            let (mut s, _) = listener.accept().unwrap();
+            let mut req = [0u8; 2048];
+            let _ = s.read(&mut req);
+            match answer {
+                Some(bytes) => s.write_all(&bytes).unwrap(),
+                // Hold the connection open, silent, until the client gives up.
+                None => {
+                    let _ = s.read(&mut req);
+                }
+            }
+        }
     });
-    let url = format!("http://127.0.0.1:{port}/default/controller/v1/dev1/deploymentBase/8");
+    (port, server)
+}
+
+fn ok_json(body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+fn redirect(to: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_manifest_is_fetched_from_a_local_server_through_a_local_redirect() {
+    let body = std::fs::read(fixture("manifests/hawkbit_deployment_base.json")).unwrap();
+    let (port, server) = serve(vec![
+        Some(redirect("/default/controller/v1/dev1/deploymentBase/8")),
+        Some(ok_json(&body)),
+    ]);
+    let url = format!("http://127.0.0.1:{port}/moved");
     let (code, out, err) = inspect(&[&url]);
     server.join().unwrap();
     assert_eq!(code, Some(0), "{out}{err}");
@@ -156,6 +186,30 @@ fn a_manifest_is_fetched_from_a_local_server() {
         out.starts_with("hawkBit DDI deploymentBase — valid"),
         "{out}"
     );
+}
+
+#[test]
+fn a_redirect_to_plain_http_elsewhere_is_refused() {
+    let (port, server) = serve(vec![Some(redirect("http://fw.example.com/app.json"))]);
+    let url = format!("http://127.0.0.1:{port}/manifest.json");
+    let (code, out, err) = inspect(&[&url]);
+    server.join().unwrap();
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("redirects to"), "{err}");
+    assert!(err.contains("refused"), "{err}");
+}
+
+#[test]
+fn a_server_that_never_answers_is_given_up_at_the_deadline() {
+    let (port, server) = serve(vec![None]);
+    let url = format!("http://127.0.0.1:{port}/manifest.json");
+    let started = std::time::Instant::now();
+    let (code, out, err) = inspect(&["--timeout", "2", &url]);
+    let took = started.elapsed();
+    server.join().unwrap();
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("did not answer within 2 s"), "{err}");
+    assert!(took < std::time::Duration::from_secs(15), "{took:?}");
 }
 
 #[test]
