@@ -103,7 +103,7 @@ pub fn run_job(
         _ => (job.kind(), 0),
     };
     let offset = match &job {
-        Job::Flash { options, .. } => options.offset.or(target.family.capabilities().app_offset),
+        Job::Flash { options, .. } => options.offset,
         _ => None,
     };
     let ran = target.run_job(job, start)?;
@@ -115,7 +115,12 @@ pub fn run_job(
     match kind {
         JobKind::Flash | JobKind::Download => {
             print_slots(ran.slots.as_ref());
-            print_flashed(target.family, &outcome, (image_len, offset), secs, kind);
+            let place = match (offset, ran.slots.as_ref()) {
+                (Some(at), _) => format!("at {at:#x}"),
+                (None, Some(slots)) => format!("into {}, which boots next,", slots.next_boot),
+                (None, None) => "at the app address".into(),
+            };
+            print_flashed(target.family, &outcome, (image_len, &place), secs, kind);
         }
         JobKind::ReadBack => {
             let (at, data) = ran.read_back.ok_or("the module sent nothing back")?;
@@ -139,7 +144,7 @@ pub fn run_job(
 fn print_flashed(
     family: Family,
     outcome: &FlashOutcome,
-    (len, offset): (usize, Option<u32>),
+    (len, place): (usize, &str),
     secs: f64,
     kind: JobKind,
 ) {
@@ -151,8 +156,7 @@ fn print_flashed(
     if family == Family::EspRom {
         let chip = outcome.module.as_ref().map_or("chip", |m| m.model.as_str());
         println!(
-            "Wrote {len} bytes at {:#x} on the {chip} and verified them by MD5 ({secs:.1} s){}.",
-            offset.unwrap_or_default(),
+            "Wrote {len} bytes {place} on the {chip} and verified them by MD5 ({secs:.1} s){}.",
             if outcome.restarted {
                 "; the chip restarted"
             } else {

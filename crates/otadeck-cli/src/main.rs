@@ -180,9 +180,14 @@ struct FlashArgs {
     /// QuecPython mini FOTA: the second-stage package URL (with --url).
     #[arg(long, requires = "url")]
     url2: Option<String>,
-    /// ESP ROM: the flash address of the image (hex with 0x, or decimal).
-    #[arg(long, default_value = "0x10000", value_parser = parse_u32)]
-    offset: u32,
+    /// ESP ROM: the flash address of the image (hex with 0x, or decimal). Without it an app
+    /// goes into the OTA slot that does not boot now, and boots next once checked.
+    #[arg(long, value_parser = parse_u32)]
+    offset: Option<u32>,
+    /// ESP ROM: write even inside the partition the chip boots now (an interruption there
+    /// leaves nothing to boot).
+    #[arg(long)]
+    overwrite_running: bool,
     /// ESP ROM: send plain 1 KiB blocks instead of a zlib stream.
     #[arg(long)]
     plain: bool,
@@ -251,8 +256,9 @@ fn flash(a: FlashArgs) -> Result<ExitCode, String> {
             options: FlashOptions {
                 restart: !a.no_restart,
                 accept: !a.no_accept,
-                offset: Some(a.offset),
+                offset: a.offset,
                 compress: !a.plain,
+                overwrite_running: a.overwrite_running,
             },
         },
         (None, None) => {

@@ -284,11 +284,15 @@ pub struct FlashOptions {
     /// Accept the new image once it runs; `false` leaves it on trial (families with
     /// [`Capabilities::trial`]).
     pub accept: bool,
-    /// Where to write it, for families that write flash by address; `None`: the family's
-    /// [`Capabilities::app_offset`].
+    /// Where to write it, for families that write flash by address; `None`: an app goes into
+    /// the OTA slot that does not boot now (and boots next once checked), anything else to the
+    /// family's [`Capabilities::app_offset`].
     pub offset: Option<u32>,
     /// Send the image compressed where the protocol allows it.
     pub compress: bool,
+    /// ROM loader: write even inside the partition the chip boots now (an interruption there
+    /// leaves nothing to boot).
+    pub overwrite_running: bool,
 }
 
 impl Default for FlashOptions {
@@ -298,6 +302,7 @@ impl Default for FlashOptions {
             accept: true,
             offset: None,
             compress: true,
+            overwrite_running: false,
         }
     }
 }
@@ -448,11 +453,14 @@ pub fn open(
 
 fn open_esp_rom(job: Job, options: OpenOptions, now: Duration) -> Result<EspRomSession, OpenError> {
     let kind = job.kind();
-    let mut restart = false;
+    let (mut restart, mut update_slot, mut overwrite_running) = (false, false, false);
     let job = match job {
         Job::Identify => esp_rom::Job::Info,
         Job::Flash { image, options: o } => {
             restart = o.restart;
+            overwrite_running = o.overwrite_running;
+            // An app with no address given goes into the slot that does not boot now.
+            update_slot = o.offset.is_none() && is_app(&image);
             let offset = o
                 .offset
                 .or(Family::EspRom.capabilities().app_offset)
@@ -481,7 +489,14 @@ fn open_esp_rom(job: Job, options: OpenOptions, now: Duration) -> Result<EspRomS
     config.baud = options.baud;
     config.stub = options.stub;
     config.restart = restart;
+    config.update_slot = update_slot;
+    config.overwrite_running = overwrite_running;
     Ok(EspRomSession::start(now, config))
+}
+
+/// Whether `image` is an ESP-IDF app (an image with an app descriptor).
+fn is_app(image: &[u8]) -> bool {
+    matches!(crate::image::detect(image), crate::image::Image::EspApp(e) if e.app.is_some())
 }
 
 #[cfg(test)]

@@ -51,8 +51,9 @@ pub fn demo_image(version: &str, body_len: usize) -> Vec<u8> {
     });
     let data = body(seed, body_len);
     let split = body_len * 3 / 4;
+    // An ESP32 app, as every simulated board is an ESP32.
     build_app_image(
-        9,
+        0,
         &AppDescriptorFields {
             version,
             project_name: "otadeck-demo",
@@ -61,7 +62,7 @@ pub fn demo_image(version: &str, body_len: usize) -> Vec<u8> {
             idf_version: "v5.3.1",
             secure_version: 0,
         },
-        &[(0x3C02_0020, &data[..split]), (0x4200_0020, &data[split..])],
+        &[(0x3F40_0020, &data[..split]), (0x400D_0020, &data[split..])],
     )
 }
 

@@ -1,5 +1,6 @@
-//! An ESP32 demo chip in its ROM loader: flash the sample app at 0x10000 (compressed, checked by
-//! MD5), see the slots read straight from flash, then switch the boot slot to the other app.
+//! An ESP32 demo chip in its ROM loader: flash the sample app into the slot that does not boot
+//! (ota_1, compressed, checked by MD5, then made to boot next), see the slots read straight from
+//! flash, then switch the boot slot back to the other app.
 
 use super::{Ctx, Scenario};
 use crate::util::Result;
@@ -35,15 +36,15 @@ fn run(ctx: &Ctx) -> Result<()> {
     ctx.screenshot("esp-rom-flash-success.png")?;
 
     ctx.click("#nav-device", SHORT)?;
-    ctx.wait_for("ota_0 holding 2.1.0 and booting next", SHORT, || {
-        let firmware = slot_cell(ctx, "ota_0", 4)?.unwrap_or_default();
-        let role = slot_cell(ctx, "ota_0", 2)?.unwrap_or_default();
+    ctx.wait_for("ota_1 holding 2.1.0 and booting next", SHORT, || {
+        let firmware = slot_cell(ctx, "ota_1", 4)?.unwrap_or_default();
+        let role = slot_cell(ctx, "ota_1", 2)?.unwrap_or_default();
         Ok((firmware.contains("2.1.0") && role.contains("boots next")).then_some(()))
     })?;
     ctx.screenshot("esp-rom-device.png")?;
     ctx.click("#device-rollback", SHORT)?;
-    ctx.wait_for("ota_1 booting next after the switch", SHORT, || {
-        let role = slot_cell(ctx, "ota_1", 2)?.unwrap_or_default();
+    ctx.wait_for("ota_0 booting next after the switch", SHORT, || {
+        let role = slot_cell(ctx, "ota_0", 2)?.unwrap_or_default();
         Ok(role.contains("boots next").then_some(()))
     })?;
     ctx.screenshot("esp-rom-device-switched.png")?;

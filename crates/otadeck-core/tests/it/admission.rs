@@ -89,11 +89,12 @@ fn apps_at_the_wrong_place_are_refused_with_where_they_go() {
 
 #[test]
 fn a_bootloader_goes_only_where_the_chip_reads_it_and_never_into_an_update_slot() {
-    // The sample ESP32-S3 app with its descriptor magic cleared: an ESP image that is no app.
-    let bootloader = with_region(&sample_image(), 32..36, &[0, 0, 0, 0]);
-    esp_rom_at(&bootloader, 0x0, &Policy::default()).unwrap();
+    // The esptool-built ESP32-S3 fixture with its descriptor magic cleared: an ESP image that
+    // is no app, so a bootloader.
+    let s3 = with_region(&fixture("esp32s3_app.bin"), 32..36, &[0, 0, 0, 0]);
+    esp_rom_at(&s3, 0x0, &Policy::default()).unwrap();
     for offset in [0x1000, 0x10000] {
-        let text = esp_rom_at(&bootloader, offset, &Policy::default())
+        let text = esp_rom_at(&s3, offset, &Policy::default())
             .unwrap_err()
             .to_string();
         assert!(
@@ -101,9 +102,9 @@ fn a_bootloader_goes_only_where_the_chip_reads_it_and_never_into_an_update_slot(
             "{text}"
         );
     }
-    // The esptool-built ESP32 fixture, its descriptor cleared the same way, goes at 0x1000.
-    let esp32 = with_region(&fixture("esp32_app.bin"), 32..36, &[0, 0, 0, 0]);
-    esp_rom_at(&esp32, 0x1000, &Policy::default()).unwrap();
+    // An ESP32 one goes at 0x1000.
+    let bootloader = with_region(&sample_image(), 32..36, &[0, 0, 0, 0]);
+    esp_rom_at(&bootloader, 0x1000, &Policy::default()).unwrap();
     let text = refusal(Family::Esp32MicroPython, &bootloader);
     assert!(text.contains("it is a bootloader"), "{text}");
 }

@@ -396,6 +396,7 @@ fn a_restart_ends_with_flash_end_and_the_chip_boots_what_otadata_selects() {
     };
     let mut cfg = EspRomConfig::new(job);
     cfg.restart = true;
+    cfg.overwrite_running = true;
     let r = go(&mut EspRomSession::start(Duration::ZERO, cfg), &mut l);
     assert!(r.outcome().restarted);
     assert_eq!(l.device.ops.last(), Some(&op::FLASH_DEFL_END));
@@ -438,8 +439,11 @@ fn a_power_cut_while_the_boot_slot_is_rewritten_falls_back_to_the_other_app() {
         }],
         compress: true,
     };
+    let mut cfg = EspRomConfig::new(job);
+    // Written over the running app on purpose: what the bootloader does then.
+    cfg.overwrite_running = true;
     let r = run(
-        &mut EspRomSession::start(Duration::ZERO, EspRomConfig::new(job)),
+        &mut EspRomSession::start(Duration::ZERO, cfg),
         &mut l,
         Duration::ZERO,
         LIMIT,

@@ -6,6 +6,7 @@ mod digest_props;
 mod esp32_micropython;
 mod esp_rom;
 mod esp_rom_hostile;
+mod esp_rom_plan;
 mod image_detect;
 mod image_dfu;
 mod image_esp;

@@ -169,6 +169,13 @@ impl EspRomSession {
                 self.wait_until = Some(self.now + Duration::from_millis(50));
             }
             Phase::Begin => self.send_block(0),
+            Phase::Data(seq) if self.switching => {
+                if seq + 1 < self.blocks.len() {
+                    self.send_block(seq + 1);
+                } else {
+                    self.send_md5();
+                }
+            }
             Phase::Data(seq) => {
                 let size = self.regions[self.region].data.len() as u64;
                 let before: u64 = self.regions[..self.region]
@@ -300,6 +307,7 @@ impl EspRomSession {
                         None => self.next_head(0),
                     }
                 }
+                Err(e) if matches!(self.cfg.job, Job::Flash { .. }) => self.flash_without_table(&e),
                 Err(e) => {
                     let text = format!("no usable partition table at {TABLE_OFFSET:#x}: {e}");
                     self.fail(Step::Identify, FlashErrorKind::Unsuitable(text));
@@ -344,6 +352,7 @@ impl EspRomSession {
         }
         match self.cfg.job {
             Job::SetBootSlot { slot } => self.plan_set_boot(slot),
+            Job::Flash { .. } => self.plan_flash(),
             _ => self.report_state(),
         }
     }
@@ -363,10 +372,14 @@ impl EspRomSession {
             }
             self.events.push_back(SessionEvent::Partitions(st));
         }
-        self.succeed(false);
+        if matches!(self.cfg.job, Job::Flash { .. }) {
+            self.end();
+        } else {
+            self.succeed(false);
+        }
     }
 
-    fn plan_set_boot(&mut self, slot: u8) {
+    pub(super) fn plan_set_boot(&mut self, slot: u8) {
         let Some(table) = self.table.as_ref() else {
             return;
         };

@@ -3,6 +3,8 @@
 //! `SPI_FLASH_MD5` against the image), read the slots into a [`PartitionState`], or switch the boot
 //! slot by rewriting otadata.
 
+#[path = "plan.rs"]
+mod plan;
 #[path = "respond.rs"]
 mod respond;
 #[path = "stub_upload.rs"]
@@ -18,6 +20,7 @@ use super::packet::{self, op, Loader, Response};
 use super::reset::{ResetKind, SignalStep};
 use super::slots::{self, HEAD_LEN, TABLE_OFFSET};
 use super::stub::{Stub, MEM_BLOCK};
+use crate::image::esp;
 use crate::image::esp_partition::{self, PartitionTable};
 use crate::image::otadata::{self, SECTOR_LEN};
 use crate::link::slip::{self, SlipDecoder, SlipItem};
@@ -77,6 +80,11 @@ pub struct EspRomConfig {
     pub restart: bool,
     /// A flasher stub to load into RAM and run before the job (none is bundled).
     pub stub: Option<Stub>,
+    /// Flash: write the one app region into the OTA slot that does not boot now (its address
+    /// is ignored), then switch otadata to it.
+    pub update_slot: bool,
+    /// Flash: allow a region inside the partition the chip boots now.
+    pub overwrite_running: bool,
 }
 
 impl EspRomConfig {
@@ -89,6 +97,8 @@ impl EspRomConfig {
             flash_size: 4 * 1024 * 1024,
             restart: false,
             stub: None,
+            update_slot: false,
+            overwrite_running: false,
         }
     }
 }
@@ -173,6 +183,12 @@ pub struct EspRomSession {
     done: u64,
     total: u64,
     wrote: bool,
+    /// The layout was read and the regions checked against it.
+    planned: bool,
+    /// The OTA slot to switch otadata to once the app is written and checked.
+    switch_to: Option<u8>,
+    /// Writing otadata after the app.
+    switching: bool,
     // Reading.
     read_addr: u32,
     read_len: usize,
@@ -211,6 +227,9 @@ impl EspRomSession {
             done: 0,
             total,
             wrote: false,
+            planned: false,
+            switch_to: None,
+            switching: false,
             read_addr: 0,
             read_len: 0,
             read_buf: Vec::new(),
@@ -278,7 +297,11 @@ impl EspRomSession {
             offset: writing.then_some(self.done),
             total: writing.then_some(self.total),
             kind,
-            module_state: if self.wrote {
+            module_state: if self.switching {
+                plan::MODULE_SWITCH_PARTIAL
+            } else if self.wrote && self.cfg.update_slot {
+                plan::MODULE_SLOT_PARTIAL
+            } else if self.wrote {
                 MODULE_PARTIAL
             } else {
                 MODULE_UNCHANGED
@@ -364,7 +387,7 @@ impl EspRomSession {
     /// Start the job once the loader is attached (and the baud settled).
     fn start_job(&mut self) {
         match self.cfg.job {
-            Job::Flash { .. } => self.begin_region(),
+            Job::Flash { .. } => self.start_flash(),
             Job::ReadFlash { offset, len } => self.start_read(ReadWhat::User, offset, len as usize),
             Job::Info | Job::SetBootSlot { .. } => {
                 self.start_read(ReadWhat::Table, TABLE_OFFSET, esp_partition::MAX_TABLE_LEN)
@@ -498,7 +521,16 @@ impl EspRomSession {
                 let at = self.otadata_offset();
                 self.start_read(ReadWhat::OtadataAfter(0), at, 32);
             }
-            _ => self.end(),
+            _ => {
+                if let Some(slot) = self.switch_to.take() {
+                    self.switch_boot_after_write(slot);
+                } else if self.switching {
+                    let at = self.otadata_offset();
+                    self.start_read(ReadWhat::OtadataAfter(0), at, 32);
+                } else {
+                    self.end();
+                }
+            }
         }
     }
 

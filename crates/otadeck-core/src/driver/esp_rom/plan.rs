@@ -1,0 +1,165 @@
+//! Before a flash writes a byte: the partition table, otadata and slot heads are read, and each
+//! region is checked against them. An app goes into the OTA slot that does not boot now (then
+//! otadata is switched to it), fits inside one partition, is built for the chip that answered,
+//! and never overwrites the slot the chip boots unless the technician chose that.
+
+use super::*;
+
+/// Where the chip's own boot code lives: the bootloader and the partition table.
+const BOOT_AREA_END: u32 = TABLE_OFFSET + 0x1000;
+
+/// What an interrupted write into the update slot leaves.
+pub(super) const MODULE_SLOT_PARTIAL: &str = "still boots its previous firmware: otadata was \
+     not switched, and the update slot holds an incomplete image it will not boot; flash it again";
+
+/// What an interrupted boot switch leaves.
+pub(super) const MODULE_SWITCH_PARTIAL: &str = "holds the new firmware, written and checked, but \
+     the boot switch was interrupted: read its slots, then switch the boot slot";
+
+impl EspRomSession {
+    /// A flash job that reads the flash layout before it writes (with the ROM loader: a flasher
+    /// stub does not answer the reads this session makes).
+    pub(super) fn start_flash(&mut self) {
+        if self.planned {
+            self.begin_region();
+        } else if self.loader == Loader::Stub {
+            if self.cfg.update_slot {
+                let text = "with a flasher stub the update slot cannot be found (the stub does \
+                            not answer READ_FLASH_SLOW): give the address to write"
+                    .to_string();
+                self.fail(Step::Prepare, FlashErrorKind::Unsuitable(text));
+                return;
+            }
+            let msg = "with a flasher stub the partition table is not read: the regions are \
+                       written at the addresses given, unchecked against it";
+            self.log(LogLevel::Warn, msg.into());
+            self.planned = true;
+            self.begin_region();
+        } else {
+            self.start_read(ReadWhat::Table, TABLE_OFFSET, esp_partition::MAX_TABLE_LEN);
+        }
+    }
+
+    /// The chip has no usable partition table: a flash may go on only when it writes one.
+    pub(super) fn flash_without_table(&mut self, why: &str) {
+        let writes_table = self
+            .regions
+            .iter()
+            .any(|r| r.offset == TABLE_OFFSET && esp_partition::parse(&r.data).is_ok());
+        if writes_table && !self.cfg.update_slot {
+            let msg = format!("no partition table on the chip yet ({why}); this flash writes one");
+            self.log(LogLevel::Info, msg);
+            self.planned = true;
+            self.begin_region();
+        } else {
+            let text = format!(
+                "no usable partition table at {TABLE_OFFSET:#x} ({why}): install the bootloader \
+                 and the partition table first"
+            );
+            self.fail(Step::Prepare, FlashErrorKind::Unsuitable(text));
+        }
+    }
+
+    /// With the layout read: choose the update slot when asked, check every region, then write.
+    pub(super) fn plan_flash(&mut self) {
+        let (Some(table), Some(state)) = (self.table.clone(), self.state()) else {
+            return;
+        };
+        if self.cfg.update_slot {
+            let Some((slot, offset, label)) = update_slot(&table, &state.next_boot) else {
+                let text = format!(
+                    "the partition table has no OTA slot other than {}, so an update cannot be \
+                     written beside the running firmware",
+                    state.next_boot
+                );
+                self.fail(Step::Prepare, FlashErrorKind::Unsuitable(text));
+                return;
+            };
+            self.regions[0].offset = offset;
+            self.switch_to = Some(slot);
+            let msg = format!(
+                "writing {label} at {offset:#x}, the slot that does not boot now; {} keeps \
+                 booting until the new image is checked",
+                state.next_boot
+            );
+            self.log(LogLevel::Info, msg);
+        }
+        for i in 0..self.regions.len() {
+            if let Err(text) = self.check_region(&table, &state.next_boot, i) {
+                self.fail(Step::Prepare, FlashErrorKind::Unsuitable(text));
+                return;
+            }
+        }
+        self.planned = true;
+        self.begin_region();
+    }
+
+    fn check_region(&self, table: &PartitionTable, booting: &str, i: usize) -> Result<(), String> {
+        let r = &self.regions[i];
+        let (start, len) = (u64::from(r.offset), r.data.len() as u64);
+        if let Ok(image) = esp::parse_unchecked(&r.data) {
+            if image.chip != self.chip && self.chip != "unknown chip" {
+                return Err(format!(
+                    "the image at {:#x} is built for the {}, and the chip that answered is an {}",
+                    r.offset, image.chip, self.chip
+                ));
+            }
+        }
+        if r.offset < BOOT_AREA_END {
+            return Ok(());
+        }
+        let Some(part) = table.partitions.iter().find(|p| {
+            let p_start = u64::from(p.offset);
+            p_start <= start && start < p_start + u64::from(p.size)
+        }) else {
+            return Err(format!(
+                "no partition holds {:#x}: the partition table does not use that address",
+                r.offset
+            ));
+        };
+        let end = u64::from(part.offset) + u64::from(part.size);
+        if start + len > end {
+            return Err(format!(
+                "the image ({len} bytes at {:#x}) is larger than what is left of partition {} \
+                 ({} bytes from there): it would run into the next partition",
+                r.offset,
+                part.label,
+                end - start
+            ));
+        }
+        if part.label == booting && !self.cfg.overwrite_running {
+            return Err(format!(
+                "{} holds the firmware the chip boots now, and an interrupted write there would \
+                 leave nothing to boot: write the update slot instead (no address), or confirm \
+                 writing over it",
+                part.label
+            ));
+        }
+        Ok(())
+    }
+
+    /// After the app's MD5 matched: remember what the slot now holds, then switch otadata to it.
+    pub(super) fn switch_boot_after_write(&mut self, slot: u8) {
+        let r = &self.regions[self.region - 1];
+        let head = r.data[..r.data.len().min(HEAD_LEN)].to_vec();
+        if let Some(label) = self
+            .table
+            .as_ref()
+            .and_then(|t| t.ota_slot(slot))
+            .map(|p| p.label.clone())
+        {
+            self.heads.retain(|(l, _)| *l != label);
+            self.heads.push((label, head));
+        }
+        self.switching = true;
+        self.plan_set_boot(slot);
+    }
+}
+
+/// The OTA slot that does not boot next: its number, offset and label.
+fn update_slot(table: &PartitionTable, booting: &str) -> Option<(u8, u32, String)> {
+    (0..table.ota_app_count()).find_map(|n| {
+        let p = table.ota_slot(n)?;
+        (p.label != booting).then(|| (n, p.offset, p.label.clone()))
+    })
+}

@@ -1,0 +1,148 @@
+//! The ROM loader reads the flash layout before it writes: an app goes into the slot that does not
+//! boot now and boots next only once checked; the running slot, a region that overflows its
+//! partition and an image for another chip are refused before any erase; an interrupted update
+//! leaves otadata selecting the old app, and the report says so.
+
+use std::time::Duration;
+
+use otadeck_core::driver::esp_rom::packet::op;
+use otadeck_core::driver::esp_rom::{EspRomConfig, EspRomSession, Job, Region};
+use otadeck_core::session::{FlashErrorKind, Step};
+use otadeck_sim::esp_rom::{EspRomSim, OTA0_VERSION};
+use otadeck_sim::firmware::demo_image;
+use otadeck_sim::harness::{run, Run};
+use otadeck_sim::line::{LineFault, SimLink};
+
+const LIMIT: Duration = Duration::from_secs(600);
+const OTA0: u32 = 0x10000;
+const OTA1: u32 = 0x190000;
+
+fn session(offset: u32, data: Vec<u8>, update_slot: bool) -> EspRomSession {
+    let job = Job::Flash {
+        regions: vec![Region { offset, data }],
+        compress: true,
+    };
+    let mut cfg = EspRomConfig::new(job);
+    cfg.update_slot = update_slot;
+    EspRomSession::start(Duration::ZERO, cfg)
+}
+
+fn erases(l: &SimLink<EspRomSim>) -> usize {
+    let begins = [op::FLASH_BEGIN, op::FLASH_DEFL_BEGIN];
+    l.device.ops.iter().filter(|o| begins.contains(o)).count()
+}
+
+fn refused(offset: u32, data: Vec<u8>) -> (Run, SimLink<EspRomSim>) {
+    let mut l = SimLink::new(EspRomSim::new(), 115_200);
+    let r = run(
+        &mut session(offset, data, false),
+        &mut l,
+        Duration::ZERO,
+        LIMIT,
+        None,
+    );
+    (r, l)
+}
+
+#[test]
+fn an_update_goes_into_the_other_slot_and_boots_next_once_checked() {
+    let img = demo_image("2.1.0", 96 * 1024);
+    let mut l = SimLink::new(EspRomSim::new(), 115_200);
+    let r = run(
+        &mut session(0, img.clone(), true),
+        &mut l,
+        Duration::ZERO,
+        LIMIT,
+        None,
+    );
+    assert_eq!(r.outcome().bytes, img.len() as u64);
+    let at = OTA1 as usize;
+    assert_eq!(&l.device.flash[at..at + img.len()], &img[..]);
+    assert_eq!(l.device.boot_choice().as_deref(), Some("ota_1"));
+    let state = r.partitions().expect("the slots after the switch");
+    assert_eq!(state.next_boot, "ota_1");
+    assert!(r.logged("writing ota_1 at 0x190000, the slot that does not boot now"));
+    let progress = r.progress();
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert_eq!(progress.last(), Some(&(img.len() as u64)));
+    assert_eq!(l.device.power_on(), Some("ota_1".into()));
+    assert_eq!(l.device.slot_version("ota_1").as_deref(), Some("2.1.0"));
+}
+
+#[test]
+fn the_running_slot_an_overflowing_image_and_a_foreign_chip_are_refused_before_any_erase() {
+    let fixture = |name: &str| {
+        let path = format!(
+            "{}/tests/fixtures/images/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap()
+    };
+    let cases = [
+        (
+            OTA0,
+            demo_image("2.1.0", 4096),
+            "ota_0 holds the firmware the chip boots now",
+        ),
+        (
+            OTA1,
+            demo_image("2.1.0", 0x180000),
+            "run into the next partition",
+        ),
+        (
+            OTA1 + 0x170000,
+            vec![0x5a; 0x20000],
+            "run into the next partition",
+        ),
+        (0x380000, vec![0x5a; 0x1000], "no partition holds 0x380000"),
+        (OTA1, fixture("esp32s3_app.bin"), "built for the ESP32-S3"),
+    ];
+    for (offset, data, says) in cases {
+        let (r, l) = refused(offset, data);
+        let e = r.error();
+        assert_eq!(e.step, Step::Prepare, "{says}");
+        let text = e.to_string();
+        assert!(text.contains(says), "{says}: {text}");
+        assert!(text.contains("is unchanged"), "{text}");
+        assert_eq!(erases(&l), 0, "{says}: nothing was erased");
+        assert!(matches!(e.kind, FlashErrorKind::Unsuitable(_)));
+    }
+}
+
+#[test]
+fn an_interrupted_update_leaves_the_old_app_selected_and_says_so() {
+    let img = demo_image("2.1.0", 200 * 1024);
+    let mut l = SimLink::new(EspRomSim::new(), 115_200);
+    let mut hook = |_now: Duration, _s: &mut EspRomSession, l: &mut SimLink<EspRomSim>| {
+        if !l.is_dead()
+            && l.device
+                .ops
+                .iter()
+                .filter(|o| **o == op::FLASH_DEFL_DATA)
+                .count()
+                == 5
+        {
+            l.inject(LineFault::DropAfter(l.delivered()));
+        }
+    };
+    let r = run(
+        &mut session(0, img, true),
+        &mut l,
+        Duration::ZERO,
+        LIMIT,
+        Some(&mut hook),
+    );
+    let e = r.error();
+    assert_eq!(e.kind, FlashErrorKind::LinkLost);
+    let text = e.to_string();
+    assert!(
+        text.contains("still boots its previous firmware: otadata was not switched"),
+        "{text}"
+    );
+    assert_eq!(l.device.boot_choice().as_deref(), Some("ota_0"));
+    assert_eq!(l.device.power_on(), Some("ota_0".into()));
+    assert_eq!(
+        l.device.slot_version("ota_0").as_deref(),
+        Some(OTA0_VERSION)
+    );
+}
