@@ -51,7 +51,12 @@ fn slots_table(p: &PartitionState) -> Html {
                         <td class={state_class(s.state)} data-state={s.state.map_or("unknown", SlotState::name)}>
                             {s.state.map_or("unknown", SlotState::name)}
                         </td>
-                        <td>{firmware}</td>
+                        <td>
+                            {firmware}
+                            if let Some(problem) = &s.problem {
+                                <div class="bad slot-problem">{format!("Not bootable: {problem}")}</div>
+                            }
+                        </td>
                         if esp_fields {
                             <td>{format!("{} {}", build.date, build.time)}</td>
                             <td>{&build.idf_version}</td>

@@ -102,7 +102,7 @@ impl From<&AppDescriptor> for SlotBuild {
 }
 
 /// One application slot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Slot {
     /// The partition label (`ota_0`, `ota_1`, `factory`) or slot name.
     pub label: String,
@@ -111,6 +111,10 @@ pub struct Slot {
     pub state: Option<SlotState>,
     /// What it holds; `None` when empty or unreadable.
     pub build: Option<SlotBuild>,
+    /// What is wrong with the image it holds (cut short, damaged), when it was checked and
+    /// something is: such a slot is not bootable whatever its OTA state says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// A module's slots and which of them runs and boots next.
@@ -173,7 +177,10 @@ impl PartitionState {
                     Some(b) => format!("{} {}", b.name, b.version),
                     None => "empty".to_string(),
                 };
-                format!("{}{roles}: {state}, {build}", s.label)
+                match &s.problem {
+                    Some(p) => format!("{}{roles}: {state}, {build}, NOT BOOTABLE: {p}", s.label),
+                    None => format!("{}{roles}: {state}, {build}", s.label),
+                }
             })
             .collect()
     }
@@ -199,11 +206,13 @@ mod tests {
                     label: "ota_0".into(),
                     state: Some(SlotState::Valid),
                     build: build("2.0.3"),
+                    problem: None,
                 },
                 Slot {
                     label: "ota_1".into(),
                     state: Some(SlotState::Testing),
                     build: build("2.1.0"),
+                    problem: None,
                 },
             ],
         }

@@ -301,6 +301,7 @@ impl EspOtaFlash {
                     label: s.label.clone(),
                     state: Some(s.state.unwrap_or(SlotState::Undefined)),
                     build: build_of(&s.data),
+                    problem: None,
                 })
                 .collect(),
         }

@@ -146,3 +146,83 @@ fn an_interrupted_update_leaves_the_old_app_selected_and_says_so() {
         Some(OTA0_VERSION)
     );
 }
+
+#[test]
+fn a_slot_left_cut_short_is_shown_not_bootable_and_is_never_switched_to() {
+    let img = demo_image("2.1.0", 200 * 1024);
+    let mut l = SimLink::new(EspRomSim::new(), 115_200);
+    let mut cut = false;
+    let mut hook = |now: Duration, _s: &mut EspRomSession, l: &mut SimLink<EspRomSim>| {
+        let blocks = l
+            .device
+            .ops
+            .iter()
+            .filter(|o| **o == op::FLASH_DEFL_DATA)
+            .count();
+        if !cut && blocks == 5 {
+            cut = true;
+            l.device.power_cut();
+            l.replug(now);
+        }
+    };
+    let r = run(
+        &mut session(0, img, true),
+        &mut l,
+        Duration::ZERO,
+        LIMIT,
+        Some(&mut hook),
+    );
+    assert!(r.result.as_ref().is_some_and(Result::is_err));
+    // Power back: the old app boots; then the chip, held in download mode, is read.
+    assert_eq!(l.device.power_on(), Some("ota_0".into()));
+    let start = l.now();
+    let mut info = EspRomSession::start(start, EspRomConfig::new(Job::Info));
+    let r = run(&mut info, &mut l, start, LIMIT, None);
+    let state = r
+        .partitions()
+        .cloned()
+        .unwrap_or_else(|| panic!("{:?}", r.result));
+    let cut = state.slot("ota_1").unwrap();
+    let problem = cut.problem.as_deref().unwrap_or_default();
+    assert!(problem.contains("cut short"), "{state:?}");
+    assert!(state.slot("ota_0").unwrap().problem.is_none(), "{state:?}");
+    assert!(
+        state
+            .lines()
+            .iter()
+            .any(|l| l.starts_with("ota_1") && l.contains("NOT BOOTABLE")),
+        "{:?}",
+        state.lines()
+    );
+    let start = l.now();
+    let mut switch = EspRomSession::start(start, EspRomConfig::new(Job::SetBootSlot { slot: 1 }));
+    let r = run(&mut switch, &mut l, start, LIMIT, None);
+    let text = r.error().to_string();
+    assert!(
+        text.contains("ota_1 cannot be made to boot: the image is cut short"),
+        "{text}"
+    );
+    assert_eq!(l.device.boot_choice().as_deref(), Some("ota_0"));
+}
+
+#[test]
+fn whole_images_pass_the_walk() {
+    let mut l = SimLink::new(EspRomSim::new(), 115_200);
+    let r = run(
+        &mut EspRomSession::start(Duration::ZERO, EspRomConfig::new(Job::Info)),
+        &mut l,
+        Duration::ZERO,
+        LIMIT,
+        None,
+    );
+    let state = r.partitions().cloned().expect("the slots");
+    assert!(state.slots.iter().all(|s| s.problem.is_none()), "{state:?}");
+    // The walk reads a few headers per slot, not the images.
+    let reads = l
+        .device
+        .ops
+        .iter()
+        .filter(|o| **o == op::READ_FLASH_SLOW)
+        .count();
+    assert!(reads < 60, "{reads} reads");
+}

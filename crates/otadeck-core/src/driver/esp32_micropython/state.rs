@@ -168,6 +168,7 @@ impl SlotsReport {
                 label: info.label.clone(),
                 state,
                 build: desc.as_ref().map(SlotBuild::from),
+                problem: None,
             }
         };
         let mut slots = vec![slot(&self.running), slot(&self.next_update)];

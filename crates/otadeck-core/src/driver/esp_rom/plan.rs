@@ -149,6 +149,7 @@ impl EspRomSession {
             .map(|p| p.label.clone())
         {
             self.heads.retain(|(l, _)| *l != label);
+            self.problems.retain(|(l, _)| *l != label);
             self.heads.push((label, head));
         }
         self.switching = true;

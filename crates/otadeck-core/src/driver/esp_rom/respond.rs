@@ -328,6 +328,7 @@ impl EspRomSession {
                 self.heads.push((label, buf));
                 self.next_head(i + 1);
             }
+            ReadWhat::Segment | ReadWhat::ImageEnd => self.on_walk_read(what, &buf),
         }
     }
 
@@ -350,6 +351,11 @@ impl EspRomSession {
             self.start_read(ReadWhat::Head(i), *offset, HEAD_LEN);
             return;
         }
+        self.walk_slots(0);
+    }
+
+    /// Every slot read and checked: go on with the job.
+    pub(super) fn after_slots(&mut self) {
         match self.cfg.job {
             Job::SetBootSlot { slot } => self.plan_set_boot(slot),
             Job::Flash { .. } => self.plan_flash(),
@@ -362,7 +368,12 @@ impl EspRomSession {
         let od = table
             .otadata()
             .map(|_| slots::otadata_from_entries(&self.entries[0], &self.entries[1]));
-        Some(slots::partition_state(table, od.as_deref(), &self.heads))
+        Some(slots::partition_state(
+            table,
+            od.as_deref(),
+            &self.heads,
+            &self.problems,
+        ))
     }
 
     fn report_state(&mut self) {
@@ -399,6 +410,11 @@ impl EspRomSession {
             .any(|(l, h)| *l == label && slots::descriptor(h).is_some());
         if !bootable {
             let text = format!("{label} holds no ESP-IDF app image, so it cannot be made to boot");
+            self.fail(Step::Prepare, FlashErrorKind::Unsuitable(text));
+            return;
+        }
+        if let Some((_, problem)) = self.problems.iter().find(|(l, _)| *l == label) {
+            let text = format!("{label} cannot be made to boot: {problem}; flash it again first");
             self.fail(Step::Prepare, FlashErrorKind::Unsuitable(text));
             return;
         }

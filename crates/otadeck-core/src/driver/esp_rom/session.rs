@@ -9,6 +9,8 @@ mod plan;
 mod respond;
 #[path = "stub_upload.rs"]
 mod stub_upload;
+#[path = "walk.rs"]
+mod walk;
 
 use crate::module::{Family, ModuleInfo};
 use std::collections::VecDeque;
@@ -144,6 +146,10 @@ enum ReadWhat {
     Table,
     Otadata(u8),
     Head(usize),
+    /// A segment header of the image being walked (see [`walk`]).
+    Segment,
+    /// The checksum and hash that end the image being walked.
+    ImageEnd,
     OtadataAfter(u8),
     User,
 }
@@ -197,6 +203,10 @@ pub struct EspRomSession {
     table: Option<PartitionTable>,
     entries: [Vec<u8>; 2],
     heads: Vec<(String, Vec<u8>)>,
+    /// The walk through a slot's image in progress.
+    walk: Option<walk::Walk>,
+    /// What is wrong with each slot's image, where something is.
+    problems: Vec<(String, String)>,
 }
 
 impl EspRomSession {
@@ -237,6 +247,8 @@ impl EspRomSession {
             table: None,
             entries: [Vec::new(), Vec::new()],
             heads: Vec::new(),
+            walk: None,
+            problems: Vec::new(),
             cfg,
         };
         s.events.push_back(SessionEvent::Step(Step::Connect));

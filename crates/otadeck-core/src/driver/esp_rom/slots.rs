@@ -49,12 +49,14 @@ pub fn boot_label(table: &PartitionTable, otadata_bytes: Option<&[u8]>) -> Strin
     part.map(|p| p.label.clone()).unwrap_or_default()
 }
 
-/// The partition state. `heads` holds the first bytes of each app partition, in table order.
+/// The partition state. `heads` holds the first bytes of each app partition, in table order;
+/// `problems` what is wrong with the image of a slot, by label.
 /// Without firmware help the running slot is the one the bootloader selects.
 pub fn partition_state(
     table: &PartitionTable,
     otadata_bytes: Option<&[u8]>,
     heads: &[(String, Vec<u8>)],
+    problems: &[(String, String)],
 ) -> PartitionState {
     let count = table.ota_app_count();
     let states = otadata_bytes
@@ -82,6 +84,10 @@ pub fn partition_state(
                 label: p.label.clone(),
                 state,
                 build,
+                problem: problems
+                    .iter()
+                    .find(|(l, _)| *l == p.label)
+                    .map(|(_, problem)| problem.clone()),
             }
         })
         .collect();

@@ -184,6 +184,7 @@ pub fn partition_state(slots: &[ImageSlot]) -> PartitionState {
                     version: s.version.clone(),
                     ..SlotBuild::default()
                 }),
+                problem: None,
             })
             .collect(),
     }

@@ -75,6 +75,7 @@ pub fn parse_info(out: &str) -> Option<InfoReport> {
                     label: label.to_string(),
                     state,
                     build,
+                    problem: None,
                 });
             }
             ["S", ..] => return None,
