@@ -5,11 +5,12 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use crate::interrupt;
 use otadeck_core::admission::Refusal;
 use otadeck_core::driver::esp_rom::reset::ResetKind;
 use otadeck_core::family::{self, Family, Job, JobKind, OpenError, OpenOptions, OtherSlot};
 use otadeck_core::partition_state::PartitionState;
-use otadeck_core::session::{FlashError, FlashOutcome};
+use otadeck_core::session::{FlashError, FlashErrorKind, FlashOutcome};
 
 use crate::port::{self, Ran};
 
@@ -187,7 +188,11 @@ fn print_flashed(
 fn report_error(e: &FlashError) -> ExitCode {
     println!("{e}");
     println!("{}", e.advice());
-    ExitCode::FAILURE
+    if e.kind == FlashErrorKind::Cancelled && interrupt::requested() {
+        ExitCode::from(interrupt::EXIT_INTERRUPTED)
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// `otadeck info`: with a protocol, what its driver reads (slots included); without one, what

@@ -4,6 +4,7 @@
 mod fetch;
 mod flash;
 mod inspect;
+mod interrupt;
 mod port;
 mod sim;
 mod term;

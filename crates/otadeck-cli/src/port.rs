@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 
 use otadeck_core::module::ModuleInfo;
 use otadeck_core::partition_state::PartitionState;
-use otadeck_core::pump::{Port, PortError, Pump};
+use otadeck_core::pump::{Port, PortError, Pump, Turn};
 use otadeck_core::session::{FlashError, FlashOutcome, Machine, SessionEvent, SignalStep};
 
+use crate::interrupt;
 use crate::term::Reporter;
 
 /// How long one read waits before the pump looks at the clock again.
@@ -72,7 +73,12 @@ impl Port for SerialLink {
                 buf.extend_from_slice(&self.chunk[..n]);
                 Ok(())
             }
-            Err(e) if e.kind() == ErrorKind::TimedOut || e.kind() == ErrorKind::WouldBlock => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::TimedOut | ErrorKind::WouldBlock | ErrorKind::Interrupted
+                ) =>
+            {
                 Ok(())
             }
             Err(e) => Err(PortError::Gone(format!("reading {}: {e}", self.path))),
@@ -100,10 +106,11 @@ pub fn run(
     baud: u32,
     start: Instant,
 ) -> Result<Ran, String> {
+    interrupt::install();
     let mut link = SerialLink::open(path, baud, start)?;
     let mut reporter = Reporter::new(std::env::var_os("OTADECK_VERBOSE").is_some());
     let (mut slots, mut module, mut read_back) = (None, None, None);
-    let result = Pump::run(machine, &mut link, |event| {
+    let mut on_event = |event: SessionEvent| {
         reporter.event(start.elapsed(), &event);
         match event {
             SessionEvent::Partitions(p) => slots = Some(p),
@@ -111,7 +118,20 @@ pub fn run(
             SessionEvent::ReadBack { offset, data } => read_back = Some((offset, data)),
             _ => {}
         }
-    });
+    };
+    let mut pump = Pump::new();
+    let mut cancelled = false;
+    let result = loop {
+        if interrupt::requested() && !cancelled {
+            cancelled = true;
+            machine.cancel(start.elapsed());
+        }
+        match pump.turn(machine, &mut link, &mut on_event) {
+            Turn::Waited => {}
+            Turn::Finished(r) => break r,
+            Turn::Stopped => break None,
+        }
+    };
     let result = result.ok_or("the session on the port ended without a result")?;
     Ok(Ran {
         result,

@@ -242,3 +242,60 @@ fn the_rom_served_over_websocket_answers_sync_eight_times() {
     let _ = child.wait();
     assert_eq!(heard, reply.repeat(8));
 }
+
+/// Start an update of a 200 KB image in plain blocks (about 18 s at 115200 baud), send `signal`
+/// once it is writing, and give back the exit code and what it printed.
+fn update_stopped_by(sim: &PtySim, image: &std::path::Path, signal: i32) -> (Option<i32>, String) {
+    let child = otadeck()
+        .args([
+            "flash",
+            "--port",
+            &sim.path,
+            "--protocol",
+            "esp-rom",
+            "--plain",
+        ])
+        .arg(image)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    // SAFETY: sending a signal to our own child process.
+    unsafe { nix::libc::kill(child.id() as i32, signal) };
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn ctrl_c_and_sigterm_stop_an_update_like_cancel_and_the_cut_slot_is_never_booted() {
+    let sim = PtySim::start(&["esp32"]);
+    let dir = scratch("esp-rom-sigint");
+    let image = sample(&dir, "3.0.4", 200_000);
+    for signal in [nix::libc::SIGINT, nix::libc::SIGTERM] {
+        let (code, stdout) = update_stopped_by(&sim, &image, signal);
+        assert_eq!(code, Some(130), "{stdout}");
+        assert!(stdout.contains("Writing stopped at byte"), "{stdout}");
+        assert!(
+            stdout.contains("still boots its previous firmware: otadata was not switched"),
+            "{stdout}"
+        );
+    }
+    let out = otadeck_ok(&["info", "--port", &sim.path, "--protocol", "esp-rom"]);
+    assert!(out.contains("ota_0 (running, next boot): valid"), "{out}");
+    assert!(out.contains("ota_1: undefined"), "{out}");
+    assert!(
+        out.contains("NOT BOOTABLE: the image is cut short"),
+        "{out}"
+    );
+    let refused = otadeck()
+        .args(["boot-slot", "--port", &sim.path, "--slot", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&refused.stdout);
+    assert!(!refused.status.success(), "{text}");
+    assert!(text.contains("ota_1 cannot be made to boot"), "{text}");
+}
