@@ -24,7 +24,18 @@ fuzz_target!(|data: &[u8]| {
         3 => Job::Flash {
             regions: vec![Region {
                 offset: 0x1_0000,
-                data: vec![0xE9; 3000],
+                data: otadeck_core::image::esp::build_app_image(
+                    0,
+                    &otadeck_core::image::esp::AppDescriptorFields {
+                        version: "1.0.0",
+                        project_name: "fuzz",
+                        time: "00:00:00",
+                        date: "Jan  1 2026",
+                        idf_version: "v5.2",
+                        secure_version: 0,
+                    },
+                    &[(0x3f40_0020, &[0x5a; 3000])],
+                ),
             }],
             compress: pick & 0x80 != 0,
         },
@@ -40,6 +51,10 @@ fuzz_target!(|data: &[u8]| {
     if pick & 0x40 != 0 {
         cfg.baud = Some(921_600);
     }
+    // Flash jobs: into the update slot (the layout read, the slots walked, otadata switched),
+    // or over whatever boots.
+    cfg.update_slot = pick & 0x20 != 0;
+    cfg.overwrite_running = pick & 0x10 != 0;
     let mut s = EspRomSession::start(Duration::ZERO, cfg);
     let mut t = Duration::ZERO;
     let mut rest = rest;

@@ -154,6 +154,12 @@ pub enum McuBootError {
     /// The signature does not verify with the key.
     #[error("{tlv} signature at offset {offset:#x} does not verify with the given key")]
     SignatureInvalid { tlv: &'static str, offset: usize },
+    /// A hash TLV that disagrees with the first one: MCUboot checks every one.
+    #[error("a second {tlv} TLV at offset {offset:#x} does not match the image: MCUboot checks every hash TLV and would refuse it")]
+    ExtraHash { tlv: &'static str, offset: usize },
+    /// The image names no key, so MCUboot finds none to check its signature with.
+    #[error("the image names no key (no KEYHASH or PUBKEY TLV): MCUboot finds the key to check a signature by it and would refuse the image")]
+    KeyNotNamed,
 }
 
 /// `ih_ver`: major.minor.revision+build.
@@ -436,6 +442,18 @@ impl McuBootImage {
     pub fn check(&self) -> Result<(), McuBootError> {
         if self.header.flags & 0xC != 0 {
             return Err(McuBootError::Encrypted);
+        }
+        if let Some(h) = &self.hash {
+            if let Some(t) = self
+                .tlvs
+                .iter()
+                .find(|t| t.name == h.tlv && t.offset != h.offset && t.value != h.computed)
+            {
+                return Err(McuBootError::ExtraHash {
+                    tlv: t.name,
+                    offset: t.offset,
+                });
+            }
         }
         match &self.hash {
             Some(h) if h.ok() => Ok(()),

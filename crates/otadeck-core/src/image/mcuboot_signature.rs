@@ -11,8 +11,13 @@ impl McuBootImage {
     /// `key`. `data` must be the bytes this image was parsed from.
     pub fn verify(&self, data: &[u8], key: &PublicKey) -> Result<Verified, McuBootError> {
         self.check()?;
+        let (sig_kind, algorithm) = match key {
+            PublicKey::Ed25519(_) => (tlv::ED25519, "ed25519"),
+            PublicKey::EcdsaP256(_) => (tlv::ECDSA_SIG, "ecdsa-p256"),
+        };
+        let signature_tlv = tlv_name(sig_kind);
         let spki = key.spki_der();
-        let mut key_named_by = "none";
+        let mut key_named_by = None;
         if let Some(t) = self.find(tlv::KEYHASH).next() {
             let ours = match t.value.len() {
                 48 => Sha384::digest(&spki).to_vec(),
@@ -22,39 +27,34 @@ impl McuBootImage {
             if ours != t.value {
                 return Err(McuBootError::KeyHashMismatch { offset: t.offset });
             }
-            key_named_by = "KEYHASH";
+            key_named_by = Some("KEYHASH");
         } else if let Some(t) = self.find(tlv::PUBKEY).next() {
             if t.value != spki {
                 return Err(McuBootError::PubKeyMismatch { offset: t.offset });
             }
-            key_named_by = "PUBKEY";
+            key_named_by = Some("PUBKEY");
         }
-        let (sig_kind, algorithm) = match key {
-            PublicKey::Ed25519(_) => (tlv::ED25519, "ed25519"),
-            PublicKey::EcdsaP256(_) => (tlv::ECDSA_SIG, "ecdsa-p256"),
-        };
-        let signature_tlv = tlv_name(sig_kind);
-        let mut first = None;
+        if self.find(sig_kind).next().is_none() {
+            return Err(McuBootError::NoSignature {
+                algorithm,
+                tlv: signature_tlv,
+            });
+        }
+        let key_named_by = key_named_by.ok_or(McuBootError::KeyNotNamed)?;
+        // Every signature TLV must verify: a garbage one beside a good one is a tampered image.
         for t in self.find(sig_kind) {
-            first.get_or_insert(t.offset);
-            if self.signature_ok(data, key, &t.value) {
-                return Ok(Verified {
-                    algorithm,
-                    signature_tlv,
-                    key_named_by,
+            if !self.signature_ok(data, key, &t.value) {
+                return Err(McuBootError::SignatureInvalid {
+                    tlv: signature_tlv,
+                    offset: t.offset,
                 });
             }
         }
-        match first {
-            Some(offset) => Err(McuBootError::SignatureInvalid {
-                tlv: signature_tlv,
-                offset,
-            }),
-            None => Err(McuBootError::NoSignature {
-                algorithm,
-                tlv: signature_tlv,
-            }),
-        }
+        Ok(Verified {
+            algorithm,
+            signature_tlv,
+            key_named_by,
+        })
     }
 
     fn signature_ok(&self, data: &[u8], key: &PublicKey, sig: &[u8]) -> bool {

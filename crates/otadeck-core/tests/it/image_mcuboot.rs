@@ -347,3 +347,64 @@ fn hostile_headers_are_typed_errors() {
         );
     }
 }
+
+/// `data` with its unprotected TLV area rebuilt by `edit` (a list of `(kind, value)`).
+fn with_tlvs(data: &[u8], edit: impl FnOnce(&mut Vec<(u16, Vec<u8>)>)) -> Vec<u8> {
+    let img = mcuboot::parse(data).unwrap();
+    let (at, total) = (img.tlv_area.offset, usize::from(img.tlv_area.total));
+    let mut tlvs = Vec::new();
+    let mut i = at + 4;
+    while i < at + total {
+        let kind = u16::from_le_bytes([data[i], data[i + 1]]);
+        let len = usize::from(u16::from_le_bytes([data[i + 2], data[i + 3]]));
+        tlvs.push((kind, data[i + 4..i + 4 + len].to_vec()));
+        i += 4 + len;
+    }
+    edit(&mut tlvs);
+    let mut area = Vec::new();
+    for (kind, value) in &tlvs {
+        area.extend_from_slice(&kind.to_le_bytes());
+        area.extend_from_slice(&(value.len() as u16).to_le_bytes());
+        area.extend_from_slice(value);
+    }
+    let mut out = data[..at].to_vec();
+    out.extend_from_slice(&0x6907u16.to_le_bytes());
+    out.extend_from_slice(&((area.len() + 4) as u16).to_le_bytes());
+    out.extend_from_slice(&area);
+    out.extend_from_slice(&data[at + total..]);
+    out
+}
+
+#[test]
+fn a_second_hash_a_garbage_signature_or_an_unnamed_key_are_refused() {
+    let good = fixture("mcuboot_ed25519.bin");
+    let k = key("ed25519.pub.pem");
+    // A second, all-zero SHA256 TLV: MCUboot checks every hash TLV.
+    let extra_hash = with_tlvs(&good, |t| t.push((tlv::SHA256, vec![0; 32])));
+    let img = mcuboot::parse(&extra_hash).unwrap();
+    assert!(
+        matches!(
+            img.check(),
+            Err(McuBootError::ExtraHash { tlv: "SHA256", .. })
+        ),
+        "{:?}",
+        img.check()
+    );
+    // A garbage signature before the good one.
+    let garbage_sig = with_tlvs(&good, |t| t.insert(0, (tlv::ED25519, vec![0x42; 64])));
+    let img = mcuboot::parse(&garbage_sig).unwrap();
+    img.check().unwrap();
+    assert!(matches!(
+        img.verify(&garbage_sig, &k),
+        Err(McuBootError::SignatureInvalid { tlv: "ED25519", .. })
+    ));
+    // No KEYHASH: the hash and signature still hold, but MCUboot would find no key.
+    let unnamed = with_tlvs(&good, |t| t.retain(|(kind, _)| *kind != tlv::KEYHASH));
+    let img = mcuboot::parse(&unnamed).unwrap();
+    img.check().unwrap();
+    assert_eq!(img.verify(&unnamed, &k), Err(McuBootError::KeyNotNamed));
+    // The rebuilt original still verifies: the edits, not the rebuilding, are refused.
+    let same = with_tlvs(&good, |_| {});
+    assert_eq!(same, good);
+    mcuboot::parse(&same).unwrap().verify(&same, &k).unwrap();
+}

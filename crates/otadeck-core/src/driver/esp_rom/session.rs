@@ -111,6 +111,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 const BLOCK_ATTEMPTS: u32 = 3;
 const CHIP_MAGIC_REG: u32 = 0x4000_1000;
 const MODULE_UNCHANGED: &str = "is unchanged and still runs its previous firmware";
+const MODULE_NOT_REACHED: &str = "was not written to: it did not answer, so what it runs now is \
+                                  not known";
+const MODULE_ONLY_READ: &str = "was only read: nothing was written to it";
 const MODULE_PARTIAL: &str = "has an incomplete region at the address being written: flash it \
                               again before resetting it (the other slots are untouched)";
 
@@ -254,6 +257,8 @@ impl EspRomSession {
         s.events.push_back(SessionEvent::Step(Step::Connect));
         if matches!(s.cfg.job, Job::Flash { .. }) && s.total == 0 {
             s.fail(Step::Prepare, FlashErrorKind::EmptyImage);
+        } else if let Some(text) = s.out_of_flash() {
+            s.fail(Step::Prepare, FlashErrorKind::Unsuitable(text));
         } else if let Some(kind) = s.cfg.reset {
             s.phase = Phase::Reset(0);
             s.signal_step(kind, 0);
@@ -261,6 +266,26 @@ impl EspRomSession {
             s.sync();
         }
         s
+    }
+
+    /// Why the job's addresses do not fit the flash, when they do not.
+    fn out_of_flash(&self) -> Option<String> {
+        let flash = u64::from(self.cfg.flash_size);
+        let beyond = |what: &str, at: u32, len: u64| {
+            (len == 0 || u64::from(at) + len > flash).then(|| {
+                format!(
+                    "{what} of {len} bytes at {at:#x} does not fit the {flash:#x}-byte flash \
+                     (it must end by {flash:#x})"
+                )
+            })
+        };
+        match &self.cfg.job {
+            Job::ReadFlash { offset, len } => beyond("a read", *offset, u64::from(*len)),
+            Job::Flash { regions, .. } => regions
+                .iter()
+                .find_map(|r| beyond("a region", r.offset, r.data.len() as u64)),
+            _ => None,
+        }
     }
 
     /// The bytes a [`Job::ReadFlash`] read (empty before it finished).
@@ -315,6 +340,10 @@ impl EspRomSession {
                 plan::MODULE_SLOT_PARTIAL
             } else if self.wrote {
                 MODULE_PARTIAL
+            } else if step == Step::Connect {
+                MODULE_NOT_REACHED
+            } else if matches!(self.cfg.job, Job::Info | Job::ReadFlash { .. }) {
+                MODULE_ONLY_READ
             } else {
                 MODULE_UNCHANGED
             },
