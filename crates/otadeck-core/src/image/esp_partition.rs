@@ -39,6 +39,19 @@ pub enum PartitionTableError {
     /// The MD5 entry does not match the entries before it.
     #[error("MD5 entry at offset {offset:#x} does not match the entries before it")]
     Md5Mismatch { offset: usize },
+    /// Two partitions share bytes: writing one would destroy the other.
+    #[error("partition {second:?} overlaps partition {first:?}")]
+    Overlap { first: String, second: String },
+    /// A partition runs past the end of the 4 GiB address space.
+    #[error("partition {label:?} at {offset:#x} ({size:#x} bytes) runs past the end of the address space")]
+    Wraps {
+        label: String,
+        offset: u32,
+        size: u32,
+    },
+    /// Two partitions have the same label.
+    #[error("label {label:?} is used twice")]
+    DuplicateLabel { label: String },
 }
 
 /// One partition.
@@ -95,7 +108,8 @@ pub struct PartitionTable {
     pub md5: Option<Md5Entry>,
     /// Offset of the end marker.
     pub end_offset: usize,
-    /// Things the ESP-IDF tools would refuse or warn about (overlaps, alignment, otadata size).
+    /// Things the ESP-IDF tools warn about (alignment, otadata size); what they refuse is an
+    /// error of [`PartitionTable::check`].
     pub warnings: Vec<String>,
 }
 
@@ -206,12 +220,37 @@ fn entry(e: &[u8], entry_offset: usize) -> Partition {
 }
 
 impl PartitionTable {
-    /// The MD5 entry, when present, matches.
+    /// The MD5 entry, when present, matches; no partition wraps, overlaps another or reuses a
+    /// label (ESP-IDF's `gen_esp32part.py` refuses such a table).
     pub fn check(&self) -> Result<(), PartitionTableError> {
-        match &self.md5 {
-            Some(m) if !m.ok() => Err(PartitionTableError::Md5Mismatch { offset: m.offset }),
-            _ => Ok(()),
+        if let Some(m) = self.md5.as_ref().filter(|m| !m.ok()) {
+            return Err(PartitionTableError::Md5Mismatch { offset: m.offset });
         }
+        for (i, p) in self.partitions.iter().enumerate() {
+            if p.offset.checked_add(p.size).is_none() {
+                return Err(PartitionTableError::Wraps {
+                    label: p.label.clone(),
+                    offset: p.offset,
+                    size: p.size,
+                });
+            }
+            if self.partitions[..i].iter().any(|q| q.label == p.label) {
+                return Err(PartitionTableError::DuplicateLabel {
+                    label: p.label.clone(),
+                });
+            }
+        }
+        let mut sorted: Vec<&Partition> = self.partitions.iter().collect();
+        sorted.sort_by_key(|p| p.offset);
+        for pair in sorted.windows(2) {
+            if pair[1].offset < pair[0].offset + pair[0].size {
+                return Err(PartitionTableError::Overlap {
+                    first: pair[0].label.clone(),
+                    second: pair[1].label.clone(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The partition with this label.
@@ -243,23 +282,9 @@ impl PartitionTable {
 
     fn lint(&self) -> Vec<String> {
         let mut w = Vec::new();
-        let mut sorted: Vec<&Partition> = self.partitions.iter().collect();
-        sorted.sort_by_key(|p| p.offset);
-        for pair in sorted.windows(2) {
-            let end = u64::from(pair[0].offset) + u64::from(pair[0].size);
-            if u64::from(pair[1].offset) < end {
-                w.push(format!(
-                    "partition {:?} overlaps {:?}",
-                    pair[1].label, pair[0].label
-                ));
-            }
-        }
-        for (i, p) in self.partitions.iter().enumerate() {
+        for p in &self.partitions {
             if p.kind == 0 && p.offset % 0x10000 != 0 {
                 w.push(format!("app partition {:?} is not 64 KiB aligned", p.label));
-            }
-            if self.partitions[..i].iter().any(|q| q.label == p.label) {
-                w.push(format!("label {:?} is used twice", p.label));
             }
         }
         let otadata: Vec<_> = self

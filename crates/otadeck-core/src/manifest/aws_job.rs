@@ -263,14 +263,6 @@ pub enum DetailError {
     Value(String),
 }
 
-fn forbidden_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c as u32,
-            0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F
-            | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB
-            | 0xE000..=0xF8FF | 0xF0000..)
-}
-
 /// Check one `statusDetails` entry against AWS's limits.
 pub fn check_detail(key: &str, value: &str) -> Result<(), DetailError> {
     let key_ok = !key.is_empty()
@@ -282,7 +274,7 @@ pub fn check_detail(key: &str, value: &str) -> Result<(), DetailError> {
         return Err(DetailError::Key(key.into()));
     }
     let n = value.chars().count();
-    if n == 0 || n > MAX_DETAIL_VALUE || value.chars().any(forbidden_char) {
+    if n == 0 || n > MAX_DETAIL_VALUE || value.chars().any(super::safety::hidden_char) {
         return Err(DetailError::Value(key.into()));
     }
     Ok(())
@@ -343,7 +335,13 @@ impl StatusUpdate {
     pub fn detail_lossy(mut self, key: &str, value: &str) -> Self {
         let mut v: String = value
             .chars()
-            .map(|c| if forbidden_char(c) { ' ' } else { c })
+            .map(|c| {
+                if super::safety::hidden_char(c) {
+                    ' '
+                } else {
+                    c
+                }
+            })
             .collect();
         if v.chars().count() > MAX_DETAIL_VALUE {
             v = v.chars().take(MAX_DETAIL_VALUE - 1).chain(['…']).collect();

@@ -75,12 +75,41 @@ pub fn parse_at(bytes: &[u8], manifest_url: &str) -> Result<EspWebToolsManifest,
     parse_inner(bytes, Some(&base))
 }
 
+/// The chip families ESP Web Tools knows, as it spells them.
+const CHIP_FAMILIES: [&str; 11] = [
+    "ESP32",
+    "ESP32-C2",
+    "ESP32-C3",
+    "ESP32-C5",
+    "ESP32-C6",
+    "ESP32-C61",
+    "ESP32-H2",
+    "ESP32-P4",
+    "ESP32-S2",
+    "ESP32-S3",
+    "ESP8266",
+];
+
 fn part_url(
     node: &Node<'_>,
     raw: &str,
     base: Option<&Url>,
 ) -> Result<Option<String>, ManifestError> {
     let unsafe_url = |message| node.err(ErrorKind::UnsafeUrl { message });
+    // Read from a file, a part must sit beside its manifest or below it: a path that climbs
+    // out (`..`, also percent-encoded) would reach other files. Fetched, it resolves to a URL
+    // on the manifest's server, as ESP Web Tools resolves it, and passes the URL rules.
+    let climbs = raw.split(['/', '\\']).any(|seg| {
+        seg == ".."
+            || seg.eq_ignore_ascii_case("%2e%2e")
+            || seg.eq_ignore_ascii_case(".%2e")
+            || seg.eq_ignore_ascii_case("%2e.")
+    });
+    if base.is_none() && (climbs || raw.contains('\\')) {
+        return Err(unsafe_url(format!(
+            "part path {raw:?} climbs out of the manifest's folder or uses a backslash"
+        )));
+    }
     if let Some(base) = base {
         return parse_url(raw, Some(base))
             .map(|u| Some(u.into()))
@@ -119,6 +148,15 @@ fn parse_inner(bytes: &[u8], base: Option<&Url>) -> Result<EspWebToolsManifest, 
         let b = item.obj()?;
         let fam_node = b.req("chipFamily")?;
         let chip_family = fam_node.text(32)?.to_string();
+        if !CHIP_FAMILIES
+            .iter()
+            .any(|c| chip_key(c) == chip_key(&chip_family))
+        {
+            return Err(fam_node.invalid(format!(
+                "{chip_family:?} is no chip family ESP Web Tools flashes ({})",
+                CHIP_FAMILIES.join(", ")
+            )));
+        }
         if !families.insert(chip_key(&chip_family)) {
             return Err(fam_node.invalid(format!("a second build for {chip_family}")));
         }

@@ -186,8 +186,12 @@ impl<'a> Node<'a> {
         if s.chars().count() > max {
             return Err(self.invalid(format!("longer than {max} characters")));
         }
-        if s.chars().any(char::is_control) {
-            return Err(self.invalid("contains control characters"));
+        if let Some(c) = s.chars().find(|c| super::safety::hidden_char(*c)) {
+            return Err(self.invalid(format!(
+                "contains the invisible or control character U+{:04X}, which can make it read as \
+                 something else",
+                u32::from(c)
+            )));
         }
         Ok(s)
     }

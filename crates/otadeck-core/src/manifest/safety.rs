@@ -83,6 +83,17 @@ pub fn parse_url(raw: &str, base: Option<&Url>) -> Result<Url, String> {
     Ok(url)
 }
 
+/// A character that must not stand in a name, a path or a URL a technician reads: control
+/// characters, and the invisible format characters (direction overrides such as U+202E, zero
+/// widths, private use) that can make text show other than it is.
+pub fn hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c as u32,
+            0xAD | 0x600..=0x605 | 0x61C | 0x6DD | 0x70F | 0x180E | 0x200B..=0x200F
+            | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB
+            | 0xE000..=0xF8FF | 0xF0000..)
+}
+
 /// Normalise a destination path on a module. Relative paths are taken from `/` only when
 /// `relative_ok`; an empty `roots` allows any absolute path.
 pub fn normalise_path(raw: &str, roots: &[&str], relative_ok: bool) -> Result<String, String> {
@@ -92,7 +103,7 @@ pub fn normalise_path(raw: &str, roots: &[&str], relative_ok: bool) -> Result<St
     if raw.len() > MAX_PATH_LEN {
         return Err(format!("longer than {MAX_PATH_LEN} bytes"));
     }
-    if raw.chars().any(|c| c.is_control() || c == '\\') {
+    if raw.chars().any(|c| hidden_char(c) || c == '\\') {
         return Err(format!(
             "{raw:?} contains a backslash or a control character"
         ));

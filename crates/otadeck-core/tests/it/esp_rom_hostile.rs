@@ -43,9 +43,28 @@ fn an_otadata_partition_at_the_top_of_the_address_space_is_refused() {
     assert_eq!(step, Step::Identify);
     assert!(text.contains("\"otadata\" at 0xfffff000"), "{text}");
     assert!(
-        text.contains("past the end of the 0x400000-byte flash"),
+        text.contains("runs past the end of the address space"),
         "{text}"
     );
+}
+
+#[test]
+fn overlapping_partitions_and_a_reused_label_are_refused() {
+    let (_, text) = info_with_table(&[
+        (1, 0, 0xd000, 0x2000, "otadata"),
+        (0, 0x10, 0x10000, 0x100000, "ota_0"),
+        (0, 0x11, 0x100000, 0x100000, "ota_1"),
+    ]);
+    assert!(
+        text.contains("partition \"ota_1\" overlaps partition \"ota_0\""),
+        "{text}"
+    );
+    let (_, text) = info_with_table(&[
+        (1, 0, 0xd000, 0x2000, "otadata"),
+        (0, 0x10, 0x10000, 0x100000, "app"),
+        (0, 0x11, 0x110000, 0x100000, "app"),
+    ]);
+    assert!(text.contains("label \"app\" is used twice"), "{text}");
 }
 
 #[test]

@@ -119,3 +119,50 @@ fn oversized_and_deep_documents() {
     run_all(b"\xEF\xBB\xBFnull");
     run_all(b"\xff\xfe{}");
 }
+
+#[test]
+fn climbing_part_paths_unknown_chips_and_hidden_characters_are_refused() {
+    let ewt = |chip: &str, path: &str, name: &str| {
+        format!(
+            r#"{{"name": "{name}", "builds": [{{"chipFamily": "{chip}", "parts": [{{"path": "{path}", "offset": 0}}]}}]}}"#
+        )
+    };
+    let refused = |doc: String| {
+        esp_web_tools::parse(doc.as_bytes())
+            .expect_err("refused")
+            .to_string()
+    };
+    let text = refused(ewt("ESP32", "../../etc/passwd", "x"));
+    assert!(
+        text.contains("climbs out of the manifest's folder"),
+        "{text}"
+    );
+    let text = refused(ewt("ESP32", "fw/%2e%2e/%2E%2E/secret.bin", "x"));
+    assert!(text.contains("climbs out"), "{text}");
+    let text = refused(ewt("Z80", "fw.bin", "x"));
+    assert!(
+        text.contains("\"Z80\" is no chip family ESP Web Tools flashes"),
+        "{text}"
+    );
+    let text = refused(ewt("ESP32", "fw.bin", "invoice\u{202E}nib.exe"));
+    assert!(text.contains("U+202E"), "{text}");
+    // Fetched, a `../` part resolves on the manifest's own server, as ESP Web Tools does it.
+    let fetched = esp_web_tools::parse_at(
+        ewt("esp32-s3", "../fw/app.bin", "x").as_bytes(),
+        "https://example.com/a/manifest.json",
+    )
+    .unwrap();
+    let url = fetched.builds[0].parts[0].url.as_deref();
+    assert_eq!(url, Some("https://example.com/fw/app.bin"));
+    // A Pycom destination with a direction override is refused too.
+    let pycom_doc = r#"{"version": "1.0.1", "new": [{"URL": "https://ota.example.com/a.py",
+        "dst_path": "/flash/ma\u202Ein.py", "hash": "0000000000000000000000000000000000000000"}],
+        "update": [], "delete": []}"#;
+    let text = pycom::parse(pycom_doc.as_bytes())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        text.contains("U+202E") || text.contains("unsafe path"),
+        "{text}"
+    );
+}

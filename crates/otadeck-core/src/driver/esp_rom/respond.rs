@@ -292,6 +292,7 @@ impl EspRomSession {
             }
             ReadWhat::Table => match esp_partition::parse(&buf)
                 .map_err(|e| e.to_string())
+                .and_then(|t| t.check().map(|()| t).map_err(|e| e.to_string()))
                 .and_then(|t| {
                     slots::check_table(&t, self.cfg.flash_size)
                         .map(|()| t)
