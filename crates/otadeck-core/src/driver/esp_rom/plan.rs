@@ -17,6 +17,26 @@ pub(super) const MODULE_SWITCH_PARTIAL: &str = "holds the new firmware, written 
      the boot switch was interrupted: read its slots, then switch the boot slot";
 
 impl EspRomSession {
+    /// Why the job's addresses do not fit the flash, when they do not.
+    pub(super) fn out_of_flash(&self) -> Option<String> {
+        let flash = u64::from(self.cfg.flash_size);
+        let beyond = |what: &str, at: u32, len: u64| {
+            (len == 0 || u64::from(at) + len > flash).then(|| {
+                format!(
+                    "{what} of {len} bytes at {at:#x} does not fit the {flash:#x}-byte flash \
+                     (it must end by {flash:#x})"
+                )
+            })
+        };
+        match &self.cfg.job {
+            Job::ReadFlash { offset, len } => beyond("a read", *offset, u64::from(*len)),
+            Job::Flash { regions, .. } => regions
+                .iter()
+                .find_map(|r| beyond("a region", r.offset, r.data.len() as u64)),
+            _ => None,
+        }
+    }
+
     /// A flash job that reads the flash layout before it writes (with the ROM loader: a flasher
     /// stub does not answer the reads this session makes).
     pub(super) fn start_flash(&mut self) {

@@ -4,6 +4,34 @@
 use super::*;
 
 impl EspRomSession {
+    /// What the loader told about the chip, with the version of the app that boots next when
+    /// the slots were read.
+    pub(super) fn module(&self) -> ModuleInfo {
+        let booting = self.state().and_then(|st| {
+            st.slot(&st.next_boot)
+                .and_then(|s| s.build.as_ref())
+                .map(|b| b.version.clone())
+        });
+        ModuleInfo {
+            family: Family::EspRom,
+            model: self.chip.to_string(),
+            firmware_version: booting.unwrap_or_default(),
+            runtime: if self.cfg.stub.is_some() {
+                "ROM loader with a flasher stub".into()
+            } else {
+                "ROM loader".into()
+            },
+        }
+    }
+
+    pub(super) fn otadata_offset(&self) -> u32 {
+        self.table
+            .as_ref()
+            .and_then(|t| t.otadata())
+            .map(|p| p.offset)
+            .unwrap_or(0)
+    }
+
     fn on_frame(&mut self, frame: &[u8]) {
         if self.phase == Phase::AwaitOhai && frame == b"OHAI" {
             self.loader = Loader::Stub;

@@ -268,26 +268,6 @@ impl EspRomSession {
         s
     }
 
-    /// Why the job's addresses do not fit the flash, when they do not.
-    fn out_of_flash(&self) -> Option<String> {
-        let flash = u64::from(self.cfg.flash_size);
-        let beyond = |what: &str, at: u32, len: u64| {
-            (len == 0 || u64::from(at) + len > flash).then(|| {
-                format!(
-                    "{what} of {len} bytes at {at:#x} does not fit the {flash:#x}-byte flash \
-                     (it must end by {flash:#x})"
-                )
-            })
-        };
-        match &self.cfg.job {
-            Job::ReadFlash { offset, len } => beyond("a read", *offset, u64::from(*len)),
-            Job::Flash { regions, .. } => regions
-                .iter()
-                .find_map(|r| beyond("a region", r.offset, r.data.len() as u64)),
-            _ => None,
-        }
-    }
-
     /// The bytes a [`Job::ReadFlash`] read (empty before it finished).
     pub fn take_read(&mut self) -> Vec<u8> {
         std::mem::take(&mut self.read_out)
@@ -604,33 +584,5 @@ impl EspRomSession {
             restarted,
             module: Some(module),
         }));
-    }
-
-    /// What the loader told about the chip, with the version of the app that boots next when
-    /// the slots were read.
-    fn module(&self) -> ModuleInfo {
-        let booting = self.state().and_then(|st| {
-            st.slot(&st.next_boot)
-                .and_then(|s| s.build.as_ref())
-                .map(|b| b.version.clone())
-        });
-        ModuleInfo {
-            family: Family::EspRom,
-            model: self.chip.to_string(),
-            firmware_version: booting.unwrap_or_default(),
-            runtime: if self.cfg.stub.is_some() {
-                "ROM loader with a flasher stub".into()
-            } else {
-                "ROM loader".into()
-            },
-        }
-    }
-
-    fn otadata_offset(&self) -> u32 {
-        self.table
-            .as_ref()
-            .and_then(|t| t.otadata())
-            .map(|p| p.offset)
-            .unwrap_or(0)
     }
 }
