@@ -361,22 +361,9 @@ impl EspRomSession {
         }
     }
 
-    fn app_partitions(&self) -> Vec<(String, u32)> {
-        self.table
-            .as_ref()
-            .map(|t| {
-                t.partitions
-                    .iter()
-                    .filter(|p| p.kind == 0)
-                    .map(|p| (p.label.clone(), p.offset))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
     fn next_head(&mut self, i: usize) {
         let apps = self.app_partitions();
-        if let Some((_, offset)) = apps.get(i) {
+        if let Some((_, offset, _)) = apps.get(i) {
             self.start_read(ReadWhat::Head(i), *offset, HEAD_LEN);
             return;
         }

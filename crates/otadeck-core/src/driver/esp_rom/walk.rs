@@ -27,7 +27,7 @@ const SEGMENT_HEADER: u32 = 8;
 impl EspRomSession {
     /// Walk the images of the app slots from slot `i` on; then go on with the job.
     pub(super) fn walk_slots(&mut self, mut i: usize) {
-        let apps = self.app_partitions_with_size();
+        let apps = self.app_partitions();
         while let Some((label, start, size)) = apps.get(i).cloned() {
             let head = self.heads.iter().find(|(l, _)| *l == label);
             let head = head.map(|(_, h)| h.clone()).unwrap_or_default();
@@ -59,7 +59,7 @@ impl EspRomSession {
         let Some(mut walk) = self.walk.take() else {
             return;
         };
-        let label = self.app_partitions_with_size()[walk.slot].0.clone();
+        let label = self.app_partitions()[walk.slot].0.clone();
         let verdict = match what {
             ReadWhat::Segment => {
                 let len = u32::from_le_bytes([data[4], data[5], data[6], data[7]]);
@@ -91,12 +91,13 @@ impl EspRomSession {
         let count = self
             .heads
             .iter()
-            .find(|(l, _)| *l == self.app_partitions_with_size()[walk.slot].0)
+            .find(|(l, _)| *l == self.app_partitions()[walk.slot].0)
             .map_or(0, |(_, h)| h[1]);
         count - walk.left - 1
     }
 
-    fn app_partitions_with_size(&self) -> Vec<(String, u32, u32)> {
+    /// The app partitions in table order: label, offset, size.
+    pub(super) fn app_partitions(&self) -> Vec<(String, u32, u32)> {
         self.table
             .as_ref()
             .map(|t| {
