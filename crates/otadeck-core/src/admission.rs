@@ -110,9 +110,9 @@ pub enum Refusal {
         offset: u32,
     },
     /// The wrong place for this kind of image.
-    #[error("a {what} does not go at {offset:#x}: {rule}")]
+    #[error("{what} does not go at {offset:#x}: {rule}")]
     WrongPlace {
-        /// What the image is.
+        /// What the image is, with its article.
         what: &'static str,
         /// The offset asked for.
         offset: u32,
@@ -205,7 +205,7 @@ fn check_place(detected: &Image, offset: u32, policy: &Policy) -> Result<(), Ref
             (offset < APP_ALIGN || !offset.is_multiple_of(APP_ALIGN)).then(|| {
                 let rule = "app partitions start on a 64 KiB boundary after the partition table, \
                         usually 0x10000";
-                ("app image", rule.to_string())
+                ("an app image", rule.to_string())
             })
         }
         Image::EspApp(esp) => {
@@ -213,17 +213,17 @@ fn check_place(detected: &Image, offset: u32, policy: &Policy) -> Result<(), Ref
             let at = bootloader_offset(esp.chip_id);
             (offset != at).then(|| {
                 let rule = format!("the {} boots its bootloader from {at:#x}", esp.chip);
-                ("bootloader image", rule)
+                ("a bootloader image", rule)
             })
         }
         Image::EspPartitionTable(_) => (offset != PARTITION_TABLE_OFFSET).then(|| {
             let rule = format!("ESP-IDF reads it at {PARTITION_TABLE_OFFSET:#x}");
-            ("partition table", rule)
+            ("a partition table", rule)
         }),
         Image::Raw(_) if policy.allow_raw => None,
         _ => (offset < PARTITION_TABLE_OFFSET + SECTOR).then(|| {
             let rule = "the first 36 KiB hold the bootloader and the partition table";
-            ("file", rule.to_string())
+            ("this file", rule.to_string())
         }),
     };
     match wrong {

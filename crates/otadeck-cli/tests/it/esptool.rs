@@ -100,14 +100,15 @@ fn an_image_otadeck_wrote_reads_back_identically_with_esptool() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // An update goes into the slot that does not boot: ota_1, at 0x190000.
     let len = std::fs::metadata(&image).unwrap().len().to_string();
     let back = dir.join("back.bin");
-    let (ok, text) = esptool(&sim.path, &["read-flash", "0x10000", &len, s(&back)]);
+    let (ok, text) = esptool(&sim.path, &["read-flash", "0x190000", &len, s(&back)]);
     assert!(ok, "{text}");
     assert_eq!(
         std::fs::read(&back).unwrap(),
         std::fs::read(&image).unwrap()
     );
-    let (ok, text) = esptool(&sim.path, &["verify-flash", "0x10000", s(&image)]);
+    let (ok, text) = esptool(&sim.path, &["verify-flash", "0x190000", s(&image)]);
     assert!(ok && text.contains("digest matched"), "{text}");
 }
