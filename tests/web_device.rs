@@ -10,13 +10,18 @@ use otadeck::image::load;
 use otadeck::services::device::{DeviceHandle, FlashView};
 use otadeck::services::jobs::FlashChoice;
 use otadeck::services::log::SessionLog;
+use otadeck_core::admission::Policy;
 use otadeck_core::family::Family;
+use otadeck_core::image::PublicKey;
 use otadeck_core::session::LogLevel;
+use otadeck_sim::demo::DemoFamily;
 use otadeck_sim::firmware::sample_image;
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+const ED25519_PUB: &[u8] =
+    include_bytes!("../crates/otadeck-core/tests/fixtures/images/ed25519.pub.pem");
 const MCUBOOT: &[u8] =
     include_bytes!("../crates/otadeck-core/tests/fixtures/images/mcuboot_ed25519.bin");
 
@@ -64,7 +69,7 @@ async fn images_the_demo_rom_must_not_write_are_refused_and_nothing_is_sent() {
         let choice = FlashChoice {
             restart: false,
             keep_on_trial: false,
-            allow_raw: false,
+            policy: Policy::default(),
         };
         device.flash(image, choice).await;
         let error = last_error(&device);
@@ -81,4 +86,40 @@ async fn images_the_demo_rom_must_not_write_are_refused_and_nothing_is_sent() {
         before,
         "the slots are as they were"
     );
+}
+
+#[wasm_bindgen_test]
+async fn an_unsigned_image_is_refused_when_a_key_or_a_signature_is_required() {
+    let device = DeviceHandle::new(SessionLog::default());
+    device.connect_demo(Family::McuBoot, 115_200).await;
+    let key = PublicKey::parse(ED25519_PUB).unwrap();
+    let cases = [
+        (
+            Policy {
+                keys: vec![key],
+                ..Policy::default()
+            },
+            "signature does not verify with the given key",
+        ),
+        (
+            Policy {
+                require_signature: true,
+                ..Policy::default()
+            },
+            "no key was given",
+        ),
+    ];
+    for (policy, says) in cases {
+        let image = Rc::new(load("zephyr.bin".into(), Family::McuBoot.sample_image()).await);
+        let choice = FlashChoice {
+            restart: true,
+            keep_on_trial: false,
+            policy,
+        };
+        device.flash(image, choice).await;
+        let error = last_error(&device);
+        assert!(error.contains(says), "{error}");
+        assert!(error.contains("nothing was sent to the module"), "{error}");
+        assert_eq!(device.progress.get().view, FlashView::Idle);
+    }
 }

@@ -25,16 +25,16 @@ use crate::transport::Connection;
 type SessionResult = Option<Result<FlashOutcome, FlashError>>;
 
 /// What the technician chose for a flash.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlashChoice {
     /// Restart into the new firmware (QuecPython); otherwise it runs after the next restart.
     pub restart: bool,
     /// Leave the new firmware on trial after it booted: accept or roll back later on the
     /// Device page. Otherwise it is accepted once it runs.
     pub keep_on_trial: bool,
-    /// Write a file that is no recognised image where the loader does not check it (the
-    /// technician ticked "Write raw data").
-    pub allow_raw: bool,
+    /// What the admission check allows and requires: raw data (the technician ticked "Write
+    /// raw data"), the keys a signature must verify with, whether one is required.
+    pub policy: Policy,
 }
 
 /// A package the module fetches itself (QuecPython `fota.httpDownload`).
@@ -228,11 +228,7 @@ impl DeviceSession {
                 ..FlashOptions::default()
             },
         };
-        let policy = Policy {
-            allow_raw: choice.allow_raw,
-            ..Policy::default()
-        };
-        self.start_update(job, total, intro, policy).await;
+        self.start_update(job, total, intro, choice.policy).await;
     }
 
     /// Have the module download and install a package itself (QuecPython). Progress is in

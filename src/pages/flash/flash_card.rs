@@ -9,6 +9,7 @@ use yew::prelude::*;
 
 use super::DownloadForm;
 use crate::components::progress::FlashProgress;
+use crate::components::signing_key::{ChosenKey, SigningKey};
 use crate::hooks::{use_device, use_progress};
 use crate::image::LoadedImage;
 use crate::services::device::{DeviceView, LinkKind};
@@ -50,14 +51,10 @@ fn hint(s: &DeviceView, download: Option<&DownloadChoice>, refusal: Option<&Refu
 fn admission(
     image: Option<&LoadedImage>,
     family: Option<Family>,
-    allow_raw: bool,
+    policy: &Policy,
 ) -> Option<Refusal> {
     let (image, family) = (image?, family?);
-    let policy = Policy {
-        allow_raw,
-        ..Policy::default()
-    };
-    admit(family, &image.bytes, None, &policy).err()
+    admit(family, &image.bytes, None, policy).err()
 }
 
 fn checkbox(state: &UseStateHandle<bool>) -> Callback<Event> {
@@ -75,15 +72,36 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
     let restart = use_state(|| true);
     let keep_on_trial = use_state(|| false);
     let allow_raw = use_state(|| false);
+    let signing_key = use_state(|| None::<ChosenKey>);
+    let require_signed = use_state(|| false);
     let running = s.flashing;
     let family = s.module.as_ref().map(|m| m.family);
+    let policy = Policy {
+        allow_raw: *allow_raw,
+        keys: signing_key.iter().map(|k| k.key.clone()).collect(),
+        require_signature: *require_signed,
+    };
     // Checked once per image, family and choice, not on every progress redraw.
     let refusal = {
         let image = s.image.clone();
         let key = s.image.as_ref().map(|i| i.sha256.clone());
-        use_memo((key, family, *allow_raw), move |(_, family, allow_raw)| {
-            admission(image.as_deref(), *family, *allow_raw)
+        use_memo((key, family, policy.clone()), move |(_, family, policy)| {
+            admission(image.as_deref(), *family, policy)
         })
+    };
+    let on_key = {
+        let (signing_key, device) = (signing_key.clone(), device.clone());
+        Callback::from(move |chosen: Result<ChosenKey, String>| match chosen {
+            Ok(k) => signing_key.set(Some(k)),
+            Err(e) => {
+                device.log(otadeck_core::session::LogLevel::Error, e);
+                signing_key.set(None);
+            }
+        })
+    };
+    let on_required = {
+        let require_signed = require_signed.clone();
+        Callback::from(move |on: bool| require_signed.set(on))
     };
     // Consent is given for one file: choosing another asks again.
     {
@@ -101,11 +119,12 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
         let choice = FlashChoice {
             restart: *restart,
             keep_on_trial: *keep_on_trial,
-            allow_raw: *allow_raw,
+            policy: policy.clone(),
         };
         let (device, image, source) = (device.clone(), s.image.clone(), download_source.clone());
         Callback::from(move |_: MouseEvent| {
             let device = device.clone();
+            let choice = choice.clone();
             if let Some(source) = source.clone() {
                 spawn_local(async move { device.download(source, choice).await });
             } else if let Some(image) = image.clone() {
@@ -147,6 +166,9 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
                         {"Leave the new firmware on trial: accept or roll back on the Device page"}
                     </label>
                 </div>
+            }
+            if family == Some(Family::McuBoot) {
+                <SigningKey chosen={(*signing_key).clone()} {on_key} required={*require_signed} {on_required} disabled={running} />
             }
             if asks_raw_consent && !downloading {
                 <div class="row">

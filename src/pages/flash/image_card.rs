@@ -16,8 +16,8 @@ use crate::hooks::use_device;
 use crate::image::{load, LoadedImage};
 use crate::services::device::{DeviceHandle, LinkKind};
 
-/// Largest file accepted: larger than any module's update area.
-const MAX_IMAGE: usize = 32 * 1024 * 1024;
+/// Largest file accepted: the largest flash any family has.
+const MAX_IMAGE: usize = otadeck_core::admission::MAX_IMAGE_BYTES;
 
 /// Properties of [`ImageCard`].
 #[derive(Properties, PartialEq)]

@@ -1,6 +1,7 @@
-//! The Flash card on the demo ESP32 ROM loader refuses what it must not write before anything is
-//! sent: a damaged app names its damage, raw data asks for the "Write raw data" consent and, once
-//! given, the Flash button is free.
+//! The Flash card refuses what it must not write before anything is sent: on the demo ESP32 ROM
+//! loader a damaged app names its damage and raw data asks for the "Write raw data" consent (once
+//! given, the Flash button is free); on the demo MCUboot module a signature policy with no key
+//! refuses the unsigned sample.
 
 use super::{Ctx, Scenario};
 use crate::util::Result;
@@ -77,5 +78,32 @@ fn run(ctx: &Ctx) -> Result<()> {
     }
     ctx.scroll_to("#flash-start")?;
     ctx.screenshot("admission-damaged-refused.png")?;
+
+    // An MCUboot module: requiring a signature without a key refuses the unsigned sample.
+    ctx.select("#demo-family", "smp")?;
+    ctx.click("#connect-demo", SHORT)?;
+    ctx.wait_text(
+        "#module-identity",
+        "naming the MCUboot module",
+        SHORT,
+        |t| t.contains("MCUboot"),
+    )?;
+    ctx.click("#use-sample", SHORT)?;
+    ctx.wait_for(
+        "the Flash button to be enabled for the sample",
+        SHORT,
+        || Ok(flash_enabled(ctx)?.then_some(())),
+    )?;
+    ctx.click("#require-signed", SHORT)?;
+    ctx.wait_text("#flash-hint", "asking for a key", SHORT, |t| {
+        t.contains("no key was given")
+    })?;
+    if flash_enabled(ctx)? {
+        return Err(
+            "the Flash button is enabled for an unsigned image under a signature policy".into(),
+        );
+    }
+    ctx.scroll_to("#flash-start")?;
+    ctx.screenshot("admission-signature-required.png")?;
     Ok(())
 }
