@@ -83,9 +83,9 @@ pub enum Refusal {
         error: ImageError,
     },
     /// A format this family does not take.
-    #[error("{family} modules do not take this {format} (they take: {accepted})")]
+    #[error("{family} do not take this {format} (they take: {accepted})")]
     WrongFormat {
-        /// The family's name.
+        /// The family's devices, as a sentence names them.
         family: &'static str,
         /// The image's format.
         format: &'static str,
@@ -157,7 +157,7 @@ pub fn admit(
     let caps = family.capabilities();
     if !caps.formats.contains(&format) {
         return Err(Refusal::WrongFormat {
-            family: family.name(),
+            family: family.devices(),
             format: format.name(),
             accepted: format_list(caps.formats),
         });

@@ -117,6 +117,19 @@ impl Family {
         }
     }
 
+    /// The devices of this family, as a sentence names them ("ESP32 chips in their ROM loader").
+    pub fn devices(self) -> &'static str {
+        match self {
+            Family::EspRom => "ESP32 chips in their ROM loader",
+            Family::McuBoot => "Zephyr / MCUboot modules",
+            Family::QuecPython => "QuecPython modules",
+            Family::Esp32MicroPython => "ESP32 MicroPython boards",
+            Family::Pycom => "Pycom boards",
+            Family::NodeMcu => "NodeMCU boards",
+            Family::MicroPython => "MicroPython boards",
+        }
+    }
+
     /// A short stable key: the CLI's `--protocol` value, the demo menu's value.
     pub fn key(self) -> &'static str {
         match self {

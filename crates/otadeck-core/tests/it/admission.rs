@@ -115,7 +115,7 @@ fn foreign_formats_name_what_the_family_takes() {
     let table = fixture("partitions.bin");
     let text = refusal(Family::EspRom, &mcuboot);
     assert!(
-        text.contains("do not take this MCUboot image (they take: ESP-IDF app image"),
+        text.contains("ESP32 chips in their ROM loader do not take this MCUboot image (they take: ESP-IDF app image"),
         "{text}"
     );
     for image in [&mcuboot, &table] {
