@@ -117,8 +117,10 @@ impl EspRomSession {
     fn check_region(&self, table: &PartitionTable, booting: &str, i: usize) -> Result<(), String> {
         let r = &self.regions[i];
         let (start, len) = (u64::from(r.offset), r.data.len() as u64);
+        // ESP8266 images carry no chip id: only ESP-IDF images for the ESP32 family are compared.
+        let chip_known = !matches!(self.chip, "unknown chip" | "ESP8266");
         if let Ok(image) = esp::parse_unchecked(&r.data) {
-            if image.chip != self.chip && self.chip != "unknown chip" {
+            if chip_known && image.chip != self.chip {
                 return Err(format!(
                     "the image at {:#x} is built for the {}, and the chip that answered is an {}",
                     r.offset, image.chip, self.chip
