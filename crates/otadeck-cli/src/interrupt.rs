@@ -33,6 +33,16 @@ pub fn install() {
     }
 }
 
+/// Let a closed pipe end the process quietly, as it does every Unix tool (`otadeck inspect … |
+/// head`), instead of failing the next print. Sockets are unaffected: the standard library
+/// writes to them with `MSG_NOSIGNAL`.
+pub fn quiet_broken_pipe() {
+    // SAFETY: restores the default disposition; no handler runs.
+    if let Err(e) = unsafe { signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) } {
+        eprintln!("otadeck: cannot restore SIGPIPE: {e}");
+    }
+}
+
 /// Whether the technician asked to stop (Ctrl-C or SIGTERM).
 pub fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)

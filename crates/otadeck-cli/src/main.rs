@@ -270,6 +270,7 @@ fn flash(a: FlashArgs) -> Result<ExitCode, String> {
 }
 
 fn main() -> ExitCode {
+    interrupt::quiet_broken_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Flash(args) => flash(args),

@@ -268,3 +268,20 @@ fn a_corrupt_esp_header_is_an_esp_error_not_raw_data() {
     assert!(out.contains("ESP-IDF app image (INVALID)"), "{out}");
     assert!(out.contains("255"), "the segment count is named: {out}");
 }
+
+#[test]
+fn output_cut_short_by_a_closed_pipe_ends_quietly() {
+    use std::process::Stdio;
+    // A pipe whose reading end is closed before otadeck starts: its first print meets EPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = otadeck()
+        .args(["inspect", path(&fixture("images/esp32_app.bin"))])
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
