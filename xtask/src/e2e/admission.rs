@@ -38,11 +38,7 @@ fn flash_enabled(ctx: &Ctx) -> Result<bool> {
 
 fn run(ctx: &Ctx) -> Result<()> {
     ctx.session.goto(&ctx.url("/"))?;
-    ctx.select("#demo-family", "esp-rom")?;
-    ctx.click("#connect-demo", SHORT)?;
-    ctx.wait_text("#module-identity", "naming the bootloader", SHORT, |t| {
-        t.contains("ESP32 bootloader")
-    })?;
+    ctx.connect_demo("esp-rom", "ESP32 bootloader")?;
 
     let raw = ctx.artifacts.join("admission-blob.bin");
     let bytes: Vec<u8> = (0..8192u32).map(|i| (i * 31 % 256) as u8).collect();
@@ -80,14 +76,7 @@ fn run(ctx: &Ctx) -> Result<()> {
     ctx.screenshot("admission-damaged-refused.png")?;
 
     // An MCUboot module: requiring a signature without a key refuses the unsigned sample.
-    ctx.select("#demo-family", "smp")?;
-    ctx.click("#connect-demo", SHORT)?;
-    ctx.wait_text(
-        "#module-identity",
-        "naming the MCUboot module",
-        SHORT,
-        |t| t.contains("MCUboot"),
-    )?;
+    ctx.connect_demo("smp", "MCUboot")?;
     ctx.click("#use-sample", SHORT)?;
     ctx.wait_for(
         "the Flash button to be enabled for the sample",

@@ -22,11 +22,7 @@ fn slot_cell(ctx: &Ctx, slot: &str, column: usize) -> Result<Option<String>> {
 
 fn run(ctx: &Ctx) -> Result<()> {
     ctx.session.goto(&ctx.url("/"))?;
-    ctx.select("#demo-family", "esp-rom")?;
-    ctx.click("#connect-demo", SHORT)?;
-    ctx.wait_text("#module-identity", "naming the bootloader", SHORT, |t| {
-        t.contains("ESP32 bootloader")
-    })?;
+    ctx.connect_demo("esp-rom", "ESP32 bootloader")?;
     ctx.click("#use-sample", SHORT)?;
     ctx.wait_text("#image-summary", "containing \"SHA-256\"", SHORT, |t| {
         t.contains("SHA-256")

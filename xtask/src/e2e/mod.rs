@@ -104,6 +104,21 @@ impl Ctx<'_> {
         })
     }
 
+    /// Chooses the demo module `key` in the menu, connects it and waits until the header names
+    /// it (`name` in its identity).
+    pub fn connect_demo(&self, key: &str, name: &str) -> Result<()> {
+        let timeout = Duration::from_secs(20);
+        self.select("#demo-family", key)?;
+        self.click("#connect-demo", timeout)?;
+        self.wait_text(
+            "#module-identity",
+            &format!("naming {name}"),
+            timeout,
+            |t| t.contains(name),
+        )?;
+        Ok(())
+    }
+
     /// Chooses the file at `path` in the file input at `css`, as a person picking it would.
     pub fn choose_file(&self, css: &str, path: &Path) -> Result<()> {
         println!("    choose {} in {css}", path.display());

@@ -16,11 +16,7 @@ const DOWNLOAD: Duration = Duration::from_secs(120);
 
 fn run(ctx: &Ctx) -> Result<()> {
     ctx.session.goto(&ctx.url("/"))?;
-    ctx.select("#demo-family", "quecpython")?;
-    ctx.click("#connect-demo", SHORT)?;
-    ctx.wait_text("#module-identity", "naming QuecPython", SHORT, |t| {
-        t.contains("QuecPython")
-    })?;
+    ctx.connect_demo("quecpython", "QuecPython")?;
     ctx.click("#source-download", SHORT)?;
 
     ctx.select(

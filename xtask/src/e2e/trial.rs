@@ -46,14 +46,7 @@ fn slot_state(ctx: &Ctx, slot: &str) -> Result<Option<String>> {
 /// file prefix; `slot`: the slot the new firmware runs from on trial.
 fn run(ctx: &Ctx, key: &str, family: &str, shots: &str, slot: &str) -> Result<()> {
     ctx.session.goto(&ctx.url("/"))?;
-    ctx.select("#demo-family", key)?;
-    ctx.click("#connect-demo", SHORT)?;
-    ctx.wait_text(
-        "#module-identity",
-        &format!("naming {family}"),
-        SHORT,
-        |t| t.contains(family),
-    )?;
+    ctx.connect_demo(key, family)?;
     ctx.click("#use-sample", SHORT)?;
     ctx.wait_text("#image-summary", "containing \"SHA-256\"", SHORT, |t| {
         t.contains("SHA-256")

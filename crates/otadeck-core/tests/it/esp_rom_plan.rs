@@ -44,6 +44,36 @@ fn refused(offset: u32, data: Vec<u8>) -> (Run, SimLink<EspRomSim>) {
     (r, l)
 }
 
+/// A 200 KB update into the update slot, with `cut` applied to the line once, after five
+/// compressed blocks went out.
+fn interrupted_update(
+    mut cut: impl FnMut(Duration, &mut SimLink<EspRomSim>),
+) -> (Run, SimLink<EspRomSim>) {
+    let img = demo_image("2.1.0", 200 * 1024);
+    let mut l = SimLink::new(EspRomSim::new(), 115_200);
+    let mut done = false;
+    let mut hook = |now: Duration, _s: &mut EspRomSession, l: &mut SimLink<EspRomSim>| {
+        let blocks = l
+            .device
+            .ops
+            .iter()
+            .filter(|o| **o == op::FLASH_DEFL_DATA)
+            .count();
+        if !done && blocks == 5 {
+            done = true;
+            cut(now, l);
+        }
+    };
+    let r = run(
+        &mut session(0, img, true),
+        &mut l,
+        Duration::ZERO,
+        LIMIT,
+        Some(&mut hook),
+    );
+    (r, l)
+}
+
 #[test]
 fn an_update_goes_into_the_other_slot_and_boots_next_once_checked() {
     let img = demo_image("2.1.0", 96 * 1024);
@@ -111,27 +141,7 @@ fn the_running_slot_an_overflowing_image_and_a_foreign_chip_are_refused_before_a
 
 #[test]
 fn an_interrupted_update_leaves_the_old_app_selected_and_says_so() {
-    let img = demo_image("2.1.0", 200 * 1024);
-    let mut l = SimLink::new(EspRomSim::new(), 115_200);
-    let mut hook = |_now: Duration, _s: &mut EspRomSession, l: &mut SimLink<EspRomSim>| {
-        if !l.is_dead()
-            && l.device
-                .ops
-                .iter()
-                .filter(|o| **o == op::FLASH_DEFL_DATA)
-                .count()
-                == 5
-        {
-            l.inject(LineFault::DropAfter(l.delivered()));
-        }
-    };
-    let r = run(
-        &mut session(0, img, true),
-        &mut l,
-        Duration::ZERO,
-        LIMIT,
-        Some(&mut hook),
-    );
+    let (r, mut l) = interrupted_update(|_now, l| l.inject(LineFault::DropAfter(l.delivered())));
     let e = r.error();
     assert_eq!(e.kind, FlashErrorKind::LinkLost);
     let text = e.to_string();
@@ -149,29 +159,10 @@ fn an_interrupted_update_leaves_the_old_app_selected_and_says_so() {
 
 #[test]
 fn a_slot_left_cut_short_is_shown_not_bootable_and_is_never_switched_to() {
-    let img = demo_image("2.1.0", 200 * 1024);
-    let mut l = SimLink::new(EspRomSim::new(), 115_200);
-    let mut cut = false;
-    let mut hook = |now: Duration, _s: &mut EspRomSession, l: &mut SimLink<EspRomSim>| {
-        let blocks = l
-            .device
-            .ops
-            .iter()
-            .filter(|o| **o == op::FLASH_DEFL_DATA)
-            .count();
-        if !cut && blocks == 5 {
-            cut = true;
-            l.device.power_cut();
-            l.replug(now);
-        }
-    };
-    let r = run(
-        &mut session(0, img, true),
-        &mut l,
-        Duration::ZERO,
-        LIMIT,
-        Some(&mut hook),
-    );
+    let (r, mut l) = interrupted_update(|now, l| {
+        l.device.power_cut();
+        l.replug(now);
+    });
     assert!(r.result.as_ref().is_some_and(Result::is_err));
     // Power back: the old app boots; then the chip, held in download mode, is read.
     assert_eq!(l.device.power_on(), Some("ota_0".into()));
