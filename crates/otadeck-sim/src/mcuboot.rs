@@ -26,6 +26,8 @@ pub struct McuBootConfig {
     pub banner: bool,
     /// Answer the params request (older Zephyr builds do not).
     pub params: bool,
+    /// Answer the slot info request (Zephyr before 3.7 does not).
+    pub slot_info: bool,
     /// Fault: the uploaded byte at this image offset is stored with its low bit flipped (a
     /// failing flash cell), so the image no longer matches its `sha` and hash TLV.
     pub flash_fault: Option<u64>,
@@ -39,6 +41,7 @@ impl Default for McuBootConfig {
             boot_time: Duration::from_millis(300),
             banner: true,
             params: true,
+            slot_info: true,
             flash_fault: None,
         }
     }
@@ -145,7 +148,7 @@ impl McuBoot {
             (smp::GROUP_IMAGE, smp::ID_STATE) => self.set_state(body),
             (smp::GROUP_IMAGE, smp::ID_UPLOAD) => self.upload(body),
             (smp::GROUP_IMAGE, smp::ID_ERASE) => self.erase(body),
-            (smp::GROUP_IMAGE, smp::ID_SLOT_INFO) => Ok(self.slot_info()),
+            (smp::GROUP_IMAGE, smp::ID_SLOT_INFO) if self.config.slot_info => Ok(self.slot_info()),
             _ => Err(Error::Mgmt(rc::ENOTSUP)),
         };
         let body = match result {

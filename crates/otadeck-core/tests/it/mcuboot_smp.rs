@@ -355,6 +355,23 @@ fn images_are_refused_before_anything_is_sent() {
         r.error()
     );
     assert!(link.device.upload.is_none());
+    // A module without slot info (Zephyr before 3.7) refuses the first chunk itself.
+    let mut link = module(McuBootConfig {
+        slot_size: 40_000,
+        slot_info: false,
+        ..McuBootConfig::default()
+    });
+    let r = session(&mut link, flash(true), None);
+    let e = r.error();
+    assert_eq!((e.step, e.offset), (Step::Write, Some(0)), "{e}");
+    assert!(
+        e.to_string()
+            .contains("refused the image as too large for its update slot"),
+        "{e}"
+    );
+    assert!(r.logged("does not report its slot sizes"));
+    assert!(link.device.upload.is_none());
+    assert_eq!(reset_and_boot(&mut link), "1.0.0");
     // The image it already runs.
     let mut link = module(McuBootConfig::default());
     let r = session(

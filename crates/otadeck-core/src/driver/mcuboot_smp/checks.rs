@@ -30,11 +30,17 @@ impl McuBootSmp {
                     ),
                 ),
             },
-            Action::SlotInfo => {
-                if err.is_none() {
-                    self.slot_info(now, &body);
-                }
-            }
+            Action::SlotInfo => match err {
+                None => self.slot_info(now, &body),
+                Some(e) => self.log(
+                    LogLevel::Info,
+                    format!(
+                        "the module does not report its slot sizes ({}): it checks the image \
+                         size itself when the upload starts",
+                        e.name()
+                    ),
+                ),
+            },
             Action::Echo(text) => match body.get("r").and_then(Value::as_text) {
                 Some(r) if r == text => self.log(LogLevel::Info, format!("echo: {r}")),
                 _ => self.fail(
@@ -143,6 +149,18 @@ impl McuBootSmp {
         body: &Value,
     ) {
         if let Some(e) = err {
+            if e.group == Some(smp::GROUP_IMAGE) && e.rc == smp::img_rc::INVALID_IMAGE_TOO_LARGE {
+                let len = self.upload.as_ref().map_or(0, |u| u.data.len());
+                return self.fail(
+                    now,
+                    Step::Write,
+                    FlashErrorKind::Unsuitable(format!(
+                        "the module refused the image as too large for its update slot \
+                         ({len} bytes; {}): build it for this board's flash layout",
+                        e.name()
+                    )),
+                );
+            }
             return self.refused(now, "image upload", e);
         }
         let Some(next) = body.get("off").and_then(Value::as_u64) else {
