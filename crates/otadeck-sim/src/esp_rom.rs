@@ -323,6 +323,10 @@ impl EspRomSim {
                     None => self.reply(opc, 0, &[], Some(rom_error::FLASH_READ)),
                 }
             }
+            // The stub reads flash only with its windowed READ_FLASH.
+            op::READ_FLASH_SLOW if self.stub_mode => {
+                self.reply(opc, 0, &[], Some(rom_error::INVALID_MESSAGE))
+            }
             op::READ_FLASH_SLOW if w.len() >= 2 => {
                 let (a, n) = (w[0] as usize, w[1] as usize);
                 if n > 64 || a + 64 > FLASH_SIZE {

@@ -177,8 +177,8 @@ fn a_user_supplied_stub_is_loaded_before_the_write() {
     assert!(stderr.contains("the flasher stub is running"), "{stderr}");
     assert!(stderr.contains("blocks of 16384 bytes"), "{stderr}");
     assert!(
-        stderr.contains("the partition table is not read"),
-        "the unchecked write is said: {stderr}"
+        stderr.contains("loading the flasher stub for the writes"),
+        "the layout was read first: {stderr}"
     );
     std::fs::write(&stub, r#"{"text": "AQID"}"#).unwrap();
     let out = otadeck()

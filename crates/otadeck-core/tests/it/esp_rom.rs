@@ -384,6 +384,44 @@ fn with_a_user_supplied_stub_the_write_uses_16k_blocks_and_raw_md5() {
 }
 
 #[test]
+fn with_a_stub_the_rom_reads_the_layout_and_the_update_goes_to_the_other_slot() {
+    let img = image();
+    let mut l = link();
+    let job = Job::Flash {
+        regions: vec![Region {
+            offset: 0,
+            data: img.clone(),
+        }],
+        compress: true,
+    };
+    let mut cfg = EspRomConfig::new(job);
+    cfg.stub = Some(stub());
+    cfg.update_slot = true;
+    cfg.baud = Some(921_600);
+    let r = go(&mut EspRomSession::start(Duration::ZERO, cfg), &mut l);
+    r.outcome();
+    // Every read came before the stub was loaded: the stub answers no READ_FLASH_SLOW.
+    let first_mem = l.device.ops.iter().position(|o| *o == op::MEM_BEGIN);
+    let last_read = l.device.ops.iter().rposition(|o| *o == op::READ_FLASH_SLOW);
+    assert!(
+        last_read.unwrap() < first_mem.unwrap(),
+        "{:?}",
+        l.device.ops
+    );
+    // The ROM switched the line once; the stub kept that rate.
+    assert_eq!(count(&l, op::CHANGE_BAUDRATE), 1);
+    assert!(l.device.stub_mode);
+    assert_in_ota1(&l, &img);
+    assert_eq!(l.device.boot_choice().as_deref(), Some("ota_1"));
+    let st = r.partitions().cloned().expect("the state after the switch");
+    assert_eq!(st.next_boot, "ota_1");
+    assert_eq!(
+        st.slot("ota_1").unwrap().build.as_ref().unwrap().version,
+        "2.1.0"
+    );
+}
+
+#[test]
 fn a_restart_ends_with_flash_end_and_the_chip_boots_what_otadata_selects() {
     let img = image();
     let mut l = link();

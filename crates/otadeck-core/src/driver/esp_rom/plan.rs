@@ -37,26 +37,27 @@ impl EspRomSession {
         }
     }
 
-    /// A flash job that reads the flash layout before it writes (with the ROM loader: a flasher
-    /// stub does not answer the reads this session makes).
+    /// A flash job reads the flash layout with the ROM before it writes (a flasher stub answers
+    /// no `READ_FLASH_SLOW`, so it is loaded only once the regions are checked).
     pub(super) fn start_flash(&mut self) {
         if self.planned {
             self.begin_region();
-        } else if self.loader == Loader::Stub {
-            if self.cfg.update_slot {
-                let text = "with a flasher stub the update slot cannot be found (the stub does \
-                            not answer READ_FLASH_SLOW): give the address to write"
-                    .to_string();
-                self.fail(Step::Prepare, FlashErrorKind::Unsuitable(text));
-                return;
-            }
-            let msg = "with a flasher stub the partition table is not read: the regions are \
-                       written at the addresses given, unchecked against it";
-            self.log(LogLevel::Warn, msg.into());
-            self.planned = true;
-            self.begin_region();
         } else {
             self.start_read(ReadWhat::Table, TABLE_OFFSET, esp_partition::MAX_TABLE_LEN);
+        }
+    }
+
+    /// The regions are checked: write them, through the flasher stub when there is one.
+    fn write_planned(&mut self) {
+        self.planned = true;
+        if self.cfg.stub.is_some() && self.loader != Loader::Stub {
+            self.log(
+                LogLevel::Info,
+                "loading the flasher stub for the writes".into(),
+            );
+            self.mem_begin(0);
+        } else {
+            self.begin_region();
         }
     }
 
@@ -69,8 +70,7 @@ impl EspRomSession {
         if writes_table && !self.cfg.update_slot {
             let msg = format!("no partition table on the chip yet ({why}); this flash writes one");
             self.log(LogLevel::Info, msg);
-            self.planned = true;
-            self.begin_region();
+            self.write_planned();
         } else {
             let text = format!(
                 "no usable partition table at {TABLE_OFFSET:#x} ({why}): install the bootloader \
@@ -110,8 +110,7 @@ impl EspRomSession {
                 return;
             }
         }
-        self.planned = true;
-        self.begin_region();
+        self.write_planned();
     }
 
     fn check_region(&self, table: &PartitionTable, booting: &str, i: usize) -> Result<(), String> {
@@ -176,6 +175,15 @@ impl EspRomSession {
         }
         self.switching = true;
         self.plan_set_boot(slot);
+    }
+
+    /// After the otadata sector was written and its MD5 matched: take its entry as read.
+    pub(super) fn note_written_otadata(&mut self) {
+        let r = &self.regions[self.region - 1];
+        let sector = (r.offset - self.otadata_offset()) as usize / SECTOR_LEN;
+        if let (Some(entry), Some(slot)) = (r.data.get(..32), self.entries.get_mut(sector)) {
+            *slot = entry.to_vec();
+        }
     }
 }
 

@@ -177,7 +177,8 @@ impl EspRomSession {
                 self.send(op::SPI_SET_PARAMS, &words, 0, DEFAULT_TIMEOUT, 1);
             }
             Phase::SetParams => match self.cfg.baud {
-                Some(baud) => {
+                // A stub loaded after the switch keeps the line at the rate the ROM set.
+                Some(baud) if !self.baud_switched => {
                     self.phase = Phase::Baud;
                     let old = if self.loader == Loader::Stub {
                         115_200
@@ -187,11 +188,12 @@ impl EspRomSession {
                     let words = packet::words(&[baud, old]);
                     self.send(op::CHANGE_BAUDRATE, &words, 0, DEFAULT_TIMEOUT, 1);
                 }
-                None => self.start_job(),
+                _ => self.start_job(),
             },
             Phase::Baud => {
                 let baud = self.cfg.baud.unwrap_or(115_200);
                 self.log(LogLevel::Info, format!("switching to {baud} baud"));
+                self.baud_switched = true;
                 self.baud_request = Some(baud);
                 self.phase = Phase::BaudSettle;
                 self.wait_until = Some(self.now + Duration::from_millis(50));
@@ -231,14 +233,9 @@ impl EspRomSession {
     fn attached_chip(&mut self) {
         let msg = format!("chip: {}", self.chip);
         self.log(LogLevel::Info, msg);
-        // The stub reads flash with its own READ_FLASH, which this session does not speak: only
-        // flash jobs load it.
-        if self.cfg.stub.is_some() && matches!(self.cfg.job, Job::Flash { .. }) {
-            self.log(LogLevel::Info, "loading the flasher stub".into());
-            self.mem_begin(0);
-        } else {
-            self.attach();
-        }
+        // The ROM reads the layout first; a flasher stub is loaded only for the writes (see
+        // `write_planned`).
+        self.attach();
     }
 
     fn attach(&mut self) {
@@ -392,7 +389,7 @@ impl EspRomSession {
         ))
     }
 
-    fn report_state(&mut self) {
+    pub(super) fn report_state(&mut self) {
         if let Some(st) = self.state() {
             for line in st.lines() {
                 self.log(LogLevel::Info, line);

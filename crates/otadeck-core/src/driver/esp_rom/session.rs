@@ -198,6 +198,8 @@ pub struct EspRomSession {
     switch_to: Option<u8>,
     /// Writing otadata after the app.
     switching: bool,
+    /// The line was switched to `cfg.baud` (a stub loaded later keeps that rate).
+    baud_switched: bool,
     // Reading.
     read_addr: u32,
     read_len: usize,
@@ -243,6 +245,7 @@ impl EspRomSession {
             planned: false,
             switch_to: None,
             switching: false,
+            baud_switched: false,
             read_addr: 0,
             read_len: 0,
             read_buf: Vec::new(),
@@ -545,6 +548,11 @@ impl EspRomSession {
             _ => {
                 if let Some(slot) = self.switch_to.take() {
                     self.switch_boot_after_write(slot);
+                } else if self.switching && self.loader == Loader::Stub {
+                    // The stub does not read flash back: the entry written is the one its MD5
+                    // just matched.
+                    self.note_written_otadata();
+                    self.report_state();
                 } else if self.switching {
                     let at = self.otadata_offset();
                     self.start_read(ReadWhat::OtadataAfter(0), at, 32);
