@@ -24,7 +24,8 @@ use otadeck_core::session::{
 };
 use otadeck_sim::esp_rom::{EspRomSim, OTA0_VERSION, OTA1_VERSION};
 use otadeck_sim::firmware::{
-    demo_image, demo_running_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION,
+    quecpython_package, quecpython_running_package, sample_image, DEMO_RUNNING_VERSION,
+    SAMPLE_VERSION,
 };
 use otadeck_sim::line::{Device, SimLink};
 use otadeck_sim::mp_repl::{RawPasteSupport, ReplDevice};
@@ -115,7 +116,7 @@ impl Bench<ReplDevice<QuecPython>> {
         Bench::with(
             device(
                 QuecPythonConfig::default(),
-                demo_running_image(),
+                quecpython_running_package(),
                 RawPasteSupport::Window(128),
             ),
             baud,
@@ -233,7 +234,7 @@ async fn flashes_the_module_through_a_web_serial_port() {
     );
     let conn = Connection::Serial(transport.clone());
 
-    let image = demo_image("3.0.0", 24 * 1024);
+    let image = quecpython_package("3.0.0", 24 * 1024);
     let (result, events) = flash(&conn, image.clone(), &CancelFlag::default()).await;
     let outcome = result.expect("the flash succeeds");
     assert!(outcome.restarted);
@@ -284,7 +285,7 @@ async fn a_pulled_cable_ends_the_flash_and_the_module_keeps_its_firmware() {
     });
     let (result, _) = flash(
         &conn,
-        demo_image("3.0.0", 24 * 1024),
+        quecpython_package("3.0.0", 24 * 1024),
         &CancelFlag::default(),
     )
     .await;
@@ -321,7 +322,7 @@ async fn cancel_stops_the_flash_and_releases_the_module() {
         }
         c.cancel();
     });
-    let (result, _) = flash(&conn, demo_image("3.0.0", 24 * 1024), &cancel).await;
+    let (result, _) = flash(&conn, quecpython_package("3.0.0", 24 * 1024), &cancel).await;
     let error = result.expect_err("cancelled");
     assert_eq!(error.kind, FlashErrorKind::Cancelled);
     // Let Ctrl-C and Ctrl-B reach the module, then check it is back at its friendly prompt and

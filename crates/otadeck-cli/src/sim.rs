@@ -12,7 +12,10 @@ use nix::pty::openpty;
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
 use otadeck_sim::demo::{quecpython_demo_config, DEMO_PACKAGES};
 use otadeck_sim::esp32_mp::{self, Esp32Config};
-use otadeck_sim::firmware::{demo_image, demo_running_image, SAMPLE_BODY_LEN, SAMPLE_VERSION};
+use otadeck_sim::firmware::{
+    demo_image, demo_running_image, quecpython_package, quecpython_running_package,
+    SAMPLE_BODY_LEN, SAMPLE_VERSION,
+};
 use otadeck_sim::line::{Device, SimLink};
 use otadeck_sim::mcuboot::{demo_mcuboot_image, McuBoot, McuBootConfig};
 use otadeck_sim::mp_repl::RawPasteSupport;
@@ -115,14 +118,17 @@ pub enum SimCommand {
     /// apply). Slot 0 holds a confirmed MCUboot image 1.0.0.
     Mcuboot(McuBootServe),
     /// Write a demo firmware image (an ESP-IDF app image declaring `version`; with --mcuboot an
-    /// unsigned MCUboot image with a SHA-256 TLV, `version` as major.minor.revision).
+    /// unsigned MCUboot image with a SHA-256 TLV, `version` as major.minor.revision; with
+    /// --quecpython the simulated QuecPython module's full FOTA package).
     Image {
         #[arg(long, default_value = SAMPLE_VERSION)]
         version: String,
         #[arg(long, default_value_t = SAMPLE_BODY_LEN)]
         size: usize,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "quecpython")]
         mcuboot: bool,
+        #[arg(long)]
+        quecpython: bool,
         #[arg(short, long)]
         output: PathBuf,
     },
@@ -135,6 +141,7 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
             version,
             size,
             mcuboot,
+            quecpython,
             output,
         } => {
             let img = if mcuboot {
@@ -142,6 +149,8 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
                 let mut next = || parts.next().and_then(Result::ok).unwrap_or(0);
                 let (major, minor, revision) = (next(), next(), next());
                 demo_mcuboot_image((major as u8, minor as u8, revision), size)
+            } else if quecpython {
+                quecpython_package(&version, size)
             } else {
                 demo_image(&version, size)
             };
@@ -161,7 +170,7 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
             }
             q.serve.run(quecpython::device(
                 quecpython_demo_config(&q.model),
-                demo_running_image(),
+                quecpython_running_package(),
                 q.serve.paste(),
             ))
         }

@@ -147,7 +147,7 @@ fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
         "quecpython_download_host" => {
             let module = device(
                 quecpython_demo_config("EC600U"),
-                demo_running_image(),
+                otadeck_sim::firmware::quecpython_running_package(),
                 RawPasteSupport::Window(128),
             );
             let s = download(Duration::ZERO, DownloadOptions::new(DEMO_PACKAGE_URL));

@@ -23,7 +23,7 @@ use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
 use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::session::{Machine, SessionEvent, Step};
 use otadeck_sim::esp32_mp::{self, Esp32Config};
-use otadeck_sim::firmware::{demo_image, demo_running_image};
+use otadeck_sim::firmware::{demo_image, demo_running_image, quecpython_running_package};
 use otadeck_sim::harness::run;
 use otadeck_sim::line::{Device, SimLink};
 use otadeck_sim::mp_repl::RawPasteSupport;
@@ -243,10 +243,15 @@ fn main() {
         let s = PycomFirmware::start(Duration::ZERO, Some(image.clone()), FlowConfig::default());
         measure("Pycom", baud, s, link, image.len());
         let link = SimLink::new(
-            quecpython::device(QuecPythonConfig::default(), demo_running_image(), paste),
+            quecpython::device(
+                QuecPythonConfig::default(),
+                quecpython_running_package(),
+                paste,
+            ),
             baud,
         );
-        let s = QuecPythonSession::flash(Duration::ZERO, image.clone(), FotaOptions::default());
-        measure("QuecPython", baud, s, link, image.len());
+        let package = otadeck_sim::fota_package::build("9.9.9", &image);
+        let s = QuecPythonSession::flash(Duration::ZERO, package.clone(), FotaOptions::default());
+        measure("QuecPython", baud, s, link, package.len());
     }
 }

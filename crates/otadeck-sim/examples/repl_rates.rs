@@ -13,7 +13,7 @@ use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::image::esp::{build_app_image, AppDescriptorFields};
 use otadeck_core::session::Machine;
 use otadeck_sim::esp32_mp::{self, Esp32Config};
-use otadeck_sim::firmware::{demo_image, demo_running_image};
+use otadeck_sim::firmware::{demo_image, demo_running_image, quecpython_running_package};
 use otadeck_sim::harness::run;
 use otadeck_sim::line::{Device, SimLink};
 use otadeck_sim::mp_repl::RawPasteSupport;
@@ -99,14 +99,20 @@ fn micropython_rows(baud: u32, image: &[u8], what: &str) {
         rates(s, &mut link, image.len()),
     );
     let mut link = SimLink::new(
-        quecpython::device(QuecPythonConfig::default(), demo_running_image(), paste),
+        quecpython::device(
+            QuecPythonConfig::default(),
+            quecpython_running_package(),
+            paste,
+        ),
         baud,
     );
-    let s = QuecPythonSession::flash(Duration::ZERO, image.to_vec(), FotaOptions::default());
+    // The same bytes as the body of a full FOTA package, which the module's verify checks.
+    let package = otadeck_sim::fota_package::build("9.9.9", image);
+    let s = QuecPythonSession::flash(Duration::ZERO, package.clone(), FotaOptions::default());
     row(
         baud,
         &format!("QuecPython, {what}"),
-        rates(s, &mut link, image.len()),
+        rates(s, &mut link, package.len()),
     );
 }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use otadeck_core::digest::StreamingSha256;
 use otadeck_core::driver::mcuboot_smp::{Job, McuBootSmp, SmpConfig};
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
-use otadeck_sim::firmware::{demo_image, demo_running_image};
+use otadeck_sim::firmware::{demo_image, quecpython_package, quecpython_running_package};
 use otadeck_sim::harness::run;
 use otadeck_sim::line::SimLink;
 use otadeck_sim::mcuboot::{demo_mcuboot_image, McuBoot, McuBootConfig};
@@ -18,7 +18,11 @@ use otadeck_sim::quecpython::{device, QuecPythonConfig};
 
 fn quecpython_rate(baud: u32, paste: RawPasteSupport, image: &[u8]) -> (f64, f64) {
     let mut link = SimLink::new(
-        device(QuecPythonConfig::default(), demo_running_image(), paste),
+        device(
+            QuecPythonConfig::default(),
+            quecpython_running_package(),
+            paste,
+        ),
         baud,
     );
     let options = FotaOptions {
@@ -102,7 +106,7 @@ fn main() {
         }
     }
 
-    let image = demo_image("9.9.9", 256 * 1024);
+    let image = quecpython_package("9.9.9", 256 * 1024);
     println!(
         "QuecPython fota over the raw REPL, {} byte image, whole session (connect to verify):",
         image.len()

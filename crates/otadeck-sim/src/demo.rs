@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use otadeck_core::family::{Family, JobKind};
-use otadeck_core::image::Format;
 
 use crate::esp32_mp::{self, Esp32Config, Esp32MicroPython};
 use crate::esp_rom::EspRomSim;
-use crate::firmware::{demo_image, demo_running_image, sample_image};
+use crate::firmware::{
+    demo_running_image, quecpython_package, quecpython_running_package, quecpython_sample_package,
+};
 use crate::line::Device;
 use crate::mcuboot::{McuBoot, McuBootConfig};
 use crate::mcuboot_slots::demo_mcuboot_image;
@@ -77,20 +78,23 @@ pub const DEMO_PACKAGES: [DemoPackage; 6] = [
 /// the other mini FOTA models restart by themselves and take the mini FOTA pair), serving
 /// [`DEMO_PACKAGES`].
 pub fn quecpython_demo_config(model: &str) -> QuecPythonConfig {
-    let mut corrupt = sample_image();
+    let mut corrupt = quecpython_sample_package();
     let mid = corrupt.len() / 2;
     corrupt[mid] ^= 0x5a;
     QuecPythonConfig {
         model: model.into(),
         packages: vec![
-            SimPackage::serving(DEMO_PACKAGE_URL, sample_image()),
-            SimPackage::serving(DEMO_PLAIN_HTTP_URL, sample_image()),
+            SimPackage::serving(DEMO_PACKAGE_URL, quecpython_sample_package()),
+            SimPackage::serving(DEMO_PLAIN_HTTP_URL, quecpython_sample_package()),
             SimPackage::serving(DEMO_CORRUPT_URL, corrupt),
             SimPackage::failing(DEMO_MISSING_URL, 3, 404),
-            SimPackage::serving(DEMO_MINI_STAGE1_URL, demo_image("mini-system", 24 * 1024)),
+            SimPackage::serving(
+                DEMO_MINI_STAGE1_URL,
+                quecpython_package("mini-system", 24 * 1024),
+            ),
             SimPackage::serving(
                 DEMO_MINI_STAGE2_URL,
-                demo_image(DEMO_MINI_VERSION, 80 * 1024),
+                quecpython_package(DEMO_MINI_VERSION, 80 * 1024),
             ),
         ],
         // Slow enough that the progress bar is seen moving (about 4 s for the 2.1.0 package).
@@ -144,10 +148,10 @@ impl DemoFamily for Family {
     }
 
     fn sample_image(self) -> Vec<u8> {
-        if self.capabilities().formats.first() == Some(&Format::McuBoot) {
-            mcuboot_image(crate::firmware::SAMPLE_VERSION)
-        } else {
-            crate::firmware::sample_image()
+        match self {
+            Family::McuBoot => mcuboot_image(crate::firmware::SAMPLE_VERSION),
+            Family::QuecPython => quecpython_sample_package(),
+            _ => crate::firmware::sample_image(),
         }
     }
 }
@@ -191,7 +195,7 @@ impl DemoModule {
         match family {
             Family::QuecPython => DemoModule::QuecPython(quecpython::device(
                 quecpython_demo_config("EC600U"),
-                fw,
+                quecpython_running_package(),
                 paste,
             )),
             Family::Esp32MicroPython | Family::MicroPython => {
@@ -276,6 +280,26 @@ mod tests {
             let m = DemoModule::new(f);
             assert_eq!(m.family(), f);
             assert_eq!(m.running_version(), crate::firmware::DEMO_RUNNING_VERSION);
+        }
+    }
+
+    #[test]
+    fn each_family_admits_its_own_sample_and_no_other() {
+        use otadeck_core::admission::{admit, Policy};
+        let policy = Policy::default();
+        for f in Family::ALL {
+            assert!(admit(f, &f.sample_image(), None, &policy).is_ok(), "{f:?}");
+        }
+        let quec = Family::QuecPython.sample_image();
+        for f in [Family::Esp32MicroPython, Family::McuBoot, Family::NodeMcu] {
+            assert!(admit(f, &quec, None, &policy).is_err(), "{f:?}");
+        }
+        for other in [Family::EspRom, Family::McuBoot] {
+            let image = other.sample_image();
+            assert!(
+                admit(Family::QuecPython, &image, None, &policy).is_err(),
+                "{other:?}"
+            );
         }
     }
 }

@@ -134,7 +134,7 @@ impl EspOtaFlash {
 
     /// The version the running image declares.
     pub fn running_version(&self) -> String {
-        crate::flash::image_version(self.running_image())
+        image_version(self.running_image())
     }
 
     /// `esp_ota_get_next_update_partition`: the slot that does not run.
@@ -305,6 +305,14 @@ impl EspOtaFlash {
                 })
                 .collect(),
         }
+    }
+}
+
+/// The version an image declares: the ESP-IDF app descriptor's, or a description of the bytes.
+fn image_version(image: &[u8]) -> String {
+    match esp::app_descriptor(image) {
+        Some(app) if !app.version.is_empty() => app.version,
+        _ => format!("unversioned image of {} bytes", image.len()),
     }
 }
 

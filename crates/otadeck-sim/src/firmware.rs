@@ -44,12 +44,17 @@ fn body(seed: u64, len: usize) -> Vec<u8> {
     out
 }
 
-/// An application image declaring `version`, with `body_len` bytes of firmware-like content.
-pub fn demo_image(version: &str, body_len: usize) -> Vec<u8> {
+/// Firmware-like content that differs by version (its FNV-1a hash seeds the generator).
+fn versioned_body(version: &str, len: usize) -> Vec<u8> {
     let seed = version.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     });
-    let data = body(seed, body_len);
+    body(seed, len)
+}
+
+/// An application image declaring `version`, with `body_len` bytes of firmware-like content.
+pub fn demo_image(version: &str, body_len: usize) -> Vec<u8> {
+    let data = versioned_body(version, body_len);
     let split = body_len * 3 / 4;
     // An ESP32 app, as every simulated board is an ESP32.
     build_app_image(
@@ -76,6 +81,22 @@ pub fn sample_image() -> Vec<u8> {
     demo_image(SAMPLE_VERSION, SAMPLE_BODY_LEN)
 }
 
+/// A simulated QuecPython full FOTA package installing `version`, with `body_len` bytes of
+/// firmware-like content (see [`crate::fota_package`]).
+pub fn quecpython_package(version: &str, body_len: usize) -> Vec<u8> {
+    crate::fota_package::build(version, &versioned_body(version, body_len))
+}
+
+/// The firmware the demo QuecPython module runs at power-on.
+pub fn quecpython_running_package() -> Vec<u8> {
+    quecpython_package(DEMO_RUNNING_VERSION, 64 * 1024)
+}
+
+/// The sample package offered for a QuecPython module.
+pub fn quecpython_sample_package() -> Vec<u8> {
+    quecpython_package(SAMPLE_VERSION, SAMPLE_BODY_LEN)
+}
+
 /// `image` with `at` overwritten by `pattern`, repeated, and its checksum and appended SHA-256 made
 /// right again: a valid image whose bytes there are what a test needs (control bytes that are
 /// shorter in base64 than escaped in a bytes literal, say). `at` must lie in segment data.
@@ -99,6 +120,21 @@ pub fn with_region(image: &[u8], at: std::ops::Range<usize>, pattern: &[u8]) -> 
     out
 }
 
+/// `package` (a simulated QuecPython package) with `at` (offsets in the package, past its
+/// header) overwritten by `pattern`, repeated, and its header made right again.
+pub fn package_with_region(package: &[u8], at: std::ops::Range<usize>, pattern: &[u8]) -> Vec<u8> {
+    use crate::fota_package::{self, HEADER_LEN};
+    let version = fota_package::parse(package)
+        .expect("a whole package")
+        .version;
+    let mut body = package[HEADER_LEN..].to_vec();
+    let at = at.start - HEADER_LEN..at.end - HEADER_LEN;
+    for (b, p) in body[at].iter_mut().zip(pattern.iter().cycle()) {
+        *b = *p;
+    }
+    fota_package::build(&version, &body)
+}
+
 /// The sample image with blocks that each encoding wins: 4 KiB of Ctrl-A at 16 KiB (shortest
 /// deflated, or in base64 when the module has no deflate) and 4 KiB of `\x01` `0` pairs at
 /// 32 KiB (shortest in hex among hex and bytes literals: each pair is `\0010` escaped); the
@@ -106,6 +142,12 @@ pub fn with_region(image: &[u8], at: std::ops::Range<usize>, pattern: &[u8]) -> 
 pub fn mixed_image() -> Vec<u8> {
     let image = with_region(&sample_image(), 16 * 1024..20 * 1024, &[0x01]);
     with_region(&image, 32 * 1024..36 * 1024, &[0x01, b'0'])
+}
+
+/// The QuecPython sample package with the same blocks as [`mixed_image`].
+pub fn quecpython_mixed_package() -> Vec<u8> {
+    let package = package_with_region(&quecpython_sample_package(), 16 * 1024..20 * 1024, &[0x01]);
+    package_with_region(&package, 32 * 1024..36 * 1024, &[0x01, b'0'])
 }
 
 #[cfg(test)]

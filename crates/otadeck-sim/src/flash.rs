@@ -1,6 +1,7 @@
-//! Simulated flash with two application slots: the running one and the update target.
+//! The simulated QuecPython module's flash: two slots, the running one and the update target,
+//! holding full FOTA packages ([`crate::fota_package`]).
 
-use otadeck_core::image::esp;
+use crate::fota_package;
 
 /// An image being received into the inactive slot.
 #[derive(Debug, Clone, Default)]
@@ -26,26 +27,22 @@ pub struct DualSlotFlash {
     pub boots: u32,
 }
 
-/// The version an image declares: the ESP-IDF app descriptor's, or a description of the bytes.
-pub fn image_version(image: &[u8]) -> String {
-    match esp::app_descriptor(image) {
-        Some(app) if !app.version.is_empty() => app.version,
-        _ => format!("unversioned image of {} bytes", image.len()),
-    }
+/// Whether `fota.verify()` passes on `package`: a whole package whose body hash checks. Anything
+/// else (an ESP-IDF app, an MCUboot image, a package cut short) fails, as on a real module.
+pub fn package_is_intact(package: &[u8]) -> bool {
+    fota_package::parse(package).is_some()
 }
 
-/// Whether a verify of `image` passes: ESP-IDF app images must pass their checksum and appended
-/// hash; other images only their size.
-pub fn image_is_intact(image: &[u8]) -> bool {
-    if image.first() == Some(&esp::IMAGE_MAGIC) {
-        esp::parse(image).is_ok()
-    } else {
-        !image.is_empty()
+/// The version a slot's package installs, or a description of the bytes.
+pub fn package_version(package: &[u8]) -> String {
+    match fota_package::parse(package) {
+        Some(p) if !p.version.is_empty() => p.version,
+        _ => format!("unversioned package of {} bytes", package.len()),
     }
 }
 
 impl DualSlotFlash {
-    /// Flash whose slot 0 holds `firmware` and runs it.
+    /// Flash whose slot 0 holds the package `firmware` and runs it.
     pub fn new(slot_size: usize, firmware: Vec<u8>) -> Self {
         DualSlotFlash {
             slot_size,
@@ -66,9 +63,9 @@ impl DualSlotFlash {
         &self.slots[self.running]
     }
 
-    /// The version of the running image.
+    /// The version of the running package.
     pub fn running_version(&self) -> String {
-        image_version(self.running_image())
+        package_version(self.running_image())
     }
 
     /// Append to the staged image. Returns 0, or -1 when there is no update in progress, the
@@ -99,7 +96,7 @@ impl DualSlotFlash {
             return -1;
         };
         let complete = st.declared_total == Some(st.data.len() as u64);
-        st.verified = complete && image_is_intact(&st.data);
+        st.verified = complete && package_is_intact(&st.data);
         if st.verified {
             0
         } else {

@@ -8,6 +8,7 @@ pub mod esp_ota;
 pub mod esp_rom;
 pub mod firmware;
 pub mod flash;
+pub mod fota_package;
 pub mod harness;
 pub mod interp;
 pub mod line;

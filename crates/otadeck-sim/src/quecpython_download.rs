@@ -16,7 +16,7 @@
 
 use std::time::Duration;
 
-use crate::flash::{image_is_intact, Staging};
+use crate::flash::{package_is_intact, Staging};
 use crate::interp::python::block::Wait;
 use crate::interp::python::expr::{PyErr, Value};
 use crate::quecpython::QuecPython;
@@ -161,7 +161,7 @@ impl QuecPython {
             if let Some(stage2) = job.stage2.take() {
                 // Mini FOTA: stage one only has to arrive whole; the module restarts into its
                 // small upgrade system, which fetches stage two while it boots.
-                if image_is_intact(&bytes) {
+                if package_is_intact(&bytes) {
                     self.calls.push("mini FOTA stage 1 done, restarting".into());
                     self.stage2 = Some(Box::new(stage2));
                     due.reboot = true;
@@ -247,7 +247,7 @@ impl QuecPython {
         };
         let blocking = !has(ASYNC_MODELS, &self.config.model);
         let outcome = match &job.body {
-            Ok(bytes) if bytes.len() <= self.config.slot_size && image_is_intact(bytes) => 0,
+            Ok(bytes) if bytes.len() <= self.config.slot_size && package_is_intact(bytes) => 0,
             _ => -1,
         };
         let len = job.body.as_ref().map_or(0, Vec::len);

@@ -53,7 +53,7 @@ fn damaged_foreign_and_misplaced_images_are_refused_before_the_port_opens() {
     for (name, bytes) in &files {
         std::fs::write(dir.join(name), bytes).unwrap();
     }
-    let cases: [(&str, &str, &[&str], &str); 8] = [
+    let cases: [(&str, &str, &[&str], &str); 10] = [
         ("esp-rom", "flipped.bin", &[], "is damaged"),
         (
             "esp-rom",
@@ -80,6 +80,18 @@ fn damaged_foreign_and_misplaced_images_are_refused_before_the_port_opens() {
             "mcuboot.bin",
             &[],
             "QuecPython modules do not take",
+        ),
+        (
+            "quecpython",
+            "app.bin",
+            &[],
+            "QuecPython modules do not take this ESP-IDF app image",
+        ),
+        (
+            "quecpython",
+            "manifest.json",
+            &[],
+            "this is a text file (JSON",
         ),
         ("smp", "app.bin", &[], "they take: MCUboot image"),
     ];

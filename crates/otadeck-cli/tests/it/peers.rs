@@ -80,7 +80,7 @@ fn mpremote_drives_fota_like_a_user_script() {
     // otadeck does: a cross-check of the simulator's fota semantics by a second client.
     use base64::Engine as _;
     let sim = PtySim::start(&["quecpython", "--baud", "921600"]);
-    let image = otadeck_sim::firmware::demo_image("4.0.0", 3000);
+    let image = otadeck_sim::firmware::quecpython_package("4.0.0", 3000);
     let mut script = String::from("import fota\nimport ubinascii\nf=fota()\n");
     for chunk in image.chunks(512) {
         let b64 = base64::engine::general_purpose::STANDARD.encode(chunk);

@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use common::{otadeck, scratch, PtySim};
 
+/// A simulated QuecPython full package at `version` with a `size`-byte body.
 fn sample(dir: &std::path::Path, version: &str, size: usize) -> std::path::PathBuf {
     let path = dir.join(format!("fw-{version}.bin"));
     let out = otadeck()
         .args([
             "sim",
             "image",
+            "--quecpython",
             "--version",
             version,
             "--size",

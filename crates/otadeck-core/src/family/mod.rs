@@ -158,7 +158,10 @@ impl Family {
                 trial: false,
                 app_offset: None,
                 other_slot: OtherSlot::ModuleChooses,
-                formats: &[Format::Raw, Format::EspApp],
+                // Quectel's full and differential packages are the vendor's own, unpublished
+                // and per chipset: opaque here, checked by `fota.verify()` on the module. A file
+                // otadeck recognises as another family's image is not one.
+                formats: &[Format::Raw],
                 start_baud: None,
             },
             Family::Esp32MicroPython | Family::NodeMcu => Capabilities {

@@ -118,12 +118,20 @@ fn foreign_formats_name_what_the_family_takes() {
         text.contains("ESP32 chips in their ROM loader do not take this MCUboot image (they take: ESP-IDF app image"),
         "{text}"
     );
-    for image in [&mcuboot, &table] {
+    // A QuecPython module takes only Quectel's own package: an ESP-IDF app, whatever chip it
+    // is for, is no more one than an MCUboot image or a partition table.
+    let s3_app = fixture("esp32s3_app.bin");
+    for (image, format) in [
+        (&mcuboot, "MCUboot image"),
+        (&table, "ESP-IDF partition table"),
+        (&sample_image(), "ESP-IDF app image"),
+        (&s3_app, "ESP-IDF app image"),
+    ] {
         let text = refusal(Family::QuecPython, image);
-        assert!(
-            text.contains("QuecPython modules do not take this"),
-            "{text}"
+        let says = format!(
+            "QuecPython modules do not take this {format} (they take: a vendor package (raw data))"
         );
+        assert!(text.contains(&says), "{text}");
     }
     let text = refusal(Family::McuBoot, &sample_image());
     assert!(

@@ -12,7 +12,8 @@ use otadeck_core::driver::quecpython::download::{
 };
 use otadeck_core::session::{FlashErrorKind, LogLevel, Machine, SessionEvent, Step};
 use otadeck_sim::firmware::{
-    demo_image, demo_running_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION,
+    quecpython_package, quecpython_running_package, quecpython_sample_package,
+    DEMO_RUNNING_VERSION, SAMPLE_VERSION,
 };
 use otadeck_sim::harness::{run, Hook, Run};
 use otadeck_sim::line::{LineFault, SimLink};
@@ -32,7 +33,7 @@ const STAGE2: &str = "https://fw.example.com/ec600n/mini-stage2.bin";
 const MINI_VERSION: &str = "3.0.0-mini";
 
 fn bad_package() -> Vec<u8> {
-    let mut p = sample_image();
+    let mut p = quecpython_sample_package();
     let mid = p.len() / 2;
     p[mid] ^= 0x5a;
     p
@@ -42,12 +43,15 @@ fn config(model: &str) -> QuecPythonConfig {
     QuecPythonConfig {
         model: model.into(),
         packages: vec![
-            SimPackage::serving(PKG, sample_image()),
-            SimPackage::serving("http://fw.example.com/plain.bin", sample_image()),
+            SimPackage::serving(PKG, quecpython_sample_package()),
+            SimPackage::serving(
+                "http://fw.example.com/plain.bin",
+                quecpython_sample_package(),
+            ),
             SimPackage::serving("https://fw.example.com/bad.bin", bad_package()),
             SimPackage::failing("https://fw.example.com/missing.bin", 3, 404),
-            SimPackage::serving(STAGE1, demo_image("mini-system", 32 * 1024)),
-            SimPackage::serving(STAGE2, demo_image(MINI_VERSION, 96 * 1024)),
+            SimPackage::serving(STAGE1, quecpython_package("mini-system", 32 * 1024)),
+            SimPackage::serving(STAGE2, quecpython_package(MINI_VERSION, 96 * 1024)),
         ],
         ..QuecPythonConfig::default()
     }
@@ -55,7 +59,11 @@ fn config(model: &str) -> QuecPythonConfig {
 
 fn module(config: QuecPythonConfig) -> Link {
     SimLink::new(
-        device(config, demo_running_image(), RawPasteSupport::Window(128)),
+        device(
+            config,
+            quecpython_running_package(),
+            RawPasteSupport::Window(128),
+        ),
         115_200,
     )
 }
@@ -101,7 +109,7 @@ fn a_blocking_download_reports_rising_progress_and_the_host_restarts_into_it() {
     assert_eq!(pct.last(), Some(&100));
     eprintln!(
         "download of {} bytes took {:?} virtual, {} bytes sent by the host",
-        sample_image().len(),
+        quecpython_sample_package().len(),
         r.elapsed,
         s.sent.len()
     );

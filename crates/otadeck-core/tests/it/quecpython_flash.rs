@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
 use otadeck_core::session::{SessionEvent, Step};
-use otadeck_sim::firmware::{demo_running_image, sample_image, SAMPLE_VERSION};
+use otadeck_sim::firmware::{
+    quecpython_running_package, quecpython_sample_package, SAMPLE_VERSION,
+};
 use otadeck_sim::harness::run;
 use otadeck_sim::line::SimLink;
 use otadeck_sim::mp_repl::{RawPasteSupport, ReplDevice};
@@ -12,7 +14,11 @@ use otadeck_sim::quecpython::{device, QuecPython, QuecPythonConfig};
 
 fn module(paste: RawPasteSupport) -> SimLink<ReplDevice<QuecPython>> {
     SimLink::new(
-        device(QuecPythonConfig::default(), demo_running_image(), paste),
+        device(
+            QuecPythonConfig::default(),
+            quecpython_running_package(),
+            paste,
+        ),
         115_200,
     )
 }
@@ -20,7 +26,7 @@ fn module(paste: RawPasteSupport) -> SimLink<ReplDevice<QuecPython>> {
 #[test]
 fn flash_sample_restarts_into_new_version() {
     let mut link = module(RawPasteSupport::Window(128));
-    let image = sample_image();
+    let image = quecpython_sample_package();
     let mut s = QuecPythonSession::flash(Duration::ZERO, image.clone(), FotaOptions::default());
     let r = run(
         &mut s,

@@ -19,7 +19,8 @@ use otadeck_core::partition_state::SlotState;
 use otadeck_core::session::{FlashErrorKind, Machine, SessionEvent, Step};
 use otadeck_sim::esp_ota::EspOtaFlash;
 use otadeck_sim::firmware::{
-    demo_image, demo_running_image, mixed_image, sample_image, SAMPLE_VERSION,
+    demo_image, demo_running_image, mixed_image, quecpython_mixed_package,
+    quecpython_running_package, quecpython_sample_package, sample_image, SAMPLE_VERSION,
 };
 use otadeck_sim::harness::{run, Run};
 use otadeck_sim::line::SimLink;
@@ -317,7 +318,7 @@ fn esp32_trial_firmware_rolls_back_like_the_simulator() {
 fn quec_sim(paste: &str, image: &[u8], options: FotaOptions) -> (Run, quecpython::QuecPython) {
     let device = quecpython::device(
         quecpython::QuecPythonConfig::default(),
-        demo_running_image(),
+        quecpython_running_package(),
         support(paste),
     );
     let mut link = SimLink::new(device, 115_200);
@@ -329,11 +330,11 @@ fn quec_sim(paste: &str, image: &[u8], options: FotaOptions) -> (Run, quecpython
 
 #[test]
 fn quecpython_flashes_in_every_paste_mode_like_the_simulator() {
-    let image = mixed_image();
+    let image = quecpython_mixed_package();
     for paste in PASTES {
         let opts = Opts {
             paste,
-            ..Opts::new("quecpython", demo_running_image())
+            ..Opts::new("quecpython", quecpython_running_package())
         };
         let (real, state) = on_real(&opts, |now| {
             QuecPythonSession::flash(now, image.clone(), FotaOptions::default())
@@ -363,12 +364,12 @@ fn quecpython_flashes_in_every_paste_mode_like_the_simulator() {
 
 #[test]
 fn quecpython_without_restart_boots_the_package_later_like_the_simulator() {
-    let image = sample_image();
+    let image = quecpython_sample_package();
     let options = FotaOptions {
         restart: false,
         ..FotaOptions::default()
     };
-    let opts = Opts::new("quecpython", demo_running_image());
+    let opts = Opts::new("quecpython", quecpython_running_package());
     let (real, state) = on_real(&opts, |now| {
         QuecPythonSession::flash(now, image.clone(), options.clone())
     });

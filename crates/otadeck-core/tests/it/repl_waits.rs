@@ -12,7 +12,9 @@ use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::link::mp_repl::{RawRepl, ReplConfig};
 use otadeck_core::session::{Machine, Step};
 use otadeck_sim::esp32_mp::{self, Esp32Config};
-use otadeck_sim::firmware::{demo_running_image, sample_image};
+use otadeck_sim::firmware::{
+    demo_running_image, quecpython_running_package, quecpython_sample_package, sample_image,
+};
 use otadeck_sim::harness::run;
 use otadeck_sim::line::{Device, SimLink};
 use otadeck_sim::mp_repl::RawPasteSupport;
@@ -146,11 +148,11 @@ fn esp32_without_a_boot_prompt_reconnects_on_the_timers() {
 fn quecpython_reconnects_when_the_boot_log_reaches_the_prompt() {
     let board = quecpython::device(
         QuecPythonConfig::default(),
-        demo_running_image(),
+        quecpython_running_package(),
         RawPasteSupport::Window(128),
     );
     let mut link = SimLink::new(board, 921_600);
-    let image = sample_image();
+    let image = quecpython_sample_package();
     let s = QuecPythonSession::flash(Duration::ZERO, image.clone(), FotaOptions::default());
     let wait = restart_to_confirm(s, &mut link, image.len());
     assert!(wait >= BOOT, "confirmed before the module booted: {wait:?}");

@@ -132,7 +132,23 @@ def image_ok(data):
     return True
 
 
+def package_version(data):
+    """The version of a whole simulated QuecPython full package (see the simulator's
+    `fota_package`), or None when it is not one or does not check."""
+    if len(data) < 76 or data[:8] != b"QPYFOTA\x00":
+        return None
+    n = int.from_bytes(data[8:12], "little")
+    body = data[76:]
+    if len(body) != n or hashlib.sha256(body).digest() != data[44:76]:
+        return None
+    name = data[12:44]
+    return name[:name.find(b"\x00") if b"\x00" in name else 32].decode()
+
+
 def version_of(data):
+    if KIND == "quecpython":
+        v = package_version(data)
+        return v if v else "unversioned package of %d bytes" % len(data)
     d = data[32:32 + 48]
     if len(d) == 48 and int.from_bytes(d[:4], "little") == 0xABCD5432:
         v = d[16:48]

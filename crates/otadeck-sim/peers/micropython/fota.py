@@ -42,8 +42,7 @@ class fota:
         if stg is None:
             return -1
         data = open("/board/fota.bin", "rb").read()
-        ok = stg["total"] == len(data) and (
-            board.image_ok(data) if data[:1] == b"\xe9" else len(data) > 0)
+        ok = stg["total"] == len(data) and board.package_version(data) is not None
         stg["verified"] = ok
         board.save(st)
         return 0 if ok else -1

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use otadeck_sim::firmware::{
-    demo_running_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION,
+    quecpython_running_package, quecpython_sample_package, DEMO_RUNNING_VERSION, SAMPLE_VERSION,
 };
 use otadeck_sim::line::Device;
 use otadeck_sim::mp_repl::{RawPasteSupport, ReplDevice};
@@ -18,10 +18,14 @@ fn module(model: &str, mini_only: bool) -> ReplDevice<QuecPython> {
     let config = QuecPythonConfig {
         model: model.into(),
         mini_fota_only: mini_only,
-        packages: vec![SimPackage::serving(PKG, sample_image())],
+        packages: vec![SimPackage::serving(PKG, quecpython_sample_package())],
         ..QuecPythonConfig::default()
     };
-    let mut d = device(config, demo_running_image(), RawPasteSupport::Absent);
+    let mut d = device(
+        config,
+        quecpython_running_package(),
+        RawPasteSupport::Absent,
+    );
     d.transmit(Duration::ZERO);
     d.receive(Duration::ZERO, b"\x01");
     assert!(d

@@ -3,13 +3,17 @@
 
 use std::time::Duration;
 
-use otadeck_sim::firmware::demo_running_image;
+use otadeck_sim::firmware::quecpython_running_package;
 use otadeck_sim::line::Device;
 use otadeck_sim::mp_repl::{RawPasteSupport, ReplDevice};
 use otadeck_sim::quecpython::{device, QuecPython, QuecPythonConfig};
 
 fn module(paste: RawPasteSupport) -> ReplDevice<QuecPython> {
-    let mut d = device(QuecPythonConfig::default(), demo_running_image(), paste);
+    let mut d = device(
+        QuecPythonConfig::default(),
+        quecpython_running_package(),
+        paste,
+    );
     assert_eq!(d.transmit(Duration::ZERO), b">>> ");
     d
 }

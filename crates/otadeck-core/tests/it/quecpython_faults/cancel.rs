@@ -11,7 +11,7 @@ fn cancel_when(
     paste: RawPasteSupport,
     mut when: impl FnMut(Duration, &Recorder) -> bool,
 ) -> (Run, Recorder, Link) {
-    let image = sample_image();
+    let image = quecpython_sample_package();
     let mut cancelled = false;
     let mut hook = |now: Duration, m: &mut Recorder, _: &mut Link| {
         if !cancelled && !m.is_finished() && when(now, m) {
@@ -75,7 +75,7 @@ fn cancel_while_preparing() {
 
 #[test]
 fn cancel_during_the_write_at_several_points() {
-    let total = sample_image().len() as u64;
+    let total = quecpython_sample_package().len() as u64;
     for (paste, fraction) in [
         (RawPasteSupport::Window(128), 0.01),
         (RawPasteSupport::Window(128), 0.3),
@@ -126,7 +126,7 @@ fn cancel_at_a_time_in_the_middle_of_the_upload() {
 
 #[test]
 fn cancel_during_verify_warns_that_the_new_firmware_may_boot() {
-    let total = sample_image().len() as u64;
+    let total = quecpython_sample_package().len() as u64;
     // Cancel once the call is on the wire, while the module runs it.
     let (r, s, mut link) = cancel_when(RawPasteSupport::Window(128), |_, m| {
         m.sent.ends_with(b"print(f.verify())\x04")
@@ -171,7 +171,7 @@ fn cancel_after_the_restart_leaves_the_new_firmware() {
 
 #[test]
 fn cancel_after_the_end_changes_nothing() {
-    let image = sample_image();
+    let image = quecpython_sample_package();
     let mut link = module(QuecPythonConfig::default(), RawPasteSupport::Window(128));
     let mut s = flash_session(image, FotaOptions::default());
     let r = run(&mut s, &mut link, Duration::ZERO, LIMIT, None);

@@ -9,7 +9,7 @@ use super::*;
 #[test]
 fn a_pulled_cable_leaves_the_previous_firmware() {
     let (total_wire, _) = clean_wire_bytes();
-    let image = sample_image();
+    let image = quecpython_sample_package();
     for percent in [10u64, 50, 99] {
         let cut = total_wire * percent / 100;
         let (r, s, mut link) = flash_with(
@@ -45,7 +45,7 @@ fn a_pulled_cable_leaves_the_previous_firmware() {
         );
         assert_eq!(
             link.device.interpreter.flash.running_image(),
-            &demo_running_image()[..]
+            &quecpython_running_package()[..]
         );
     }
 }
@@ -53,7 +53,7 @@ fn a_pulled_cable_leaves_the_previous_firmware() {
 #[test]
 fn a_hung_module_is_reported_and_keeps_its_firmware() {
     let (total_wire, _) = clean_wire_bytes();
-    let image = sample_image();
+    let image = quecpython_sample_package();
     let (r, _, mut link) = flash_with(
         QuecPythonConfig::default(),
         RawPasteSupport::Window(128),
@@ -77,7 +77,7 @@ fn a_module_that_never_answers_fails_at_connect() {
     let (r, s, mut link) = flash_with(
         QuecPythonConfig::default(),
         RawPasteSupport::Window(128),
-        &sample_image(),
+        &quecpython_sample_package(),
         &[LineFault::StallAfter(0)],
         None,
     );
@@ -134,7 +134,7 @@ fn payload_byte(sent: &[u8], n: usize, want: impl Fn(u8) -> bool) -> (u64, u8, u
 #[test]
 fn a_garbled_payload_byte_fails_the_module_verify() {
     let (_, clean) = clean_wire_bytes();
-    let image = sample_image();
+    let image = quecpython_sample_package();
     // A letter with its case flipped is still a byte of the literal: the write takes it, the
     // verify does not.
     let (index, byte, _, kind) = payload_byte(&clean, 10, |b| b.is_ascii_alphabetic());
@@ -203,7 +203,7 @@ fn a_payload_byte_garbled_out_of_base64_raises_at_its_write() {
 #[test]
 fn a_payload_byte_garbled_into_a_line_end_raises_at_its_write() {
     let (_, clean) = clean_wire_bytes();
-    let image = sample_image();
+    let image = quecpython_sample_package();
     // A line feed inside a bytes literal ends it unclosed: a syntax error, nothing written.
     let (index, byte, _, kind) = payload_byte(&clean, 5, |b| b.is_ascii_alphanumeric());
     assert_eq!(kind, Payload::Literal);
@@ -236,7 +236,7 @@ fn a_payload_byte_garbled_into_a_line_end_raises_at_its_write() {
 // ---------------------------------------------------------------------------------------------
 
 fn write_raises(paste: RawPasteSupport, nth: usize, chunk: usize) {
-    let image = sample_image();
+    let image = quecpython_sample_package();
     let config = QuecPythonConfig {
         fail_write_at: Some(nth),
         ..QuecPythonConfig::default()

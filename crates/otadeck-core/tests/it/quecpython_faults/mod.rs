@@ -15,7 +15,7 @@ use otadeck_core::session::{
     group_digits, FlashError, FlashErrorKind, Machine, SessionEvent, Step,
 };
 use otadeck_sim::firmware::{
-    demo_running_image, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION,
+    quecpython_running_package, quecpython_sample_package, DEMO_RUNNING_VERSION, SAMPLE_VERSION,
 };
 use otadeck_sim::harness::{run, Hook, Run};
 use otadeck_sim::line::{Device, LineFault, SimLink};
@@ -31,7 +31,7 @@ const KEEP_OLD: &str = "still runs its previous firmware";
 type Recorder = crate::support::Recorder<QuecPythonSession>;
 
 fn module(config: QuecPythonConfig, paste: RawPasteSupport) -> Link {
-    SimLink::new(device(config, demo_running_image(), paste), 115_200)
+    SimLink::new(device(config, quecpython_running_package(), paste), 115_200)
 }
 
 fn flash_session(image: Vec<u8>, options: FotaOptions) -> Recorder {
@@ -57,7 +57,7 @@ fn flash_with(
 
 /// A clean flash of the sample image: how many bytes the host puts on the wire.
 fn clean_wire_bytes() -> (u64, Vec<u8>) {
-    clean_wire_bytes_of(&sample_image())
+    clean_wire_bytes_of(&quecpython_sample_package())
 }
 
 fn clean_wire_bytes_of(image: &[u8]) -> (u64, Vec<u8>) {
@@ -75,8 +75,8 @@ fn clean_wire_bytes_of(image: &[u8]) -> (u64, Vec<u8>) {
 /// The sample image with its 8th write call's chunk made of Ctrl-A bytes: shorter in base64
 /// than escaped in a bytes literal, so that chunk goes base64.
 fn image_with_a_base64_chunk() -> Vec<u8> {
-    otadeck_sim::firmware::with_region(
-        &sample_image(),
+    otadeck_sim::firmware::package_with_region(
+        &quecpython_sample_package(),
         7 * RAW_PASTE_CHUNK..8 * RAW_PASTE_CHUNK,
         &[0x01],
     )
@@ -120,7 +120,7 @@ fn write_sizes(link: &Link) -> Vec<usize> {
 // ---------------------------------------------------------------------------------------------
 
 fn flash_succeeds(paste: RawPasteSupport, slow_reader: bool) {
-    let image = sample_image();
+    let image = quecpython_sample_package();
     let mut link = module(QuecPythonConfig::default(), paste);
     if slow_reader {
         // Reads slower than the line brings bytes: only the window keeps the buffer from
@@ -220,7 +220,7 @@ fn flash_when_the_firmware_predates_raw_paste() {
 
 #[test]
 fn without_restart_the_new_firmware_waits_for_the_next_boot() {
-    let image = sample_image();
+    let image = quecpython_sample_package();
     let mut link = module(QuecPythonConfig::default(), RawPasteSupport::Window(128));
     let mut s = flash_session(
         image.clone(),
@@ -288,7 +288,7 @@ fn an_empty_image_fails_before_touching_the_module() {
 
 #[test]
 fn an_image_larger_than_the_slot_is_rejected_at_the_first_write() {
-    let image = sample_image();
+    let image = quecpython_sample_package();
     let config = QuecPythonConfig {
         slot_size: 32 * 1024,
         ..QuecPythonConfig::default()
