@@ -1,6 +1,7 @@
-//! The web app's device service in a real browser, on the in-page demo ESP32 ROM loader: an image
-//! the core's admission check refuses is never sent, the log says why in words a technician can
-//! act on, and the module's slots stay as they were.
+//! The web app's device service in a real browser, on the in-page demo modules (the ESP32 ROM
+//! loader, a QuecPython module, a Zephyr / MCUboot board): an image the core's admission check
+//! refuses is never sent, the log says why in words a technician can act on, and the module's
+//! slots stay as they were.
 
 #![cfg(target_arch = "wasm32")]
 
@@ -24,6 +25,10 @@ const ED25519_PUB: &[u8] =
     include_bytes!("../crates/otadeck-core/tests/fixtures/images/ed25519.pub.pem");
 const MCUBOOT: &[u8] =
     include_bytes!("../crates/otadeck-core/tests/fixtures/images/mcuboot_ed25519.bin");
+const PARTITION_TABLE: &[u8] =
+    include_bytes!("../crates/otadeck-core/tests/fixtures/images/partitions.bin");
+const ESP32S3_APP: &[u8] =
+    include_bytes!("../crates/otadeck-core/tests/fixtures/images/esp32s3_app.bin");
 
 fn last_error(device: &DeviceHandle) -> String {
     device
@@ -122,4 +127,39 @@ async fn an_unsigned_image_is_refused_when_a_key_or_a_signature_is_required() {
         assert!(error.contains("nothing was sent to the module"), "{error}");
         assert_eq!(device.progress.get().view, FlashView::Idle);
     }
+}
+
+#[wasm_bindgen_test]
+async fn a_quecpython_module_takes_only_its_vendor_package() {
+    let device = DeviceHandle::new(SessionLog::default());
+    device.connect_demo(Family::QuecPython, 115_200).await;
+    let before = device.view.get().module.clone();
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("app.bin", sample_image(), "ESP-IDF app image"),
+        (
+            "partitions.bin",
+            PARTITION_TABLE.to_vec(),
+            "ESP-IDF partition table",
+        ),
+        ("app-s3.bin", ESP32S3_APP.to_vec(), "ESP-IDF app image"),
+        ("zephyr.signed.bin", MCUBOOT.to_vec(), "MCUboot image"),
+        ("plan.json", br#"[{"step": 1}]"#.to_vec(), "text file (JSON"),
+    ];
+    for (name, bytes, says) in cases {
+        let image = Rc::new(load(name.into(), bytes).await);
+        let choice = FlashChoice {
+            restart: true,
+            keep_on_trial: false,
+            policy: Policy::default(),
+        };
+        device.flash(image, choice).await;
+        let error = last_error(&device);
+        assert!(error.contains(says), "{name}: {error}");
+        assert!(
+            error.contains("nothing was sent to the module"),
+            "{name}: {error}"
+        );
+        assert_eq!(device.progress.get().view, FlashView::Idle, "{name}");
+    }
+    assert_eq!(device.view.get().module, before, "the module is as it was");
 }
