@@ -159,7 +159,7 @@ pub fn admit(
         return Err(Refusal::WrongFormat {
             family: family.devices(),
             format: format.name(),
-            accepted: format_list(caps.formats),
+            accepted: format_list(family, caps.formats),
         });
     }
     if let Image::EspApp(esp) = &detected {
@@ -291,11 +291,14 @@ fn text_kind(data: &[u8]) -> Option<&'static str> {
     })
 }
 
-fn format_list(formats: &[Format]) -> String {
+/// The formats `family` takes, in words: raw data is the vendor's own package where the module
+/// checks it, and data written on the technician's word where it does not.
+fn format_list(family: Family, formats: &[Format]) -> String {
     let names: Vec<&str> = formats
         .iter()
         .map(|f| match f {
-            Format::Raw => "a vendor package (raw data)",
+            Format::Raw if verifies_on_module(family) => "the module vendor's own update package",
+            Format::Raw => "raw data when you confirm it",
             other => other.name(),
         })
         .collect();
@@ -389,10 +392,17 @@ mod tests {
 
     #[test]
     fn format_lists_read_as_words() {
-        assert_eq!(format_list(&[Format::McuBoot]), "MCUboot image");
         assert_eq!(
-            format_list(&[Format::EspApp, Format::Raw]),
-            "ESP-IDF app image or a vendor package (raw data)"
+            format_list(Family::McuBoot, &[Format::McuBoot]),
+            "MCUboot image"
+        );
+        assert_eq!(
+            format_list(Family::EspRom, &[Format::EspApp, Format::Raw]),
+            "ESP-IDF app image or raw data when you confirm it"
+        );
+        assert_eq!(
+            format_list(Family::QuecPython, &[Format::Raw]),
+            "the module vendor's own update package"
         );
     }
 }

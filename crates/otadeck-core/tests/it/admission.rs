@@ -129,7 +129,7 @@ fn foreign_formats_name_what_the_family_takes() {
     ] {
         let text = refusal(Family::QuecPython, image);
         let says = format!(
-            "QuecPython modules do not take this {format} (they take: a vendor package (raw data))"
+            "QuecPython modules do not take this {format} (they take: the module vendor's own update package)"
         );
         assert!(text.contains(&says), "{text}");
     }
