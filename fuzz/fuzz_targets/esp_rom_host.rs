@@ -55,6 +55,13 @@ fuzz_target!(|data: &[u8]| {
     // or over whatever boots.
     cfg.update_slot = pick & 0x20 != 0;
     cfg.overwrite_running = pick & 0x10 != 0;
+    // A flasher stub, loaded once the ROM has read the layout (its dialect after OHAI).
+    if pick & 0x08 != 0 {
+        cfg.stub = Some(otadeck_core::driver::esp_rom::stub::Stub {
+            entry: 0x4008_0000,
+            segments: vec![(0x4008_0000, vec![0x36; 64])],
+        });
+    }
     let mut s = EspRomSession::start(Duration::ZERO, cfg);
     let mut t = Duration::ZERO;
     let mut rest = rest;
