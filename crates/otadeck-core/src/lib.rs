@@ -15,6 +15,7 @@ pub mod detect;
 pub mod digest;
 pub mod driver;
 pub mod family;
+pub mod flash_error;
 pub mod image;
 pub mod link;
 pub mod manifest;

@@ -74,6 +74,28 @@ pub fn format_duration(d: Duration) -> String {
     }
 }
 
+/// A size for people: `10 MB`, `1.5 MB`, `96 KB`, `512 bytes` (binary units, as flash sizes
+/// are counted).
+pub fn format_size(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * 1024;
+    const GIB: u64 = 1024 * MIB;
+    if bytes >= GIB {
+        format!("{:.1} GB", bytes as f64 / GIB as f64)
+    } else if bytes >= MIB {
+        let mb = bytes as f64 / MIB as f64;
+        if bytes.is_multiple_of(MIB) {
+            format!("{} MB", bytes / MIB)
+        } else {
+            format!("{mb:.1} MB")
+        }
+    } else if bytes >= KIB {
+        format!("{} KB", bytes.div_ceil(KIB))
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 /// A byte rate for people: `11.3 kB/s`.
 pub fn format_rate(bytes_per_second: f64) -> String {
     if bytes_per_second >= 1_000_000.0 {
@@ -88,6 +110,16 @@ pub fn format_rate(bytes_per_second: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_people_say_them() {
+        assert_eq!(format_size(4 << 20), "4 MB");
+        assert_eq!(format_size(10_485_761), "10.0 MB");
+        assert_eq!(format_size(0x18_0000), "1.5 MB");
+        assert_eq!(format_size(98_304), "96 KB");
+        assert_eq!(format_size(512), "512 bytes");
+        assert_eq!(format_size(u64::from(u32::MAX)), "4.0 GB");
+    }
 
     #[test]
     fn rate_and_eta_follow_the_samples() {

@@ -88,7 +88,11 @@ fn smp_flash_on_trial_info_accept_then_rollback_over_a_pty() {
     // Flashing over an image on trial is refused, naming what to do.
     let (ok, out, _) = run(&[&["flash"][..], &port, &[fw.as_str()]].concat());
     assert!(!ok);
-    assert!(out.contains("accept it or roll back"), "{out}");
+    assert!(out.contains("the running image is on trial"), "{out}");
+    assert!(
+        out.contains("Accept or roll back the firmware on trial first"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -131,7 +131,11 @@ fn without_accept_the_new_firmware_is_on_trial_and_a_reset_reverts_it() {
     assert!(state.awaits_decision());
     // A second flash is refused while the first one is on trial.
     let (r2, _) = go(&mut link, flash_job(&image, true), None);
-    assert!(matches!(r2.error().kind, FlashErrorKind::Unsuitable(_)));
+    assert!(matches!(
+        r2.error().kind,
+        FlashErrorKind::ModuleState { .. }
+    ));
+    assert!(r2.error().advice().starts_with("Accept or roll back"));
     // Rolling back (a reset without accepting) returns to the old firmware.
     let (r3, _) = go(&mut link, Job::Rollback, None);
     r3.outcome();

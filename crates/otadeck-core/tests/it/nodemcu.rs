@@ -111,7 +111,7 @@ fn without_accept_the_next_reset_reverts() {
     let writes = link.device.writes;
     let (r2, _) = go(&mut link, flash_job(&image, true), None);
     let e = r2.error();
-    assert!(matches!(e.kind, FlashErrorKind::Unsuitable(_)), "{e}");
+    assert!(matches!(e.kind, FlashErrorKind::ModuleState { .. }), "{e}");
     assert_eq!(link.device.writes, writes);
     let now = link.now();
     link.device.power_cycle(now);

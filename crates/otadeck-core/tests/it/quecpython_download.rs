@@ -271,7 +271,8 @@ fn a_failing_url_names_the_status_and_code() {
         );
         assert!(e
             .to_string()
-            .contains("the module could not download the package: status 3, code 404"));
+            .contains("the module could not download the package: the server answered HTTP 404"));
+        assert!(e.advice().contains("no file at that URL"), "{}", e.advice());
         check_report(&r, e, KEEP_OLD);
         assert_eq!(
             version_after_power_cycle(&mut link, r.elapsed),
@@ -452,7 +453,7 @@ fn bad_urls_and_apn_fields_are_refused_before_anything_is_sent() {
         assert_eq!(e.step, Step::Prepare);
         assert!(matches!(e.kind, FlashErrorKind::Unsuitable(_)));
         assert!(
-            e.to_string().contains("url1") && e.to_string().contains(why),
+            e.to_string().contains("the package URL is refused") && e.to_string().contains(why),
             "{e}"
         );
         check_report(&r, e, "was not changed");
@@ -462,7 +463,10 @@ fn bad_urls_and_apn_fields_are_refused_before_anything_is_sent() {
     let mut options = DownloadOptions::new(PKG);
     options.url2 = Some("javascript:alert(1)".into());
     let (r, s) = go(&mut module(config("EC600N")), options, None);
-    assert!(r.error().to_string().contains("url2"));
+    assert!(r
+        .error()
+        .to_string()
+        .contains("the second-stage package URL is refused"));
     assert!(s.sent.is_empty());
 
     let mut options = DownloadOptions::new(PKG);

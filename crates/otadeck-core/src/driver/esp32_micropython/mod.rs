@@ -177,9 +177,10 @@ impl Esp32MicroPython {
             )));
         }
         if self.state().is_some_and(|s| s.awaits_decision()) {
-            return Err(FlashErrorKind::Unsuitable(
-                "the running firmware is still on trial: accept it or roll it back first".into(),
-            ));
+            return Err(FlashErrorKind::ModuleState {
+                why: "the running firmware is still on trial".into(),
+                then: "Accept or roll back the firmware on trial first (Device page, or otadeck accept|rollback), then flash again.",
+            });
         }
         self.target = Some(slot.label.clone());
         Ok(())
@@ -295,10 +296,10 @@ impl Esp32MicroPython {
         if other.1.is_none() {
             return Ok(Next::Fail {
                 step: Step::Prepare,
-                kind: FlashErrorKind::Unsuitable(format!(
-                    "slot {} holds no firmware to return to",
-                    other.0.label
-                )),
+                kind: FlashErrorKind::ModuleState {
+                    why: format!("slot {} holds no firmware to return to", other.0.label),
+                    then: "There is nothing to roll back to: keep the firmware it runs, or flash another one.",
+                },
             });
         }
         self.target = Some(other.0.label.clone());
@@ -397,7 +398,7 @@ impl Esp32MicroPython {
                     }
                     self.probe_step(report, step)
                 }
-                None => Err(FlashErrorKind::Unsuitable(
+                None => Err(FlashErrorKind::ModuleLacks(
                     "this MicroPython cannot open its update partition with esp32.Partition".into(),
                 )),
             },

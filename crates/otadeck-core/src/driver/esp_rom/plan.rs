@@ -4,6 +4,7 @@
 //! and never overwrites the slot the chip boots unless the technician chose that.
 
 use super::*;
+use crate::progress::format_size;
 
 /// Where the chip's own boot code lives: the bootloader and the partition table.
 const BOOT_AREA_END: u32 = TABLE_OFFSET + 0x1000;
@@ -21,18 +22,30 @@ impl EspRomSession {
     pub(super) fn out_of_flash(&self) -> Option<String> {
         let flash = u64::from(self.cfg.flash_size);
         let beyond = |what: &str, at: u32, len: u64| {
-            (len == 0 || u64::from(at) + len > flash).then(|| {
+            if len == 0 {
+                return Some(format!("{what} is empty (0 bytes)"));
+            }
+            if len > flash {
+                return Some(format!(
+                    "{what} is {}, and the chip's flash is {}",
+                    format_size(len),
+                    format_size(flash)
+                ));
+            }
+            (u64::from(at) + len > flash).then(|| {
                 format!(
-                    "{what} of {len} bytes at {at:#x} does not fit the {flash:#x}-byte flash \
-                     (it must end by {flash:#x})"
+                    "{what} of {} at {at:#x} runs past the end of the {} flash (it must end by \
+                     {flash:#x})",
+                    format_size(len),
+                    format_size(flash)
                 )
             })
         };
         match &self.cfg.job {
-            Job::ReadFlash { offset, len } => beyond("a read", *offset, u64::from(*len)),
+            Job::ReadFlash { offset, len } => beyond("the read", *offset, u64::from(*len)),
             Job::Flash { regions, .. } => regions
                 .iter()
-                .find_map(|r| beyond("a region", r.offset, r.data.len() as u64)),
+                .find_map(|r| beyond("the image", r.offset, r.data.len() as u64)),
             _ => None,
         }
     }
@@ -72,11 +85,12 @@ impl EspRomSession {
             self.log(LogLevel::Info, msg);
             self.write_planned();
         } else {
-            let text = format!(
-                "no usable partition table at {TABLE_OFFSET:#x} ({why}): install the bootloader \
-                 and the partition table first"
-            );
-            self.fail(Step::Prepare, FlashErrorKind::Unsuitable(text));
+            let kind = FlashErrorKind::ModuleState {
+                why: format!("the chip has no usable partition table at {TABLE_OFFSET:#x} ({why})"),
+                then: "Install the bootloader and the partition table first (a whole-flash \
+                       install), then flash the app.",
+            };
+            self.fail(Step::Prepare, kind);
         }
     }
 
@@ -105,25 +119,30 @@ impl EspRomSession {
             self.log(LogLevel::Info, msg);
         }
         for i in 0..self.regions.len() {
-            if let Err(text) = self.check_region(&table, &state.next_boot, i) {
-                self.fail(Step::Prepare, FlashErrorKind::Unsuitable(text));
+            if let Err(kind) = self.check_region(&table, &state.next_boot, i) {
+                self.fail(Step::Prepare, kind);
                 return;
             }
         }
         self.write_planned();
     }
 
-    fn check_region(&self, table: &PartitionTable, booting: &str, i: usize) -> Result<(), String> {
+    fn check_region(
+        &self,
+        table: &PartitionTable,
+        booting: &str,
+        i: usize,
+    ) -> Result<(), FlashErrorKind> {
         let r = &self.regions[i];
         let (start, len) = (u64::from(r.offset), r.data.len() as u64);
         // ESP8266 images carry no chip id: only ESP-IDF images for the ESP32 family are compared.
         let chip_known = !matches!(self.chip, "unknown chip" | "ESP8266");
         if let Ok(image) = esp::parse_unchecked(&r.data) {
             if chip_known && image.chip != self.chip {
-                return Err(format!(
-                    "the image at {:#x} is built for the {}, and the chip that answered is an {}",
-                    r.offset, image.chip, self.chip
-                ));
+                return Err(FlashErrorKind::Unsuitable(format!(
+                    "the image is built for the {}, and the chip that answered is an {}",
+                    image.chip, self.chip
+                )));
             }
         }
         if r.offset < BOOT_AREA_END {
@@ -133,28 +152,38 @@ impl EspRomSession {
             let p_start = u64::from(p.offset);
             p_start <= start && start < p_start + u64::from(p.size)
         }) else {
-            return Err(format!(
+            return Err(FlashErrorKind::Unsuitable(format!(
                 "no partition holds {:#x}: the partition table does not use that address",
                 r.offset
-            ));
+            )));
         };
         let end = u64::from(part.offset) + u64::from(part.size);
         if start + len > end {
-            return Err(format!(
-                "the image ({len} bytes at {:#x}) is larger than what is left of partition {} \
-                 ({} bytes from there): it would run into the next partition",
-                r.offset,
-                part.label,
-                end - start
-            ));
+            let room = if start == u64::from(part.offset) {
+                format!("{} holds {}", part.label, format_size(u64::from(part.size)))
+            } else {
+                format!(
+                    "{} has {} left from {:#x}",
+                    part.label,
+                    format_size(end - start),
+                    r.offset
+                )
+            };
+            return Err(FlashErrorKind::Unsuitable(format!(
+                "the image is {} ({len} bytes), and {room}: it would run into the next partition",
+                format_size(len)
+            )));
         }
         if part.label == booting && !self.cfg.overwrite_running {
-            return Err(format!(
-                "{} holds the firmware the chip boots now, and an interrupted write there would \
-                 leave nothing to boot: write the update slot instead (no address), or confirm \
-                 writing over it",
-                part.label
-            ));
+            return Err(FlashErrorKind::ModuleState {
+                why: format!(
+                    "{} holds the firmware the chip boots now, and an interrupted write there \
+                     would leave nothing to boot",
+                    part.label
+                ),
+                then: "Write the update slot instead (no address), or confirm writing over the \
+                       running firmware (--overwrite-running).",
+            });
         }
         Ok(())
     }

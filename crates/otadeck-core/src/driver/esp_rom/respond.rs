@@ -148,7 +148,10 @@ impl EspRomSession {
                         "ESP8266"
                     }
                     other => {
-                        let msg = format!("unknown chip magic {other:#010x}");
+                        let msg = format!(
+                            "the chip did not identify as an ESP chip otadeck knows (it answered \
+                             {other:#010x} to the chip-type read); going on as an unknown chip"
+                        );
                         self.log(LogLevel::Warn, msg);
                         "unknown chip"
                     }
@@ -427,8 +430,11 @@ impl EspRomSession {
             return;
         }
         if let Some((_, problem)) = self.problems.iter().find(|(l, _)| *l == label) {
-            let text = format!("{label} cannot be made to boot: {problem}; flash it again first");
-            self.fail(Step::Prepare, FlashErrorKind::Unsuitable(text));
+            let kind = FlashErrorKind::ModuleState {
+                why: format!("{label} cannot be made to boot: {problem}"),
+                then: "Flash that slot again, then make it boot.",
+            };
+            self.fail(Step::Prepare, kind);
             return;
         }
         let current = slots::otadata_from_entries(&self.entries[0], &self.entries[1]);

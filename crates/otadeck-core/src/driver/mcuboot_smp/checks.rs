@@ -291,27 +291,27 @@ impl McuBootSmp {
             Check::BeforeUpload => {
                 let u = self.upload.as_ref().expect("upload job");
                 let refuse = if active.as_ref().is_some_and(|a| a.hash == u.hash) {
-                    Some(format!(
-                        "the module already runs this image ({})",
-                        u.version
-                    ))
+                    Some(FlashErrorKind::ModuleState {
+                        why: format!("the module already runs this image ({})", u.version),
+                        then: "Nothing to do: this firmware is already running.",
+                    })
                 } else if active.as_ref().is_some_and(|a| !a.confirmed) {
-                    Some(
-                        "the running image is on trial: accept it or roll back before flashing \
-                         another"
-                            .into(),
-                    )
+                    Some(FlashErrorKind::ModuleState {
+                        why: "the running image is on trial".into(),
+                        then: "Accept or roll back the firmware on trial first (Device page, or \
+                               otadeck accept|rollback), then flash again.",
+                    })
                 } else if other.as_ref().is_some_and(|o| o.pending) {
-                    Some(
-                        "slot 1 holds an image marked for the next boot: reset the module or \
-                         erase slot 1 first"
-                            .into(),
-                    )
+                    Some(FlashErrorKind::ModuleState {
+                        why: "slot 1 holds an image marked for the next boot".into(),
+                        then: "Reset the module to boot that image (or erase slot 1), then flash \
+                               again.",
+                    })
                 } else {
                     None
                 };
-                if let Some(text) = refuse {
-                    self.fail(now, Step::Identify, FlashErrorKind::Unsuitable(text));
+                if let Some(kind) = refuse {
+                    self.fail(now, Step::Identify, kind);
                 }
             }
             Check::Uploaded => {
@@ -374,9 +374,10 @@ impl McuBootSmp {
                 _ => self.fail(
                     now,
                     Step::Prepare,
-                    FlashErrorKind::Unsuitable(
-                        "the module's other slot holds no bootable image to return to".into(),
-                    ),
+                    FlashErrorKind::ModuleState {
+                        why: "the module's other slot holds no bootable image to return to".into(),
+                        then: "There is nothing to roll back to: keep the firmware it runs, or flash another one.",
+                    },
                 ),
             },
             Check::Final => {}

@@ -406,7 +406,7 @@ impl McuBootSmp {
                 let u = self.upload.as_ref().expect("an upload job has an image");
                 let (body, chunk) =
                     upload_body(u, self.buf_size, self.config.image).ok_or_else(|| {
-                        FlashErrorKind::Unsuitable(format!(
+                        FlashErrorKind::ModuleLacks(format!(
                             "the module's buffer of {} bytes cannot hold an upload request",
                             self.buf_size
                         ))

@@ -139,9 +139,10 @@ pub fn check_image(
         )));
     }
     if state.awaits_decision() {
-        return Err(FlashErrorKind::Unsuitable(
-            "the running firmware is still on trial: accept it or roll it back first".into(),
-        ));
+        return Err(FlashErrorKind::ModuleState {
+            why: "the running firmware is still on trial".into(),
+            then: "Accept or roll back the firmware on trial first (Device page, or otadeck accept|rollback), then flash again.",
+        });
     }
     Ok(target.label.clone())
 }

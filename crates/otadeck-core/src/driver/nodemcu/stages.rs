@@ -106,9 +106,10 @@ impl NodeMcuSession {
             Job::Rollback => {
                 if info.state.rollback_targets().is_empty() {
                     self.set_step(Step::Prepare);
-                    return Err(FlashErrorKind::Unsuitable(
-                        "the other slot holds no bootable firmware to return to".into(),
-                    ));
+                    return Err(FlashErrorKind::ModuleState {
+                        why: "the other slot holds no bootable firmware to return to".into(),
+                        then: "There is nothing to roll back to: keep the firmware it runs, or flash another one.",
+                    });
                 }
                 self.report
                     .log(LogLevel::Info, "Marking the running firmware invalid");

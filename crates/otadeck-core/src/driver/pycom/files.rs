@@ -341,7 +341,7 @@ impl PycomFiles {
                 report.progress(0, self.total);
                 Ok(self.dir_next(report))
             }
-            None => Err(FlashErrorKind::Unsuitable(
+            None => Err(FlashErrorKind::ModuleLacks(
                 "this firmware cannot decode binary data sent to it".into(),
             )),
         }

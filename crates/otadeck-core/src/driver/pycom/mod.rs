@@ -179,7 +179,7 @@ impl PycomFirmware {
             }
             Stage::Probe(_) => match self.probe.on_reply(reply) {
                 Some(step) => Ok(self.probe_step(report, step)),
-                None => Err(FlashErrorKind::Unsuitable(
+                None => Err(FlashErrorKind::ModuleLacks(
                     "this firmware cannot run the code that sends binary data".into(),
                 )),
             },

@@ -228,11 +228,11 @@ pub fn download(now: Duration, options: DownloadOptions) -> QuecPythonDownload {
     };
     let mut problems = Vec::new();
     for (name, url) in [
-        ("url1", Some(&options.url1)),
-        ("url2", options.url2.as_ref()),
+        ("the package URL", Some(&options.url1)),
+        ("the second-stage package URL", options.url2.as_ref()),
     ] {
         if let Some(Err(why)) = url.map(|u| check_url(u)) {
-            problems.push(format!("the package URL ({name}) is refused: {why}"));
+            problems.push(format!("{name} is refused: {why}"));
         }
     }
     if let Some(apn) = &options.apn {

@@ -254,7 +254,8 @@ fn write_raises(paste: RawPasteSupport, nth: usize, chunk: usize) {
     assert_eq!(e.total, Some(image.len() as u64));
     check_report(&r, e, KEEP_OLD);
     assert!(e.to_string().contains(&format!(
-        "Writing failed at byte {} of {}: the module raised an error: OSError: [Errno 5] EIO.",
+        "Writing failed at byte {} of {}: the module's firmware raised an error (OSError: [Errno 5] \
+         EIO).",
         group_digits((nth * chunk) as u64),
         group_digits(image.len() as u64)
     )));

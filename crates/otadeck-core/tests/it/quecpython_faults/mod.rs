@@ -309,7 +309,7 @@ fn an_image_larger_than_the_slot_is_rejected_at_the_first_write() {
     check_report(&r, e, KEEP_OLD);
     assert!(e
         .to_string()
-        .contains("the module refused it (fota.write returned -1)"));
+        .contains("the module refused a block of the image (fota.write returned -1)"));
     assert_eq!(write_sizes(&link).len(), 1, "no write after the refusal");
     assert!(ends_with_release(&s.sent));
     assert!(at_friendly_prompt(
