@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::image::esp::AppDescriptor;
 use crate::image::otadata::OtaState;
+use crate::module::Family;
 
 /// The OTA state of one slot, with the names `otaupgrade.info()` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -55,6 +56,59 @@ impl SlotState {
     /// Whether the bootloader may boot a slot in this state.
     pub fn is_bootable(self) -> bool {
         !matches!(self, SlotState::Invalid | SlotState::Aborted)
+    }
+
+    /// The state in the words of `family`'s bootloader, and how it reads (`None`: unknown).
+    pub fn words(state: Option<SlotState>, family: Family) -> (&'static str, Tone) {
+        use SlotState as S;
+        let Some(state) = state else {
+            return ("unknown", Tone::Neutral);
+        };
+        if family == Family::McuBoot {
+            // MCUmgr's flags: confirmed, active (on trial until confirmed), pending.
+            return match state {
+                S::Valid => ("confirmed", Tone::Good),
+                S::Testing => ("active, not confirmed", Tone::Warn),
+                S::New => ("pending: boots next", Tone::Warn),
+                S::Invalid => ("not bootable", Tone::Bad),
+                S::Aborted => ("reverted", Tone::Bad),
+                S::Undefined => ("not confirmed", Tone::Neutral),
+            };
+        }
+        match state {
+            S::Valid => ("valid", Tone::Good),
+            S::Testing => ("on trial (pending verify)", Tone::Warn),
+            S::New => ("new: boots next", Tone::Warn),
+            S::Invalid => ("invalid", Tone::Bad),
+            S::Aborted => ("aborted", Tone::Bad),
+            // ESP-IDF's ESP_OTA_IMG_UNDEFINED: bootable, never marked either way.
+            S::Undefined => ("undefined", Tone::Neutral),
+        }
+    }
+}
+
+/// How a slot state reads to a technician.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Good to boot, nothing to decide.
+    Good,
+    /// Waiting for a decision or a restart.
+    Warn,
+    /// Will not boot.
+    Bad,
+    /// Nothing is known or claimed.
+    Neutral,
+}
+
+impl Tone {
+    /// A stable lower-case name (for a CSS class).
+    pub fn name(self) -> &'static str {
+        match self {
+            Tone::Good => "good",
+            Tone::Warn => "warn",
+            Tone::Bad => "bad",
+            Tone::Neutral => "neutral",
+        }
     }
 }
 
@@ -189,6 +243,24 @@ impl PartitionState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_family_names_its_states_in_its_own_words() {
+        let mcuboot = |s| SlotState::words(Some(s), Family::McuBoot);
+        assert_eq!(mcuboot(SlotState::Valid), ("confirmed", Tone::Good));
+        assert_eq!(mcuboot(SlotState::New), ("pending: boots next", Tone::Warn));
+        assert_eq!(
+            mcuboot(SlotState::Undefined),
+            ("not confirmed", Tone::Neutral)
+        );
+        let esp = |s| SlotState::words(Some(s), Family::EspRom);
+        assert_eq!(esp(SlotState::Undefined), ("undefined", Tone::Neutral));
+        assert_eq!(esp(SlotState::Aborted).1, Tone::Bad);
+        assert_eq!(
+            SlotState::words(None, Family::NodeMcu),
+            ("unknown", Tone::Neutral)
+        );
+    }
 
     fn state() -> PartitionState {
         let build = |v: &str| {
