@@ -105,6 +105,10 @@ impl PycomFirmware {
         };
         let version = info.firmware_version.clone();
         report.identified(info);
+        // `pycom.ota_slot()` gives the slot's flash address in decimal; addresses read in hex.
+        let slot = slot
+            .parse::<u64>()
+            .map_or(slot, |addr| format!("{addr:#x}"));
         self.slot = Some(slot);
         Ok(Some(version))
     }
