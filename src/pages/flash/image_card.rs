@@ -3,7 +3,7 @@
 
 use std::rc::Rc;
 
-use otadeck_core::family::{Family, JobKind};
+use otadeck_core::family::JobKind;
 use otadeck_core::session::{group_digits, LogLevel};
 use otadeck_sim::demo::DemoFamily;
 use wasm_bindgen_futures::spawn_local;
@@ -24,14 +24,6 @@ const MAX_IMAGE: usize = otadeck_core::admission::MAX_IMAGE_BYTES;
 pub struct ImageCardProps {
     /// The download form the Flash card reads too.
     pub download: UseStateHandle<DownloadForm>,
-}
-
-/// The sample image in the format the connected module takes.
-fn sample_for(family: Option<Family>) -> Vec<u8> {
-    family.map_or_else(
-        otadeck_sim::firmware::sample_image,
-        DemoFamily::sample_image,
-    )
 }
 
 /// Read `file`, hash and inspect it, and make it the device's image; what is wrong with it
@@ -92,11 +84,13 @@ pub fn ImageCard(props: &ImageCardProps) -> Html {
     let on_sample = {
         let (device, loading) = (device.clone(), loading.clone());
         Callback::from(move |_: MouseEvent| {
+            // The sample is built in the format the identified module takes.
+            let Some(family) = family else { return };
             let (device, loading) = (device.clone(), loading.clone());
             loading.set(true);
             spawn_local(async move {
                 let name = format!("sample firmware {}", otadeck_sim::firmware::SAMPLE_VERSION);
-                let img = load(name, sample_for(family)).await;
+                let img = load(name, family.sample_image()).await;
                 device.set_image(Some(Rc::new(img)));
                 loading.set(false);
             });
@@ -165,7 +159,8 @@ pub fn ImageCard(props: &ImageCardProps) -> Html {
                     <label class={classes!("btn", "file-btn", running.then_some("disabled"))}>{"Choose file…"}
                         <input id="file-input" type="file" onchange={on_file} disabled={running} />
                     </label>
-                    <button id="use-sample" class="btn" onclick={on_sample} disabled={running}>
+                    <button id="use-sample" class="btn" onclick={on_sample} disabled={running || family.is_none()}
+                        title={family.is_none().then_some("Connect a module first: the sample is built for its family")}>
                         {format!("Use sample firmware {}", otadeck_sim::firmware::SAMPLE_VERSION)}
                     </button>
                 </div>
