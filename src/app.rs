@@ -4,6 +4,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::header::Header;
+use crate::components::session_guard::SessionGuard;
 use crate::components::support_banner::SupportBanner;
 use crate::pages::{campaigns::CampaignsPage, device::DevicePage, flash::FlashPage, log::LogPage};
 use crate::services::devices::Devices;
@@ -24,12 +25,19 @@ pub enum Route {
     NotFound,
 }
 
+/// Each page under its own `<h1>`.
 fn switch(route: Route) -> Html {
-    match route {
-        Route::Flash | Route::NotFound => html! { <FlashPage /> },
-        Route::Device => html! { <DevicePage /> },
-        Route::Campaigns => html! { <CampaignsPage /> },
-        Route::Log => html! { <LogPage /> },
+    let (title, page) = match route {
+        Route::Flash | Route::NotFound => ("Flash a module", html! { <FlashPage /> }),
+        Route::Device => ("Device", html! { <DevicePage /> }),
+        Route::Campaigns => ("Campaigns", html! { <CampaignsPage /> }),
+        Route::Log => ("Session log", html! { <LogPage /> }),
+    };
+    html! {
+        <>
+            <h1 class="page-title">{title}</h1>
+            {page}
+        </>
     }
 }
 
@@ -41,6 +49,7 @@ pub fn App() -> Html {
         <ContextProvider<Devices> context={(*devices).clone()}>
             <HashRouter>
                 <Header />
+                <SessionGuard />
                 <SupportBanner />
                 <main>
                     <Switch<Route> render={switch} />

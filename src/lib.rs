@@ -10,6 +10,7 @@ pub mod clock;
 pub mod image;
 pub mod pump;
 pub mod services;
+pub mod theme;
 pub mod transport;
 
 mod app;
@@ -20,5 +21,6 @@ mod support;
 
 /// Mount the app on the page body.
 pub fn run() {
+    theme::restore();
     yew::Renderer::<app::App>::new().render();
 }

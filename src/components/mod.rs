@@ -1,8 +1,10 @@
 //! Pieces shared by the pages.
 
+pub mod decision;
 pub mod download_source;
 pub mod header;
 pub mod log_view;
 pub mod progress;
+pub mod session_guard;
 pub mod signing_key;
 pub mod support_banner;

@@ -6,19 +6,12 @@ use otadeck_core::partition_state::{PartitionState, SlotState};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
+use crate::components::decision::TrialDecision;
 use crate::hooks::use_device;
 use crate::services::device::LinkKind;
 
-fn state_class(state: Option<SlotState>) -> &'static str {
-    match state {
-        Some(SlotState::Valid) | Some(SlotState::Undefined) => "good",
-        Some(SlotState::Testing) | Some(SlotState::New) => "warn",
-        Some(SlotState::Invalid) | Some(SlotState::Aborted) => "bad",
-        None => "muted",
-    }
-}
-
-fn slots_table(p: &PartitionState) -> Html {
+/// The slots as a table; on a phone each row reflows to a card whose cells carry their labels.
+fn slots_table(p: &PartitionState, family: Family) -> Html {
     // Build date, ESP-IDF and secure version are ESP-IDF app descriptor fields: shown only when
     // some slot has them (an MCUboot header carries none of them).
     let esp_fields = p.slots.iter().any(|s| {
@@ -44,23 +37,24 @@ fn slots_table(p: &PartitionState) -> Html {
                     Some(b) => format!("{} {}", b.name, b.version).trim().to_string(),
                     None => "empty".into(),
                 };
+                let (words, tone) = SlotState::words(s.state, family);
                 html! {
                     <tr data-slot={s.label.clone()}>
-                        <td class="mono">{&s.label}</td>
-                        <td>{roles.join(", ")}</td>
-                        <td class={state_class(s.state)} data-state={s.state.map_or("unknown", SlotState::name)}>
-                            {s.state.map_or("unknown", SlotState::name)}
+                        <td class="mono slot-label">{&s.label}</td>
+                        <td data-label="Role">{roles.join(", ")}</td>
+                        <td class={tone.name()} data-label="State" data-state={s.state.map_or("unknown", SlotState::name)}>
+                            {words}
                         </td>
-                        <td>
+                        <td data-label="Firmware">
                             {firmware}
                             if let Some(problem) = &s.problem {
                                 <div class="bad slot-problem">{format!("Not bootable: {problem}")}</div>
                             }
                         </td>
                         if esp_fields {
-                            <td>{format!("{} {}", build.date, build.time)}</td>
-                            <td>{&build.idf_version}</td>
-                            <td>{ if s.build.is_some() { build.secure_version.to_string() } else { String::new() } }</td>
+                            <td data-label="Built">{format!("{} {}", build.date, build.time)}</td>
+                            <td data-label="ESP-IDF">{&build.idf_version}</td>
+                            <td data-label="Secure version">{ if s.build.is_some() { build.secure_version.to_string() } else { String::new() } }</td>
                         }
                     </tr>
                 }
@@ -80,20 +74,6 @@ pub fn DevicePage() -> Html {
         Callback::from(move |_: MouseEvent| {
             let device = device.clone();
             spawn_local(async move { device.identify().await });
-        })
-    };
-    let on_accept = {
-        let device = device.clone();
-        Callback::from(move |_: MouseEvent| {
-            let device = device.clone();
-            spawn_local(async move { device.accept().await });
-        })
-    };
-    let on_rollback = {
-        let device = device.clone();
-        Callback::from(move |_: MouseEvent| {
-            let device = device.clone();
-            spawn_local(async move { device.rollback().await });
         })
     };
     let slots_note = match s.module.as_ref().map(|m| m.family) {
@@ -122,16 +102,13 @@ pub fn DevicePage() -> Html {
             </dl>
         },
     };
-    // A chip in its ROM loader runs no firmware: there is nothing on trial to accept, only the
-    // boot slot to choose.
-    let rom = s.module.as_ref().map(|m| m.family) == Some(Family::EspRom);
+    let family = s.module.as_ref().map_or(Family::MicroPython, |m| m.family);
     let decision = s.partitions.as_ref().map(|p| {
         let on_trial = p.awaits_decision();
-        let can_roll_back = !p.rollback_targets().is_empty();
         html! {
             <section class="card">
                 <h2>{"Update slots"}</h2>
-                { slots_table(p) }
+                { slots_table(p, family) }
                 if on_trial {
                     <p id="device-trial" class="banner banner-warn">
                         {"The running firmware is on trial. Accept it once the module works as it should; \
@@ -139,17 +116,7 @@ pub fn DevicePage() -> Html {
                           firmware at its next restart."}
                     </p>
                 }
-                <div class="row">
-                    if rom {
-                        <button id="device-rollback" class="btn btn-big" onclick={on_rollback}
-                            disabled={s.busy || !can_roll_back}>{"Boot the other slot next (rewrites otadata)"}</button>
-                    } else {
-                        <button id="device-accept" class="btn btn-primary btn-big" onclick={on_accept}
-                            disabled={s.busy || !on_trial}>{"Accept this firmware"}</button>
-                        <button id="device-rollback" class="btn btn-big" onclick={on_rollback}
-                            disabled={s.busy || !can_roll_back}>{"Roll back to the other slot"}</button>
-                    }
-                </div>
+                <TrialDecision />
             </section>
         }
     });

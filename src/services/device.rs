@@ -59,8 +59,14 @@ pub enum FlashView {
     /// A flash runs.
     Running {
         step: Step,
+        /// When the step began (the page clock), for its elapsed time.
+        since: Duration,
+        /// The last thing the session said it does, in its words.
+        activity: Option<String>,
         done: u64,
         total: u64,
+        /// The module reports a percentage (its own download), not bytes.
+        percent_only: bool,
         rate: Option<f64>,
         eta: Option<Duration>,
     },
@@ -147,6 +153,11 @@ impl DeviceSession {
     }
 
     /// Ask the running session to stop.
+    /// The family found on the link, once identified.
+    pub fn family(&self) -> Option<Family> {
+        self.family.get()
+    }
+
     pub fn cancel(&self) {
         self.cancel.cancel();
     }
@@ -178,8 +189,11 @@ impl DeviceSession {
             p.meter = Some(RateMeter::new(total, Duration::from_secs(4)));
             p.view = FlashView::Running {
                 step: Step::Connect,
+                since: now(),
+                activity: None,
                 done: 0,
                 total,
+                percent_only: false,
                 rate: None,
                 eta: None,
             };
@@ -189,10 +203,29 @@ impl DeviceSession {
     /// An event of the running session: each goes to the one store that shows it.
     pub(super) fn apply(&self, event: SessionEvent) {
         match event {
-            SessionEvent::Log { level, message } => self.log(level, message),
+            SessionEvent::Log { level, message } => {
+                if level == LogLevel::Info {
+                    self.progress.update(|p| {
+                        if let FlashView::Running { activity, .. } = &mut p.view {
+                            *activity = Some(message.clone());
+                        }
+                    });
+                }
+                self.log(level, message)
+            }
             SessionEvent::Step(step) => self.progress.update(|p| {
-                if let FlashView::Running { step: st, .. } = &mut p.view {
+                if let FlashView::Running {
+                    step: st,
+                    since,
+                    percent_only,
+                    ..
+                } = &mut p.view
+                {
+                    if *st != step {
+                        *since = now();
+                    }
                     *st = step;
+                    *percent_only |= step == Step::Download;
                 }
             }),
             SessionEvent::Progress { done, total } => self.progress.update(|p| {

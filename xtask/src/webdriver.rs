@@ -203,6 +203,12 @@ impl Session {
         )
     }
 
+    /// Sets the browser window to `width` × `height` CSS pixels.
+    pub fn set_window_size(&self, width: u32, height: u32) -> Result<()> {
+        let body = json!({ "width": width, "height": height });
+        self.cmd("POST", "/window/rect", Some(body)).map(drop)
+    }
+
     /// Saves a PNG screenshot of the viewport.
     pub fn screenshot(&self, path: &Path) -> Result<()> {
         let v = self.cmd("GET", "/screenshot", None)?;

@@ -24,7 +24,13 @@ fn value_of(e: &Event) -> String {
 pub fn ConnectCard() -> Html {
     let (device, s) = use_device();
     let baud = use_state(|| 115_200u32);
-    let demo_family = use_state(|| Family::QuecPython);
+    // A demo already connected keeps its family in the menu when the page is shown again.
+    let demo_family = {
+        let shown = matches!(s.link, LinkKind::Demo(_))
+            .then(|| device.family())
+            .flatten();
+        use_state(move || shown.unwrap_or(Family::QuecPython))
+    };
     let serial_rom = use_state(|| false);
     let support = use_memo((), |_| detect());
     let running = s.flashing;
@@ -94,8 +100,8 @@ pub fn ConnectCard() -> Html {
                         { for BAUDS.iter().map(|b| html! { <option value={b.to_string()} selected={*b == *baud}>{b}</option> }) }
                     </select>
                 </label>
-                <button id="connect-serial" class="btn btn-primary" onclick={on_serial}
-                    disabled={running || support.problem().is_some()}>{"Connect serial port"}</button>
+                <button id="connect-serial" class={classes!("btn", (!connected).then_some("btn-primary"))} onclick={on_serial}
+                    disabled={running || connected || support.problem().is_some()}>{"Connect serial port"}</button>
                 <label class="check">
                     <input id="serial-rom" type="checkbox" checked={*serial_rom} onchange={on_serial_rom} disabled={running} />
                     {"ESP32 bootloader: reset the chip into download mode (DTR/RTS)"}
@@ -105,9 +111,9 @@ pub fn ConnectCard() -> Html {
                         { for Family::ALL.iter().map(|f| html! { <option value={f.key()} selected={*f == *demo_family}>{f.demo_label()}</option> }) }
                     </select>
                 </label>
-                <button id="connect-demo" class="btn" onclick={on_demo} disabled={running}>{"Use demo module"}</button>
+                <button id="connect-demo" class="btn" onclick={on_demo} disabled={running || connected}>{"Use demo module"}</button>
                 if connected {
-                    <button id="disconnect" class="btn btn-quiet" onclick={on_disconnect} disabled={running}>{"Disconnect"}</button>
+                    <button id="disconnect" class="btn btn-danger" onclick={on_disconnect} disabled={running}>{"Disconnect"}</button>
                 }
             </div>
             if matches!(s.link, LinkKind::Demo(_)) {

@@ -30,6 +30,8 @@ fn hint(s: &DeviceView, download: Option<&DownloadChoice>, refusal: Option<&Refu
         "Connect a module first."
     } else if s.module.is_none() && !s.busy {
         "The module was not identified: check the log, then reconnect."
+    } else if s.busy && !s.flashing {
+        "Reading the module: the Flash button is ready once it has answered."
     } else if let Some(d) = download {
         if d.url1.is_empty() {
             "Enter the package URL."
@@ -148,6 +150,7 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
         s.image.as_ref().and_then(|i| i.version.clone())
     };
     let view = progress.get().view.clone();
+    let on_trial = s.partitions.as_ref().is_some_and(|p| p.awaits_decision());
     html! {
         <section class="card">
             <h2><span class="num">{"3"}</span>{"Flash"}</h2>
@@ -184,7 +187,7 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
                 </button>
                 <span id="flash-hint" class={classes!(if refusal.is_some() && !downloading { "refusal" } else { "muted" })}>{hint(&s, download_source.as_ref(), if downloading { None } else { refusal.as_ref().as_ref() })}</span>
             </div>
-            <FlashProgress {view} {expected_version} {on_cancel} />
+            <FlashProgress {view} {expected_version} {on_trial} {on_cancel} />
         </section>
     }
 }

@@ -41,14 +41,16 @@ fn run(ctx: &Ctx) -> Result<()> {
             _ => Ok(None),
         }
     })?;
-    let error = ctx.text("#flash-error")?.unwrap_or_default();
-    for expected in [
-        "Writing failed at byte",
-        "the connection to the module was lost",
-        "still runs its previous firmware",
+    // The headline, then what the module holds now, then what to do.
+    for (css, expected) in [
+        ("#flash-error", "Writing failed at byte"),
+        ("#flash-error", "the connection to the module was lost"),
+        ("#flash-module-state", "still runs its previous firmware"),
+        ("#flash-state .advice", "Check the USB cable"),
     ] {
-        if !error.contains(expected) {
-            return Err(format!("#flash-error says {error:?}, missing {expected:?}"));
+        let text = ctx.text(css)?.unwrap_or_default();
+        if !text.contains(expected) {
+            return Err(format!("{css} says {text:?}, missing {expected:?}"));
         }
     }
     ctx.wait_text(

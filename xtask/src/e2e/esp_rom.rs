@@ -39,6 +39,12 @@ fn run(ctx: &Ctx) -> Result<()> {
     })?;
     ctx.screenshot("esp-rom-device.png")?;
     ctx.click("#device-rollback", SHORT)?;
+    // Switching the boot slot asks once more, naming the slot.
+    ctx.wait_text("#rollback-confirm", "naming ota_0", SHORT, |t| {
+        t.contains("ota_0")
+    })?;
+    ctx.screenshot("esp-rom-device-confirm.png")?;
+    ctx.click("#rollback-yes", SHORT)?;
     ctx.wait_for("ota_0 booting next after the switch", SHORT, || {
         let role = slot_cell(ctx, "ota_0", 2)?.unwrap_or_default();
         Ok(role.contains("boots next").then_some(()))

@@ -5,6 +5,7 @@ mod admission;
 mod cable_pulled;
 mod esp_rom;
 mod flash_demo;
+mod layout;
 mod quecpython_download;
 mod trial;
 
@@ -29,6 +30,7 @@ pub const SCENARIOS: &[Scenario] = &[
     quecpython_download::SCENARIO,
     esp_rom::SCENARIO,
     admission::SCENARIO,
+    layout::SCENARIO,
 ];
 
 /// The folder for screenshots and logs (git-ignored).
@@ -108,6 +110,13 @@ impl Ctx<'_> {
     /// it (`name` in its identity).
     pub fn connect_demo(&self, key: &str, name: &str) -> Result<()> {
         let timeout = Duration::from_secs(20);
+        // The connect buttons wait for the module connected now to be let go.
+        if self.attr("#disconnect", "id")?.is_some() {
+            self.click("#disconnect", timeout)?;
+            self.wait_text("#connection-status", "Not connected", timeout, |t| {
+                t.contains("Not connected")
+            })?;
+        }
         self.select("#demo-family", key)?;
         self.click("#connect-demo", timeout)?;
         self.wait_text(
@@ -194,13 +203,13 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    /// Waits until `#flash-state` says how the update ended: Ok for success, an error naming the
-    /// end state and its text otherwise.
-    pub fn wait_flash_end(&self, timeout: Duration) -> Result<()> {
-        println!("    wait for #flash-state data-state=success (up to {timeout:?})");
-        self.wait_for("#flash-state data-state=success", timeout, || {
+    /// Waits until `#flash-state` says how the update ended: the result card of a good end
+    /// (`success`, `trial`, `restart-pending`), or an error naming a bad end and its text.
+    pub fn wait_flash_end(&self, timeout: Duration) -> Result<String> {
+        println!("    wait for #flash-state to end well (up to {timeout:?})");
+        self.wait_for("#flash-state to end well", timeout, || {
             match self.attr("#flash-state", "data-state")?.as_deref() {
-                Some("success") => Ok(Some(())),
+                Some(ok @ ("success" | "trial" | "restart-pending")) => Ok(Some(ok.to_string())),
                 Some(bad @ ("failed" | "cancelled")) => {
                     let text = self.text("#flash-state")?.unwrap_or_default();
                     Err(format!("flash ended in state {bad}: {text}"))
@@ -208,6 +217,15 @@ impl Ctx<'_> {
                 _ => Ok(None),
             }
         })
+    }
+
+    /// Waits for the flash to end well in the result card `expected` (`success`, `trial`,
+    /// `restart-pending`).
+    pub fn wait_flash_outcome(&self, expected: &str, timeout: Duration) -> Result<()> {
+        match self.wait_flash_end(timeout)? {
+            state if state == expected => Ok(()),
+            state => Err(format!("the flash ended as {state}, not {expected}")),
+        }
     }
 
     /// Saves `e2e-artifacts/<file>`.

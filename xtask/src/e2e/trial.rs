@@ -53,8 +53,11 @@ fn run(ctx: &Ctx, key: &str, family: &str, shots: &str, slot: &str) -> Result<()
     })?;
     ctx.click("#keep-on-trial", SHORT)?;
     ctx.click("#flash-start", SHORT)?;
-    ctx.wait_flash_end(FLASH)?;
-    ctx.screenshot(&format!("{shots}-flash-success.png"))?;
+    ctx.wait_flash_outcome("trial", FLASH)?;
+    // The decision is offered right in the result card.
+    ctx.wait_element("#flash-state #device-accept", SHORT)?;
+    ctx.wait_element("#flash-state #device-rollback", SHORT)?;
+    ctx.screenshot(&format!("{shots}-flash-on-trial.png"))?;
 
     ctx.click("#nav-device", SHORT)?;
     ctx.wait_element("#device-trial", SHORT)?;
