@@ -197,8 +197,10 @@ impl<M: Machine + ?Sized> Machine for Box<M> {
     }
 }
 
-/// The steps of a session, in order. Used in progress displays and in errors.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The steps of a session, in order. Used in progress displays, in errors and in the record a
+/// browser keeps of a flash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Step {
     /// Interrupting the module and entering its REPL.
     Connect,

@@ -2,6 +2,8 @@
 //! function that opens the machine for a family and a job ([`open`]). The web app, the CLI and
 //! the demo module all start here; none of them constructs a driver itself.
 
+mod interrupted;
+
 use std::time::Duration;
 
 use crate::admission::{admit, Noted, Policy, Refusal};
