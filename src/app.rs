@@ -4,6 +4,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::components::header::Header;
+use crate::components::recovery_banner::RecoveryBanner;
 use crate::components::session_guard::SessionGuard;
 use crate::components::support_banner::SupportBanner;
 use crate::pages::{campaigns::CampaignsPage, device::DevicePage, flash::FlashPage, log::LogPage};
@@ -45,12 +46,20 @@ fn switch(route: Route) -> Html {
 #[component]
 pub fn App() -> Html {
     let devices = use_memo((), |_| Devices::default());
+    {
+        // The log and the last flash kept before a reload come back once.
+        let devices = (*devices).clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move { devices.restore().await });
+        });
+    }
     html! {
         <ContextProvider<Devices> context={(*devices).clone()}>
             <HashRouter>
                 <Header />
                 <SessionGuard />
                 <SupportBanner />
+                <RecoveryBanner />
                 <main>
                     <Switch<Route> render={switch} />
                 </main>

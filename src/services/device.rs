@@ -13,6 +13,8 @@ use otadeck_core::partition_state::PartitionState;
 use otadeck_core::progress::RateMeter;
 use otadeck_core::session::{FlashError, FlashOutcome, LogLevel, SessionEvent, Step};
 
+use super::keep::{self, FlashRecord};
+
 use super::log::{self, SessionLog};
 use super::store::Store;
 use crate::clock::now;
@@ -101,6 +103,8 @@ pub struct DeviceSession {
     /// The technician said the port leads to an ESP32 bootloader: otadeck resets the chip
     /// into its ROM loader instead of looking for a REPL or an SMP server.
     pub(super) bootloader: Cell<bool>,
+    /// The record of the running (or last) flash, kept in the browser across a reload.
+    record: RefCell<Option<FlashRecord>>,
 }
 
 /// A shared handle on a [`DeviceSession`]; handles are equal when they name the same device.
@@ -132,6 +136,7 @@ impl DeviceHandle {
             demo: RefCell::new(None),
             family: Cell::new(None),
             bootloader: Cell::new(false),
+            record: RefCell::new(None),
         }))
     }
 }
@@ -183,8 +188,27 @@ impl DeviceSession {
         });
     }
 
-    pub(super) fn flash_started(&self, total: u64) {
+    pub(super) fn flash_started(&self, total: u64, family: Family, what: &str) {
         self.view.update(|v| v.flashing = true);
+        let module = self
+            .view
+            .get()
+            .module
+            .as_ref()
+            .map_or_else(String::new, |m| {
+                format!("{} {} {}", m.family.name(), m.model, m.firmware_version)
+            });
+        *self.record.borrow_mut() = Some(FlashRecord {
+            family: family.key().into(),
+            module: module.trim().to_string(),
+            image: what.to_string(),
+            started: crate::clock::wall_clock(),
+            step: Step::Connect,
+            done: 0,
+            total,
+            ended: None,
+        });
+        self.keep_record();
         self.progress.update(|p| {
             p.meter = Some(RateMeter::new(total, Duration::from_secs(4)));
             p.view = FlashView::Running {
@@ -213,55 +237,108 @@ impl DeviceSession {
                 }
                 self.log(level, message)
             }
-            SessionEvent::Step(step) => self.progress.update(|p| {
-                if let FlashView::Running {
-                    step: st,
-                    since,
-                    percent_only,
-                    ..
-                } = &mut p.view
-                {
-                    if *st != step {
-                        *since = now();
-                    }
-                    *st = step;
-                    *percent_only |= step == Step::Download;
-                }
-            }),
-            SessionEvent::Progress { done, total } => self.progress.update(|p| {
-                if let (
-                    FlashView::Running {
-                        done: d,
-                        total: t,
-                        rate,
-                        eta,
-                        ..
-                    },
-                    Some(m),
-                ) = (&mut p.view, p.meter.as_mut())
-                {
-                    m.record(now(), done);
-                    (*d, *t) = (done, total);
-                    *rate = m.bytes_per_second();
-                    *eta = m.eta();
-                }
-            }),
+            SessionEvent::Step(step) => {
+                self.note(|r| {
+                    let changed = r.step != step;
+                    r.step = step;
+                    changed
+                });
+                self.step(step)
+            }
+            SessionEvent::Progress { done, total } => {
+                self.note(|r| {
+                    // Kept at every 5 % and at the end, not at every block.
+                    let was = r.percent() / 5;
+                    (r.done, r.total) = (done, total);
+                    r.percent() / 5 != was || done == total
+                });
+                self.progressed(done, total)
+            }
             SessionEvent::Identified(info) => self.view.update(|v| v.module = Some(info)),
             SessionEvent::Partitions(p) => self.view.update(|v| v.partitions = Some(p)),
             // The page offers no read-back job yet.
             SessionEvent::ReadBack { .. } => {}
-            SessionEvent::Finished(result) => {
-                if !matches!(self.progress.get().view, FlashView::Running { .. }) {
-                    return;
+            SessionEvent::Finished(result) => self.finished(result),
+        }
+    }
+
+    fn step(&self, step: Step) {
+        self.progress.update(|p| {
+            if let FlashView::Running {
+                step: st,
+                since,
+                percent_only,
+                ..
+            } = &mut p.view
+            {
+                if *st != step {
+                    *since = now();
                 }
-                self.progress.update(|p| {
-                    p.view = match result {
-                        Ok(outcome) => FlashView::Success(outcome),
-                        Err(e) => FlashView::Failed(e),
-                    };
-                });
-                self.view.update(|v| v.flashing = false);
+                *st = step;
+                *percent_only |= step == Step::Download;
             }
+        })
+    }
+
+    fn progressed(&self, done: u64, total: u64) {
+        self.progress.update(|p| {
+            if let (
+                FlashView::Running {
+                    done: d,
+                    total: t,
+                    rate,
+                    eta,
+                    ..
+                },
+                Some(m),
+            ) = (&mut p.view, p.meter.as_mut())
+            {
+                m.record(now(), done);
+                (*d, *t) = (done, total);
+                *rate = m.bytes_per_second();
+                *eta = m.eta();
+            }
+        })
+    }
+
+    fn finished(&self, result: Result<FlashOutcome, FlashError>) {
+        if !matches!(self.progress.get().view, FlashView::Running { .. }) {
+            return;
+        }
+        let ended = match &result {
+            Ok(o) if !o.restarted => "verified; restart pending".to_string(),
+            Ok(_) => "verified".to_string(),
+            Err(e) => format!("{}. {}", e.headline(), e.module_now()),
+        };
+        self.note(|r| {
+            r.ended = Some(ended);
+            true
+        });
+        self.progress.update(|p| {
+            p.view = match result {
+                Ok(outcome) => FlashView::Success(outcome),
+                Err(e) => FlashView::Failed(e),
+            };
+        });
+        self.view.update(|v| v.flashing = false);
+    }
+
+    /// Change the record of the running flash; `change` says whether it is worth keeping now.
+    fn note(&self, change: impl FnOnce(&mut FlashRecord) -> bool) {
+        let keep = self.record.borrow_mut().as_mut().is_some_and(change);
+        if keep {
+            self.keep_record();
+        }
+    }
+
+    fn keep_record(&self) {
+        if let Some(json) = self
+            .record
+            .borrow()
+            .as_ref()
+            .and_then(|r| serde_json::to_string(r).ok())
+        {
+            keep::save(keep::FLASH_KEY, json);
         }
     }
 

@@ -228,7 +228,12 @@ impl DeviceSession {
                 ..FlashOptions::default()
             },
         };
-        self.start_update(job, total, intro, choice.policy).await;
+        let what = match &image.version {
+            Some(v) if !image.name.contains(v.as_str()) => format!("{} {v}", image.name),
+            _ => image.name.clone(),
+        };
+        self.start_update(job, total, (intro, what), choice.policy)
+            .await;
     }
 
     /// Have the module download and install a package itself (QuecPython). Progress is in
@@ -241,16 +246,20 @@ impl DeviceSession {
             ),
             None => format!("The module downloads {}", source.url1),
         };
+        let what = format!("the package at {}", source.url1);
         let job = Job::Download {
             url1: source.url1,
             url2: source.url2,
             restart: choice.restart,
         };
-        self.start_update(job, 100, intro, Policy::default()).await;
+        self.start_update(job, 100, (intro, what), Policy::default())
+            .await;
     }
 
     /// Run an update `job` on the connected module, identifying it first when needed.
-    async fn start_update(&self, job: Job, total: u64, intro: String, policy: Policy) {
+    /// `said`: the log's first line, and the image in a few words for the kept record.
+    async fn start_update(&self, job: Job, total: u64, said: (String, String), policy: Policy) {
+        let (intro, what) = said;
         let Some(conn) = self.connection() else {
             self.log(LogLevel::Warn, "Connect a module before flashing");
             return;
@@ -281,7 +290,7 @@ impl DeviceSession {
             self.set_busy(false);
             return;
         };
-        self.flash_started(total);
+        self.flash_started(total, family, &what);
         self.log(LogLevel::Info, intro);
         let result = self.run_session(&mut *machine, &conn).await;
         // Such a driver does not read the slots back: read them again for the Device page.

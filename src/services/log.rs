@@ -2,13 +2,13 @@
 //! redraws only the components that show the log.
 
 use otadeck_core::session::LogLevel;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::store::Store;
 use crate::clock::{now, wall_clock};
 
 /// One line of the session log.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogEntry {
     /// Seconds since the page loaded.
     #[serde(rename = "t")]
@@ -16,7 +16,7 @@ pub struct LogEntry {
     /// Wall-clock time, `HH:MM:SS`.
     pub clock: String,
     /// Importance.
-    #[serde(serialize_with = "level_name")]
+    #[serde(serialize_with = "level_name", deserialize_with = "level_from_name")]
     pub level: LogLevel,
     /// The text.
     pub message: String,
@@ -28,6 +28,15 @@ fn level_name<S: serde::Serializer>(level: &LogLevel, s: S) -> Result<S::Ok, S::
         LogLevel::Info => "info",
         LogLevel::Warn => "warn",
         LogLevel::Error => "error",
+    })
+}
+
+fn level_from_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<LogLevel, D::Error> {
+    Ok(match String::deserialize(d)?.as_str() {
+        "debug" => LogLevel::Debug,
+        "warn" => LogLevel::Warn,
+        "error" => LogLevel::Error,
+        _ => LogLevel::Info,
     })
 }
 

@@ -4,5 +4,6 @@
 pub mod device;
 pub mod devices;
 pub mod jobs;
+pub mod keep;
 pub mod log;
 pub mod store;

@@ -203,6 +203,11 @@ impl Session {
         )
     }
 
+    /// Reloads the page as the browser's reload button does (a leave-page prompt is accepted).
+    pub fn refresh(&self) -> Result<()> {
+        self.cmd("POST", "/refresh", Some(json!({}))).map(drop)
+    }
+
     /// Sets the browser window to `width` × `height` CSS pixels.
     pub fn set_window_size(&self, width: u32, height: u32) -> Result<()> {
         let body = json!({ "width": width, "height": height });

@@ -7,6 +7,7 @@ mod esp_rom;
 mod flash_demo;
 mod layout;
 mod quecpython_download;
+mod reload;
 mod trial;
 
 use crate::util::{self, Result};
@@ -31,6 +32,7 @@ pub const SCENARIOS: &[Scenario] = &[
     esp_rom::SCENARIO,
     admission::SCENARIO,
     layout::SCENARIO,
+    reload::SCENARIO,
 ];
 
 /// The folder for screenshots and logs (git-ignored).
