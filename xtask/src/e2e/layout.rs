@@ -123,10 +123,15 @@ fn run(ctx: &Ctx) -> Result<()> {
         return Err(format!("the Log page's <h1> reads {h1:?}"));
     }
 
-    // The dark theme, chosen in the header, survives a reload.
+    // The dark theme, chosen in the header, survives a reload; text keeps 7:1 in both.
+    // On the Flash page (the amber on-trial card) and the Device page (the slot states).
+    ctx.click("#nav-flash", SHORT)?;
+    contrast_at_least_7(ctx, "light, Flash page")?;
     ctx.click("#nav-device", SHORT)?;
+    contrast_at_least_7(ctx, "light, Device page")?;
     let light = background_luminance(ctx)?;
     ctx.click("#theme-toggle", SHORT)?;
+    contrast_at_least_7(ctx, "dark, Device page")?;
     let dark = background_luminance(ctx)?;
     if !(light > 0.7 && dark < 0.1) {
         return Err(format!(
@@ -134,6 +139,10 @@ fn run(ctx: &Ctx) -> Result<()> {
         ));
     }
     ctx.screenshot("layout-390-device-dark.png")?;
+    ctx.click("#nav-flash", SHORT)?;
+    contrast_at_least_7(ctx, "dark, Flash page")?;
+    ctx.scroll_to("#flash-state")?;
+    ctx.screenshot("layout-390-flash-trial-dark.png")?;
     ctx.session.goto(&ctx.url("/"))?;
     let again = background_luminance(ctx)?;
     if again > 0.1 {
@@ -142,6 +151,43 @@ fn run(ctx: &Ctx) -> Result<()> {
         ));
     }
     ctx.screenshot("layout-390-flash-dark.png")?;
+    Ok(())
+}
+
+/// The lowest text contrast on the page (text colour against the first opaque background
+/// behind it), over every visible element that holds text of its own and is not disabled.
+fn lowest_contrast(ctx: &Ctx) -> Result<(f64, String)> {
+    let v = ctx.session.execute(
+        "const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+         const lum = c => { const l = c.slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
+                            return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2]; };
+         const bg = e => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+                            if (c.length === 3 || c[3] > 0.5) return c; } return rgb(getComputedStyle(document.documentElement).backgroundColor); };
+         let worst = [99, ''];
+         for (const e of document.querySelectorAll('body *')) {
+           if (e.closest(':disabled, .disabled') || !e.offsetParent) continue;
+           const own = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+           if (!own) continue;
+           const a = lum(rgb(getComputedStyle(e).color)), b = lum(bg(e));
+           const r = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+           if (r < worst[0]) worst = [r, e.outerHTML.slice(0, 90)];
+         }
+         return worst;",
+        vec![],
+    )?;
+    Ok((
+        v[0].as_f64().unwrap_or(0.0),
+        v[1].as_str().unwrap_or_default().to_string(),
+    ))
+}
+
+/// Text keeps 7:1 against its background (WCAG AAA), in the theme shown now.
+fn contrast_at_least_7(ctx: &Ctx, theme: &str) -> Result<()> {
+    let (ratio, element) = lowest_contrast(ctx)?;
+    if ratio < 7.0 {
+        return Err(format!("{theme}: text at {ratio:.2}:1 in {element}"));
+    }
+    println!("    lowest text contrast ({theme}): {ratio:.2}:1");
     Ok(())
 }
 

@@ -69,6 +69,15 @@ fn run(ctx: &Ctx, key: &str, family: &str, shots: &str, slot: &str) -> Result<()
     ctx.wait_for(&format!("{slot} valid after accepting"), SHORT, || {
         Ok((slot_state(ctx, slot)?.as_deref() == Some("valid")).then_some(()))
     })?;
+    // In the words of the family's bootloader, in the colour of a good state.
+    let word = if key == "smp" { "confirmed" } else { "valid" };
+    let cell = format!("#device-slots tr[data-slot='{slot}'] td[data-state]");
+    let (text, class) = (ctx.text(&cell)?, ctx.attr(&cell, "class")?);
+    if text.as_deref() != Some(word) || class.as_deref() != Some("good") {
+        return Err(format!(
+            "{slot} reads {text:?} in class {class:?}, not {word:?} in good"
+        ));
+    }
     ctx.wait_text(
         "#device-firmware-version",
         "equal to \"2.1.0\"",
