@@ -134,6 +134,9 @@ pub fn run_job(
                 out.display(),
             );
         }
+        JobKind::Restart if outcome.restarted => {
+            println!("The chip left its loader and boots the firmware otadata selects.");
+        }
         _ => {
             print_slots(ran.slots.as_ref());
             println!("Done.");

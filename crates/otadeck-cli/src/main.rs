@@ -77,6 +77,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Before::DefaultReset)]
         before: Before,
     },
+    /// ESP ROM: leave the loader and boot the firmware otadata selects.
+    Restart {
+        #[arg(long)]
+        port: String,
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// How to put the chip into its loader first (no-reset: it already waits there).
+        #[arg(long, value_enum, default_value_t = Before::NoReset)]
+        before: Before,
+    },
     /// Accept the firmware a module runs on trial after an update.
     Accept(DecideArgs),
     /// Return a module to the firmware in its other slot.
@@ -303,6 +313,11 @@ fn main() -> ExitCode {
         } => flash::run_job(
             target(&port, Family::EspRom, baud, before),
             Job::SetBootSlot { slot },
+            None,
+        ),
+        Command::Restart { port, baud, before } => flash::run_job(
+            target(&port, Family::EspRom, baud, before),
+            Job::Restart,
             None,
         ),
         Command::Accept(a) => flash::run_job(a.target(), Job::Accept, None),

@@ -111,6 +111,12 @@ fn flash_compressed_and_plain_then_info_and_switch_slots() {
         out.contains("ota_1 (running, next boot): undefined, otadeck-demo 3.0.1"),
         "{out}"
     );
+    // Out of the loader into what otadata selects.
+    let out = otadeck_ok(&["restart", "--port", p]);
+    assert!(
+        out.contains("left its loader and boots the firmware otadata selects"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -59,6 +59,8 @@ pub enum JobKind {
     ReadBack,
     /// Choose the slot that boots next.
     SetBootSlot,
+    /// Restart into the firmware that boots next (a chip left waiting in its loader).
+    Restart,
 }
 
 /// How a family's driver finds the slot that an update goes to (or that a rollback returns to).
@@ -197,6 +199,7 @@ impl Family {
                     J::Rollback,
                     J::ReadBack,
                     J::SetBootSlot,
+                    J::Restart,
                 ],
                 trial: false,
                 // The first app partition of the usual ESP-IDF layouts (`factory` or `ota_0`),
@@ -276,6 +279,8 @@ pub enum Job {
         /// The OTA slot number (0 for ota_0).
         slot: u8,
     },
+    /// Restart into the firmware that boots next.
+    Restart,
 }
 
 impl Job {
@@ -289,6 +294,7 @@ impl Job {
             Job::Rollback => JobKind::Rollback,
             Job::ReadBack { .. } => JobKind::ReadBack,
             Job::SetBootSlot { .. } => JobKind::SetBootSlot,
+            Job::Restart => JobKind::Restart,
         }
     }
 }
@@ -363,6 +369,9 @@ fn job_words(job: JobKind) -> &'static str {
         JobKind::Rollback => "roll back: their bootloader decides at boot",
         JobKind::ReadBack => "read flash back",
         JobKind::SetBootSlot => "switch the boot slot",
+        JobKind::Restart => {
+            "be restarted from otadeck: power-cycle the module or press its reset button"
+        }
     }
 }
 
@@ -500,6 +509,7 @@ fn open_esp_rom(job: Job, options: OpenOptions, now: Duration) -> Result<EspRomS
         },
         Job::ReadBack { offset, len } => esp_rom::Job::ReadFlash { offset, len },
         Job::SetBootSlot { slot } => esp_rom::Job::SetBootSlot { slot },
+        Job::Restart => esp_rom::Job::Restart,
         _ => return Err(OpenError::Unsupported(Family::EspRom, kind)),
     };
     let mut config = EspRomConfig::new(job);

@@ -87,6 +87,7 @@ fn every_listed_job_opens_a_session() {
                 JobKind::Rollback => Job::Rollback,
                 JobKind::ReadBack => Job::ReadBack { offset: 0, len: 16 },
                 JobKind::SetBootSlot => Job::SetBootSlot { slot: 1 },
+                JobKind::Restart => Job::Restart,
             };
             let options = OpenOptions {
                 partitions: Some(state.clone()),

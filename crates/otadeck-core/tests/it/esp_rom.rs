@@ -443,6 +443,20 @@ fn a_restart_ends_with_flash_end_and_the_chip_boots_what_otadata_selects() {
 }
 
 #[test]
+fn a_restart_leaves_the_loader_into_what_otadata_selects() {
+    let mut l = link();
+    let cfg = EspRomConfig::new(Job::Restart);
+    let r = go(&mut EspRomSession::start(Duration::ZERO, cfg), &mut l);
+    assert!(r.outcome().restarted);
+    assert_eq!(r.outcome().bytes, 0);
+    // An empty begin, then the end that reboots: nothing is erased or written.
+    let tail: Vec<u8> = l.device.ops.iter().rev().take(2).rev().copied().collect();
+    assert_eq!(tail, [op::FLASH_BEGIN, op::FLASH_END]);
+    assert_eq!(count(&l, op::FLASH_DATA), 0);
+    assert_eq!(l.device.boots, vec![Some("ota_0".to_string())]);
+}
+
+#[test]
 fn reads_and_writes_past_the_flash_are_refused_before_anything_is_sent() {
     for (job, says) in [
         (

@@ -202,6 +202,7 @@ impl EspRomSession {
                 self.wait_until = Some(self.now + Duration::from_millis(50));
             }
             Phase::Begin => self.send_block(0),
+            Phase::RestartBegin => self.reboot(op::FLASH_END),
             Phase::Data(seq) if self.switching => {
                 if seq + 1 < self.blocks.len() {
                     self.send_block(seq + 1);

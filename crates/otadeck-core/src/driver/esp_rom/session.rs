@@ -65,6 +65,9 @@ pub enum Job {
         /// The OTA slot number (0 for ota_0).
         slot: u8,
     },
+    /// Leave the loader and boot what otadata selects (an empty `FLASH_BEGIN`, then
+    /// `FLASH_END` asking for a reboot, as esptool's soft reset does with the ROM).
+    Restart,
 }
 
 /// How to run a session.
@@ -137,6 +140,8 @@ enum Phase {
     SetParams,
     Baud,
     BaudSettle,
+    /// The empty `FLASH_BEGIN` of a restart.
+    RestartBegin,
     Begin,
     Data(usize),
     Md5,
@@ -301,6 +306,7 @@ impl EspRomSession {
             Phase::Attach | Phase::SetParams | Phase::Baud | Phase::BaudSettle | Phase::Begin => {
                 Step::Prepare
             }
+            Phase::RestartBegin => Step::Restart,
             Phase::Data(_) => Step::Write,
             Phase::Md5 => Step::Verify,
             Phase::End => Step::Restart,
@@ -416,7 +422,30 @@ impl EspRomSession {
             Job::Info | Job::SetBootSlot { .. } => {
                 self.start_read(ReadWhat::Table, TABLE_OFFSET, esp_partition::MAX_TABLE_LEN)
             }
+            Job::Restart => {
+                self.phase = Phase::RestartBegin;
+                self.events.push_back(SessionEvent::Step(Step::Restart));
+                let block = self.loader.flash_block() as u32;
+                let mut words = vec![0, 0, block, 0];
+                if !matches!(self.chip, "ESP32" | "ESP8266") || self.loader == Loader::Stub {
+                    words.push(0);
+                }
+                self.send(
+                    op::FLASH_BEGIN,
+                    &packet::words(&words),
+                    0,
+                    DEFAULT_TIMEOUT,
+                    1,
+                );
+            }
         }
+    }
+
+    /// Ask the loader to reboot into the app: the last command of a restart or a flash.
+    pub(super) fn reboot(&mut self, opc: u8) {
+        self.phase = Phase::End;
+        self.events.push_back(SessionEvent::Step(Step::Restart));
+        self.send(opc, &packet::words(&[0]), 0, DEFAULT_TIMEOUT, 1);
     }
 
     fn begin_region(&mut self) {
@@ -565,14 +594,12 @@ impl EspRomSession {
 
     fn end(&mut self) {
         if self.cfg.restart {
-            self.phase = Phase::End;
-            self.events.push_back(SessionEvent::Step(Step::Restart));
             let opc = if self.compress {
                 op::FLASH_DEFL_END
             } else {
                 op::FLASH_END
             };
-            self.send(opc, &packet::words(&[0]), 0, DEFAULT_TIMEOUT, 1);
+            self.reboot(opc);
         } else {
             self.succeed(false);
         }
