@@ -19,6 +19,10 @@ pub struct FlashProgressProps {
     /// The module runs the new firmware on trial and waits for a decision.
     pub on_trial: bool,
     pub on_cancel: Callback<()>,
+    /// Restart the module from here (`None`: its family cannot be restarted by otadeck).
+    pub on_restart: Option<Callback<()>>,
+    /// A session runs on the module (the restart button waits).
+    pub busy: bool,
 }
 
 /// Progress while flashing, result afterwards. `#flash-state[data-state]` is `idle`, `running`,
@@ -85,7 +89,8 @@ pub fn FlashProgress(props: &FlashProgressProps) -> Html {
 }
 
 /// How a successful flash ended: running, on trial (the decision is right there), or waiting
-/// for a restart. `#flash-state[data-state]` is `success`, `trial` or `restart-pending`.
+/// for a restart; or restarted into another version than the image's. `#flash-state[data-state]`
+/// is `success`, `trial`, `restart-pending` or `other-version`.
 fn success_card(outcome: &FlashOutcome, props: &FlashProgressProps) -> Html {
     let running = outcome.module.as_ref().map(|m| m.firmware_version.clone());
     let written = if outcome.bytes == 0 {
@@ -108,8 +113,18 @@ fn success_card(outcome: &FlashOutcome, props: &FlashProgressProps) -> Html {
                 <div class="result-icon" aria-hidden="true">{"↻"}</div>
                 <div>
                     <div class="result-title">{"Verified — restart pending"}</div>
-                    <div>{"The new firmware is in place and checked; the module runs it after its next restart. \
-                          Power-cycle the module or press its reset button."}</div>
+                    if let Some(on_restart) = &props.on_restart {
+                        <div>{"The new firmware is in place, checked and selected to boot; the module runs it once restarted."}</div>
+                        <div class="row">
+                            <button id="flash-restart" class="btn btn-primary btn-big" disabled={props.busy}
+                                onclick={on_restart.reform(|_: MouseEvent| ())}>
+                                { if props.busy { "Restarting…" } else { "Restart into the new firmware" } }
+                            </button>
+                        </div>
+                    } else {
+                        <div>{"The new firmware is in place and checked; the module runs it after its next restart. \
+                              Power-cycle the module or press its reset button."}</div>
+                    }
                     <div class="muted">{written}</div>
                 </div>
             </div>
@@ -133,17 +148,31 @@ fn success_card(outcome: &FlashOutcome, props: &FlashProgressProps) -> Html {
             </div>
         };
     }
+    if let (Some(r), Some(e)) = (&running, &props.expected_version) {
+        if r != e {
+            return html! {
+                <div id="flash-state" data-state="other-version" class="result result-warn" role="status">
+                    <div class="result-icon" aria-hidden="true">{"⚠"}</div>
+                    <div>
+                        <div class="result-title">{"Restarted — into another version"}</div>
+                        <div>{format!("The module runs firmware {r}, and the image written declares {e}.")}</div>
+                        <div class="advice">{"Check which slot it boots on the Device page before relying on it."}</div>
+                        <div class="muted">{written}</div>
+                    </div>
+                </div>
+            };
+        }
+    }
     html! {
         <div id="flash-state" data-state="success" class="result result-ok" role="status">
             <div class="result-icon" aria-hidden="true">{"✔"}</div>
             <div>
                 <div class="result-title">{"Verified and running"}</div>
                 <div>{ match (&running, &props.expected_version) {
-                    (Some(r), Some(e)) if r == e => format!("The module now runs firmware {r}, the version in the image."),
-                    (Some(r), _) => format!("The module now runs firmware {r}."),
+                    (Some(r), Some(_)) => format!("The module now runs firmware {r}, the version in the image."),
+                    (Some(r), None) => format!("The module now runs firmware {r}."),
                     (None, _) => "The module restarted into the new firmware.".into(),
                 } }</div>
-                if let Some(note) = version_note { <div class="advice">{note}</div> }
                 <div class="muted">{written}</div>
             </div>
         </div>

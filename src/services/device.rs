@@ -323,6 +323,45 @@ impl DeviceSession {
         self.view.update(|v| v.flashing = false);
     }
 
+    /// The module restarted out of its loader: the last flash now reads as running, and what
+    /// was read of the loader no longer stands.
+    pub(super) fn restarted(&self, outcome: FlashOutcome) {
+        // What it boots is what the slots read last said boots next.
+        let booted = {
+            let v = self.view.get();
+            v.partitions.as_ref().and_then(|p| {
+                let slot = p.slot(&p.next_boot)?;
+                let version = slot.build.as_ref()?.version.clone();
+                Some((slot.label.clone(), version, v.module.clone()?))
+            })
+        };
+        let module = booted.as_ref().map(|(label, version, m)| ModuleInfo {
+            firmware_version: version.clone(),
+            runtime: format!("its firmware, from {label}"),
+            ..m.clone()
+        });
+        self.progress.update(|p| {
+            if let FlashView::Success(done) = &mut p.view {
+                done.restarted = outcome.restarted;
+                done.module = module;
+            }
+        });
+        if let Some((label, version, _)) = &booted {
+            self.log(
+                LogLevel::Info,
+                format!("The chip restarted into {label} ({version}), the slot otadata selects"),
+            );
+        }
+        self.view.update(|v| {
+            v.module = None;
+            v.partitions = None;
+        });
+        self.log(
+            LogLevel::Info,
+            "The chip runs its firmware now: to flash it again, reconnect it in download mode",
+        );
+    }
+
     /// Change the record of the running flash; `change` says whether it is worth keeping now.
     fn note(&self, change: impl FnOnce(&mut FlashRecord) -> bool) {
         let keep = self.record.borrow_mut().as_mut().is_some_and(change);

@@ -312,6 +312,22 @@ impl DeviceSession {
         self.decide(Job::Rollback).await
     }
 
+    /// Restart a module left waiting (a chip in its ROM loader) into the firmware that boots
+    /// next; the result card then says it restarted.
+    pub async fn restart(&self) {
+        let (Some(conn), Some(family)) = (self.connection(), self.family.get()) else {
+            return;
+        };
+        let Some(mut machine) = self.machine(family, Job::Restart) else {
+            return;
+        };
+        self.set_busy(true);
+        if let Some(Ok(outcome)) = self.run_session(&mut *machine, &conn).await {
+            self.restarted(outcome);
+        }
+        self.set_busy(false);
+    }
+
     async fn decide(&self, job: Job) {
         let (Some(conn), Some(family)) = (self.connection(), self.family.get()) else {
             return;

@@ -31,7 +31,7 @@ fn hint(s: &DeviceView, download: Option<&DownloadChoice>, refusal: Option<&Refu
     } else if s.module.is_none() && !s.busy {
         "The module was not identified: check the log, then reconnect."
     } else if s.busy && !s.flashing {
-        "Reading the module: the Flash button is ready once it has answered."
+        "Wait: otadeck is talking to the module (see the log); the Flash button is ready after."
     } else if let Some(d) = download {
         if d.url1.is_empty() {
             "Enter the package URL."
@@ -151,6 +151,14 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
     };
     let view = progress.get().view.clone();
     let on_trial = s.partitions.as_ref().is_some_and(|p| p.awaits_decision());
+    let on_restart = family.filter(|f| f.can(JobKind::Restart)).map(|_| {
+        let device = device.clone();
+        Callback::from(move |_| {
+            let device = device.clone();
+            spawn_local(async move { device.restart().await });
+        })
+    });
+    let busy = s.busy;
     html! {
         <section class="card">
             <h2><span class="num">{"3"}</span>{"Flash"}</h2>
@@ -187,7 +195,7 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
                 </button>
                 <span id="flash-hint" class={classes!(if refusal.is_some() && !downloading { "refusal" } else { "muted" })}>{hint(&s, download_source.as_ref(), if downloading { None } else { refusal.as_ref().as_ref() })}</span>
             </div>
-            <FlashProgress {view} {expected_version} {on_trial} {on_cancel} />
+            <FlashProgress {view} {expected_version} {on_trial} {on_cancel} {on_restart} {busy} />
         </section>
     }
 }

@@ -28,7 +28,8 @@ fn run(ctx: &Ctx) -> Result<()> {
         t.contains("SHA-256")
     })?;
     ctx.click("#flash-start", SHORT)?;
-    ctx.wait_flash_end(FLASH)?;
+    // The chip stays in its loader so that the slots can be read: a restart is pending.
+    ctx.wait_flash_outcome("restart-pending", FLASH)?;
     ctx.screenshot("esp-rom-flash-success.png")?;
 
     ctx.click("#nav-device", SHORT)?;
@@ -50,5 +51,21 @@ fn run(ctx: &Ctx) -> Result<()> {
         Ok(role.contains("boots next").then_some(()))
     })?;
     ctx.screenshot("esp-rom-device-switched.png")?;
+
+    // Out of the loader, from the result card: after the switch back it boots 2.0.3, which the
+    // card says is not the image's version.
+    ctx.click("#nav-flash", SHORT)?;
+    ctx.click("#flash-restart", SHORT)?;
+    ctx.wait_for("#flash-state data-state=other-version", SHORT, || {
+        let state = ctx.attr("#flash-state", "data-state")?;
+        Ok((state.as_deref() == Some("other-version")).then_some(()))
+    })?;
+    ctx.wait_text("#flash-state", "naming both versions", SHORT, |t| {
+        t.contains("runs firmware 2.0.3") && t.contains("declares 2.1.0")
+    })?;
+    ctx.wait_text("#log", "naming the restart", SHORT, |t| {
+        t.contains("The chip runs its firmware now")
+    })?;
+    ctx.screenshot("esp-rom-restarted.png")?;
     Ok(())
 }

@@ -211,7 +211,9 @@ impl Ctx<'_> {
         println!("    wait for #flash-state to end well (up to {timeout:?})");
         self.wait_for("#flash-state to end well", timeout, || {
             match self.attr("#flash-state", "data-state")?.as_deref() {
-                Some(ok @ ("success" | "trial" | "restart-pending")) => Ok(Some(ok.to_string())),
+                Some(ok @ ("success" | "trial" | "restart-pending" | "other-version")) => {
+                    Ok(Some(ok.to_string()))
+                }
                 Some(bad @ ("failed" | "cancelled")) => {
                     let text = self.text("#flash-state")?.unwrap_or_default();
                     Err(format!("flash ended in state {bad}: {text}"))
