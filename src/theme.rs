@@ -1,5 +1,6 @@
 //! The light and dark themes: the system's choice unless the technician picked one, which is
-//! kept in the browser (`localStorage`) and set as `data-theme` on `<html>`.
+//! kept in the browser (`localStorage`). Either way it is set as `data-theme` on `<html>`, the
+//! one switch the style sheet reads.
 
 /// A colour theme.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,9 +70,20 @@ pub fn apply(theme: Theme, remember: bool) {
     }
 }
 
-/// At start: a theme picked before is shown again (else the stylesheet follows the system).
+/// At start: the theme picked before, else the system's; and while nothing is picked, a change
+/// of the system's theme is followed.
 pub fn restore() {
-    if let Some(theme) = stored() {
-        apply(theme, false);
+    apply(current(), false);
+    let query = web_sys::window()
+        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten());
+    if let Some(query) = query {
+        let follow = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(|| {
+            if stored().is_none() {
+                apply(system(), false);
+            }
+        });
+        query.set_onchange(Some(wasm_bindgen::JsCast::unchecked_ref(follow.as_ref())));
+        // Lives as long as the page.
+        follow.forget();
     }
 }

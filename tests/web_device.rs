@@ -41,6 +41,26 @@ fn last_error(device: &DeviceHandle) -> String {
         .unwrap_or_default()
 }
 
+/// Flash `bytes` named `name` under `policy` and check it is refused before anything is sent,
+/// saying `says`, with the device left idle.
+async fn refused(device: &DeviceHandle, name: &str, bytes: Vec<u8>, says: &str, policy: Policy) {
+    let image = Rc::new(load(name.into(), bytes).await);
+    let choice = FlashChoice {
+        restart: true,
+        keep_on_trial: false,
+        policy,
+    };
+    device.flash(image, choice).await;
+    let error = last_error(device);
+    assert!(error.contains(says), "{name}: {error}");
+    assert!(
+        error.contains("nothing was sent to the module"),
+        "{name}: {error}"
+    );
+    assert_eq!(device.progress.get().view, FlashView::Idle, "{name}");
+    assert!(!device.view.get().busy, "{name}");
+}
+
 #[wasm_bindgen_test]
 async fn images_the_demo_rom_must_not_write_are_refused_and_nothing_is_sent() {
     let device = DeviceHandle::new(SessionLog::default());
@@ -70,21 +90,7 @@ async fn images_the_demo_rom_must_not_write_are_refused_and_nothing_is_sent() {
         ),
     ];
     for (name, bytes, says) in cases {
-        let image = Rc::new(load(name.into(), bytes).await);
-        let choice = FlashChoice {
-            restart: false,
-            keep_on_trial: false,
-            policy: Policy::default(),
-        };
-        device.flash(image, choice).await;
-        let error = last_error(&device);
-        assert!(error.contains(says), "{name}: {error}");
-        assert!(
-            error.contains("nothing was sent to the module"),
-            "{name}: {error}"
-        );
-        assert_eq!(device.progress.get().view, FlashView::Idle, "{name}");
-        assert!(!device.view.get().busy, "{name}");
+        refused(&device, name, bytes, says, Policy::default()).await;
     }
     assert_eq!(
         device.view.get().partitions,
@@ -115,17 +121,8 @@ async fn an_unsigned_image_is_refused_when_a_key_or_a_signature_is_required() {
         ),
     ];
     for (policy, says) in cases {
-        let image = Rc::new(load("zephyr.bin".into(), Family::McuBoot.sample_image()).await);
-        let choice = FlashChoice {
-            restart: true,
-            keep_on_trial: false,
-            policy,
-        };
-        device.flash(image, choice).await;
-        let error = last_error(&device);
-        assert!(error.contains(says), "{error}");
-        assert!(error.contains("nothing was sent to the module"), "{error}");
-        assert_eq!(device.progress.get().view, FlashView::Idle);
+        let sample = Family::McuBoot.sample_image();
+        refused(&device, "zephyr.bin", sample, says, policy).await;
     }
 }
 
@@ -146,20 +143,7 @@ async fn a_quecpython_module_takes_only_its_vendor_package() {
         ("plan.json", br#"[{"step": 1}]"#.to_vec(), "text file (JSON"),
     ];
     for (name, bytes, says) in cases {
-        let image = Rc::new(load(name.into(), bytes).await);
-        let choice = FlashChoice {
-            restart: true,
-            keep_on_trial: false,
-            policy: Policy::default(),
-        };
-        device.flash(image, choice).await;
-        let error = last_error(&device);
-        assert!(error.contains(says), "{name}: {error}");
-        assert!(
-            error.contains("nothing was sent to the module"),
-            "{name}: {error}"
-        );
-        assert_eq!(device.progress.get().view, FlashView::Idle, "{name}");
+        refused(&device, name, bytes, says, Policy::default()).await;
     }
     assert_eq!(device.view.get().module, before, "the module is as it was");
 }

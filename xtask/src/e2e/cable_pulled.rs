@@ -27,10 +27,7 @@ fn run(ctx: &Ctx) -> Result<()> {
          s.dispatchEvent(new Event('change', { bubbles: true }));",
         Vec::<Value>::new(),
     )?;
-    ctx.click("#use-sample", SHORT)?;
-    ctx.wait_text("#image-summary", "containing \"SHA-256\"", SHORT, |t| {
-        t.contains("SHA-256")
-    })?;
+    ctx.use_sample()?;
     ctx.click("#flash-start", SHORT)?;
     ctx.wait_for("#flash-state data-state=failed", FLASH, || {
         match ctx.attr("#flash-state", "data-state")?.as_deref() {

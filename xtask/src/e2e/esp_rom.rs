@@ -23,10 +23,7 @@ fn slot_cell(ctx: &Ctx, slot: &str, column: usize) -> Result<Option<String>> {
 fn run(ctx: &Ctx) -> Result<()> {
     ctx.session.goto(&ctx.url("/"))?;
     ctx.connect_demo("esp-rom", "ESP32 bootloader")?;
-    ctx.click("#use-sample", SHORT)?;
-    ctx.wait_text("#image-summary", "containing \"SHA-256\"", SHORT, |t| {
-        t.contains("SHA-256")
-    })?;
+    ctx.use_sample()?;
     ctx.click("#flash-start", SHORT)?;
     // The chip stays in its loader so that the slots can be read: a restart is pending.
     ctx.wait_flash_outcome("restart-pending", FLASH)?;

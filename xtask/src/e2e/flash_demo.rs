@@ -23,10 +23,7 @@ fn run(ctx: &Ctx) -> Result<()> {
         t.contains("Demo")
     })?;
 
-    ctx.click("#use-sample", SHORT)?;
-    ctx.wait_text("#image-summary", "containing \"SHA-256\"", SHORT, |t| {
-        t.contains("SHA-256")
-    })?;
+    ctx.use_sample()?;
 
     ctx.click("#flash-start", SHORT)?;
     ctx.wait_flash_end(FLASH)?;

@@ -65,10 +65,7 @@ fn run(ctx: &Ctx) -> Result<()> {
     ctx.session.set_window_size(1280, 800)?;
     ctx.session.goto(&ctx.url("/"))?;
     ctx.connect_demo("micropython-esp32", "ESP32 MicroPython")?;
-    ctx.click("#use-sample", SHORT)?;
-    ctx.wait_text("#image-summary", "containing \"SHA-256\"", SHORT, |t| {
-        t.contains("SHA-256")
-    })?;
+    ctx.use_sample()?;
     ctx.click("#keep-on-trial", SHORT)?;
     ctx.click("#flash-start", SHORT)?;
     ctx.wait_flash_outcome("trial", FLASH)?;

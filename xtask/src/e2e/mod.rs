@@ -130,6 +130,17 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// Takes the sample firmware (built for the connected module's family) and waits until the
+    /// image card shows its SHA-256.
+    pub fn use_sample(&self) -> Result<()> {
+        let timeout = Duration::from_secs(20);
+        self.click("#use-sample", timeout)?;
+        self.wait_text("#image-summary", "containing \"SHA-256\"", timeout, |t| {
+            t.contains("SHA-256")
+        })?;
+        Ok(())
+    }
+
     /// Chooses the file at `path` in the file input at `css`, as a person picking it would.
     pub fn choose_file(&self, css: &str, path: &Path) -> Result<()> {
         println!("    choose {} in {css}", path.display());

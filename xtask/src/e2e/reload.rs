@@ -30,10 +30,7 @@ fn run(ctx: &Ctx) -> Result<()> {
     }
     // A QuecPython module at 115200 baud: about 10 s for the sample, time to reload mid-way.
     ctx.connect_demo("quecpython", "QuecPython")?;
-    ctx.click("#use-sample", SHORT)?;
-    ctx.wait_text("#image-summary", "containing \"SHA-256\"", SHORT, |t| {
-        t.contains("SHA-256")
-    })?;
+    ctx.use_sample()?;
     ctx.click("#flash-start", SHORT)?;
     ctx.wait_for("the write past 20 %", SHORT, || {
         let percent: u32 = ctx

@@ -47,10 +47,7 @@ fn slot_state(ctx: &Ctx, slot: &str) -> Result<Option<String>> {
 fn run(ctx: &Ctx, key: &str, family: &str, shots: &str, slot: &str) -> Result<()> {
     ctx.session.goto(&ctx.url("/"))?;
     ctx.connect_demo(key, family)?;
-    ctx.click("#use-sample", SHORT)?;
-    ctx.wait_text("#image-summary", "containing \"SHA-256\"", SHORT, |t| {
-        t.contains("SHA-256")
-    })?;
+    ctx.use_sample()?;
     ctx.click("#keep-on-trial", SHORT)?;
     ctx.click("#flash-start", SHORT)?;
     ctx.wait_flash_outcome("trial", FLASH)?;
