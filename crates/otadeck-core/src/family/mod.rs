@@ -158,7 +158,7 @@ impl Family {
         const REPL_FORMATS: &[Format] = &[Format::EspApp];
         match self {
             Family::QuecPython => Capabilities {
-                jobs: &[J::Identify, J::Flash, J::Download],
+                jobs: &[J::Identify, J::Flash, J::Download, J::Restart],
                 trial: false,
                 app_offset: None,
                 other_slot: OtherSlot::ModuleChooses,
@@ -409,6 +409,7 @@ pub fn open(
     let machine: Box<dyn Machine> = match family {
         Family::QuecPython => match job {
             Job::Identify => Box::new(QuecPythonSession::identify(now, ReplConfig::default())),
+            Job::Restart => Box::new(QuecPythonSession::restart(now, ReplConfig::default())),
             Job::Flash { image, options } => {
                 let fota = FotaOptions {
                     restart: options.restart,

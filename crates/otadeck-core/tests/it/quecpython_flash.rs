@@ -46,6 +46,30 @@ fn flash_sample_restarts_into_new_version() {
 }
 
 #[test]
+fn a_package_left_for_the_next_restart_runs_after_a_restart_session() {
+    use otadeck_core::link::mp_repl::ReplConfig;
+    let mut link = module(RawPasteSupport::Window(128));
+    let image = quecpython_sample_package();
+    let keep = FotaOptions {
+        restart: false,
+        ..FotaOptions::default()
+    };
+    let mut s = QuecPythonSession::flash(Duration::ZERO, image, keep);
+    let limit = Duration::from_secs(120);
+    let r = run(&mut s, &mut link, Duration::ZERO, limit, None);
+    assert!(!r.outcome().restarted);
+    let old = otadeck_sim::firmware::DEMO_RUNNING_VERSION;
+    assert_eq!(link.device.interpreter.running_version(), old);
+    let start = link.now();
+    let mut s = QuecPythonSession::restart(start, ReplConfig::default());
+    let r = run(&mut s, &mut link, start, limit, None);
+    assert!(r.outcome().restarted);
+    assert_eq!(r.module_version(), SAMPLE_VERSION);
+    assert_eq!(link.device.interpreter.running_version(), SAMPLE_VERSION);
+    assert!(r.logged("Restarting the module"));
+}
+
+#[test]
 fn a_module_still_booting_is_reached_on_a_later_try() {
     use otadeck_core::link::mp_repl::ReplConfig;
     use otadeck_core::session::LogLevel;

@@ -103,6 +103,8 @@ pub struct FotaPlan {
     in_flight: usize,
     /// Base64 (the firmware always has `ubinascii`) or a bytes literal, per chunk.
     encoder: ChunkEncoder,
+    /// No image: restart the module and read what it runs afterwards.
+    restart_only: bool,
 }
 
 /// One session with a QuecPython module: identify it, or flash it.
@@ -115,17 +117,32 @@ impl ReplFlow<FotaPlan> {
             repl,
             ..FotaOptions::default()
         };
-        FotaPlan::session(now, None, options)
+        FotaPlan::session(now, None, options, false)
     }
 
     /// A session that flashes `image`.
     pub fn flash(now: Duration, image: Vec<u8>, options: FotaOptions) -> Self {
-        FotaPlan::session(now, Some(image), options)
+        FotaPlan::session(now, Some(image), options, false)
+    }
+
+    /// A session that restarts the module (a package verified without a restart then runs)
+    /// and reads the version it runs afterwards.
+    pub fn restart(now: Duration, repl: ReplConfig) -> Self {
+        let options = FotaOptions {
+            repl,
+            ..FotaOptions::default()
+        };
+        FotaPlan::session(now, None, options, true)
     }
 }
 
 impl FotaPlan {
-    fn session(now: Duration, image: Option<Vec<u8>>, options: FotaOptions) -> QuecPythonSession {
+    fn session(
+        now: Duration,
+        image: Option<Vec<u8>>,
+        options: FotaOptions,
+        restart_only: bool,
+    ) -> QuecPythonSession {
         let config = FlowConfig {
             repl: options.repl.clone(),
             reboot_timeout: options.reboot_timeout,
@@ -138,6 +155,7 @@ impl FotaPlan {
             written: 0,
             in_flight: 0,
             encoder: ChunkEncoder::new(Encoding::Base64),
+            restart_only,
         };
         if empty {
             return ReplFlow::refused(now, plan, config, Step::Prepare, FlashErrorKind::EmptyImage);
@@ -196,6 +214,11 @@ impl FotaPlan {
                 report.identified(info);
                 Ok(match (self.stage, self.image.is_some()) {
                     (Stage::Identify, true) => self.prepare_call(report),
+                    (Stage::Identify, false) if self.restart_only => {
+                        self.stage = Stage::Restart;
+                        report.log(LogLevel::Info, "Restarting the module");
+                        Next::Restart(RESTART_CODE.to_vec())
+                    }
                     (Stage::Identify, false) => Next::Done { restarted: false },
                     _ => Next::Done { restarted: true },
                 })
@@ -303,6 +326,9 @@ impl ReplPlan for FotaPlan {
 
     fn module_state(&self, _step: Step, kind: &FlashErrorKind) -> &'static str {
         match self.stage {
+            Stage::Restart | Stage::Confirm if self.restart_only => {
+                "was told to restart; reconnect to check the version it runs"
+            }
             Stage::Restart | Stage::Confirm => {
                 "verified the new firmware and was told to restart into it; reconnect to check \
                  the version it runs"
