@@ -326,7 +326,22 @@ impl DeviceSession {
     /// The module restarted out of its loader: the last flash now reads as running, and what
     /// was read of the loader no longer stands.
     pub(super) fn restarted(&self, outcome: FlashOutcome) {
-        // What it boots is what the slots read last said boots next.
+        // A module that answers after its restart says what it runs.
+        if let Some(m) = outcome
+            .module
+            .clone()
+            .filter(|m| !m.firmware_version.is_empty())
+        {
+            self.progress.update(|p| {
+                if let FlashView::Success(done) = &mut p.view {
+                    done.restarted = outcome.restarted;
+                    done.module = Some(m);
+                }
+            });
+            return;
+        }
+        // A chip out of its loader says nothing: what it boots is what the slots read last said
+        // boots next.
         let booted = {
             let v = self.view.get();
             v.partitions.as_ref().and_then(|p| {

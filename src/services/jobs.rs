@@ -312,8 +312,8 @@ impl DeviceSession {
         self.decide(Job::Rollback).await
     }
 
-    /// Restart a module left waiting (a chip in its ROM loader) into the firmware that boots
-    /// next; the result card then says it restarted.
+    /// Restart a module into the firmware that boots next (a chip left in its ROM loader, a
+    /// QuecPython package verified without a restart); the result card then says what runs.
     pub async fn restart(&self) {
         let (Some(conn), Some(family)) = (self.connection(), self.family.get()) else {
             return;

@@ -1,5 +1,5 @@
-//! Connect the built-in demo module, flash the sample image, and check the device page shows
-//! the new firmware version.
+//! Connect the built-in demo module, flash the sample image without the restart, restart it from
+//! the result card, and check the device page shows the new firmware version.
 
 use super::{Ctx, Scenario};
 use crate::util::Result;
@@ -25,8 +25,18 @@ fn run(ctx: &Ctx) -> Result<()> {
 
     ctx.use_sample()?;
 
+    ctx.click("#restart-after", SHORT)?;
     ctx.click("#flash-start", SHORT)?;
-    ctx.wait_flash_end(FLASH)?;
+    ctx.wait_flash_outcome("restart-pending", FLASH)?;
+    ctx.screenshot("flash-restart-pending.png")?;
+    ctx.click("#flash-restart", SHORT)?;
+    ctx.wait_for("#flash-state data-state=success", FLASH, || {
+        let state = ctx.attr("#flash-state", "data-state")?;
+        Ok((state.as_deref() == Some("success")).then_some(()))
+    })?;
+    ctx.wait_text("#flash-state", "naming 2.1.0", SHORT, |t| {
+        t.contains("now runs firmware 2.1.0")
+    })?;
     ctx.screenshot("flash-success.png")?;
 
     ctx.click("#nav-device", SHORT)?;
