@@ -14,11 +14,11 @@ const SHORT: Duration = Duration::from_secs(20);
 const FLASH: Duration = Duration::from_secs(180);
 
 /// (width, height, name) of the windows checked.
-const WINDOWS: [(u32, u32, &str); 3] =
+pub(super) const WINDOWS: [(u32, u32, &str); 3] =
     [(1280, 800, "1280"), (1024, 768, "1024"), (390, 844, "390")];
 
 /// The page is no wider than the window.
-fn no_sideways_scroll(ctx: &Ctx, what: &str) -> Result<()> {
+pub(super) fn no_sideways_scroll(ctx: &Ctx, what: &str) -> Result<()> {
     let v = ctx.session.execute(
         "return [document.documentElement.scrollWidth, window.innerWidth];",
         vec![],

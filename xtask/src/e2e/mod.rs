@@ -121,12 +121,17 @@ impl Ctx<'_> {
         }
         self.select("#demo-family", key)?;
         self.click("#connect-demo", timeout)?;
-        self.wait_text(
-            "#module-identity",
-            &format!("naming {name}"),
-            timeout,
-            |t| t.contains(name),
-        )?;
+        // Read as text content: a phone-wide header hides the identity.
+        self.wait_for(&format!("#module-identity naming {name}"), timeout, || {
+            let text = self.session.execute(
+                "return document.querySelector('#module-identity')?.textContent ?? '';",
+                vec![],
+            )?;
+            Ok(text
+                .as_str()
+                .is_some_and(|t| t.contains(name))
+                .then_some(()))
+        })?;
         Ok(())
     }
 

@@ -51,6 +51,11 @@ fn run(ctx: &Ctx) -> Result<()> {
             .unwrap_or(0);
         Ok((step.contains("Downloading") && percent > 0 && percent < 100).then_some(()))
     })?;
+    // The module reports a percentage: no byte counts or byte rates are made up from it.
+    let figures = ctx.text("#flash-state .figures")?.unwrap_or_default();
+    if !figures.contains("as reported by the module") || figures.contains("bytes") {
+        return Err(format!("the download's figures read {figures:?}"));
+    }
     ctx.screenshot("quecpython-download-progress.png")?;
     ctx.wait_flash_end(DOWNLOAD)?;
     ctx.screenshot("quecpython-download-success.png")?;

@@ -1,7 +1,8 @@
-//! A reload in the middle of a flash: the page asks before leaving while the flash runs; after
-//! the reload it says which flash was cut off, where, and what the module holds now, and the
-//! log from before the reload is there again.
+//! A reload in the middle of a flash, at 1280, 1024 and 390 px: the page asks before leaving
+//! while the flash runs; after the reload it says which flash was cut off, where, and what the
+//! module holds now, and the log from before the reload is there again.
 
+use super::layout::{no_sideways_scroll, WINDOWS};
 use super::{Ctx, Result, Scenario};
 use std::time::Duration;
 
@@ -28,6 +29,24 @@ fn run(ctx: &Ctx) -> Result<()> {
     if asks_before_leaving(ctx)? {
         return Err("the page asks before leaving with no flash running".into());
     }
+    for (width, height, name) in WINDOWS {
+        ctx.session.set_window_size(width, height)?;
+        cut_off(ctx, name)?;
+    }
+    // Said once: dismissed, and not said again at the next load.
+    ctx.click("#recovery-dismiss", SHORT)?;
+    ctx.session.refresh()?;
+    ctx.wait_element("#nav-log", SHORT)?;
+    std::thread::sleep(Duration::from_secs(1));
+    if ctx.text("#recovery")?.is_some() {
+        return Err("the interrupted flash is reported again after a second reload".into());
+    }
+    Ok(())
+}
+
+/// Reload the page in the middle of a flash, in a window `name` px wide.
+fn cut_off(ctx: &Ctx, name: &str) -> Result<()> {
+    ctx.session.goto(&ctx.url("/"))?;
     // A QuecPython module at 115200 baud: about 10 s for the sample, time to reload mid-way.
     ctx.connect_demo("quecpython", "QuecPython")?;
     ctx.use_sample()?;
@@ -54,7 +73,8 @@ fn run(ctx: &Ctx) -> Result<()> {
             return Err(format!("#recovery says {text:?}, missing {expected:?}"));
         }
     }
-    ctx.screenshot("reload-recovery.png")?;
+    no_sideways_scroll(ctx, &format!("the recovery message at {name} px"))?;
+    ctx.screenshot(&format!("reload-{name}-recovery.png"))?;
     // The log from before the reload is back.
     ctx.click("#nav-log", SHORT)?;
     ctx.wait_text(
@@ -63,14 +83,6 @@ fn run(ctx: &Ctx) -> Result<()> {
         SHORT,
         |t| t.contains("Flashing sample firmware") && t.contains("The page was loaded again"),
     )?;
-    ctx.screenshot("reload-log.png")?;
-    // Said once: dismissed, and not said again at the next load.
-    ctx.click("#recovery-dismiss", SHORT)?;
-    ctx.session.refresh()?;
-    ctx.wait_element("#nav-log", SHORT)?;
-    std::thread::sleep(Duration::from_secs(1));
-    if ctx.text("#recovery")?.is_some() {
-        return Err("the interrupted flash is reported again after a second reload".into());
-    }
+    ctx.screenshot(&format!("reload-{name}-log.png"))?;
     Ok(())
 }

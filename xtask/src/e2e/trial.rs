@@ -50,6 +50,9 @@ fn run(ctx: &Ctx, key: &str, family: &str, shots: &str, slot: &str) -> Result<()
     ctx.use_sample()?;
     ctx.click("#keep-on-trial", SHORT)?;
     ctx.click("#flash-start", SHORT)?;
+    // While it runs: the step's own elapsed time, and what the module is doing.
+    ctx.wait_element("#flash-state #step-time", SHORT)?;
+    ctx.wait_element("#flash-state #step-activity", SHORT)?;
     ctx.wait_flash_outcome("trial", FLASH)?;
     // The decision is offered right in the result card.
     ctx.wait_element("#flash-state #device-accept", SHORT)?;
@@ -82,5 +85,24 @@ fn run(ctx: &Ctx, key: &str, family: &str, shots: &str, slot: &str) -> Result<()
         |t| t.trim() == "2.1.0",
     )?;
     ctx.screenshot(&format!("{shots}-device-accepted.png"))?;
+
+    // Back on the Flash page, the demo menu still names the module connected.
+    ctx.click("#nav-flash", SHORT)?;
+    let chosen = ctx.session.execute(
+        "return document.querySelector('#demo-family').value;",
+        vec![],
+    )?;
+    if chosen.as_str() != Some(key) {
+        return Err(format!("the demo menu shows {chosen}, not {key}"));
+    }
+    for (css, primary) in [("#connect-serial", false), ("#connect-demo", false)] {
+        let class = ctx.attr(css, "class")?.unwrap_or_default();
+        let disabled = ctx.attr(css, "disabled")?.is_some();
+        if class.contains("btn-primary") != primary || !disabled {
+            return Err(format!(
+                "{css} while connected: class {class:?}, disabled {disabled}"
+            ));
+        }
+    }
     Ok(())
 }

@@ -72,6 +72,9 @@ fn flashes_over_every_repl_flavour_verifying_before_selecting() {
         );
         // Without deflate on this firmware, the image travels in 4 KiB writes.
         assert!(board.calls.contains(&"ota_write(4096)".to_string()));
+        // The slot's address, which `pycom.ota_slot()` gives in decimal, is logged in hex.
+        let at = format!("into the slot at {:#x};", 0x10000 + board.flash.slot_size);
+        assert!(r.logged(&at), "{:?}", r.logs());
     }
 }
 
