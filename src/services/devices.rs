@@ -16,6 +16,9 @@ use super::store::{Store, Watch};
 
 /// Lines of the log kept across a reload (the newest).
 const KEPT_LINES: usize = 2000;
+/// A burst of log lines is kept once, this long after its first line: the log is serialised a
+/// few times a second at most, never once per line.
+const KEEP_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// The devices service, provided to every component as a context.
 #[derive(Clone)]
@@ -43,10 +46,17 @@ impl Default for Devices {
         let log = SessionLog::default();
         let restored = Rc::new(Cell::new(false));
         let (kept, ready) = (log.clone(), restored.clone());
+        let due = Rc::new(Cell::new(false));
         let keeping = Rc::new(log.watch(Callback::from(move |_| {
-            if ready.get() {
-                keep_log(&kept);
+            if !ready.get() || due.replace(true) {
+                return;
             }
+            let (kept, due) = (kept.clone(), due.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                gloo::timers::future::sleep(KEEP_AFTER).await;
+                due.set(false);
+                keep_log(&kept);
+            });
         })));
         Devices {
             list: Store::new(vec![DeviceHandle::new(log.clone())]),
