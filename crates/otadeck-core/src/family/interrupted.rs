@@ -11,8 +11,8 @@ impl Family {
         use Step as S;
         match (self, step) {
             (_, S::Connect | S::Identify) => "was only being read: nothing was written to it",
-            (Family::EspRom, S::Prepare) => "was being read: nothing was written to it yet",
-            (Family::EspRom, S::Write | S::Flush | S::Verify) => {
+            (Family::EspRom, S::Write | S::Flush | S::Verify | S::Prepare) => {
+                // Preparing ends with the erase of the region to write.
                 "still boots its previous firmware: otadata was not switched, and the update \
                  slot may hold an incomplete image it will not boot; flash it again"
             }
@@ -52,9 +52,11 @@ mod tests {
 
     #[test]
     fn an_unseen_stop_is_told_by_family_and_step() {
-        assert!(Family::EspRom
-            .after_interruption(Step::Write)
-            .contains("otadata was not switched"));
+        for step in [Step::Prepare, Step::Write] {
+            assert!(Family::EspRom
+                .after_interruption(step)
+                .contains("otadata was not switched"));
+        }
         assert!(Family::McuBoot
             .after_interruption(Step::Write)
             .contains("flashing again resumes it"));
