@@ -10,8 +10,8 @@ use yew::prelude::*;
 use crate::hooks::{use_device, use_progress};
 use crate::services::device::FlashView;
 
-/// The tab title for `view`.
-fn title(view: &FlashView, on_trial: bool) -> String {
+/// The tab title for `view`; `expected`: the version the image declares.
+fn title(view: &FlashView, on_trial: bool, expected: Option<&str>) -> String {
     let state = match view {
         FlashView::Idle => return "otadeck".into(),
         FlashView::Running {
@@ -22,6 +22,14 @@ fn title(view: &FlashView, on_trial: bool) -> String {
         }
         FlashView::Success(o) if !o.restarted => "↻ Restart pending".into(),
         FlashView::Success(_) if on_trial => "⚠ On trial".into(),
+        FlashView::Success(o)
+            if o.module
+                .as_ref()
+                .zip(expected)
+                .is_some_and(|(m, e)| m.firmware_version != e) =>
+        {
+            "⚠ Another version runs".into()
+        }
         FlashView::Success(_) => "✔ Verified".into(),
         FlashView::Failed(e) if e.kind == FlashErrorKind::Cancelled => "■ Cancelled".into(),
         FlashView::Failed(_) => "✖ Flash failed".into(),
@@ -35,7 +43,8 @@ pub fn SessionGuard() -> Html {
     let (device, s) = use_device();
     let progress = use_progress(&device);
     let on_trial = s.partitions.as_ref().is_some_and(|p| p.awaits_decision());
-    let text = title(&progress.get().view, on_trial);
+    let expected = s.image.as_ref().and_then(|i| i.version.clone());
+    let text = title(&progress.get().view, on_trial, expected.as_deref());
     use_effect_with(text, |text| {
         if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
             doc.set_title(text);

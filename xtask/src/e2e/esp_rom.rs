@@ -60,6 +60,13 @@ fn run(ctx: &Ctx) -> Result<()> {
     ctx.wait_text("#flash-state", "naming both versions", SHORT, |t| {
         t.contains("runs firmware 2.0.3") && t.contains("declares 2.1.0")
     })?;
+    let title = ctx.session.execute("return document.title;", vec![])?;
+    if !title
+        .as_str()
+        .is_some_and(|t| t.contains("Another version runs"))
+    {
+        return Err(format!("the tab title reads {title}"));
+    }
     ctx.wait_text("#log", "naming the restart", SHORT, |t| {
         t.contains("The chip runs its firmware now")
     })?;
