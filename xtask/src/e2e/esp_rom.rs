@@ -53,10 +53,7 @@ fn run(ctx: &Ctx) -> Result<()> {
     // card says is not the image's version.
     ctx.click("#nav-flash", SHORT)?;
     ctx.click("#flash-restart", SHORT)?;
-    ctx.wait_for("#flash-state data-state=other-version", SHORT, || {
-        let state = ctx.attr("#flash-state", "data-state")?;
-        Ok((state.as_deref() == Some("other-version")).then_some(()))
-    })?;
+    ctx.wait_flash_state("other-version", SHORT)?;
     ctx.wait_text("#flash-state", "naming both versions", SHORT, |t| {
         t.contains("runs firmware 2.0.3") && t.contains("declares 2.1.0")
     })?;

@@ -30,10 +30,7 @@ fn run(ctx: &Ctx) -> Result<()> {
     ctx.wait_flash_outcome("restart-pending", FLASH)?;
     ctx.screenshot("flash-restart-pending.png")?;
     ctx.click("#flash-restart", SHORT)?;
-    ctx.wait_for("#flash-state data-state=success", FLASH, || {
-        let state = ctx.attr("#flash-state", "data-state")?;
-        Ok((state.as_deref() == Some("success")).then_some(()))
-    })?;
+    ctx.wait_flash_state("success", FLASH)?;
     ctx.wait_text("#flash-state", "naming 2.1.0", SHORT, |t| {
         t.contains("now runs firmware 2.1.0")
     })?;

@@ -239,6 +239,15 @@ impl Ctx<'_> {
         })
     }
 
+    /// Waits until the result card is `state`, whatever it shows before (a restart started from
+    /// a restart-pending card, say).
+    pub fn wait_flash_state(&self, state: &str, timeout: Duration) -> Result<()> {
+        self.wait_for(&format!("#flash-state data-state={state}"), timeout, || {
+            let now = self.attr("#flash-state", "data-state")?;
+            Ok((now.as_deref() == Some(state)).then_some(()))
+        })
+    }
+
     /// Waits for the flash to end well in the result card `expected` (`success`, `trial`,
     /// `restart-pending`).
     pub fn wait_flash_outcome(&self, expected: &str, timeout: Duration) -> Result<()> {
