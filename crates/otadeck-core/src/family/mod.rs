@@ -14,6 +14,8 @@ use crate::driver::esp_rom::stub::Stub;
 use crate::driver::esp_rom::{self, EspRomConfig, EspRomSession, Region};
 use crate::driver::mcuboot_smp::{self, McuBootSmp, SmpConfig};
 use crate::driver::nodemcu::{self, NodeMcuConfig, NodeMcuSession};
+use crate::driver::pycom::files::FileUpdate;
+use crate::driver::pycom::files::PycomFiles;
 use crate::driver::pycom::PycomFirmware;
 use crate::driver::quecpython::download::{download, DownloadOptions};
 use crate::driver::quecpython::{FotaOptions, QuecPythonSession};
@@ -61,6 +63,8 @@ pub enum JobKind {
     SetBootSlot,
     /// Restart into the firmware that boots next (a chip left waiting in its loader).
     Restart,
+    /// Write and delete files on the module's file system, all or nothing.
+    Files,
 }
 
 /// How a family's driver finds the slot that an update goes to (or that a rollback returns to).
@@ -177,7 +181,7 @@ impl Family {
                 start_baud: None,
             },
             Family::Pycom => Capabilities {
-                jobs: &[J::Identify, J::Flash],
+                jobs: &[J::Identify, J::Flash, J::Files],
                 trial: false,
                 app_offset: None,
                 other_slot: OtherSlot::ModuleChooses,
@@ -206,7 +210,12 @@ impl Family {
                 // as ESP Web Tools and esptool examples use it.
                 app_offset: Some(0x10000),
                 other_slot: OtherSlot::FromOtadata,
-                formats: &[Format::EspApp, Format::EspPartitionTable, Format::Raw],
+                formats: &[
+                    Format::EspApp,
+                    Format::EspPartitionTable,
+                    Format::EspOtadata,
+                    Format::Raw,
+                ],
                 start_baud: Some(115_200),
             },
             Family::MicroPython => Capabilities {
@@ -281,6 +290,21 @@ pub enum Job {
     },
     /// Restart into the firmware that boots next.
     Restart,
+    /// Write several images at their flash addresses in one session (a whole install from an
+    /// ESP Web Tools manifest: bootloader, partition table, app…), each checked once written.
+    FlashParts {
+        /// The images and their addresses, in the order they are written.
+        parts: Vec<Region>,
+        /// How.
+        options: FlashOptions,
+    },
+    /// Write `files` and delete `delete` on the module's file system, all or nothing.
+    Files {
+        /// Files to write, each checked on the module against its SHA-1.
+        files: Vec<FileUpdate>,
+        /// Absolute paths to delete.
+        delete: Vec<String>,
+    },
 }
 
 impl Job {
@@ -295,6 +319,8 @@ impl Job {
             Job::ReadBack { .. } => JobKind::ReadBack,
             Job::SetBootSlot { .. } => JobKind::SetBootSlot,
             Job::Restart => JobKind::Restart,
+            Job::FlashParts { .. } => JobKind::Flash,
+            Job::Files { .. } => JobKind::Files,
         }
     }
 }
@@ -372,6 +398,7 @@ fn job_words(job: JobKind) -> &'static str {
         JobKind::Restart => {
             "be restarted from otadeck: power-cycle the module or press its reset button"
         }
+        JobKind::Files => "take file updates from otadeck",
     }
 }
 
@@ -401,8 +428,22 @@ pub fn open(
         return Err(OpenError::Unsupported(family, kind));
     }
     let mut notes = Vec::new();
-    if let Job::Flash { image, options: o } = &job {
-        notes = admit(family, image, o.offset, &options.policy)?.notes;
+    match &job {
+        Job::Flash { image, options: o } => {
+            notes = admit(family, image, o.offset, &options.policy)?.notes;
+        }
+        Job::FlashParts { parts, .. } => {
+            // The source places each part; raw data (a file system image, `boot_app0.bin`) is
+            // written on its word, and each part's MD5 is still checked once written.
+            let policy = Policy {
+                allow_raw: true,
+                ..options.policy.clone()
+            };
+            for p in parts {
+                notes.extend(admit(family, &p.data, Some(p.offset), &policy)?.notes);
+            }
+        }
+        _ => {}
     }
     let unsupported = || OpenError::Unsupported(family, kind);
     let flow = FlowConfig::default();
@@ -471,6 +512,7 @@ pub fn open(
         Family::Pycom => match job {
             Job::Identify => Box::new(PycomFirmware::start(now, None, flow)),
             Job::Flash { image, .. } => Box::new(PycomFirmware::start(now, Some(image), flow)),
+            Job::Files { files, delete } => Box::new(PycomFiles::start(now, files, delete, flow)),
             _ => return Err(unsupported()),
         },
         Family::EspRom => Box::new(open_esp_rom(job, options, now)?),
@@ -498,6 +540,15 @@ fn open_esp_rom(job: Job, options: OpenOptions, now: Duration) -> Result<EspRomS
                     offset,
                     data: image,
                 }],
+                compress: o.compress,
+            }
+        }
+        Job::FlashParts { parts, options: o } => {
+            restart = o.restart;
+            // A whole install replaces the layout and what runs: the technician chose it.
+            overwrite_running = true;
+            esp_rom::Job::Flash {
+                regions: parts,
                 compress: o.compress,
             }
         }

@@ -88,6 +88,10 @@ fn every_listed_job_opens_a_session() {
                 JobKind::ReadBack => Job::ReadBack { offset: 0, len: 16 },
                 JobKind::SetBootSlot => Job::SetBootSlot { slot: 1 },
                 JobKind::Restart => Job::Restart,
+                JobKind::Files => Job::Files {
+                    files: Vec::new(),
+                    delete: vec!["/flash/old.py".into()],
+                },
             };
             let options = OpenOptions {
                 partitions: Some(state.clone()),

@@ -413,20 +413,33 @@ pub fn build_app_image(
     desc: &AppDescriptorFields<'_>,
     segments: &[(u32, &[u8])],
 ) -> Vec<u8> {
+    build_image(chip_id, Some(desc), segments)
+}
+
+/// An ESP image of `segments` for the chip `chip_id`; with `desc`, an app whose first segment
+/// starts with that descriptor, without, a second-stage bootloader.
+pub fn build_image(
+    chip_id: u16,
+    desc: Option<&AppDescriptorFields<'_>>,
+    segments: &[(u32, &[u8])],
+) -> Vec<u8> {
     fn put_str(buf: &mut [u8], s: &str) {
         let n = s.len().min(buf.len() - 1);
         buf[..n].copy_from_slice(&s.as_bytes()[..n]);
     }
-    let mut d = [0u8; APP_DESC_LEN];
-    d[..4].copy_from_slice(&APP_DESC_MAGIC.to_le_bytes());
-    d[4..8].copy_from_slice(&desc.secure_version.to_le_bytes());
-    put_str(&mut d[16..48], desc.version);
-    put_str(&mut d[48..80], desc.project_name);
-    put_str(&mut d[80..96], desc.time);
-    put_str(&mut d[96..112], desc.date);
-    put_str(&mut d[112..144], desc.idf_version);
-    let elf = sha256(desc.version.as_bytes());
-    d[144..176].copy_from_slice(&elf);
+    let d = desc.map(|desc| {
+        let mut d = [0u8; APP_DESC_LEN];
+        d[..4].copy_from_slice(&APP_DESC_MAGIC.to_le_bytes());
+        d[4..8].copy_from_slice(&desc.secure_version.to_le_bytes());
+        put_str(&mut d[16..48], desc.version);
+        put_str(&mut d[48..80], desc.project_name);
+        put_str(&mut d[80..96], desc.time);
+        put_str(&mut d[96..112], desc.date);
+        put_str(&mut d[112..144], desc.idf_version);
+        let elf = sha256(desc.version.as_bytes());
+        d[144..176].copy_from_slice(&elf);
+        d
+    });
 
     let mut out = vec![0u8; HEADER_LEN];
     out[0] = IMAGE_MAGIC;
@@ -440,8 +453,8 @@ pub fn build_app_image(
     let mut checksum: u8 = 0xEF;
     for (i, (addr, body)) in segments.iter().enumerate() {
         let mut data = Vec::with_capacity(body.len() + APP_DESC_LEN);
-        if i == 0 {
-            data.extend_from_slice(&d);
+        if let (0, Some(d)) = (i, &d) {
+            data.extend_from_slice(d);
         }
         data.extend_from_slice(body);
         while data.len() % 4 != 0 {

@@ -118,6 +118,13 @@ impl EspRomSession {
             );
             self.log(LogLevel::Info, msg);
         }
+        // A whole install that writes a new partition table is checked against that table.
+        let written = self
+            .regions
+            .iter()
+            .find(|r| r.offset == TABLE_OFFSET)
+            .and_then(|r| esp_partition::parse(&r.data).ok());
+        let table = written.unwrap_or(table);
         for i in 0..self.regions.len() {
             if let Err(kind) = self.check_region(&table, &state.next_boot, i) {
                 self.fail(Step::Prepare, kind);
