@@ -132,6 +132,12 @@ pub enum SimCommand {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Write the demo's update sources (an ESP Web Tools manifest of a whole ESP32 install and
+    /// its bootloader, partition table and app) into a directory, as `static/demo/` holds them.
+    Sources {
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 /// Run an `otadeck sim` command.
@@ -161,6 +167,17 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
                 output.display(),
                 img.len()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        SimCommand::Sources { out } => {
+            std::fs::create_dir_all(&out)
+                .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+            for (name, data) in otadeck_sim::sources::demo_files() {
+                let path = out.join(&name);
+                std::fs::write(&path, &data)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                println!("{}: {} bytes", path.display(), data.len());
+            }
             Ok(ExitCode::SUCCESS)
         }
         SimCommand::Quecpython(q) => {

@@ -24,6 +24,7 @@ pub mod partition_state;
 pub mod progress;
 pub mod pump;
 pub mod session;
+pub mod source;
 pub mod version;
 
 pub use session::{FlashError, FlashOutcome, Machine, SessionEvent, Step};

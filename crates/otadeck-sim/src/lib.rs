@@ -19,3 +19,4 @@ pub mod nodemcu;
 pub mod pycom;
 pub mod quecpython;
 pub mod quecpython_download;
+pub mod sources;

@@ -39,6 +39,7 @@ mod real_pycom_files;
 mod repl_waits;
 mod slip_props;
 mod smp_frame_props;
+mod source_install;
 mod support;
 mod version_props;
 mod version_table;
