@@ -31,52 +31,147 @@ pub struct Fetched {
 
 /// GET `source`, following checked redirects, within `limits`.
 pub fn get(source: &str, limits: Limits) -> Result<Fetched, String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let mut body = Vec::new();
+    let url = stream(source, limits, &[], |_, chunk| {
+        if body.len() + chunk.len() > MAX_IMAGE_BYTES {
+            return Err(format!(
+                "{source} sends more than 64 MiB: it is not a firmware image or manifest"
+            ));
+        }
+        body.extend_from_slice(chunk);
+        Ok(())
+    })?
+    .url;
+    Ok(Fetched { body, url })
+}
+
+/// What answered a streamed GET.
+pub struct Answer {
+    /// The URL that answered (after redirects).
+    pub url: String,
+}
+
+fn agent(limits: Limits) -> ureq::Agent {
+    ureq::Agent::config_builder()
         .max_redirects(0)
         .http_status_as_error(false)
         .timeout_connect(Some(CONNECT_TIMEOUT.min(limits.deadline)))
         .timeout_global(Some(limits.deadline))
         .build()
-        .into();
-    let mut url = safety::parse_url(source, None).map_err(|e| format!("{source}: {e}"))?;
+        .into()
+}
+
+/// GET `source` with `headers`, following checked redirects, and hand the body to `sink` chunk
+/// by chunk (with the answer's `Content-Length` first seen through [`Answer`]).
+pub fn stream(
+    source: &str,
+    limits: Limits,
+    headers: &[(&str, &str)],
+    sink: impl FnMut(Option<u64>, &[u8]) -> Result<(), String>,
+) -> Result<Answer, String> {
+    stream_status(source, limits, headers, sink).map_err(|(_, e)| e)
+}
+
+/// GET a file that may not exist (a detached signature): `None` when the server answers 404.
+pub fn get_optional(source: &str, limits: Limits) -> Result<Option<Vec<u8>>, String> {
+    let mut body = Vec::new();
+    let got = stream_status(source, limits, &[], |_, chunk| {
+        if body.len() + chunk.len() > 64 * 1024 {
+            return Err(format!("{source} is larger than 64 KiB: not a signature"));
+        }
+        body.extend_from_slice(chunk);
+        Ok(())
+    });
+    match got {
+        Ok(_) => Ok(Some(body)),
+        Err((Some(404), _)) => Ok(None),
+        Err((_, e)) => Err(e),
+    }
+}
+
+/// [`stream`], with the HTTP status of a refusal kept apart.
+fn stream_status(
+    source: &str,
+    limits: Limits,
+    headers: &[(&str, &str)],
+    mut sink: impl FnMut(Option<u64>, &[u8]) -> Result<(), String>,
+) -> Result<Answer, (Option<u16>, String)> {
+    let agent = agent(limits);
+    let mut url = safety::parse_url(source, None).map_err(|e| (None, format!("{source}: {e}")))?;
     for _ in 0..=MAX_REDIRECTS {
-        let response = agent
-            .get(url.as_str())
+        let mut request = agent.get(url.as_str());
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request
             .call()
-            .map_err(|e| describe(source, &e, limits))?;
+            .map_err(|e| (None, describe(source, &e, limits)))?;
         let status = response.status().as_u16();
         if (300..400).contains(&status) {
             let location = response
                 .headers()
                 .get("location")
                 .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| format!("{url} answered {status} without a Location"))?;
-            url = redirect_target(&url, location)?;
+                .ok_or_else(|| (None, format!("{url} answered {status} without a Location")))?;
+            url = redirect_target(&url, location).map_err(|e| (None, e))?;
             continue;
         }
         if status >= 400 {
-            return Err(format!("{url} answered HTTP {status}"));
+            let message = format!("{url} answered HTTP {status}{}", status_hint(status));
+            return Err((Some(status), message));
         }
-        let mut body = Vec::new();
-        response
-            .into_body()
-            .into_reader()
-            .take(MAX_IMAGE_BYTES as u64 + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| format!("cannot read {url}: {e}"))?;
-        if body.len() > MAX_IMAGE_BYTES {
-            return Err(format!(
-                "{url} sends more than 64 MiB: it is not a firmware image or manifest"
-            ));
+        let length = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()?.trim().parse().ok());
+        let mut reader = response.into_body().into_reader();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| (None, format!("the download of {url} broke off: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            sink(length, &buf[..n]).map_err(|e| (None, e))?;
         }
-        return Ok(Fetched {
-            body,
+        return Ok(Answer {
             url: url.to_string(),
         });
     }
-    Err(format!(
-        "{source} redirects more than {MAX_REDIRECTS} times"
+    Err((
+        None,
+        format!("{source} redirects more than {MAX_REDIRECTS} times"),
     ))
+}
+
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => ": the server refuses this request (check the token or the link's expiry)",
+        404 => " (HTTP 404: no such file on the server)",
+        410 => ": gone (the server closed this action)",
+        _ => "",
+    }
+}
+
+/// POST `body` as JSON to `target` with `headers`; the HTTP status, or an error in words.
+pub fn post_json(
+    target: &str,
+    limits: Limits,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<u16, String> {
+    let url = safety::parse_url(target, None).map_err(|e| format!("{target}: {e}"))?;
+    let mut request = agent(limits)
+        .post(url.as_str())
+        .header("Content-Type", "application/json");
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = request
+        .send(body)
+        .map_err(|e| describe(target, &e, limits))?;
+    Ok(response.status().as_u16())
 }
 
 /// Where a redirect from `from` to `location` leads, when the same rules allow it.

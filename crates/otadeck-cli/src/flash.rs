@@ -56,10 +56,55 @@ pub struct Target<'a> {
     pub options: OpenOptions,
 }
 
-impl Target<'_> {
+impl<'a> Target<'a> {
+    /// A target on `port`; without `family`, [`Target::identify`] finds out what answers.
+    pub fn new(port: &'a str, family: Option<Family>, baud: u32, before: Before) -> Self {
+        Target {
+            port,
+            family: family.unwrap_or(Family::MicroPython),
+            baud,
+            options: OpenOptions {
+                reset: before.kind(),
+                ..OpenOptions::default()
+            },
+        }
+    }
+
+    /// What the module is, what it runs and its slots; finds the family first when none was
+    /// named. The slots are kept for the jobs that follow.
+    pub fn identify(&mut self, start: Instant) -> Result<crate::install::Identified, String> {
+        if self.family == Family::MicroPython {
+            let mut machine = family::detect(start.elapsed());
+            let ran = port::run(&mut *machine, self.port, self.baud, start)?;
+            let found = match ran.result {
+                Ok(o) => o.module.or(ran.module),
+                Err(e) => return Err(e.to_string()),
+            };
+            match found {
+                Some(m) if m.family != Family::MicroPython => self.family = m.family,
+                Some(m) => {
+                    return Err(format!(
+                        "the module answers as {} {}, which otadeck has no update driver for",
+                        m.model, m.runtime
+                    ))
+                }
+                None => return Err("nothing on the port said what it is".into()),
+            }
+        }
+        let ran = self.run(Job::Identify, start)?;
+        let reported = ran.module;
+        let module = match ran.result {
+            Ok(o) => o.module.or(reported),
+            Err(e) => return Err(e.to_string()),
+        }
+        .ok_or("the module did not say what it is")?;
+        self.options.partitions = ran.slots.clone();
+        Ok((module, ran.slots))
+    }
+
     /// Open the session for `job` and run it over the port. The port opens at the rate the
     /// family's loader starts at, when it has one, and the session switches to `baud`.
-    fn run(&self, job: Job, start: Instant) -> Result<Ran, String> {
+    pub fn run(&self, job: Job, start: Instant) -> Result<Ran, String> {
         let (open_at, switch_to) = self.family.line_rates(self.baud);
         let mut options = self.options.clone();
         options.baud = switch_to;

@@ -4,6 +4,7 @@
 mod fetch;
 mod flash;
 mod inspect;
+mod install;
 mod interrupt;
 mod port;
 mod sim;
@@ -106,6 +107,11 @@ enum Command {
         #[arg(long, default_value_t = 120, value_name = "SECONDS")]
         timeout: u64,
     },
+    /// Install from a source: an ESP Web Tools or Pycom manifest, an AWS IoT job document or a
+    /// hawkBit deployment, fetched and checked (hashes, signature, version) before anything is
+    /// written, then reported back. Exit status 0: the module runs what the source offers; 1: the
+    /// source or an image was refused, or the install failed; 2: usage error.
+    Install(install::InstallArgs),
     /// Serve a simulated module, or write a demo image.
     Sim {
         #[command(subcommand)]
@@ -334,12 +340,13 @@ fn main() -> ExitCode {
             inspect::inspect(&source, json, key.as_deref(), limits)
         }
         Command::Sim { what } => sim::run(what),
+        Command::Install(args) => install::run(args),
     };
     match result {
         Ok(code) => code,
         Err(message) => {
             eprintln!("otadeck: {message}");
-            ExitCode::from(2)
+            install::exit_of(&message)
         }
     }
 }

@@ -7,6 +7,8 @@ pub mod esp32_mp;
 pub mod esp_ota;
 pub mod esp_rom;
 pub mod firmware;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod fixture_server;
 pub mod flash;
 pub mod fota_package;
 pub mod harness;

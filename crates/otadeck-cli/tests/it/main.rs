@@ -5,6 +5,7 @@ mod common;
 mod esp_rom;
 mod esptool;
 mod inspect;
+mod install;
 mod peers;
 mod pty;
 mod quecpython_download;

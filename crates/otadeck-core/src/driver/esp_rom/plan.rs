@@ -213,6 +213,53 @@ impl EspRomSession {
         self.plan_set_boot(slot);
     }
 
+    /// Every region written and its MD5 matched: take the layout they wrote as read (a new
+    /// partition table, otadata sectors, the head of each app slot a region starts), so the
+    /// state reported at the end says what the chip boots now.
+    pub(super) fn note_written_regions(&mut self) {
+        let regions = std::mem::take(&mut self.regions);
+        if let Some(table) = regions
+            .iter()
+            .find(|r| r.offset == TABLE_OFFSET)
+            .and_then(|r| esp_partition::parse(&r.data).ok())
+        {
+            self.table = Some(table);
+        }
+        let Some(table) = self.table.clone() else {
+            self.regions = regions;
+            return;
+        };
+        if let Some(od) = table.otadata() {
+            for r in &regions {
+                for (i, entry) in self.entries.iter_mut().enumerate() {
+                    let at = od.offset as usize + i * SECTOR_LEN;
+                    let start = r.offset as usize;
+                    if (start..start + r.data.len()).contains(&at) {
+                        let from = at - start;
+                        *entry = r.data[from..(from + 32).min(r.data.len())].to_vec();
+                    }
+                }
+            }
+        }
+        for p in table.partitions.iter().filter(|p| p.kind == 0) {
+            let (p_start, p_end) = (u64::from(p.offset), u64::from(p.offset) + u64::from(p.size));
+            let touched = regions.iter().any(|r| {
+                let start = u64::from(r.offset);
+                start < p_end && start + r.data.len() as u64 > p_start
+            });
+            if !touched {
+                continue;
+            }
+            self.heads.retain(|(l, _)| *l != p.label);
+            self.problems.retain(|(l, _)| *l != p.label);
+            if let Some(r) = regions.iter().find(|r| r.offset == p.offset) {
+                let head = r.data[..r.data.len().min(HEAD_LEN)].to_vec();
+                self.heads.push((p.label.clone(), head));
+            }
+        }
+        self.regions = regions;
+    }
+
     /// After the otadata sector was written and its MD5 matched: take its entry as read.
     pub(super) fn note_written_otadata(&mut self) {
         let r = &self.regions[self.region - 1];

@@ -585,6 +585,10 @@ impl EspRomSession {
                 } else if self.switching {
                     let at = self.otadata_offset();
                     self.start_read(ReadWhat::OtadataAfter(0), at, 32);
+                } else if matches!(self.cfg.job, Job::Flash { .. }) && self.planned {
+                    // Reports the layout as written, then ends the flash.
+                    self.note_written_regions();
+                    self.report_state();
                 } else {
                     self.end();
                 }
