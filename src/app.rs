@@ -15,6 +15,9 @@ use crate::services::devices::Devices;
 pub enum Route {
     #[at("/")]
     Flash,
+    /// The Flash page with a source loaded: `#/install?manifest=<url>`.
+    #[at("/install")]
+    Install,
     #[at("/device")]
     Device,
     #[at("/campaigns")]
@@ -30,6 +33,7 @@ pub enum Route {
 fn switch(route: Route) -> Html {
     let (title, page) = match route {
         Route::Flash | Route::NotFound => ("Flash a module", html! { <FlashPage /> }),
+        Route::Install => ("Install on a module", html! { <InstallPage /> }),
         Route::Device => ("Device", html! { <DevicePage /> }),
         Route::Campaigns => ("Campaigns", html! { <CampaignsPage /> }),
         Route::Log => ("Session log", html! { <LogPage /> }),
@@ -40,6 +44,19 @@ fn switch(route: Route) -> Html {
             {page}
         </>
     }
+}
+
+/// The Flash page with the source the link's `manifest` parameter names.
+#[component]
+fn InstallPage() -> Html {
+    let location = use_location();
+    let query = location
+        .map(|l| l.query_str().to_string())
+        .unwrap_or_default();
+    let manifest = url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+        .find(|(k, _)| k == "manifest")
+        .map(|(_, v)| AttrValue::from(v.into_owned()));
+    html! { <FlashPage {manifest} /> }
 }
 
 /// The root component.

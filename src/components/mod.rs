@@ -9,3 +9,4 @@ pub mod recovery_banner;
 pub mod session_guard;
 pub mod signing_key;
 pub mod support_banner;
+pub mod trusted_keys;

@@ -257,12 +257,19 @@ impl DeviceSession {
     }
 
     /// Run an update `job` on the connected module, identifying it first when needed.
-    /// `said`: the log's first line, and the image in a few words for the kept record.
-    async fn start_update(&self, job: Job, total: u64, said: (String, String), policy: Policy) {
+    /// `said`: the log's first line, and the image in a few words for the kept record. True
+    /// when the job ended well.
+    pub(super) async fn start_update(
+        &self,
+        job: Job,
+        total: u64,
+        said: (String, String),
+        policy: Policy,
+    ) -> bool {
         let (intro, what) = said;
         let Some(conn) = self.connection() else {
             self.log(LogLevel::Warn, "Connect a module before flashing");
-            return;
+            return false;
         };
         self.set_busy(true);
         if self.family.get().is_none() {
@@ -274,7 +281,7 @@ impl DeviceSession {
                 LogLevel::Error,
                 "The module did not say what it is, so it cannot be flashed: check the log",
             );
-            return;
+            return false;
         };
         // A driver that writes flash by address leaves the chip in its loader, so that the
         // slots can be read back over it right after.
@@ -284,22 +291,28 @@ impl DeviceSession {
                 options.restart = false;
                 Job::Flash { image, options }
             }
+            Job::FlashParts { parts, mut options } => {
+                options.restart = false;
+                Job::FlashParts { parts, options }
+            }
             job => job,
         };
         let Some(mut machine) = self.machine_with(family, job, policy) else {
             self.set_busy(false);
-            return;
+            return false;
         };
         self.flash_started(total, family, &what);
         self.log(LogLevel::Info, intro);
         let result = self.run_session(&mut *machine, &conn).await;
+        let ok = matches!(result, Some(Ok(_)));
         // Such a driver does not read the slots back: read them again for the Device page.
-        if writes_by_address && matches!(result, Some(Ok(_))) {
+        if writes_by_address && ok {
             if let Some(mut read) = self.machine(family, Job::Identify) {
                 self.run_session(&mut *read, &conn).await;
             }
         }
         self.set_busy(false);
+        ok
     }
 
     /// Accept the firmware the module runs on trial.

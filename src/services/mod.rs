@@ -3,7 +3,10 @@
 
 pub mod device;
 pub mod devices;
+pub mod fetcher;
+pub mod install;
 pub mod jobs;
 pub mod keep;
 pub mod log;
+pub mod source;
 pub mod store;

@@ -101,7 +101,12 @@ pub fn run(opts: &Opts) -> Result<()> {
             "--no-fail-fast",
         ])
         .env("CHROMEDRIVER", CHROMEDRIVER);
-        parts.push(("browser", cargo_part(&mut cmd)));
+        // The source suites fetch from a fixture server, as a browser fetches from a real one.
+        let part = match Fixtures::start() {
+            Ok(_fixtures) => cargo_part(&mut cmd),
+            Err(e) => failed_step(&e),
+        };
+        parts.push(("browser", part));
     }
     if opts.e2e && tools_ok {
         parts.push(("e2e", e2e_part(&opts.scenarios)));
@@ -137,6 +142,56 @@ fn failed_step(note: &str) -> Part {
         passed: 0,
         failed: 1,
         note: note.to_string(),
+    }
+}
+
+/// Where the browser suites find the fixture server (`tests/web_source.rs` names it too).
+pub const FIXTURES_ADDR: &str = "127.0.0.1:18765";
+
+/// `otadeck sim fixtures` serving the test sources, stopped when dropped.
+struct Fixtures(std::process::Child);
+
+impl Fixtures {
+    fn start() -> Result<Fixtures> {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new("cargo")
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "otadeck-cli",
+                "--",
+                "sim",
+                "fixtures",
+                "--http",
+            ])
+            .arg(FIXTURES_ADDR)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start the fixture server: {e}"))?;
+        let mut line = String::new();
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|e| format!("the fixture server said nothing: {e}"))?;
+        if !line.starts_with("http: ") {
+            let _ = child.kill();
+            return Err(format!(
+                "the fixture server did not start on {FIXTURES_ADDR} (is the port taken?)"
+            ));
+        }
+        println!(
+            "    fixtures on {}",
+            line.trim().trim_start_matches("http: ")
+        );
+        Ok(Fixtures(child))
+    }
+}
+
+impl Drop for Fixtures {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -132,6 +132,12 @@ pub enum SimCommand {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Serve the test sources (one case per path under /fx/: signed, unsigned, expired, a wrong
+    /// hash, a body cut short, no CORS…) over HTTP; first line printed: `http: http://<addr>`.
+    Fixtures {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        http: String,
+    },
     /// Write the demo's update sources (an ESP Web Tools manifest of a whole ESP32 install and
     /// its bootloader, partition table and app) into a directory, as `static/demo/` holds them.
     Sources {
@@ -168,6 +174,17 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
                 img.len()
             );
             Ok(ExitCode::SUCCESS)
+        }
+        SimCommand::Fixtures { http } => {
+            let server = otadeck_sim::fixture_server::FixtureServer::start(&http)
+                .map_err(|e| format!("cannot listen on {http}: {e}"))?;
+            otadeck_sim::sources::serve_fixtures(&server);
+            println!("http: http://{}", server.addr);
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            loop {
+                std::thread::park();
+            }
         }
         SimCommand::Sources { out } => {
             std::fs::create_dir_all(&out)

@@ -66,6 +66,142 @@ pub fn demo_files() -> Vec<(String, Vec<u8>)> {
     ]
 }
 
+/// The seed of the key that signs the fixtures' signed sources (its public half is
+/// [`fixture_public_key`]).
+const FIXTURE_KEY_SEED: [u8; 32] = [7; 32];
+
+/// The public key, as hex, that verifies the fixtures under `/fx/signed/`.
+pub fn fixture_public_key() -> String {
+    let key = ed25519_dalek::SigningKey::from_bytes(&FIXTURE_KEY_SEED);
+    key.verifying_key()
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn sign(seed: [u8; 32], data: &[u8]) -> Vec<u8> {
+    use ed25519_dalek::Signer;
+    ed25519_dalek::SigningKey::from_bytes(&seed)
+        .sign(data)
+        .to_bytes()
+        .to_vec()
+}
+
+/// The test sources a [`crate::fixture_server::FixtureServer`] serves under `/fx/`, one case per
+/// path, each as a real server might serve it (see the table in the body).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn serve_fixtures(server: &crate::fixture_server::FixtureServer) {
+    use crate::fixture_server::Reply;
+    let manifest = esp_web_tools_manifest(SAMPLE_VERSION, &format!("app-{SAMPLE_VERSION}.bin"));
+    for (name, data) in demo_files() {
+        if name != ESP_WEB_TOOLS_MANIFEST {
+            for dir in ["ok", "nocors", "signed", "badsig", "expired", "downgrade"] {
+                server.route(&format!("/fx/{dir}/{name}"), Reply::ok(data.clone()));
+            }
+        }
+    }
+    let with = |key: &str, value: serde_json::Value| {
+        let mut m: serde_json::Value = serde_json::from_str(&manifest).expect("JSON");
+        m[key] = value;
+        serde_json::to_vec_pretty(&m).expect("JSON")
+    };
+    // | path | case |
+    // | ok/ | an unsigned manifest, CORS on |
+    server.route("/fx/ok/m.json", Reply::json(manifest.clone()));
+    // | nocors/ | the same without Access-Control-Allow-Origin (a browser may not read it) |
+    server.route("/fx/nocors/m.json", Reply::json(manifest.clone()).no_cors());
+    // | signed/ | a detached signature by the fixture key |
+    server.route("/fx/signed/m.json", Reply::json(manifest.clone()));
+    server.route(
+        "/fx/signed/m.json.sig",
+        Reply::ok(sign(FIXTURE_KEY_SEED, manifest.as_bytes())),
+    );
+    // | badsig/ | a detached signature by another key |
+    server.route("/fx/badsig/m.json", Reply::json(manifest.clone()));
+    server.route(
+        "/fx/badsig/m.json.sig",
+        Reply::ok(sign([8; 32], manifest.as_bytes())),
+    );
+    // | expired/ | signed, but its `expires` is past |
+    let expired = with("expires", serde_json::json!("2020-01-01T00:00:00Z"));
+    server.route("/fx/expired/m.json", Reply::json(expired.clone()));
+    server.route(
+        "/fx/expired/m.json.sig",
+        Reply::ok(sign(FIXTURE_KEY_SEED, &expired)),
+    );
+    // | downgrade/ | signed, version 1.0.0 (older than the demo's 2.0.3) |
+    let older = with("version", serde_json::json!("1.0.0"));
+    server.route("/fx/downgrade/m.json", Reply::json(older.clone()));
+    server.route(
+        "/fx/downgrade/m.json.sig",
+        Reply::ok(sign(FIXTURE_KEY_SEED, &older)),
+    );
+    // | jobs/ | AWS IoT job documents for one app image: right, wrong MD5, cut short, oversized |
+    let app = crate::firmware::demo_image(SAMPLE_VERSION, 40 * 1024);
+    let md5: String = {
+        use md5::{Digest, Md5};
+        Md5::digest(&app)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let job = |md5: &str, size: usize, path: &str| {
+        let doc = serde_json::json!({"execution": {"jobId": "fx", "jobDocument": {
+            "bc_idx": 0, "bc_crc": md5, "bc_size": size, "bc_url": server.url(path)}}});
+        serde_json::to_vec(&doc).expect("JSON")
+    };
+    server.route("/fx/files/app.bin", Reply::ok(app.clone()));
+    server.route(
+        "/fx/files/cut.bin",
+        Reply {
+            cut_at: Some(app.len() / 2),
+            ..Reply::ok(app.clone())
+        },
+    );
+    server.route(
+        "/fx/jobs/ok.json",
+        Reply::json(job(&md5, app.len(), "/fx/files/app.bin")),
+    );
+    server.route(
+        "/fx/jobs/wrong-hash.json",
+        Reply::json(job(&"0".repeat(32), app.len(), "/fx/files/app.bin")),
+    );
+    server.route(
+        "/fx/jobs/truncated.json",
+        Reply::json(job(&md5, app.len(), "/fx/files/cut.bin")),
+    );
+    server.route(
+        "/fx/jobs/oversized.json",
+        Reply::json(job(&md5, 1000, "/fx/files/app.bin")),
+    );
+    // | files/redirect.bin | a redirect to a plain-http host that is not this machine |
+    server.route(
+        "/fx/files/redirect.bin",
+        Reply {
+            status: 302,
+            location: Some(format!(
+                "http://localhost.:{}/fx/files/app.bin",
+                server.addr.rsplit(':').next().unwrap_or("80")
+            )),
+            ..Reply::ok(Vec::new())
+        },
+    );
+    server.route(
+        "/fx/jobs/redirect.json",
+        Reply::json(job(&md5, app.len(), "/fx/files/redirect.bin")),
+    );
+    // | broken.json | the server fails (HTTP 500) |
+    server.route(
+        "/fx/broken.json",
+        Reply {
+            status: 500,
+            ..Reply::json(b"{}".to_vec())
+        },
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 mod connect_card;
 mod flash_card;
 mod image_card;
+mod source_card;
 
 use yew::prelude::*;
 
@@ -11,6 +12,7 @@ use crate::components::log_view::LogView;
 use connect_card::ConnectCard;
 use flash_card::FlashCard;
 use image_card::ImageCard;
+use source_card::SourceCard;
 
 /// A package the module downloads itself, as typed so far.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -23,14 +25,23 @@ pub struct DownloadForm {
     pub url2: String,
 }
 
+/// Properties of [`FlashPage`].
+#[derive(Properties, PartialEq, Default)]
+pub struct FlashPageProps {
+    /// A source to load at once (`#/install?manifest=<url>`).
+    #[prop_or_default]
+    pub manifest: Option<AttrValue>,
+}
+
 /// The Flash page.
 #[component]
-pub fn FlashPage() -> Html {
+pub fn FlashPage(props: &FlashPageProps) -> Html {
     let download = use_state(DownloadForm::default);
     html! {
         <div class="page page-split">
             <div class="col">
                 <ConnectCard />
+                <SourceCard initial_url={props.manifest.clone()} />
                 <ImageCard download={download.clone()} />
             </div>
             <div class="col">

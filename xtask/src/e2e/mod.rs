@@ -5,6 +5,7 @@ mod admission;
 mod cable_pulled;
 mod esp_rom;
 mod flash_demo;
+mod install_source;
 mod layout;
 mod quecpython_download;
 mod reload;
@@ -30,6 +31,7 @@ pub const SCENARIOS: &[Scenario] = &[
     trial::MCUBOOT,
     quecpython_download::SCENARIO,
     esp_rom::SCENARIO,
+    install_source::SCENARIO,
     admission::SCENARIO,
     layout::SCENARIO,
     reload::SCENARIO,

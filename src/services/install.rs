@@ -1,0 +1,229 @@
+//! Installing from a source on the connected module: what the source offers this module, the
+//! downloads fetched through their checks, the images cross-checked, then each job run as a
+//! flash is, with the signature state and any downgrade reason kept in the log and the record.
+
+use otadeck_core::admission::Policy;
+use otadeck_core::family::Job;
+use otadeck_core::session::LogLevel;
+use otadeck_core::source::install::{prepare, PrepareError};
+use otadeck_core::source::report::{self, Ended};
+use otadeck_core::source::{offer, ModuleFacts, Offer, Proposal, Reporting};
+
+use super::device::DeviceSession;
+use super::source::{self, Fetching, LoadedSource};
+
+/// Documents followed from one source at the most.
+const MAX_HOPS: usize = 3;
+
+/// What a loaded source proposes for a module, after following what it points to (a hawkBit
+/// base resource to its deployment, a Pycom server asked with the module's version).
+pub async fn resolve(
+    mut loaded: LoadedSource,
+    facts: &ModuleFacts,
+) -> Result<(LoadedSource, Proposal), String> {
+    for _ in 0..MAX_HOPS {
+        match offer(&loaded.loaded, facts).map_err(|e| e.why)? {
+            Proposal::Fetch { url, .. } => {
+                let (bytes, final_url, sig) = source::fetch_document(&url).await?;
+                let signature = loaded.signature.clone();
+                let mut next =
+                    source::check(&bytes, Some(&final_url), sig.as_deref(), final_url.clone())?;
+                // The first document's signature speaks for the source the technician chose.
+                next.signature = signature;
+                loaded = next;
+            }
+            p => return Ok((loaded, p)),
+        }
+    }
+    Err("the source leads to more documents than otadeck follows".into())
+}
+
+/// How an install ended, for the card.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Installed {
+    /// Every job ended well.
+    Done {
+        /// The AWS IoT job execution updates to upload, when the source is an AWS job.
+        aws_report: Option<String>,
+    },
+    /// Refused before the module was written, or a job failed.
+    Failed {
+        /// Why, in words.
+        why: String,
+        /// It is an older version (or a lower anti-rollback counter): it runs with a reason.
+        needs_reason: bool,
+        /// The AWS IoT job execution updates to upload, when the source is an AWS job.
+        aws_report: Option<String>,
+    },
+}
+
+impl DeviceSession {
+    /// What is known of the connected module, for the source's offer.
+    pub fn facts(&self) -> ModuleFacts {
+        let view = self.view.get();
+        match &view.module {
+            Some(m) => ModuleFacts::from_module(m, view.partitions.as_ref()),
+            None => ModuleFacts::default(),
+        }
+    }
+
+    /// Download `offer`'s items, check them and install them; `reason` allows an older version.
+    pub async fn install(
+        &self,
+        loaded: &LoadedSource,
+        offer: &Offer,
+        reason: Option<String>,
+        mut progress: impl FnMut(usize, Fetching),
+    ) -> Installed {
+        let mut aws = Vec::new();
+        let aws_job = match &offer.reporting {
+            Reporting::AwsJob { job_id } => Some(job_id.clone()),
+            _ => None,
+        };
+        let finish = |aws: &mut Vec<_>, ended: Ended| {
+            aws_job.as_ref().map(|id| {
+                aws.push(report::aws_final(&ended));
+                report::aws_file(id.as_deref(), aws)
+            })
+        };
+        self.log(
+            LogLevel::Info,
+            format!("Installing {} from {}", offer.title, loaded.origin),
+        );
+        let level = if loaded.signature.needs_consent() {
+            LogLevel::Warn
+        } else {
+            LogLevel::Info
+        };
+        self.log(level, format!("Source {}", loaded.signature.describe()));
+        aws.push(report::aws_in_progress("download"));
+        let mut images = Vec::new();
+        for (i, item) in offer.items.iter().enumerate() {
+            match source::download(item, |f| progress(i, f)).await {
+                Ok(data) => {
+                    self.log(
+                        LogLevel::Info,
+                        format!(
+                            "Fetched {} ({} bytes), every published hash matched",
+                            item.label,
+                            data.len()
+                        ),
+                    );
+                    images.push(data);
+                }
+                Err(why) => {
+                    let report = finish(
+                        &mut aws,
+                        Ended::Refused {
+                            reason: why.clone(),
+                        },
+                    );
+                    return self.refused(why, report);
+                }
+            }
+        }
+        let facts = self.facts();
+        let install = match prepare(offer, images, &facts, reason.as_deref()) {
+            Ok(i) => i,
+            Err(e) => {
+                let why = e.to_string();
+                let report = finish(
+                    &mut aws,
+                    Ended::Refused {
+                        reason: why.clone(),
+                    },
+                );
+                self.log(LogLevel::Error, format!("Refused: {why}"));
+                return Installed::Failed {
+                    why,
+                    needs_reason: matches!(e, PrepareError::Downgrade { .. }),
+                    aws_report: report,
+                };
+            }
+        };
+        for line in &install.checks {
+            self.log(LogLevel::Info, format!("Checked: {line}"));
+        }
+        if let Some(reason) = &install.downgrade_reason {
+            self.log(
+                LogLevel::Warn,
+                format!("Installing an older version; reason given: {reason}"),
+            );
+        }
+        aws.push(report::aws_in_progress("flash"));
+        let version = offer.version.clone().unwrap_or_default();
+        let what = format!(
+            "{}{} ({})",
+            offer.title,
+            if version.is_empty() {
+                String::new()
+            } else {
+                format!(" {version}")
+            },
+            loaded.signature.badge()
+        );
+        for job in install.jobs {
+            let total = job_bytes(&job);
+            let intro = format!("Writing {} ({total} bytes)", job_words(&job));
+            if !self
+                .start_update(job, total, (intro, what.clone()), Policy::default())
+                .await
+            {
+                let why = "the install stopped: see the result card".to_string();
+                let report = finish(
+                    &mut aws,
+                    Ended::Failed {
+                        reason: why.clone(),
+                    },
+                );
+                return Installed::Failed {
+                    why,
+                    needs_reason: false,
+                    aws_report: report,
+                };
+            }
+        }
+        let running = self
+            .view
+            .get()
+            .module
+            .as_ref()
+            .map(|m| m.firmware_version.clone())
+            .filter(|v| !v.is_empty())
+            .unwrap_or(version);
+        Installed::Done {
+            aws_report: finish(&mut aws, Ended::Succeeded { version: running }),
+        }
+    }
+
+    fn refused(&self, why: String, aws_report: Option<String>) -> Installed {
+        self.log(LogLevel::Error, format!("Refused: {why}"));
+        Installed::Failed {
+            why,
+            needs_reason: false,
+            aws_report,
+        }
+    }
+}
+
+fn job_bytes(job: &Job) -> u64 {
+    match job {
+        Job::Flash { image, .. } => image.len() as u64,
+        Job::FlashParts { parts, .. } => parts.iter().map(|p| p.data.len() as u64).sum(),
+        Job::Files { files, .. } => files.iter().map(|f| f.data.len() as u64).sum(),
+        _ => 0,
+    }
+}
+
+fn job_words(job: &Job) -> String {
+    match job {
+        Job::FlashParts { parts, .. } => {
+            let at: Vec<String> = parts.iter().map(|p| format!("{:#x}", p.offset)).collect();
+            format!("{} regions at {}", parts.len(), at.join(", "))
+        }
+        Job::Files { files, delete } => {
+            format!("{} files, {} deletions", files.len(), delete.len())
+        }
+        _ => "the firmware".into(),
+    }
+}
