@@ -191,6 +191,10 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
                 .map_err(|e| format!("cannot create {}: {e}", out.display()))?;
             for (name, data) in otadeck_sim::sources::demo_files() {
                 let path = out.join(&name);
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)
+                        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                }
                 std::fs::write(&path, &data)
                     .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
                 println!("{}: {} bytes", path.display(), data.len());

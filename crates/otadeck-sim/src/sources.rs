@@ -52,18 +52,63 @@ pub fn esp_web_tools_manifest(version: &str, app: &str) -> String {
     serde_json::to_string_pretty(&manifest).expect("JSON") + "\n"
 }
 
+/// The demo's Pycom OTA manifest (as `OTA_server.py` writes one), relative to `demo/`.
+pub const PYCOM_MANIFEST: &str = "pycom/manifest.json";
+/// A Pycom manifest with a file the board cannot write (its parent is a file): the update is
+/// undone on the board, all or nothing.
+pub const PYCOM_FAILING_MANIFEST: &str = "pycom/manifest-fails.json";
+
+fn sha1_hex(data: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    Sha1::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The demo Pycom update: two files and the firmware; and the one that fails on the board.
+fn pycom_files(app: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let sensor =
+        b"# otadeck demo: read the sensor every 10 s\nimport time\nINTERVAL = 10\n".to_vec();
+    let main = b"import sensor\nprint('demo app 2.1.0')\n".to_vec();
+    let entry = |name: &str, dst: &str, data: &[u8]| json!({"URL": name, "dst_path": dst, "hash": sha1_hex(data)});
+    let manifest = json!({
+        "delete": [],
+        "firmware": {"URL": format!("../app-{SAMPLE_VERSION}.bin"), "hash": sha1_hex(app)},
+        "new": [entry("sensor.py", "/flash/lib/sensor.py", &sensor), entry("main.py", "/flash/main.py", &main)],
+        "update": [],
+        "version": SAMPLE_VERSION,
+    });
+    let failing = json!({
+        "delete": [],
+        "new": [entry("sensor.py", "/flash/lib/sensor2.py", &sensor), entry("main.py", "/flash/main.py/extra.py", &main)],
+        "update": [],
+        "version": "2.2.0",
+    });
+    let text = |v: serde_json::Value| serde_json::to_string_pretty(&v).expect("JSON").into_bytes();
+    vec![
+        (PYCOM_MANIFEST.into(), text(manifest)),
+        (PYCOM_FAILING_MANIFEST.into(), text(failing)),
+        ("pycom/sensor.py".into(), sensor),
+        ("pycom/main.py".into(), main),
+    ]
+}
+
 /// Every file of the demo's sources, by name, as `static/demo/` holds them.
 pub fn demo_files() -> Vec<(String, Vec<u8>)> {
-    let app = format!("app-{SAMPLE_VERSION}.bin");
-    vec![
+    let app_name = format!("app-{SAMPLE_VERSION}.bin");
+    let app = demo_image(SAMPLE_VERSION, SAMPLE_BODY_LEN);
+    let mut files = vec![
         (
             ESP_WEB_TOOLS_MANIFEST.into(),
-            esp_web_tools_manifest(SAMPLE_VERSION, &app).into_bytes(),
+            esp_web_tools_manifest(SAMPLE_VERSION, &app_name).into_bytes(),
         ),
         ("bootloader.bin".into(), bootloader_image()),
         ("partitions.bin".into(), partition_table()),
-        (app, demo_image(SAMPLE_VERSION, SAMPLE_BODY_LEN)),
-    ]
+    ];
+    files.extend(pycom_files(&app));
+    files.push((app_name, app));
+    files
 }
 
 /// The seed of the key that signs the fixtures' signed sources (its public half is

@@ -16,6 +16,8 @@ use crate::hooks::use_device;
 use crate::services::device::LinkKind;
 use crate::services::install::{resolve, Installed};
 use crate::services::source::{self, Fetching, LoadedSource};
+use otadeck_core::family::Family;
+use otadeck_sim::sources::{ESP_WEB_TOOLS_MANIFEST, PYCOM_MANIFEST};
 
 /// Properties of [`SourceCard`].
 #[derive(Properties, PartialEq)]
@@ -70,6 +72,9 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
     let paste = use_state(String::new);
     let loaded = use_state(|| None::<Rc<LoadedSource>>);
     let proposal = use_state(|| None::<Result<Proposal, String>>);
+    // The document the proposal came from (a Pycom server asked again with the module's
+    // version, a hawkBit deployment the base resource named).
+    let resolved = use_state(|| None::<Rc<LoadedSource>>);
     let phase = use_state(Phase::default);
     let error = use_state(|| None::<String>);
     let unsigned_ok = use_state(|| false);
@@ -81,8 +86,11 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
     let take = {
         let (loaded, error, phase) = (loaded.clone(), error.clone(), phase.clone());
         let (unsigned_ok, needs_reason) = (unsigned_ok.clone(), needs_reason.clone());
+        let (resolved, proposal) = (resolved.clone(), proposal.clone());
         Callback::from(move |r: Result<LoadedSource, String>| {
             phase.set(Phase::Idle);
+            resolved.set(None);
+            proposal.set(None);
             unsigned_ok.set(false);
             needs_reason.set(false);
             match r {
@@ -120,14 +128,23 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
     }
     // What it offers the module that answers now (again when the module or the keys change).
     {
-        let (proposal, loaded_now) = (proposal.clone(), (*loaded).clone());
+        let (proposal, resolved) = (proposal.clone(), resolved.clone());
+        let loaded_now = (*loaded).clone();
         let facts = device.facts();
         let deps = (loaded_now.clone(), view.module.clone(), *keys_changed);
         use_effect_with(deps, move |_| match loaded_now {
             None => proposal.set(None),
             Some(l) => spawn_local(async move {
-                let r = resolve((*l).clone(), &facts).await.map(|(_, p)| p);
-                proposal.set(Some(r));
+                match resolve((*l).clone(), &facts).await {
+                    Ok((doc, p)) => {
+                        resolved.set(Some(Rc::new(doc)));
+                        proposal.set(Some(Ok(p)));
+                    }
+                    Err(e) => {
+                        resolved.set(None);
+                        proposal.set(Some(Err(e)));
+                    }
+                }
             }),
         });
     }
@@ -145,16 +162,21 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
             load_url.emit((*url).clone());
         })
     };
+    // The demo's own source for the demo module connected now, when it has one.
+    let demo_source = match (&view.link, view.module.as_ref().map(|m| m.family)) {
+        (LinkKind::Demo(_), Some(Family::EspRom)) => {
+            Some(("ESP Web Tools manifest", ESP_WEB_TOOLS_MANIFEST))
+        }
+        (LinkKind::Demo(_), Some(Family::Pycom)) => Some(("Pycom manifest", PYCOM_MANIFEST)),
+        _ => None,
+    };
     let on_demo = {
         let (load_url, url) = (load_url.clone(), url.clone());
-        Callback::from(move |_: MouseEvent| {
+        Callback::from(move |path: &'static str| {
             let origin = web_sys::window()
                 .and_then(|w| w.location().origin().ok())
                 .unwrap_or_default();
-            let u = format!(
-                "{origin}/demo/{}",
-                otadeck_sim::sources::ESP_WEB_TOOLS_MANIFEST
-            );
+            let u = format!("{origin}/demo/{path}");
             url.set(u.clone());
             load_url.emit(u);
         })
@@ -220,10 +242,11 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
         None
     };
     let on_install = {
-        let (device, loaded, phase) = (device.clone(), loaded.clone(), phase.clone());
+        let (device, phase) = (device.clone(), phase.clone());
+        let loaded = (*resolved).clone().or_else(|| (*loaded).clone());
         let (offer, reason, needs_reason) = (offer.clone(), reason.clone(), needs_reason.clone());
         Callback::from(move |_: MouseEvent| {
-            let (Some(l), Some(o)) = ((*loaded).clone(), offer.clone()) else {
+            let (Some(l), Some(o)) = (loaded.clone(), offer.clone()) else {
                 return;
             };
             let (device, phase, needs_reason) =
@@ -294,9 +317,10 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
                 </label>
                 <button id="source-load" class="btn" type="submit" disabled={busy}>{"Load"}</button>
             </form>
-            if matches!(view.link, LinkKind::Demo(_)) {
-                <button id="source-demo" class="btn small" onclick={on_demo} disabled={busy}>
-                    {"Use the demo's ESP Web Tools manifest"}</button>
+            if let Some((what, path)) = demo_source {
+                <button id="source-demo" class="btn small" disabled={busy}
+                    onclick={let on_demo = on_demo.clone(); move |_: MouseEvent| on_demo.emit(path)}>
+                    {format!("Use the demo's {what}")}</button>
             }
             <details class="more">
                 <summary>{"Paste it, or open a file"}</summary>
@@ -315,7 +339,7 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
             if let Some(e) = &*error {
                 <p class="bad" id="source-error" role="alert">{e}</p>
             }
-            if let Some(l) = &*loaded {
+            if let Some(l) = resolved.as_ref().or(loaded.as_ref()) {
                 { summary(l, proposal.as_ref()) }
                 if let Some(why) = &refused {
                     <p class="bad" id="source-refused" role="alert">{format!("Refused: {why}. Nothing will be sent to the module.")}</p>

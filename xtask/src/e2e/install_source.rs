@@ -26,7 +26,9 @@ fn run(ctx: &Ctx) -> Result<()> {
         SHORT,
         |t| t == "ESP Web Tools manifest",
     )?;
-    ctx.wait_text("#source-signature", "unsigned", SHORT, |t| t == "unsigned")?;
+    ctx.wait_text("#source-signature", "unsigned", SHORT, |t| {
+        t.eq_ignore_ascii_case("unsigned")
+    })?;
     // Before a module answers, the page says what it needs.
     ctx.wait_text("#source-offer-problem", "asking to connect", SHORT, |t| {
         t.contains("connect the module first")

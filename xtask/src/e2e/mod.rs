@@ -5,6 +5,7 @@ mod admission;
 mod cable_pulled;
 mod esp_rom;
 mod flash_demo;
+mod install_pycom;
 mod install_source;
 mod layout;
 mod quecpython_download;
@@ -32,6 +33,7 @@ pub const SCENARIOS: &[Scenario] = &[
     quecpython_download::SCENARIO,
     esp_rom::SCENARIO,
     install_source::SCENARIO,
+    install_pycom::SCENARIO,
     admission::SCENARIO,
     layout::SCENARIO,
     reload::SCENARIO,

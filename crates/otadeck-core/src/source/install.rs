@@ -80,7 +80,11 @@ pub fn prepare(
         } else {
             data
         };
-        cross_check(offer, &item.label, &data, facts, &mut checks, &mut older)?;
+        if let Target::File { .. } = item.target {
+            checks.push(format!("{}: a file of {} bytes", item.label, data.len()));
+        } else {
+            cross_check(offer, &item.label, &data, facts, &mut checks, &mut older)?;
+        }
         match &item.target {
             Target::Region { offset } => parts.push(Region {
                 offset: *offset,

@@ -8,7 +8,7 @@ use crate::manifest::aws_job::{Job as AwsJob, JobDocument};
 use crate::manifest::detect::{Document, DocumentKind};
 use crate::manifest::esp_web_tools::EspWebToolsManifest;
 use crate::manifest::hawkbit::{ControllerBase, DeploymentBase, Handling, MaintenanceWindow};
-use crate::manifest::pycom::{PycomManifest, PycomResponse};
+use crate::manifest::pycom::PycomResponse;
 use crate::version::classify_update;
 
 /// Where the chip's boot code ends: a part below it rewrites the bootloader or partition table.
@@ -231,12 +231,18 @@ fn pycom(
             .find(|(k, _)| k == "current_ver")
             .map(|(_, v)| v.into_owned());
         if asked.as_deref() != Some(running.as_str()) {
-            if let Some(next) = PycomManifest::request_url(&u, running) {
-                return Ok(Proposal::Fetch {
-                    url: next.to_string(),
-                    why: format!("asking the Pycom server for what follows {running}, the version the module runs"),
-                });
-            }
+            // The same document, asked with the module's version (`OTA_server.py` serves
+            // `manifest.json`; a static copy may have any name).
+            let mut next = u.clone();
+            next.query_pairs_mut()
+                .clear()
+                .append_pair("current_ver", running);
+            return Ok(Proposal::Fetch {
+                url: next.to_string(),
+                why: format!(
+                    "asking the Pycom server for what follows {running}, the version the module runs"
+                ),
+            });
         }
     }
     let m = match r {

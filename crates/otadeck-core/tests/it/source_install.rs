@@ -374,3 +374,66 @@ fn a_hawkbit_base_resource_leads_to_its_deployment_or_says_to_wait() {
         }
     ));
 }
+
+/// The demo's Pycom manifests on the simulated board: files then firmware; then a manifest with
+/// a file the board cannot write (its parent is a file), undone on the board, all or nothing.
+#[test]
+fn the_demo_pycom_update_installs_and_a_failing_file_is_undone_whole() {
+    use otadeck_sim::mp_repl::RawPasteSupport;
+    use otadeck_sim::pycom::{device, PycomConfig};
+    use otadeck_sim::sources::{PYCOM_FAILING_MANIFEST, PYCOM_MANIFEST};
+    let facts = ModuleFacts {
+        family: Some(Family::Pycom),
+        running_version: Some("2.0.3".into()),
+        ..ModuleFacts::default()
+    };
+    let mut link = SimLink::new(
+        device(
+            PycomConfig::default(),
+            otadeck_sim::firmware::demo_running_image(),
+            RawPasteSupport::Window(128),
+        ),
+        115_200,
+    );
+    let resolve = |url: &str| -> Vec<u8> {
+        let rel = url.strip_prefix(BASE).expect("a demo URL");
+        let rel = rel.split('?').next().unwrap();
+        file(rel)
+    };
+    let mut clock = Duration::ZERO;
+    let mut run_offer = |name: &str, link: &mut SimLink<_>| {
+        let url = format!("{BASE}{name}?current_ver=2.0.3");
+        let offer = install_offer(&file(name), Some(&url), &facts);
+        let images = download_all(&offer, resolve);
+        let install = prepare(&offer, images, &facts, None).unwrap();
+        let mut results = Vec::new();
+        for job in install.jobs {
+            let mut m = family::open(Family::Pycom, job, OpenOptions::default(), clock).unwrap();
+            let r = run(&mut m, link, clock, Duration::from_secs(600), None);
+            // The next session starts once the board had time to boot.
+            clock += r.elapsed + Duration::from_secs(5);
+            let ok = r.result.as_ref().is_some_and(|r| r.is_ok());
+            results.push(r);
+            if !ok {
+                break;
+            }
+        }
+        results
+    };
+    let done = run_offer(PYCOM_MANIFEST, &mut link);
+    assert_eq!(done.len(), 2, "files, then firmware");
+    assert!(done.iter().all(|r| r.result.as_ref().unwrap().is_ok()));
+    let fs = link.device.interpreter.files.clone();
+    let paths: Vec<&str> = fs.keys().map(String::as_str).collect();
+    assert_eq!(paths, ["/flash/lib/sensor.py", "/flash/main.py"]);
+    assert_eq!(
+        link.device.interpreter.flash.running_version(),
+        SAMPLE_VERSION
+    );
+
+    let failed = run_offer(PYCOM_FAILING_MANIFEST, &mut link);
+    let e = failed[0].error();
+    assert!(e.to_string().contains("main.py/extra.py"), "{e}");
+    // Undone whole: the file system is exactly as before, no staged or backup copies.
+    assert_eq!(link.device.interpreter.files, fs);
+}

@@ -437,7 +437,19 @@ impl ReplPlan for PycomFiles {
                         .push(format!("{}.new", self.files[self.file].path));
                     Ok(self.write_next())
                 }
-                Err(kind) => Ok(self.undo(report, kind)),
+                Err(kind) => {
+                    let path = &self.files[self.file].path;
+                    let raised = match &kind {
+                        FlashErrorKind::Traceback { last_line } => last_line.clone(),
+                        other => format!("{other:?}"),
+                    };
+                    let kind = FlashErrorKind::ModuleState {
+                        why: format!("the module cannot create {path} ({raised})"),
+                        then: "Check the source's destination paths: a parent of this one is a \
+                               file, or the file system is full.",
+                    };
+                    Ok(self.undo(report, kind))
+                }
             },
             Stage::Write => Ok(self.after_write(report, reply)),
             Stage::Check => Ok(self.after_check(report, reply)),

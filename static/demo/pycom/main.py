@@ -1,0 +1,2 @@
+import sensor
+print('demo app 2.1.0')
