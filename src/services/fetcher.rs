@@ -169,11 +169,16 @@ pub async fn get_optional(url: &str, max: usize) -> Result<Option<Vec<u8>>, Stri
     }
 }
 
-/// POST `body` as JSON; the HTTP status.
-pub async fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> Result<u16, String> {
+/// `method` (POST or PUT) `body` as JSON; the HTTP status.
+pub async fn send_json(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<u16, String> {
     checked(url)?;
     let init = RequestInit::new();
-    init.set_method("POST");
+    init.set_method(method);
     init.set_mode(RequestMode::Cors);
     let h = web_sys::Headers::new().map_err(|e| format!("{e:?}"))?;
     h.set("Content-Type", "application/json")

@@ -10,10 +10,11 @@ use otadeck_core::source::report::{self, Ended};
 use otadeck_core::source::{offer, ModuleFacts, Offer, Proposal, Reporting};
 
 use super::device::DeviceSession;
+use super::fetcher;
 use super::source::{self, Fetching, LoadedSource};
 
 /// Documents followed from one source at the most.
-const MAX_HOPS: usize = 3;
+const MAX_HOPS: usize = 5;
 
 /// What a loaded source proposes for a module, after following what it points to (a hawkBit
 /// base resource to its deployment, a Pycom server asked with the module's version).
@@ -21,19 +22,35 @@ pub async fn resolve(
     mut loaded: LoadedSource,
     facts: &ModuleFacts,
 ) -> Result<(LoadedSource, Proposal), String> {
+    let mut registered = false;
     for _ in 0..MAX_HOPS {
-        match offer(&loaded.loaded, facts).map_err(|e| e.why)? {
-            Proposal::Fetch { url, .. } => {
-                let (bytes, final_url, sig) = source::fetch_document(&url).await?;
-                let signature = loaded.signature.clone();
-                let mut next =
-                    source::check(&bytes, Some(&final_url), sig.as_deref(), final_url.clone())?;
-                // The first document's signature speaks for the source the technician chose.
-                next.signature = signature;
-                loaded = next;
+        let next = match offer(&loaded.loaded, facts).map_err(|e| e.why)? {
+            Proposal::Fetch { url, .. } => url,
+            Proposal::Register { url, body, then } if !registered => {
+                registered = true;
+                match fetcher::send_json("PUT", &url, &[], &body).await? {
+                    200..=299 => then,
+                    status => {
+                        return Err(format!(
+                            "the hawkBit server refused the controller's attributes (HTTP {status} from {url})"
+                        ))
+                    }
+                }
+            }
+            Proposal::Register { .. } => {
+                return Err(
+                    "the hawkBit server asks for the controller's attributes again after accepting them"
+                        .into(),
+                )
             }
             p => return Ok((loaded, p)),
-        }
+        };
+        let (bytes, final_url, sig) = source::fetch_document(&next).await?;
+        let signature = loaded.signature.clone();
+        let mut doc = source::check(&bytes, Some(&final_url), sig.as_deref(), final_url.clone())?;
+        // The first document's signature speaks for the source the technician chose.
+        doc.signature = signature;
+        loaded = doc;
     }
     Err("the source leads to more documents than otadeck follows".into())
 }

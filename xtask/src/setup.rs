@@ -16,6 +16,9 @@ const PEER_TOOLS: &[(&str, &str)] = &[
     ("esp-idf-defs", "0.1.7"),
     ("smpmgr", "0.19.1"),
 ];
+/// goosebit, a hawkBit DDI server from PyPI, pinned, in its own virtual environment under
+/// `tools/` (its web stack must not meet the other tools' pins).
+pub const GOOSEBIT: (&str, &str) = ("goosebit", "0.2.12");
 /// The real MicroPython interpreter (webassembly port) the REPL drivers are tested against.
 pub const MICROPYTHON_NPM: (&str, &str) =
     ("@micropython/micropython-webassembly-pyscript", "1.27.0");
@@ -56,11 +59,24 @@ pub fn peer_tools() -> Result<()> {
         .map(|(n, v)| format!("{n}=={v}"))
         .collect();
     step(&format!("Host tools to test against: {}", wanted.join(" ")));
-    let venv = util::venv_dir();
+    pip_into(&util::venv_dir(), &wanted)?;
+    let (name, version) = GOOSEBIT;
+    step(&format!(
+        "hawkBit DDI server to test against: {name}=={version}"
+    ));
+    pip_into(
+        &util::tools_dir().join("goosebit-venv"),
+        &[format!("{name}=={version}")],
+    )
+}
+
+/// `wanted` (`name==version` each) installed into the virtual environment `venv`, made first
+/// when missing; nothing to do when all are there.
+fn pip_into(venv: &Path, wanted: &[String]) -> Result<()> {
     let python = venv.join("bin").join("python");
     if !python.exists() {
         note(&format!("creating {}", venv.display()));
-        exec(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+        exec(Command::new("python3").args(["-m", "venv"]).arg(venv))?;
     }
     let frozen = probe(&python.to_string_lossy(), &["-m", "pip", "freeze"]).unwrap_or_default();
     let missing: Vec<&String> = wanted

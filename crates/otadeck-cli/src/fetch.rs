@@ -154,17 +154,22 @@ fn status_hint(status: u16) -> &'static str {
     }
 }
 
-/// POST `body` as JSON to `target` with `headers`; the HTTP status, or an error in words.
-pub fn post_json(
+/// `method` (POST or PUT) `body` as JSON to `target` with `headers`; the HTTP status, or an error
+/// in words.
+pub fn send_json(
+    method: &str,
     target: &str,
     limits: Limits,
     headers: &[(&str, &str)],
     body: &str,
 ) -> Result<u16, String> {
     let url = safety::parse_url(target, None).map_err(|e| format!("{target}: {e}"))?;
-    let mut request = agent(limits)
-        .post(url.as_str())
-        .header("Content-Type", "application/json");
+    let agent = agent(limits);
+    let mut request = match method {
+        "PUT" => agent.put(url.as_str()),
+        _ => agent.post(url.as_str()),
+    }
+    .header("Content-Type", "application/json");
     for (k, v) in headers {
         request = request.header(*k, *v);
     }

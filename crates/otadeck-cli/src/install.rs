@@ -24,7 +24,7 @@ use crate::flash::{Before, Target};
 
 /// Documents followed from one source at the most (a hawkBit base, its deployment; a Pycom
 /// server asked again with the module's version).
-const MAX_HOPS: usize = 3;
+const MAX_HOPS: usize = 5;
 
 /// `otadeck install`.
 #[derive(clap::Args)]
@@ -180,6 +180,7 @@ pub fn run(a: InstallArgs) -> Result<ExitCode, String> {
     let mut next = first;
     let mut signature = SignatureState::Unsigned;
     let mut offered = None;
+    let mut registered = false;
     for _ in 0..MAX_HOPS {
         let doc = fetch_document(&next, &a)?;
         if offered.is_none() {
@@ -206,6 +207,24 @@ pub fn run(a: InstallArgs) -> Result<ExitCode, String> {
             Ok(Proposal::Fetch { url, why }) => {
                 println!("Following: {why} ({url}).");
                 next = url;
+            }
+            Ok(Proposal::Register { url, body, then }) if !registered => {
+                registered = true;
+                let headers = a.headers();
+                let headers: Vec<(&str, &str)> =
+                    headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                match fetch::send_json("PUT", &url, a.limits(), &headers, &body)? {
+                    200..=299 => println!("Registered: the controller's attributes sent ({body})."),
+                    status => {
+                        return refused(&format!(
+                            "the hawkBit server refused the controller's attributes (HTTP {status} from {url})"
+                        ))
+                    }
+                }
+                next = then;
+            }
+            Ok(Proposal::Register { .. }) => {
+                return refused("the hawkBit server asks for the controller's attributes again after accepting them")
             }
             Err(e) => return refused(&e.why),
         }
@@ -479,7 +498,7 @@ impl<'a> Reports<'a> {
     fn post(&self, url: &str, body: &str) {
         let headers = self.args.headers();
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        match fetch::post_json(url, self.args.limits(), &headers, body) {
+        match fetch::send_json("POST", url, self.args.limits(), &headers, body) {
             Ok(200..=299) => println!("Report:    hawkBit feedback sent ({body})"),
             Ok(410) => println!(
                 "Report:    the hawkBit server closed this action already (410 Gone): the result was not recorded there"

@@ -404,6 +404,9 @@ fn offer_facts(proposal: Option<&Result<Proposal, String>>) -> Html {
         Some(Ok(Proposal::Fetch { why, .. })) => {
             html! { <><dt>{"Offers"}</dt><dd class="muted">{why}</dd></> }
         }
+        Some(Ok(Proposal::Register { .. })) => html! {
+            <><dt>{"Offers"}</dt><dd class="muted">{"Registering this module with the server…"}</dd></>
+        },
         Some(Ok(Proposal::Install(o))) => html! {
             <>
                 <dt>{"Offers"}</dt><dd id="source-title">{&o.title}</dd>

@@ -4,6 +4,7 @@ mod admission;
 mod common;
 mod esp_rom;
 mod esptool;
+mod goosebit;
 mod inspect;
 mod install;
 mod peers;

@@ -115,6 +115,16 @@ pub enum Proposal {
         /// Why, in words, for the log.
         why: String,
     },
+    /// Send this first (a hawkBit server asks for the controller's attributes, `configData`),
+    /// then fetch `then` and offer again.
+    Register {
+        /// Where to `PUT` the body.
+        url: String,
+        /// The JSON body.
+        body: String,
+        /// What to fetch once it was accepted.
+        then: String,
+    },
     /// Not now: the server asks to wait (hawkBit `skip`, no deployment yet).
     Wait {
         /// In words.

@@ -21,7 +21,7 @@ pub fn offer(loaded: &Loaded, facts: &ModuleFacts) -> Result<Proposal, SourceRef
         Document::EspWebTools(m) => esp_web_tools(m, facts).map(|o| Proposal::Install(Box::new(o))),
         Document::AwsJob(j) => aws_job(j, facts).map(|o| Proposal::Install(Box::new(o))),
         Document::Pycom(r) => pycom(r, url, facts),
-        Document::HawkbitController(c) => Ok(hawkbit_controller(c)),
+        Document::HawkbitController(c) => Ok(hawkbit_controller(c, url, facts)),
         Document::HawkbitDeployment(d) => hawkbit_deployment(d, url, facts),
         Document::CampaignPlan(p) => Err(SourceRefusal::new(format!(
             "this is a valid campaign plan ({}: {} package{}, target version {}): it describes a \
@@ -302,7 +302,27 @@ fn pycom(
     })))
 }
 
-fn hawkbit_controller(c: &ControllerBase) -> Proposal {
+fn hawkbit_controller(c: &ControllerBase, base: Option<&str>, facts: &ModuleFacts) -> Proposal {
+    // The server asks for the controller's attributes first (goosebit registers a controller
+    // this way, and offers it nothing before).
+    if let (Some(url), Some(base)) = (&c.config_data, base) {
+        let mut data = serde_json::Map::new();
+        let mut put = |k: &str, v: Option<&str>| {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                data.insert(k.into(), serde_json::Value::String(v.into()));
+            }
+        };
+        put("sw_version", facts.running_version.as_deref());
+        put("module_model", facts.model.as_deref());
+        put("module_family", facts.family.map(Family::key));
+        put("updated_by", Some("otadeck"));
+        let body = serde_json::json!({"mode": "merge", "data": data});
+        return Proposal::Register {
+            url: url.clone(),
+            body: body.to_string(),
+            then: base.to_string(),
+        };
+    }
     if let Some(url) = &c.deployment_base {
         return Proposal::Fetch {
             url: url.clone(),
