@@ -85,6 +85,8 @@ impl DeviceSession {
     }
 
     /// Download `offer`'s items, check them and install them; `reason` allows an older version.
+    /// The result goes back to the source in its own terms: hawkBit feedback as it happens,
+    /// AWS IoT job execution updates as a file.
     pub async fn install(
         &self,
         loaded: &LoadedSource,
@@ -92,17 +94,7 @@ impl DeviceSession {
         reason: Option<String>,
         mut progress: impl FnMut(usize, Fetching),
     ) -> Installed {
-        let mut aws = Vec::new();
-        let aws_job = match &offer.reporting {
-            Reporting::AwsJob { job_id } => Some(job_id.clone()),
-            _ => None,
-        };
-        let finish = |aws: &mut Vec<_>, ended: Ended| {
-            aws_job.as_ref().map(|id| {
-                aws.push(report::aws_final(&ended));
-                report::aws_file(id.as_deref(), aws)
-            })
-        };
+        let mut reports = Reports::new(&offer.reporting);
         self.log(
             LogLevel::Info,
             format!("Installing {} from {}", offer.title, loaded.origin),
@@ -113,7 +105,7 @@ impl DeviceSession {
             LogLevel::Info
         };
         self.log(level, format!("Source {}", loaded.signature.describe()));
-        aws.push(report::aws_in_progress("download"));
+        reports.proceeding(self, "download", None).await;
         let mut images = Vec::new();
         for (i, item) in offer.items.iter().enumerate() {
             match source::download(item, |f| progress(i, f)).await {
@@ -129,12 +121,14 @@ impl DeviceSession {
                     images.push(data);
                 }
                 Err(why) => {
-                    let report = finish(
-                        &mut aws,
-                        Ended::Refused {
-                            reason: why.clone(),
-                        },
-                    );
+                    let report = reports
+                        .finish(
+                            self,
+                            Ended::Refused {
+                                reason: why.clone(),
+                            },
+                        )
+                        .await;
                     return self.refused(why, report);
                 }
             }
@@ -144,12 +138,14 @@ impl DeviceSession {
             Ok(i) => i,
             Err(e) => {
                 let why = e.to_string();
-                let report = finish(
-                    &mut aws,
-                    Ended::Refused {
-                        reason: why.clone(),
-                    },
-                );
+                let report = reports
+                    .finish(
+                        self,
+                        Ended::Refused {
+                            reason: why.clone(),
+                        },
+                    )
+                    .await;
                 self.log(LogLevel::Error, format!("Refused: {why}"));
                 return Installed::Failed {
                     why,
@@ -167,7 +163,6 @@ impl DeviceSession {
                 format!("Installing an older version; reason given: {reason}"),
             );
         }
-        aws.push(report::aws_in_progress("flash"));
         let version = offer.version.clone().unwrap_or_default();
         let what = format!(
             "{}{} ({})",
@@ -179,20 +174,27 @@ impl DeviceSession {
             },
             loaded.signature.badge()
         );
-        for job in install.jobs {
+        let count = install.jobs.len() as u32;
+        for (i, job) in install.jobs.into_iter().enumerate() {
             let total = job_bytes(&job);
-            let intro = format!("Writing {} ({total} bytes)", job_words(&job));
+            let words = job_words(&job);
+            reports
+                .proceeding(self, "flash", Some((i as u32, count)))
+                .await;
+            let intro = format!("Writing {words} ({total} bytes)");
             if !self
                 .start_update(job, total, (intro, what.clone()), Policy::default())
                 .await
             {
                 let why = "the install stopped: see the result card".to_string();
-                let report = finish(
-                    &mut aws,
-                    Ended::Failed {
-                        reason: why.clone(),
-                    },
-                );
+                let report = reports
+                    .finish(
+                        self,
+                        Ended::Failed {
+                            reason: why.clone(),
+                        },
+                    )
+                    .await;
                 return Installed::Failed {
                     why,
                     needs_reason: false,
@@ -209,7 +211,9 @@ impl DeviceSession {
             .filter(|v| !v.is_empty())
             .unwrap_or(version);
         Installed::Done {
-            aws_report: finish(&mut aws, Ended::Succeeded { version: running }),
+            aws_report: reports
+                .finish(self, Ended::Succeeded { version: running })
+                .await,
         }
     }
 
@@ -242,5 +246,64 @@ fn job_words(job: &Job) -> String {
             format!("{} files, {} deletions", files.len(), delete.len())
         }
         _ => "the firmware".into(),
+    }
+}
+
+/// The reports of one install, in the source's terms.
+struct Reports {
+    reporting: Reporting,
+    aws: Vec<otadeck_core::manifest::aws_job::StatusUpdate>,
+}
+
+impl Reports {
+    fn new(reporting: &Reporting) -> Self {
+        Reports {
+            reporting: reporting.clone(),
+            aws: Vec::new(),
+        }
+    }
+
+    /// A step under way: AWS `IN_PROGRESS` kept, hawkBit `proceeding` sent.
+    async fn proceeding(&mut self, device: &DeviceSession, step: &str, of: Option<(u32, u32)>) {
+        match &self.reporting {
+            Reporting::AwsJob { .. } => self.aws.push(report::aws_in_progress(step)),
+            Reporting::Hawkbit { feedback_url, .. } => {
+                let body = report::hawkbit_proceeding(step, of).to_json();
+                send_feedback(device, feedback_url, &body).await;
+            }
+            Reporting::None => {}
+        }
+    }
+
+    /// The end: the AWS updates as a file (when the source is an AWS job), hawkBit `closed`.
+    async fn finish(&mut self, device: &DeviceSession, ended: Ended) -> Option<String> {
+        match &self.reporting {
+            Reporting::AwsJob { job_id } => {
+                self.aws.push(report::aws_final(&ended));
+                Some(report::aws_file(job_id.as_deref(), &self.aws))
+            }
+            Reporting::Hawkbit { feedback_url, .. } => {
+                let body = report::hawkbit_final(&ended).to_json();
+                send_feedback(device, feedback_url, &body).await;
+                None
+            }
+            Reporting::None => None,
+        }
+    }
+}
+
+/// POST hawkBit feedback; the outcome goes to the log.
+async fn send_feedback(device: &DeviceSession, url: &str, body: &str) {
+    match fetcher::send_json("POST", url, &[], body).await {
+        Ok(200..=299) => device.log(LogLevel::Info, format!("hawkBit feedback sent: {body}")),
+        Ok(410) => device.log(
+            LogLevel::Warn,
+            "The hawkBit server closed this action already (410 Gone): the result was not recorded there",
+        ),
+        Ok(status) => device.log(
+            LogLevel::Warn,
+            format!("The hawkBit server refused the feedback (HTTP {status})"),
+        ),
+        Err(e) => device.log(LogLevel::Warn, format!("hawkBit feedback not sent: {e}")),
     }
 }

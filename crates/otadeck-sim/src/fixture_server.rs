@@ -28,6 +28,9 @@ pub struct Reply {
     pub location: Option<String>,
     /// Replace `{host}` in the body by the `Host` header of the request.
     pub host: bool,
+    /// A PUT or POST here changes the reply of another path (a hawkBit server offers a
+    /// deployment once the controller registered): that path and its new reply.
+    pub on_write: Option<(String, Box<Reply>)>,
 }
 
 impl Reply {
@@ -163,6 +166,23 @@ impl FixtureServer {
             authorization: header("authorization"),
             body,
         });
+        if target == "/fx/requests" {
+            let list: Vec<serde_json::Value> = self
+                .requests()
+                .iter()
+                .map(|r| {
+                    serde_json::json!({"method": r.method, "target": r.target,
+                        "body": String::from_utf8_lossy(&r.body)})
+                })
+                .collect();
+            let body = serde_json::to_vec(&list).unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            stream.write_all(head.as_bytes())?;
+            return stream.write_all(&body);
+        }
         let Some(reply) = self.find(&target) else {
             return stream.write_all(
                 b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\nnot found",
@@ -170,12 +190,17 @@ impl FixtureServer {
         };
         if method == "OPTIONS" {
             let allow = if reply.cors {
-                "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Headers: *\r\nAccess-Control-Allow-Methods: GET, POST\r\n"
+                "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Headers: *\r\nAccess-Control-Allow-Methods: GET, POST, PUT\r\n"
             } else {
                 ""
             };
             let out = format!("HTTP/1.1 204 No Content\r\n{allow}Connection: close\r\n\r\n");
             return stream.write_all(out.as_bytes());
+        }
+        if matches!(method.as_str(), "PUT" | "POST") {
+            if let Some((path, next)) = &reply.on_write {
+                self.route(path, (**next).clone());
+            }
         }
         let mut body = reply.body.clone();
         if reply.host {

@@ -237,6 +237,8 @@ pub fn serve_fixtures(server: &crate::fixture_server::FixtureServer) {
         "/fx/jobs/redirect.json",
         Reply::json(job(&md5, app.len(), "/fx/files/redirect.bin")),
     );
+    // | hawkbit/ | a hawkBit DDI controller that asks to register, then offers a one-image .swu |
+    serve_hawkbit(server);
     // | broken.json | the server fails (HTTP 500) |
     server.route(
         "/fx/broken.json",
@@ -244,6 +246,57 @@ pub fn serve_fixtures(server: &crate::fixture_server::FixtureServer) {
             status: 500,
             ..Reply::json(b"{}".to_vec())
         },
+    );
+}
+
+/// The controller `web-1` of tenant `DEFAULT` under `/fx/hawkbit/`: its base resource asks for
+/// its attributes (`configData`); once they are PUT, it offers action 3, a one-image SWUpdate
+/// bundle of the sample app; feedback is accepted (and recorded, see `/fx/requests`).
+#[cfg(not(target_arch = "wasm32"))]
+fn serve_hawkbit(server: &crate::fixture_server::FixtureServer) {
+    use crate::fixture_server::Reply;
+    let base = "/fx/hawkbit/DEFAULT/controller/v1/web-1";
+    let app = demo_image(SAMPLE_VERSION, 30 * 1024);
+    let sha = |d: &[u8]| -> String {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(d)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    let desc = format!(
+        "software = {{ version = \"{SAMPLE_VERSION}\"; images: ({{ filename = \"app.bin\"; type = \"raw\"; sha256 = \"{}\"; }}); }}",
+        sha(&app)
+    );
+    let bundle = otadeck_core::source::swu::archive(&[
+        ("sw-description", desc.as_bytes()),
+        ("app.bin", &app),
+    ]);
+    let json = |v: serde_json::Value| Reply::json(serde_json::to_vec(&v).expect("JSON"));
+    let polling = serde_json::json!({"polling": {"sleep": "00:00:30"}});
+    let registered = json(serde_json::json!({"config": polling,
+        "_links": {"deploymentBase": {"href": server.url(&format!("{base}/deploymentBase/3?c=77"))}}}));
+    server.route(
+        base,
+        json(serde_json::json!({"config": polling,
+        "_links": {"configData": {"href": server.url(&format!("{base}/configData"))}}})),
+    );
+    server.route(
+        &format!("{base}/configData"),
+        Reply {
+            on_write: Some((base.to_string(), Box::new(registered))),
+            ..json(serde_json::json!({"success": true}))
+        },
+    );
+    server.route(&format!("{base}/deploymentBase/3"), json(serde_json::json!({"id": "3",
+        "deployment": {"download": "forced", "update": "forced", "chunks": [{"part": "os",
+        "version": SAMPLE_VERSION, "name": "app", "artifacts": [{"filename": format!("app-{SAMPLE_VERSION}.swu"),
+        "size": bundle.len(), "hashes": {"sha256": sha(&bundle)},
+        "_links": {"download-http": {"href": server.url("/fx/hawkbit/artifacts/app.swu")}}}]}]}})));
+    server.route("/fx/hawkbit/artifacts/app.swu", Reply::ok(bundle));
+    server.route(
+        &format!("{base}/deploymentBase/3/feedback"),
+        json(serde_json::json!({})),
     );
 }
 
