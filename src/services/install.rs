@@ -120,38 +120,15 @@ impl DeviceSession {
                     );
                     images.push(data);
                 }
-                Err(why) => {
-                    let report = reports
-                        .finish(
-                            self,
-                            Ended::Refused {
-                                reason: why.clone(),
-                            },
-                        )
-                        .await;
-                    return self.refused(why, report);
-                }
+                Err(why) => return self.refuse(&mut reports, why, false).await,
             }
         }
         let facts = self.facts();
         let install = match prepare(offer, images, &facts, reason.as_deref()) {
             Ok(i) => i,
             Err(e) => {
-                let why = e.to_string();
-                let report = reports
-                    .finish(
-                        self,
-                        Ended::Refused {
-                            reason: why.clone(),
-                        },
-                    )
-                    .await;
-                self.log(LogLevel::Error, format!("Refused: {why}"));
-                return Installed::Failed {
-                    why,
-                    needs_reason: matches!(e, PrepareError::Downgrade { .. }),
-                    aws_report: report,
-                };
+                let needs_reason = matches!(e, PrepareError::Downgrade { .. });
+                return self.refuse(&mut reports, e.to_string(), needs_reason).await;
             }
         };
         for line in &install.checks {
@@ -217,11 +194,20 @@ impl DeviceSession {
         }
     }
 
-    fn refused(&self, why: String, aws_report: Option<String>) -> Installed {
+    /// Refused before the module was written: said in the log and reported to the source.
+    async fn refuse(&self, reports: &mut Reports, why: String, needs_reason: bool) -> Installed {
+        let aws_report = reports
+            .finish(
+                self,
+                Ended::Refused {
+                    reason: why.clone(),
+                },
+            )
+            .await;
         self.log(LogLevel::Error, format!("Refused: {why}"));
         Installed::Failed {
             why,
-            needs_reason: false,
+            needs_reason,
             aws_report,
         }
     }

@@ -196,7 +196,7 @@ fn signatures_expiry_and_downgrades_are_checked_before_the_module_is_touched() {
         "{}",
         r.stdout
     );
-    // Nothing was fetched beyond the documents: the refusal came after the downloads, before the module.
+    // The same manifest as served and signed: verified by the imported key.
     let r = run(args(&server.url("/signed/m.json")));
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(

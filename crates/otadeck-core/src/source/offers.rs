@@ -122,6 +122,14 @@ fn esp_web_tools(m: &EspWebToolsManifest, facts: &ModuleFacts) -> Result<Offer, 
          written, and the manifest itself only by a signature"
             .to_string(),
     ];
+    if m.new_install_prompt_erase == Some(true) {
+        notes.push(
+            "the publisher suggests erasing the whole flash first; otadeck writes the parts over \
+             the old contents and does not erase the rest, so data partitions (nvs, a file \
+             system) keep what they hold"
+                .into(),
+        );
+    }
     if whole_flash {
         notes.push(
             "a whole install: the bootloader and partition table are rewritten and the app boots \
