@@ -56,6 +56,12 @@ fn run(ctx: &Ctx) -> Result<()> {
     }
     ctx.scroll_to("#source-install")?;
     ctx.screenshot("install-source-offer.png")?;
+    // On a phone: the card, its long URLs and hashes, within the width.
+    ctx.session.set_window_size(390, 844)?;
+    super::layout::no_sideways_scroll(ctx, "the source card at 390 px")?;
+    ctx.scroll_to("#source-items")?;
+    ctx.screenshot("install-source-offer-390.png")?;
+    ctx.session.set_window_size(1280, 800)?;
     ctx.click("#source-unsigned-ok", SHORT)?;
     ctx.click("#source-install", SHORT)?;
     ctx.wait_flash_outcome("restart-pending", INSTALL)?;
