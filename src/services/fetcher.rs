@@ -80,8 +80,19 @@ async fn send(url: &str, init: &RequestInit) -> Result<Response, String> {
 pub async fn get(
     url: &str,
     headers: &[(&str, &str)],
-    mut sink: impl FnMut(Option<u64>, &[u8]) -> Result<(), String>,
+    sink: impl FnMut(Option<u64>, &[u8]) -> Result<(), String>,
 ) -> Result<Answer, String> {
+    let answer = fetch(url, headers, false, sink).await?;
+    Ok(answer.expect("an error status is an error here"))
+}
+
+/// [`get`]; with `absent_ok`, an HTTP error status is `None` (the file is not there).
+async fn fetch(
+    url: &str,
+    headers: &[(&str, &str)],
+    absent_ok: bool,
+    mut sink: impl FnMut(Option<u64>, &[u8]) -> Result<(), String>,
+) -> Result<Option<Answer>, String> {
     let first = checked(url)?;
     let init = RequestInit::new();
     init.set_method("GET");
@@ -103,6 +114,9 @@ pub async fn get(
         }
     }
     let status = response.status();
+    if status >= 400 && absent_ok {
+        return Ok(None);
+    }
     if status >= 400 {
         return Err(format!(
             "{url} answered HTTP {status}{}",
@@ -141,32 +155,29 @@ pub async fn get(
             return Err(e);
         }
     }
-    Ok(Answer {
+    Ok(Some(Answer {
         url: if final_url.is_empty() {
             first.to_string()
         } else {
             final_url
         },
         status,
-    })
+    }))
 }
 
-/// GET a small file that may not exist (a detached signature): `None` on 404.
+/// GET a small file that may not exist (a detached signature): `None` when the server answers
+/// with an error status.
 pub async fn get_optional(url: &str, max: usize) -> Result<Option<Vec<u8>>, String> {
     let mut body = Vec::new();
-    match get(url, &[], |_, chunk| {
+    let answer = fetch(url, &[], true, |_, chunk| {
         if body.len() + chunk.len() > max {
             return Err(format!("{url} is larger than {max} bytes"));
         }
         body.extend_from_slice(chunk);
         Ok(())
     })
-    .await
-    {
-        Ok(_) => Ok(Some(body)),
-        Err(e) if e.contains("answered HTTP 404") => Ok(None),
-        Err(e) => Err(e),
-    }
+    .await?;
+    Ok(answer.map(|_| body))
 }
 
 /// `method` (POST or PUT) `body` as JSON; the HTTP status.

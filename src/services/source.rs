@@ -108,9 +108,10 @@ pub async fn fetch_document(url: &str) -> Result<(Vec<u8>, String, Option<Vec<u8
         Ok(())
     })
     .await?;
-    let base = answer.url.split(['?', '#']).next().unwrap_or(&answer.url);
-    // A server without a signature answers 404; a server that cannot be read for it is told.
-    let sig = fetcher::get_optional(&format!("{base}.sig"), 4096).await?;
+    let sig = match trust::signature_url(&answer.url) {
+        Some(sig_url) => fetcher::get_optional(&sig_url, 4096).await?,
+        None => None,
+    };
     Ok((bytes, answer.url, sig))
 }
 

@@ -10,6 +10,8 @@ mod bundle;
 mod e2e;
 mod fuzz;
 mod fuzz_seeds;
+mod goosebit;
+mod proxy;
 mod serve;
 mod setup;
 mod test;

@@ -75,6 +75,9 @@ impl Drop for StaticServer {
 
 /// Answers one request from `dir`.
 fn handle(dir: &Path, req: Request, log_misses: bool) {
+    let Some(req) = crate::proxy::try_forward(req) else {
+        return;
+    };
     if !matches!(req.method(), Method::Get | Method::Head) {
         let _ = req.respond(Response::from_string("method not allowed").with_status_code(405));
         return;

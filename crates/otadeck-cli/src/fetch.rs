@@ -72,7 +72,8 @@ pub fn stream(
     stream_status(source, limits, headers, sink).map_err(|(_, e)| e)
 }
 
-/// GET a file that may not exist (a detached signature): `None` when the server answers 404.
+/// GET a file that may not exist (a detached signature): `None` when the server answers with
+/// an error status.
 pub fn get_optional(source: &str, limits: Limits) -> Result<Option<Vec<u8>>, String> {
     let mut body = Vec::new();
     let got = stream_status(source, limits, &[], |_, chunk| {
@@ -84,8 +85,9 @@ pub fn get_optional(source: &str, limits: Limits) -> Result<Option<Vec<u8>>, Str
     });
     match got {
         Ok(_) => Ok(Some(body)),
-        Err((Some(404), _)) => Ok(None),
-        Err((_, e)) => Err(e),
+        // Any error status: the server has no such file for this path.
+        Err((Some(_), _)) => Ok(None),
+        Err((None, e)) => Err(e),
     }
 }
 

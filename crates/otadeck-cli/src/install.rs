@@ -300,11 +300,8 @@ fn check_trust(
     keys: &[TrustedKey],
     a: &InstallArgs,
 ) -> Result<SignatureState, String> {
-    let detached = match &doc.url {
-        Some(url) if a.hawkbit.is_none() => {
-            let sig_url = format!("{}.sig", url.split(['?', '#']).next().unwrap_or(url));
-            fetch::get_optional(&sig_url, a.limits())?
-        }
+    let detached = match doc.url.as_deref().and_then(trust::signature_url) {
+        Some(sig_url) if a.hawkbit.is_none() => fetch::get_optional(&sig_url, a.limits())?,
         _ => None,
     };
     let state = trust::check_signature(&doc.bytes, detached.as_deref(), keys);

@@ -129,6 +129,10 @@ pub enum SimCommand {
         mcuboot: bool,
         #[arg(long)]
         quecpython: bool,
+        /// Wrap the image in a one-image SWUpdate bundle (`.swu`, as a hawkBit server such as
+        /// goosebit hands out), its SHA-256 in `sw-description`.
+        #[arg(long)]
+        swu: bool,
         #[arg(short, long)]
         output: PathBuf,
     },
@@ -154,6 +158,7 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
             size,
             mcuboot,
             quecpython,
+            swu,
             output,
         } => {
             let img = if mcuboot {
@@ -165,6 +170,11 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
                 quecpython_package(&version, size)
             } else {
                 demo_image(&version, size)
+            };
+            let img = if swu {
+                otadeck_sim::sources::swu_bundle(&img, &version)
+            } else {
+                img
             };
             std::fs::write(&output, &img)
                 .map_err(|e| format!("cannot write {}: {e}", output.display()))?;

@@ -249,6 +249,20 @@ pub fn serve_fixtures(server: &crate::fixture_server::FixtureServer) {
     );
 }
 
+/// A one-image SWUpdate bundle of `image` declaring `version`, as `swugenerator` writes one
+/// (`sw-description` first, then `app.bin`, its SHA-256 in the description).
+pub fn swu_bundle(image: &[u8], version: &str) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let sha: String = Sha256::digest(image)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let desc = format!(
+        "software =\n{{\n\tversion = \"{version}\";\n\tdescription = \"otadeck demo app\";\n\timages: (\n\t\t{{\n\t\t\tfilename = \"app.bin\";\n\t\t\ttype = \"raw\";\n\t\t\tsha256 = \"{sha}\";\n\t\t}}\n\t);\n}}\n"
+    );
+    otadeck_core::source::swu::archive(&[("sw-description", desc.as_bytes()), ("app.bin", image)])
+}
+
 /// The controller `web-1` of tenant `DEFAULT` under `/fx/hawkbit/`: its base resource asks for
 /// its attributes (`configData`); once they are PUT, it offers action 3, a one-image SWUpdate
 /// bundle of the sample app; feedback is accepted (and recorded, see `/fx/requests`).
@@ -264,14 +278,7 @@ fn serve_hawkbit(server: &crate::fixture_server::FixtureServer) {
             .map(|b| format!("{b:02x}"))
             .collect()
     };
-    let desc = format!(
-        "software = {{ version = \"{SAMPLE_VERSION}\"; images: ({{ filename = \"app.bin\"; type = \"raw\"; sha256 = \"{}\"; }}); }}",
-        sha(&app)
-    );
-    let bundle = otadeck_core::source::swu::archive(&[
-        ("sw-description", desc.as_bytes()),
-        ("app.bin", &app),
-    ]);
+    let bundle = swu_bundle(&app, SAMPLE_VERSION);
     let json = |v: serde_json::Value| Reply::json(serde_json::to_vec(&v).expect("JSON"));
     let polling = serde_json::json!({"polling": {"sleep": "00:00:30"}});
     let registered = json(serde_json::json!({"config": polling,

@@ -17,7 +17,7 @@ const INSTALL: Duration = Duration::from_secs(240);
 /// Loads `path` under the site's `/demo/`, accepts it unsigned and installs it.
 fn install(ctx: &Ctx, path: &str) -> Result<()> {
     let url = ctx.url(&format!("/demo/{path}"));
-    let field = ctx.wait_element("#source-url", SHORT)?;
+    let field = ctx.wait_element("#source-url:not([disabled])", SHORT)?;
     // Ctrl+A, release, Backspace: the field emptied as a person would, then the URL typed.
     ctx.session
         .send_keys(&field, &format!("\u{E009}a\u{E000}\u{E003}{url}"))?;

@@ -41,9 +41,9 @@ fn run(ctx: &Ctx) -> Result<()> {
         "the three parts and their places",
         SHORT,
         |t| {
-            t.contains("bootloader.bin at 0x1000 → flash at 0x1000")
-                && t.contains("partitions.bin at 0x8000 → flash at 0x8000")
-                && t.contains("app-2.1.0.bin at 0x10000 → flash at 0x10000")
+            t.contains("bootloader.bin → flash at 0x1000")
+                && t.contains("partitions.bin → flash at 0x8000")
+                && t.contains("app-2.1.0.bin → flash at 0x10000")
         },
     )?;
     ctx.wait_text("#source-version-check", "newer than 2.0.3", SHORT, |t| {

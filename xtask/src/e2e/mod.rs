@@ -5,6 +5,7 @@ mod admission;
 mod cable_pulled;
 mod esp_rom;
 mod flash_demo;
+mod install_goosebit;
 mod install_pycom;
 mod install_source;
 mod layout;
@@ -34,6 +35,7 @@ pub const SCENARIOS: &[Scenario] = &[
     esp_rom::SCENARIO,
     install_source::SCENARIO,
     install_pycom::SCENARIO,
+    install_goosebit::SCENARIO,
     admission::SCENARIO,
     layout::SCENARIO,
     reload::SCENARIO,

@@ -84,8 +84,8 @@ fn an_esp_web_tools_manifest_installs_bootloader_table_and_app() {
     for line in [
         "Module:    ESP32 bootloader ESP32, runs 2.0.3",
         "Against:   2.1.0 is newer than the installed 2.0.3",
-        "Will put:  bootloader.bin at 0x1000 -> flash at 0x1000",
-        "Will put:  app-2.1.0.bin at 0x10000 -> flash at 0x10000",
+        "Will put:  bootloader.bin -> flash at 0x1000",
+        "Will put:  app-2.1.0.bin -> flash at 0x10000",
         "otadata at 0xd000 is blanked",
         "Installed: the module runs 2.1.0",
     ] {

@@ -163,7 +163,7 @@ pub struct Offer {
 /// One download and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Item {
-    /// What it is, in words (`bootloader.bin at 0x1000`).
+    /// What it is, in words (`bootloader.bin`, `/flash/main.py`).
     pub label: String,
     /// Where to download it from (checked by the manifest safety rules).
     pub url: String,

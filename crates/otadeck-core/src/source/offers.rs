@@ -106,7 +106,7 @@ fn esp_web_tools(m: &EspWebToolsManifest, facts: &ModuleFacts) -> Result<Offer, 
             )));
         };
         items.push(Item {
-            label: format!("{} at {:#x}", file_name(url), part.offset),
+            label: file_name(url).to_string(),
             url: url.clone(),
             size: None,
             digests: Vec::new(),

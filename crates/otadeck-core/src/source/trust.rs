@@ -92,6 +92,15 @@ fn decode_text(text: &str, len: usize) -> Option<Vec<u8>> {
         .filter(|b| b.len() == len)
 }
 
+/// Where the detached signature of a document fetched from `url` would be: `<url>.sig`, for a
+/// file (its last path segment has an extension). An API endpoint (a hawkBit resource) is not
+/// asked: it would take `.sig` as part of a name.
+pub fn signature_url(url: &str) -> Option<String> {
+    let base = url.split(['?', '#']).next().unwrap_or(url);
+    let last = base.rsplit('/').next().unwrap_or("");
+    last.contains('.').then(|| format!("{base}.sig"))
+}
+
 /// What the signature check found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -160,6 +169,11 @@ pub fn check_signature(
     detached: Option<&[u8]>,
     keys: &[TrustedKey],
 ) -> SignatureState {
+    // A server that answers any path (a web page, a JSON error) sent no signature file.
+    let detached = detached.filter(|d| {
+        let first = d.iter().find(|b| !b.is_ascii_whitespace());
+        d.len() == 64 || !matches!(first, Some(b'<' | b'{' | b'['))
+    });
     let (signature, message, how) = match detached {
         Some(sig) => match parse_signature(sig) {
             Ok(s) => (s, document.to_vec(), "detached"),
@@ -418,6 +432,17 @@ mod tests {
         assert!(!state.needs_consent());
         let state = check_signature(doc, Some(b"not a signature"), &[]);
         assert!(matches!(state, SignatureState::Invalid { .. }), "{state:?}");
+        // A page or JSON error where the signature file should be: no signature was sent.
+        let html = b"<!DOCTYPE html><html>not found</html>";
+        assert_eq!(
+            check_signature(doc, Some(html), &[]),
+            SignatureState::Unsigned
+        );
+        assert_eq!(
+            signature_url("https://x.example/fw/m.json?token=1").as_deref(),
+            Some("https://x.example/fw/m.json.sig")
+        );
+        assert_eq!(signature_url("http://h/DEFAULT/controller/v1/dev-1"), None);
     }
 
     #[test]
