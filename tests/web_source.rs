@@ -188,8 +188,8 @@ async fn aws_job_downloads_are_checked_for_hash_length_and_redirects() {
     );
 }
 
-/// Every request the fixture server received, as `(method, target, body)`.
-async fn requests() -> Vec<(String, String, String)> {
+/// Every request the fixture server received, as `(method, target, body, authorization)`.
+async fn requests() -> Vec<(String, String, String, String)> {
     let mut body = Vec::new();
     otadeck::services::fetcher::get(&format!("{FIXTURES}/fx/requests"), &[], |_, c| {
         body.extend_from_slice(c);
@@ -201,7 +201,7 @@ async fn requests() -> Vec<(String, String, String)> {
     list.iter()
         .map(|r| {
             let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
-            (s("method"), s("target"), s("body"))
+            (s("method"), s("target"), s("body"), s("authorization"))
         })
         .collect()
 }
@@ -213,7 +213,10 @@ async fn a_hawkbit_controller_registers_installs_on_the_demo_board_and_feeds_bac
     use otadeck::services::log::SessionLog;
     let device = DeviceHandle::new(SessionLog::default());
     device.connect_demo(Family::Esp32MicroPython, 115_200).await;
-    let l = load("hawkbit/DEFAULT/controller/v1/web-1").await;
+    let token = Some("TargetToken web-1-secret".to_string());
+    let l = source::load_url_with(&fx("hawkbit/DEFAULT/controller/v1/web-1"), token)
+        .await
+        .unwrap();
     assert_eq!(l.loaded.kind, DocumentKind::HawkbitController);
     let (doc, proposal) = resolve(l, &device.facts()).await.unwrap();
     assert_eq!(doc.loaded.kind, DocumentKind::HawkbitDeployment);
@@ -221,18 +224,18 @@ async fn a_hawkbit_controller_registers_installs_on_the_demo_board_and_feeds_bac
         panic!("{proposal:?}")
     };
     assert!(o.items[0].swu);
-    let done = device.install(&doc, &o, None, |_, _| {}).await;
+    let done = device.install(&doc, &o, None, false, |_, _| {}).await;
     assert!(matches!(done, Installed::Done { .. }), "{done:?}");
     let seen = requests().await;
     let put = seen
         .iter()
-        .find(|(m, t, _)| m == "PUT" && t.ends_with("/web-1/configData"))
+        .find(|(m, t, _, _)| m == "PUT" && t.ends_with("/web-1/configData"))
         .expect("the controller registered");
     assert!(put.2.contains("\"sw_version\":\"2.0.3\""), "{}", put.2);
     let feedback: Vec<serde_json::Value> = seen
         .iter()
-        .filter(|(m, t, _)| m == "POST" && t.ends_with("/deploymentBase/3/feedback"))
-        .map(|(_, _, b)| serde_json::from_str(b).unwrap())
+        .filter(|(m, t, _, _)| m == "POST" && t.ends_with("/deploymentBase/3/feedback"))
+        .map(|(_, _, b, _)| serde_json::from_str(b).unwrap())
         .collect();
     let last = feedback.last().expect("feedback POSTed");
     assert_eq!(last["status"]["execution"], "closed");

@@ -5,7 +5,7 @@
 use otadeck_core::admission::Policy;
 use otadeck_core::family::Job;
 use otadeck_core::session::LogLevel;
-use otadeck_core::source::install::{prepare, PrepareError};
+use otadeck_core::source::install::{delivered_by_module, prepare, PrepareError};
 use otadeck_core::source::report::{self, Ended};
 use otadeck_core::source::{offer, ModuleFacts, Offer, Proposal, Reporting};
 
@@ -28,7 +28,7 @@ pub async fn resolve(
             Proposal::Fetch { url, .. } => url,
             Proposal::Register { url, body, then } if !registered => {
                 registered = true;
-                match fetcher::send_json("PUT", &url, &[], &body).await? {
+                match fetcher::send_json("PUT", &url, &loaded.headers(), &body).await? {
                     200..=299 => then,
                     status => {
                         return Err(format!(
@@ -45,11 +45,11 @@ pub async fn resolve(
             }
             p => return Ok((loaded, p)),
         };
-        let (bytes, final_url, sig) = source::fetch_document(&next).await?;
-        let signature = loaded.signature.clone();
+        let (bytes, final_url, sig) = source::fetch_document(&next, loaded.auth.as_deref()).await?;
         let mut doc = source::check(&bytes, Some(&final_url), sig.as_deref(), final_url.clone())?;
         // The first document's signature speaks for the source the technician chose.
-        doc.signature = signature;
+        doc.signature = loaded.signature.clone();
+        doc.auth = loaded.auth.clone();
         loaded = doc;
     }
     Err("the source leads to more documents than otadeck follows".into())
@@ -92,9 +92,10 @@ impl DeviceSession {
         loaded: &LoadedSource,
         offer: &Offer,
         reason: Option<String>,
+        module_downloads: bool,
         mut progress: impl FnMut(usize, Fetching),
     ) -> Installed {
-        let mut reports = Reports::new(&offer.reporting);
+        let mut reports = Reports::new(&offer.reporting, loaded.auth.clone());
         self.log(
             LogLevel::Info,
             format!("Installing {} from {}", offer.title, loaded.origin),
@@ -108,7 +109,7 @@ impl DeviceSession {
         reports.proceeding(self, "download", None).await;
         let mut images = Vec::new();
         for (i, item) in offer.items.iter().enumerate() {
-            match source::download(item, |f| progress(i, f)).await {
+            match source::download_with(item, &loaded.headers(), |f| progress(i, f)).await {
                 Ok(data) => {
                     self.log(
                         LogLevel::Info,
@@ -130,6 +131,13 @@ impl DeviceSession {
                 let needs_reason = matches!(e, PrepareError::Downgrade { .. });
                 return self.refuse(&mut reports, e.to_string(), needs_reason).await;
             }
+        };
+        let install = match module_downloads {
+            true => match delivered_by_module(install, offer) {
+                Ok(i) => i,
+                Err(r) => return self.refuse(&mut reports, r.why, false).await,
+            },
+            false => install,
         };
         for line in &install.checks {
             self.log(LogLevel::Info, format!("Checked: {line}"));
@@ -215,6 +223,8 @@ impl DeviceSession {
 
 fn job_bytes(job: &Job) -> u64 {
     match job {
+        // The module reports its own download in percent.
+        Job::Download { .. } => 100,
         Job::Flash { image, .. } => image.len() as u64,
         Job::FlashParts { parts, .. } => parts.iter().map(|p| p.data.len() as u64).sum(),
         Job::Files { files, .. } => files.iter().map(|f| f.data.len() as u64).sum(),
@@ -239,13 +249,15 @@ fn job_words(job: &Job) -> String {
 struct Reports {
     reporting: Reporting,
     aws: Vec<otadeck_core::manifest::aws_job::StatusUpdate>,
+    auth: Option<String>,
 }
 
 impl Reports {
-    fn new(reporting: &Reporting) -> Self {
+    fn new(reporting: &Reporting, auth: Option<String>) -> Self {
         Reports {
             reporting: reporting.clone(),
             aws: Vec::new(),
+            auth,
         }
     }
 
@@ -255,7 +267,7 @@ impl Reports {
             Reporting::AwsJob { .. } => self.aws.push(report::aws_in_progress(step)),
             Reporting::Hawkbit { feedback_url, .. } => {
                 let body = report::hawkbit_proceeding(step, of).to_json();
-                send_feedback(device, feedback_url, &body).await;
+                send_feedback(device, feedback_url, self.auth.as_deref(), &body).await;
             }
             Reporting::None => {}
         }
@@ -270,7 +282,7 @@ impl Reports {
             }
             Reporting::Hawkbit { feedback_url, .. } => {
                 let body = report::hawkbit_final(&ended).to_json();
-                send_feedback(device, feedback_url, &body).await;
+                send_feedback(device, feedback_url, self.auth.as_deref(), &body).await;
                 None
             }
             Reporting::None => None,
@@ -279,8 +291,9 @@ impl Reports {
 }
 
 /// POST hawkBit feedback; the outcome goes to the log.
-async fn send_feedback(device: &DeviceSession, url: &str, body: &str) {
-    match fetcher::send_json("POST", url, &[], body).await {
+async fn send_feedback(device: &DeviceSession, url: &str, auth: Option<&str>, body: &str) {
+    let headers: Vec<(&str, &str)> = auth.map(|a| vec![("Authorization", a)]).unwrap_or_default();
+    match fetcher::send_json("POST", url, &headers, body).await {
         Ok(200..=299) => device.log(LogLevel::Info, format!("hawkBit feedback sent: {body}")),
         Ok(410) => device.log(
             LogLevel::Warn,

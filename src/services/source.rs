@@ -26,6 +26,19 @@ pub struct LoadedSource {
     pub refusal: Option<String>,
     /// Where it came from, in words (the URL, "pasted text", the file name).
     pub origin: String,
+    /// The `Authorization` header it was fetched with (a hawkBit `TargetToken` or
+    /// `GatewayToken`), sent again with every request that follows from it.
+    pub auth: Option<String>,
+}
+
+impl LoadedSource {
+    /// The headers of the requests that follow from this source.
+    pub fn headers(&self) -> Vec<(&'static str, &str)> {
+        self.auth
+            .as_deref()
+            .map(|a| vec![("Authorization", a)])
+            .unwrap_or_default()
+    }
 }
 
 fn storage() -> Option<web_sys::Storage> {
@@ -94,13 +107,19 @@ pub fn check(
         signature,
         refusal,
         origin,
+        auth: None,
     })
 }
 
-/// Fetch a document (and `<url>.sig`, when the server has one).
-pub async fn fetch_document(url: &str) -> Result<(Vec<u8>, String, Option<Vec<u8>>), String> {
+/// Fetch a document (and `<url>.sig`, when the server has one), with `auth` as its
+/// `Authorization` header when given.
+pub async fn fetch_document(
+    url: &str,
+    auth: Option<&str>,
+) -> Result<(Vec<u8>, String, Option<Vec<u8>>), String> {
     let mut bytes = Vec::new();
-    let answer = fetcher::get(url, &[], |_, chunk| {
+    let headers: Vec<(&str, &str)> = auth.map(|a| vec![("Authorization", a)]).unwrap_or_default();
+    let answer = fetcher::get(url, &headers, |_, chunk| {
         if bytes.len() + chunk.len() > MAX_DOCUMENT_BYTES {
             return Err(format!("{url} is larger than a manifest can be (4 MiB)"));
         }
@@ -117,8 +136,16 @@ pub async fn fetch_document(url: &str) -> Result<(Vec<u8>, String, Option<Vec<u8
 
 /// Load a source from `url`.
 pub async fn load_url(url: &str) -> Result<LoadedSource, String> {
-    let (bytes, final_url, sig) = fetch_document(url).await?;
-    check(&bytes, Some(&final_url), sig.as_deref(), final_url.clone())
+    load_url_with(url, None).await
+}
+
+/// Load a source from `url` with an `Authorization` header (a hawkBit security token), which
+/// the requests that follow from it send too.
+pub async fn load_url_with(url: &str, auth: Option<String>) -> Result<LoadedSource, String> {
+    let (bytes, final_url, sig) = fetch_document(url, auth.as_deref()).await?;
+    let mut l = check(&bytes, Some(&final_url), sig.as_deref(), final_url.clone())?;
+    l.auth = auth;
+    Ok(l)
 }
 
 /// How a download goes, for the page.
@@ -133,12 +160,21 @@ pub struct Fetching {
 }
 
 /// Download `item` through its checks, reporting progress; the checked bytes, or why not.
-pub async fn download(item: &Item, mut progress: impl FnMut(Fetching)) -> Result<Vec<u8>, String> {
+pub async fn download(item: &Item, progress: impl FnMut(Fetching)) -> Result<Vec<u8>, String> {
+    download_with(item, &[], progress).await
+}
+
+/// [`download`], sending `headers` (the source's `Authorization`).
+pub async fn download_with(
+    item: &Item,
+    headers: &[(&str, &str)],
+    mut progress: impl FnMut(Fetching),
+) -> Result<Vec<u8>, String> {
     let mut check = Download::new(item);
     let mut meter = RateMeter::new(item.size.unwrap_or(0), std::time::Duration::from_secs(3));
     let mut declared_checked = false;
     let mut last_report = 0u64;
-    fetcher::get(&item.url, &[], |length, chunk| {
+    fetcher::get(&item.url, headers, |length, chunk| {
         if !declared_checked {
             check.declared(length).map_err(|e| e.to_string())?;
             declared_checked = true;

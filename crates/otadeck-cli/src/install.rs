@@ -14,7 +14,7 @@ use otadeck_core::family::{Family, Job};
 use otadeck_core::module::ModuleInfo;
 use otadeck_core::partition_state::PartitionState;
 use otadeck_core::source::download::Download;
-use otadeck_core::source::install::{prepare, PrepareError};
+use otadeck_core::source::install::{delivered_by_module, prepare, PrepareError};
 use otadeck_core::source::report::{self, Ended};
 use otadeck_core::source::trust::{self, SignatureState, TrustedKey};
 use otadeck_core::source::{self, offer, Loaded, ModuleFacts, Offer, Proposal, Reporting};
@@ -71,6 +71,10 @@ pub struct InstallArgs {
     /// Send the token as `GatewayToken` (one for the tenant) instead of `TargetToken`.
     #[arg(long)]
     gateway_token: bool,
+    /// QuecPython: once otadeck checked the image, the module downloads it itself from the
+    /// source's URL (`fota.httpDownload`) instead of receiving it over the cable.
+    #[arg(long)]
+    module_downloads: bool,
     /// Where to write the AWS IoT job execution updates (default: print them).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -253,6 +257,20 @@ pub fn run(a: InstallArgs) -> Result<ExitCode, String> {
         }
         Err(PrepareError::Refused(r)) => return reporter.refuse(&r.why),
     };
+    let install = if a.module_downloads {
+        if !offer.module_can_download(facts.family) {
+            return reporter.refuse(&format!(
+                "--module-downloads: {} cannot download this source's image themselves",
+                module.family.devices()
+            ));
+        }
+        match delivered_by_module(install, &offer) {
+            Ok(i) => i,
+            Err(r) => return reporter.refuse(&r.why),
+        }
+    } else {
+        install
+    };
     for line in &install.checks {
         println!("Checked:   {line}");
     }
@@ -430,6 +448,7 @@ fn print_offer(o: &Offer, signature: &SignatureState) {
 fn job_words(job: &Job) -> &'static str {
     match job {
         Job::Files { .. } => "updating files",
+        Job::Download { .. } => "downloading on the module",
         _ => "writing the firmware",
     }
 }

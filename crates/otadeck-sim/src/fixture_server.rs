@@ -172,6 +172,7 @@ impl FixtureServer {
                 .iter()
                 .map(|r| {
                     serde_json::json!({"method": r.method, "target": r.target,
+                        "authorization": r.authorization,
                         "body": String::from_utf8_lossy(&r.body)})
                 })
                 .collect();
@@ -190,7 +191,7 @@ impl FixtureServer {
         };
         if method == "OPTIONS" {
             let allow = if reply.cors {
-                "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Headers: *\r\nAccess-Control-Allow-Methods: GET, POST, PUT\r\n"
+                "Access-Control-Allow-Origin: *\r\nAccess-Control-Allow-Headers: Authorization, Content-Type\r\nAccess-Control-Allow-Methods: GET, POST, PUT\r\n"
             } else {
                 ""
             };

@@ -62,6 +62,7 @@ impl Phase {
 #[component]
 pub fn SourceCard(props: &SourceCardProps) -> Html {
     let (device, view) = use_device();
+    let family = view.module.as_ref().map(|m| m.family);
     let url = use_state(|| {
         props
             .initial_url
@@ -79,6 +80,7 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
     let error = use_state(|| None::<String>);
     let unsigned_ok = use_state(|| false);
     let reason = use_state(String::new);
+    let module_downloads = use_state(|| false);
     let needs_reason = use_state(|| false);
     let keys_changed = use_state(|| 0u32);
 
@@ -105,16 +107,44 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
             }
         })
     };
+    // A hawkBit security token, sent as `TargetToken` or `GatewayToken` with every request
+    // that follows from the source (kept only while the page is open).
+    let token = use_state(String::new);
+    let gateway = use_state(|| false);
+    let auth = Some(token.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            format!(
+                "{} {t}",
+                if *gateway {
+                    "GatewayToken"
+                } else {
+                    "TargetToken"
+                }
+            )
+        });
     let load_url = {
-        let (take, phase) = (take.clone(), phase.clone());
+        let (take, phase, auth) = (take.clone(), phase.clone(), auth.clone());
         Callback::from(move |u: String| {
             let u = u.trim().to_string();
             if u.is_empty() {
                 return;
             }
             phase.set(Phase::Loading);
-            let take = take.clone();
-            spawn_local(async move { take.emit(source::load_url(&u).await) });
+            let (take, auth) = (take.clone(), auth.clone());
+            spawn_local(async move { take.emit(source::load_url_with(&u, auth).await) });
+        })
+    };
+    let on_token = {
+        let token = token.clone();
+        Callback::from(move |e: InputEvent| {
+            token.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let on_gateway = {
+        let gateway = gateway.clone();
+        Callback::from(move |e: Event| {
+            gateway.set(e.target_unchecked_into::<HtmlInputElement>().checked())
         })
     };
     // The deep link loads its source once, at first draw.
@@ -245,6 +275,10 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
         let (device, phase) = (device.clone(), phase.clone());
         let loaded = (*resolved).clone().or_else(|| (*loaded).clone());
         let (offer, reason, needs_reason) = (offer.clone(), reason.clone(), needs_reason.clone());
+        let by_module = *module_downloads
+            && offer
+                .as_ref()
+                .is_some_and(|o| o.module_can_download(family));
         Callback::from(move |_: MouseEvent| {
             let (Some(l), Some(o)) = (loaded.clone(), offer.clone()) else {
                 return;
@@ -257,7 +291,7 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
                 let labels: Vec<String> = o.items.iter().map(|i| i.label.clone()).collect();
                 let progress_phase = phase.clone();
                 let result = device
-                    .install(&l, &o, reason, move |index, got| {
+                    .install(&l, &o, reason, by_module, move |index, got| {
                         // The last download complete: the module's part begins.
                         let last_done = index + 1 == of && got.total == Some(got.done);
                         progress_phase.set(if last_done {
@@ -295,6 +329,12 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
             unsigned_ok.set(e.target_unchecked_into::<HtmlInputElement>().checked())
         })
     };
+    let on_module_downloads = {
+        let module_downloads = module_downloads.clone();
+        Callback::from(move |e: Event| {
+            module_downloads.set(e.target_unchecked_into::<HtmlInputElement>().checked())
+        })
+    };
     let on_reason = {
         let reason = reason.clone();
         Callback::from(move |e: InputEvent| {
@@ -323,6 +363,18 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
                     {format!("Use the demo's {what}")}</button>
             }
             <details class="more">
+                <summary>{"hawkBit security token"}</summary>
+                <p class="muted">{"For a hawkBit controller URL (…/TENANT/controller/v1/CONTROLLER): sent with every request to the server, never kept."}</p>
+                <label class="field">{"Token"}
+                    <input id="source-token" type="password" class="input" autocomplete="off"
+                        value={(*token).clone()} oninput={on_token} disabled={busy} />
+                </label>
+                <label class="check">
+                    <input id="source-gateway" type="checkbox" checked={*gateway} onchange={on_gateway} disabled={busy} />
+                    {"A gateway token (one for the whole tenant), not this controller's own"}
+                </label>
+            </details>
+            <details class="more">
                 <summary>{"Paste it, or open a file"}</summary>
                 <textarea id="source-paste" class="input" rows="4" placeholder="{ \"builds\": … }"
                     value={(*paste).clone()} oninput={on_paste} disabled={busy} />
@@ -348,6 +400,13 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
                         <label class="check warn-box">
                             <input id="source-unsigned-ok" type="checkbox" checked={*unsigned_ok} onchange={on_unsigned} disabled={busy} />
                             {"Install it unsigned: I trust where it came from (the record says so)"}
+                        </label>
+                    }
+                    if offer.as_ref().is_some_and(|o| o.module_can_download(family)) {
+                        <label class="check">
+                            <input id="source-module-downloads" type="checkbox" checked={*module_downloads}
+                                onchange={on_module_downloads} disabled={busy} />
+                            {"The module downloads it itself, over its own network, once otadeck checked it"}
                         </label>
                     }
                     if older {

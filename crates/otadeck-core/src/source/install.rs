@@ -234,3 +234,31 @@ fn reset_otadata(parts: &mut Vec<Region>, checks: &mut Vec<String>) {
         data: vec![0xFF; otadata.size as usize],
     });
 }
+
+/// The module downloads the image itself (QuecPython `fota.httpDownload`) from the URL the
+/// source gives, once the host checked the same bytes against the source: the jobs of
+/// [`prepare`] with each image write replaced by the module's own download, restarted into the
+/// new firmware once the module verified it.
+pub fn delivered_by_module(mut install: Install, offer: &Offer) -> Result<Install, SourceRefusal> {
+    let mut urls = offer
+        .items
+        .iter()
+        .filter(|i| i.target == Target::App)
+        .map(|i| i.url.clone());
+    for job in &mut install.jobs {
+        if let Job::Flash { .. } = job {
+            let url1 = urls
+                .next()
+                .ok_or_else(|| SourceRefusal::new("no URL for the module to download"))?;
+            *job = Job::Download {
+                url1,
+                url2: None,
+                restart: true,
+            };
+        }
+    }
+    install
+        .checks
+        .push("the module downloads the image itself from the same URL, and checks it".into());
+    Ok(install)
+}

@@ -160,6 +160,15 @@ pub struct Offer {
     pub reporting: Reporting,
 }
 
+impl Offer {
+    /// A module of `family` can fetch this offer's image itself (QuecPython
+    /// `fota.httpDownload`): one image for the update slot, not a bundle to unwrap.
+    pub fn module_can_download(&self, family: Option<Family>) -> bool {
+        family.is_some_and(|f| f.can(crate::family::JobKind::Download))
+            && matches!(self.items.as_slice(), [i] if i.target == Target::App && !i.swu)
+    }
+}
+
 /// One download and where it goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Item {

@@ -437,3 +437,65 @@ fn the_demo_pycom_update_installs_and_a_failing_file_is_undone_whole() {
     // Undone whole: the file system is exactly as before, no staged or backup copies.
     assert_eq!(link.device.interpreter.files, fs);
 }
+
+/// An AWS IoT job for a QuecPython module, delivered by the module itself: the host fetches and
+/// checks the package against the job's MD5 and size, then the module downloads the same URL,
+/// verifies it and restarts into it.
+#[test]
+fn a_quecpython_module_downloads_a_checked_package_itself() {
+    use otadeck_core::source::install::delivered_by_module;
+    use otadeck_sim::demo::{quecpython_demo_config, DEMO_PACKAGE_URL};
+    use otadeck_sim::firmware::{quecpython_running_package, quecpython_sample_package};
+    use otadeck_sim::mp_repl::RawPasteSupport;
+    let package = quecpython_sample_package();
+    let md5 = to_hex(&MultiDigest::of(&package).md5.unwrap());
+    let doc =
+        json!({"bc_idx": 0, "bc_crc": md5, "bc_size": package.len(), "bc_url": DEMO_PACKAGE_URL});
+    let facts = ModuleFacts {
+        family: Some(Family::QuecPython),
+        running_version: Some("2.0.3".into()),
+        ..ModuleFacts::default()
+    };
+    let offer = install_offer(&serde_json::to_vec(&doc).unwrap(), None, &facts);
+    assert!(offer.module_can_download(facts.family));
+    assert!(!offer.module_can_download(Some(Family::Esp32MicroPython)));
+    let images = download_all(&offer, |_| package.clone());
+    let install = prepare(&offer, images, &facts, None).unwrap();
+    let install = delivered_by_module(install, &offer).unwrap();
+    let [Job::Download {
+        url1,
+        restart: true,
+        ..
+    }] = install.jobs.as_slice()
+    else {
+        panic!("{:?}", install.jobs)
+    };
+    assert_eq!(url1, DEMO_PACKAGE_URL);
+    let device = otadeck_sim::quecpython::device(
+        quecpython_demo_config("EC600U"),
+        quecpython_running_package(),
+        RawPasteSupport::Window(128),
+    );
+    let mut link = SimLink::new(device, 115_200);
+    let job = install.jobs.into_iter().next().unwrap();
+    let mut m = family::open(
+        Family::QuecPython,
+        job,
+        OpenOptions::default(),
+        Duration::ZERO,
+    )
+    .unwrap();
+    let r = run(
+        &mut m,
+        &mut link,
+        Duration::ZERO,
+        Duration::from_secs(600),
+        None,
+    );
+    let outcome = r.outcome();
+    assert!(outcome.restarted);
+    assert_eq!(
+        outcome.module.as_ref().unwrap().firmware_version,
+        SAMPLE_VERSION
+    );
+}
