@@ -47,8 +47,8 @@ pub async fn resolve(
         };
         let (bytes, final_url, sig) = source::fetch_document(&next, loaded.auth.as_deref()).await?;
         let mut doc = source::check(&bytes, Some(&final_url), sig.as_deref(), final_url.clone())?;
-        // The first document's signature speaks for the source the technician chose.
-        doc.signature = loaded.signature.clone();
+        // Each document is judged by its own signature: a signed document that leads to an
+        // unsigned one does not make it signed.
         doc.auth = loaded.auth.clone();
         loaded = doc;
     }

@@ -180,61 +180,9 @@ pub fn run(a: InstallArgs) -> Result<ExitCode, String> {
         }
     );
 
-    // The source, followed to what it offers this module.
-    let mut next = first;
-    let mut signature = SignatureState::Unsigned;
-    let mut offered = None;
-    let mut registered = false;
-    for _ in 0..MAX_HOPS {
-        let doc = fetch_document(&next, &a)?;
-        if offered.is_none() {
-            signature = check_trust(&doc, &keys, &a)?;
-        }
-        let loaded = match source::read(&doc.bytes, doc.url.as_deref()) {
-            Ok(l) => l,
-            Err(e) => return refused(&format!("{next}: {e}")),
-        };
-        print_kind(&loaded);
-        match offer(&loaded, &facts) {
-            Ok(Proposal::Install(o)) => {
-                offered = Some(*o);
-                break;
-            }
-            Ok(Proposal::UpToDate { why }) => {
-                println!("Up to date: {why}.");
-                return Ok(ExitCode::SUCCESS);
-            }
-            Ok(Proposal::Wait { why, .. }) => {
-                println!("Nothing to install now: {why}. Nothing was sent to the module.");
-                return Ok(ExitCode::FAILURE);
-            }
-            Ok(Proposal::Fetch { url, why }) => {
-                println!("Following: {why} ({url}).");
-                next = url;
-            }
-            Ok(Proposal::Register { url, body, then }) if !registered => {
-                registered = true;
-                let headers = a.headers();
-                let headers: Vec<(&str, &str)> =
-                    headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                match fetch::send_json("PUT", &url, a.limits(), &headers, &body)? {
-                    200..=299 => println!("Registered: the controller's attributes sent ({body})."),
-                    status => {
-                        return refused(&format!(
-                            "the hawkBit server refused the controller's attributes (HTTP {status} from {url})"
-                        ))
-                    }
-                }
-                next = then;
-            }
-            Ok(Proposal::Register { .. }) => {
-                return refused("the hawkBit server asks for the controller's attributes again after accepting them")
-            }
-            Err(e) => return refused(&e.why),
-        }
-    }
-    let Some(offer) = offered else {
-        return refused("the source leads to more documents than otadeck follows");
+    let (offer, signature) = match follow(first, &facts, &keys, &a)? {
+        Followed::Offer(offer, signature) => (*offer, signature),
+        Followed::Ended(code) => return Ok(code),
     };
     print_offer(&offer, &signature);
     let reporter = Reports::new(&offer, &a);
@@ -310,6 +258,76 @@ pub fn run(a: InstallArgs) -> Result<ExitCode, String> {
     );
     reporter.finish(&Ended::Succeeded { version });
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where following a source ended.
+enum Followed {
+    /// It offers this install, with the signature state of the document that offers it.
+    Offer(Box<Offer>, SignatureState),
+    /// Nothing to install (up to date, not now, refused): said, with this exit status.
+    Ended(ExitCode),
+}
+
+/// The source at `first` followed to what it offers the module `facts` describes: each
+/// document fetched and checked (signature, expiry), a hawkBit controller registered when the
+/// server asks, a Pycom server asked again with the module's version.
+fn follow(
+    first: String,
+    facts: &ModuleFacts,
+    keys: &[TrustedKey],
+    a: &InstallArgs,
+) -> Result<Followed, String> {
+    let ended = |r: Result<ExitCode, String>| r.map(Followed::Ended);
+    let mut next = first;
+    let mut registered = false;
+    for _ in 0..MAX_HOPS {
+        let doc = fetch_document(&next, a)?;
+        let signature = check_trust(&doc, keys, a)?;
+        let loaded = match source::read(&doc.bytes, doc.url.as_deref()) {
+            Ok(l) => l,
+            Err(e) => return ended(refused(&format!("{next}: {e}"))),
+        };
+        print_kind(&loaded);
+        match offer(&loaded, facts) {
+            Ok(Proposal::Install(o)) => return Ok(Followed::Offer(o, signature)),
+            Ok(Proposal::UpToDate { why }) => {
+                println!("Up to date: {why}.");
+                return Ok(Followed::Ended(ExitCode::SUCCESS));
+            }
+            Ok(Proposal::Wait { why, .. }) => {
+                println!("Nothing to install now: {why}. Nothing was sent to the module.");
+                return Ok(Followed::Ended(ExitCode::FAILURE));
+            }
+            Ok(Proposal::Fetch { url, why }) => {
+                println!("Following: {why} ({url}).");
+                next = url;
+            }
+            Ok(Proposal::Register { url, body, then }) if !registered => {
+                registered = true;
+                let headers = a.headers();
+                let headers: Vec<(&str, &str)> =
+                    headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                match fetch::send_json("PUT", &url, a.limits(), &headers, &body)? {
+                    200..=299 => println!("Registered: the controller's attributes sent ({body})."),
+                    status => {
+                        return ended(refused(&format!(
+                            "the hawkBit server refused the controller's attributes (HTTP {status} from {url})"
+                        )))
+                    }
+                }
+                next = then;
+            }
+            Ok(Proposal::Register { .. }) => {
+                return ended(refused(
+                    "the hawkBit server asks for the controller's attributes again after accepting them",
+                ))
+            }
+            Err(e) => return ended(refused(&e.why)),
+        }
+    }
+    ended(refused(
+        "the source leads to more documents than otadeck follows",
+    ))
 }
 
 /// Signature and expiry; an unsigned source runs only with --allow-unsigned.

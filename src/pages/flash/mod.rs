@@ -4,7 +4,9 @@
 mod connect_card;
 mod flash_card;
 mod image_card;
+mod install_choices;
 mod source_card;
+mod source_form;
 
 use yew::prelude::*;
 

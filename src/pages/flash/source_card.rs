@@ -8,14 +8,16 @@ use otadeck_core::progress::format_size;
 use otadeck_core::source::{Offer, Proposal};
 use otadeck_core::version::UpdateKind;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{HtmlInputElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
+use super::install_choices::InstallChoices;
+use super::source_form::SourceForm;
 use crate::components::trusted_keys::TrustedKeys;
 use crate::hooks::use_device;
+use crate::services::device::DeviceHandle;
 use crate::services::device::LinkKind;
 use crate::services::install::{resolve, Installed};
-use crate::services::source::{self, Fetching, LoadedSource};
+use crate::services::source::{Fetching, LoadedSource};
 use otadeck_core::family::Family;
 use otadeck_sim::sources::{ESP_WEB_TOOLS_MANIFEST, PYCOM_MANIFEST};
 
@@ -63,14 +65,6 @@ impl Phase {
 pub fn SourceCard(props: &SourceCardProps) -> Html {
     let (device, view) = use_device();
     let family = view.module.as_ref().map(|m| m.family);
-    let url = use_state(|| {
-        props
-            .initial_url
-            .as_ref()
-            .map(|u| u.to_string())
-            .unwrap_or_default()
-    });
-    let paste = use_state(String::new);
     let loaded = use_state(|| None::<Rc<LoadedSource>>);
     let proposal = use_state(|| None::<Result<Proposal, String>>);
     // The document the proposal came from (a Pycom server asked again with the module's
@@ -107,55 +101,6 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
             }
         })
     };
-    // A hawkBit security token, sent as `TargetToken` or `GatewayToken` with every request
-    // that follows from the source (kept only while the page is open).
-    let token = use_state(String::new);
-    let gateway = use_state(|| false);
-    let auth = Some(token.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .map(|t| {
-            format!(
-                "{} {t}",
-                if *gateway {
-                    "GatewayToken"
-                } else {
-                    "TargetToken"
-                }
-            )
-        });
-    let load_url = {
-        let (take, phase, auth) = (take.clone(), phase.clone(), auth.clone());
-        Callback::from(move |u: String| {
-            let u = u.trim().to_string();
-            if u.is_empty() {
-                return;
-            }
-            phase.set(Phase::Loading);
-            let (take, auth) = (take.clone(), auth.clone());
-            spawn_local(async move { take.emit(source::load_url_with(&u, auth).await) });
-        })
-    };
-    let on_token = {
-        let token = token.clone();
-        Callback::from(move |e: InputEvent| {
-            token.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
-    };
-    let on_gateway = {
-        let gateway = gateway.clone();
-        Callback::from(move |e: Event| {
-            gateway.set(e.target_unchecked_into::<HtmlInputElement>().checked())
-        })
-    };
-    // The deep link loads its source once, at first draw.
-    {
-        let (load_url, initial) = (load_url.clone(), props.initial_url.clone());
-        use_effect_with(initial, move |u| {
-            if let Some(u) = u {
-                load_url.emit(u.to_string());
-            }
-        });
-    }
     // What it offers the module that answers now (again when the module or the keys change).
     {
         let (proposal, resolved) = (proposal.clone(), resolved.clone());
@@ -179,19 +124,6 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
         });
     }
 
-    let on_url = {
-        let url = url.clone();
-        Callback::from(move |e: InputEvent| {
-            url.set(e.target_unchecked_into::<HtmlInputElement>().value())
-        })
-    };
-    let on_load = {
-        let (load_url, url) = (load_url.clone(), url.clone());
-        Callback::from(move |e: SubmitEvent| {
-            e.prevent_default();
-            load_url.emit((*url).clone());
-        })
-    };
     // The demo's own source for the demo module connected now, when it has one.
     let demo_source = match (&view.link, view.module.as_ref().map(|m| m.family)) {
         (LinkKind::Demo(_), Some(Family::EspRom)) => {
@@ -200,52 +132,9 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
         (LinkKind::Demo(_), Some(Family::Pycom)) => Some(("Pycom manifest", PYCOM_MANIFEST)),
         _ => None,
     };
-    let on_demo = {
-        let (load_url, url) = (load_url.clone(), url.clone());
-        Callback::from(move |path: &'static str| {
-            let origin = web_sys::window()
-                .and_then(|w| w.location().origin().ok())
-                .unwrap_or_default();
-            let u = format!("{origin}/demo/{path}");
-            url.set(u.clone());
-            load_url.emit(u);
-        })
-    };
-    let on_paste = {
-        let paste = paste.clone();
-        Callback::from(move |e: InputEvent| {
-            paste.set(e.target_unchecked_into::<HtmlTextAreaElement>().value())
-        })
-    };
-    let on_read_paste = {
-        let (take, paste) = (take.clone(), paste.clone());
-        Callback::from(move |_: MouseEvent| {
-            take.emit(source::check(
-                paste.as_bytes(),
-                None,
-                None,
-                "pasted text".into(),
-            ))
-        })
-    };
-    let on_file = {
-        let take = take.clone();
-        Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            let Some(file) = input.files().and_then(|f| f.get(0)) else {
-                return;
-            };
-            let file = gloo::file::File::from(file);
-            let take = take.clone();
-            spawn_local(async move {
-                let name = file.name();
-                let r = match gloo::file::futures::read_as_bytes(&file).await {
-                    Ok(bytes) => source::check(&bytes, None, None, format!("the file {name}")),
-                    Err(e) => Err(format!("cannot read {name}: {e}")),
-                };
-                take.emit(r);
-            });
-        })
+    let on_loading = {
+        let phase = phase.clone();
+        Callback::from(move |_| phase.set(Phase::Loading))
     };
     let offer: Option<Offer> = match &*proposal {
         Some(Ok(Proposal::Install(o))) => Some((**o).clone()),
@@ -256,8 +145,10 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
         .and_then(|o| o.version_check.as_ref())
         .is_some_and(|c| c.kind == UpdateKind::Downgrade)
         || *needs_reason;
-    let refused = loaded.as_ref().and_then(|l| l.refusal.clone());
-    let needs_consent = loaded.as_ref().is_some_and(|l| l.signature.needs_consent());
+    // The document that offers the install speaks for its signature and expiry.
+    let shown = resolved.as_ref().or(loaded.as_ref()).cloned();
+    let refused = shown.as_ref().and_then(|l| l.refusal.clone());
+    let needs_consent = shown.as_ref().is_some_and(|l| l.signature.needs_consent());
     let blocked_why: Option<&str> = if view.busy || phase.busy() {
         Some("busy")
     } else if refused.is_some() {
@@ -286,59 +177,15 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
             let (device, phase, needs_reason) =
                 (device.clone(), phase.clone(), needs_reason.clone());
             let reason = Some((*reason).clone()).filter(|r| !r.trim().is_empty());
-            let of = o.items.len();
-            spawn_local(async move {
-                let labels: Vec<String> = o.items.iter().map(|i| i.label.clone()).collect();
-                let progress_phase = phase.clone();
-                let result = device
-                    .install(&l, &o, reason, by_module, move |index, got| {
-                        // The last download complete: the module's part begins.
-                        let last_done = index + 1 == of && got.total == Some(got.done);
-                        progress_phase.set(if last_done {
-                            Phase::Installing
-                        } else {
-                            Phase::Downloading {
-                                index,
-                                of,
-                                label: labels[index].clone(),
-                                got,
-                            }
-                        })
-                    })
-                    .await;
-                phase.set(match result {
-                    Installed::Done { aws_report } => Phase::Done { report: aws_report },
-                    Installed::Failed {
-                        why,
-                        needs_reason: n,
-                        aws_report,
-                    } => {
-                        needs_reason.set(n);
-                        Phase::Failed {
-                            why,
-                            report: aws_report,
-                        }
-                    }
-                });
-            });
-        })
-    };
-    let on_unsigned = {
-        let unsigned_ok = unsigned_ok.clone();
-        Callback::from(move |e: Event| {
-            unsigned_ok.set(e.target_unchecked_into::<HtmlInputElement>().checked())
-        })
-    };
-    let on_module_downloads = {
-        let module_downloads = module_downloads.clone();
-        Callback::from(move |e: Event| {
-            module_downloads.set(e.target_unchecked_into::<HtmlInputElement>().checked())
-        })
-    };
-    let on_reason = {
-        let reason = reason.clone();
-        Callback::from(move |e: InputEvent| {
-            reason.set(e.target_unchecked_into::<HtmlInputElement>().value())
+            spawn_local(run_install(
+                device,
+                l,
+                o,
+                reason,
+                by_module,
+                phase,
+                needs_reason,
+            ));
         })
     };
     let on_keys = {
@@ -350,80 +197,76 @@ pub fn SourceCard(props: &SourceCardProps) -> Html {
         <section class="card" id="source-card">
             <h2>{"Install from a source"}</h2>
             <p class="muted">{"An ESP Web Tools or Pycom manifest, an AWS IoT job document or a hawkBit deployment: otadeck reads its kind from the content, checks every hash and signature, and shows what it will do before anything is sent."}</p>
-            <form class="source-form" onsubmit={on_load}>
-                <label class="field">{"Source URL"}
-                    <input id="source-url" type="url" class="input" placeholder="https://…/manifest.json"
-                        value={(*url).clone()} oninput={on_url} disabled={busy} />
-                </label>
-                <button id="source-load" class="btn" type="submit" disabled={busy}>{"Load"}</button>
-            </form>
-            if let Some((what, path)) = demo_source {
-                <button id="source-demo" class="btn small" disabled={busy}
-                    onclick={let on_demo = on_demo.clone(); move |_: MouseEvent| on_demo.emit(path)}>
-                    {format!("Use the demo's {what}")}</button>
-            }
-            <details class="more">
-                <summary>{"hawkBit security token"}</summary>
-                <p class="muted">{"For a hawkBit controller URL (…/TENANT/controller/v1/CONTROLLER): sent with every request to the server, never kept."}</p>
-                <label class="field">{"Token"}
-                    <input id="source-token" type="password" class="input" autocomplete="off"
-                        value={(*token).clone()} oninput={on_token} disabled={busy} />
-                </label>
-                <label class="check">
-                    <input id="source-gateway" type="checkbox" checked={*gateway} onchange={on_gateway} disabled={busy} />
-                    {"A gateway token (one for the whole tenant), not this controller's own"}
-                </label>
-            </details>
-            <details class="more">
-                <summary>{"Paste it, or open a file"}</summary>
-                <textarea id="source-paste" class="input" rows="4" placeholder="{ \"builds\": … }"
-                    value={(*paste).clone()} oninput={on_paste} disabled={busy} />
-                <div class="row">
-                    <button id="source-read" class="btn" onclick={on_read_paste} disabled={busy || paste.trim().is_empty()}>{"Read the pasted text"}</button>
-                    <label class={classes!("btn", "file-btn", busy.then_some("disabled"))}>{"Open a file…"}
-                        <input id="source-file" type="file" accept=".json,application/json" onchange={on_file} disabled={busy} />
-                    </label>
-                </div>
-            </details>
+            <SourceForm initial_url={props.initial_url.clone()} {busy} {demo_source}
+                {on_loading} on_loaded={take} />
             if *phase == Phase::Loading {
                 <p class="muted" id="source-loading">{"Loading and checking the source…"}</p>
             }
             if let Some(e) = &*error {
                 <p class="bad" id="source-error" role="alert">{e}</p>
             }
-            if let Some(l) = resolved.as_ref().or(loaded.as_ref()) {
+            if let Some(l) = &shown {
                 { summary(l, proposal.as_ref()) }
                 if let Some(why) = &refused {
                     <p class="bad" id="source-refused" role="alert">{format!("Refused: {why}. Nothing will be sent to the module.")}</p>
-                } else if offer.is_some() {
-                    if needs_consent {
-                        <label class="check warn-box">
-                            <input id="source-unsigned-ok" type="checkbox" checked={*unsigned_ok} onchange={on_unsigned} disabled={busy} />
-                            {"Install it unsigned: I trust where it came from (the record says so)"}
-                        </label>
-                    }
-                    if offer.as_ref().is_some_and(|o| o.module_can_download(family)) {
-                        <label class="check">
-                            <input id="source-module-downloads" type="checkbox" checked={*module_downloads}
-                                onchange={on_module_downloads} disabled={busy} />
-                            {"The module downloads it itself, over its own network, once otadeck checked it"}
-                        </label>
-                    }
-                    if older {
-                        <label class="field field-wide">{"Reason for installing an older version (kept in the record)"}
-                            <input id="source-reason" class="input" value={(*reason).clone()} oninput={on_reason} disabled={busy} />
-                        </label>
-                    }
-                    <div class="source-install">
-                        <button id="source-install" class="btn btn-primary btn-huge" onclick={on_install}
-                            disabled={blocked_why.is_some()} title={blocked_why}>{"Install on this module"}</button>
-                    </div>
+                } else if let Some(o) = &offer {
+                    <InstallChoices {busy} on_install={on_install}
+                        blocked_why={blocked_why.map(AttrValue::from)}
+                        unsigned_ok={needs_consent.then(|| unsigned_ok.clone())}
+                        module_downloads={o.module_can_download(family).then(|| module_downloads.clone())}
+                        reason={older.then(|| reason.clone())} />
                 }
             }
             { progress(&phase) }
             <TrustedKeys on_change={on_keys} />
         </section>
     }
+}
+
+/// Install `o` from `l` on `device`, showing the downloads and the end in `phase`; a downgrade
+/// refused for want of a reason sets `needs_reason`.
+async fn run_install(
+    device: DeviceHandle,
+    l: Rc<LoadedSource>,
+    o: Offer,
+    reason: Option<String>,
+    by_module: bool,
+    phase: UseStateHandle<Phase>,
+    needs_reason: UseStateHandle<bool>,
+) {
+    let of = o.items.len();
+    let labels: Vec<String> = o.items.iter().map(|i| i.label.clone()).collect();
+    let progress_phase = phase.clone();
+    let result = device
+        .install(&l, &o, reason, by_module, move |index, got| {
+            // The last download complete: the module's part begins.
+            let last_done = index + 1 == of && got.total == Some(got.done);
+            progress_phase.set(if last_done {
+                Phase::Installing
+            } else {
+                Phase::Downloading {
+                    index,
+                    of,
+                    label: labels[index].clone(),
+                    got,
+                }
+            })
+        })
+        .await;
+    phase.set(match result {
+        Installed::Done { aws_report } => Phase::Done { report: aws_report },
+        Installed::Failed {
+            why,
+            needs_reason: n,
+            aws_report,
+        } => {
+            needs_reason.set(n);
+            Phase::Failed {
+                why,
+                report: aws_report,
+            }
+        }
+    });
 }
 
 fn summary(l: &LoadedSource, proposal: Option<&Result<Proposal, String>>) -> Html {

@@ -1,0 +1,190 @@
+//! Where a source comes from: a URL (with a hawkBit security token when the server asks for
+//! one), the demo's own source, a paste or a file. The kind is read from the content by the
+//! core; this form only fetches or reads the bytes and hands the checked source on.
+
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+use crate::services::source::{self, LoadedSource};
+
+/// Properties of [`SourceForm`].
+#[derive(Properties, PartialEq)]
+pub struct SourceFormProps {
+    /// A source to load at once (the deep link's `manifest`).
+    #[prop_or_default]
+    pub initial_url: Option<AttrValue>,
+    /// A session or a load runs: the fields wait.
+    pub busy: bool,
+    /// The demo's own source for the demo module connected now: its name and its path under
+    /// `/demo/`.
+    pub demo_source: Option<(&'static str, &'static str)>,
+    /// A fetch began.
+    pub on_loading: Callback<()>,
+    /// The source read and checked, or why it could not be.
+    pub on_loaded: Callback<Result<LoadedSource, String>>,
+}
+
+/// The source form.
+#[component]
+pub fn SourceForm(props: &SourceFormProps) -> Html {
+    let busy = props.busy;
+    let demo_source = props.demo_source;
+    let take = props.on_loaded.clone();
+    let url = use_state(|| {
+        props
+            .initial_url
+            .as_ref()
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    });
+    let paste = use_state(String::new);
+    // A hawkBit security token, sent as `TargetToken` or `GatewayToken` with every request
+    // that follows from the source (kept only while the page is open).
+    let token = use_state(String::new);
+    let gateway = use_state(|| false);
+    let auth = Some(token.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            format!(
+                "{} {t}",
+                if *gateway {
+                    "GatewayToken"
+                } else {
+                    "TargetToken"
+                }
+            )
+        });
+    let load_url = {
+        let (take, loading, auth) = (take.clone(), props.on_loading.clone(), auth.clone());
+        Callback::from(move |u: String| {
+            let u = u.trim().to_string();
+            if u.is_empty() {
+                return;
+            }
+            loading.emit(());
+            let (take, auth) = (take.clone(), auth.clone());
+            spawn_local(async move { take.emit(source::load_url_with(&u, auth).await) });
+        })
+    };
+    let on_token = {
+        let token = token.clone();
+        Callback::from(move |e: InputEvent| {
+            token.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let on_gateway = {
+        let gateway = gateway.clone();
+        Callback::from(move |e: Event| {
+            gateway.set(e.target_unchecked_into::<HtmlInputElement>().checked())
+        })
+    };
+    // The deep link loads its source once, at first draw.
+    {
+        let (load_url, initial) = (load_url.clone(), props.initial_url.clone());
+        use_effect_with(initial, move |u| {
+            if let Some(u) = u {
+                load_url.emit(u.to_string());
+            }
+        });
+    }
+    let on_url = {
+        let url = url.clone();
+        Callback::from(move |e: InputEvent| {
+            url.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let on_load = {
+        let (load_url, url) = (load_url.clone(), url.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            load_url.emit((*url).clone());
+        })
+    };
+    let on_demo = {
+        let (load_url, url) = (load_url.clone(), url.clone());
+        Callback::from(move |path: &'static str| {
+            let origin = web_sys::window()
+                .and_then(|w| w.location().origin().ok())
+                .unwrap_or_default();
+            let u = format!("{origin}/demo/{path}");
+            url.set(u.clone());
+            load_url.emit(u);
+        })
+    };
+    let on_paste = {
+        let paste = paste.clone();
+        Callback::from(move |e: InputEvent| {
+            paste.set(e.target_unchecked_into::<HtmlTextAreaElement>().value())
+        })
+    };
+    let on_read_paste = {
+        let (take, paste) = (take.clone(), paste.clone());
+        Callback::from(move |_: MouseEvent| {
+            take.emit(source::check(
+                paste.as_bytes(),
+                None,
+                None,
+                "pasted text".into(),
+            ))
+        })
+    };
+    let on_file = {
+        let take = take.clone();
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            let Some(file) = input.files().and_then(|f| f.get(0)) else {
+                return;
+            };
+            let file = gloo::file::File::from(file);
+            let take = take.clone();
+            spawn_local(async move {
+                let name = file.name();
+                let r = match gloo::file::futures::read_as_bytes(&file).await {
+                    Ok(bytes) => source::check(&bytes, None, None, format!("the file {name}")),
+                    Err(e) => Err(format!("cannot read {name}: {e}")),
+                };
+                take.emit(r);
+            });
+        })
+    };
+    html! {
+        <>
+            <form class="source-form" onsubmit={on_load}>
+                <label class="field">{"Source URL"}
+                    <input id="source-url" type="url" class="input" placeholder="https://…/manifest.json"
+                        value={(*url).clone()} oninput={on_url} disabled={busy} />
+                </label>
+                <button id="source-load" class="btn" type="submit" disabled={busy}>{"Load"}</button>
+            </form>
+            if let Some((what, path)) = demo_source {
+                <button id="source-demo" class="btn small" disabled={busy}
+                    onclick={let on_demo = on_demo.clone(); move |_: MouseEvent| on_demo.emit(path)}>
+                    {format!("Use the demo's {what}")}</button>
+            }
+            <details class="more">
+                <summary>{"hawkBit security token"}</summary>
+                <p class="muted">{"For a hawkBit controller URL (…/TENANT/controller/v1/CONTROLLER): sent with every request to the server, never kept."}</p>
+                <label class="field">{"Token"}
+                    <input id="source-token" type="password" class="input" autocomplete="off"
+                        value={(*token).clone()} oninput={on_token} disabled={busy} />
+                </label>
+                <label class="check">
+                    <input id="source-gateway" type="checkbox" checked={*gateway} onchange={on_gateway} disabled={busy} />
+                    {"A gateway token (one for the whole tenant), not this controller's own"}
+                </label>
+            </details>
+            <details class="more">
+                <summary>{"Paste it, or open a file"}</summary>
+                <textarea id="source-paste" class="input" rows="4" placeholder="{ \"builds\": … }"
+                    value={(*paste).clone()} oninput={on_paste} disabled={busy} />
+                <div class="row">
+                    <button id="source-read" class="btn" onclick={on_read_paste} disabled={busy || paste.trim().is_empty()}>{"Read the pasted text"}</button>
+                    <label class={classes!("btn", "file-btn", busy.then_some("disabled"))}>{"Open a file…"}
+                        <input id="source-file" type="file" accept=".json,application/json" onchange={on_file} disabled={busy} />
+                    </label>
+                </div>
+            </details>
+        </>
+    }
+}
