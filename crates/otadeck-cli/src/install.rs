@@ -75,6 +75,14 @@ pub struct InstallArgs {
     /// source's URL (`fota.httpDownload`) instead of receiving it over the cable.
     #[arg(long)]
     module_downloads: bool,
+    /// Send each AWS IoT job execution update as it happens to this data-plane endpoint
+    /// (`POST {endpoint}/things/{thing}/jobs/{jobId}`; AWS IoT itself asks for the thing's
+    /// certificate, which otadeck does not present: use a relay that holds it).
+    #[arg(long, requires = "thing", value_name = "URL")]
+    aws_endpoint: Option<String>,
+    /// The AWS IoT thing name, for --aws-endpoint.
+    #[arg(long, requires = "aws_endpoint")]
+    thing: Option<String>,
     /// Where to write the AWS IoT job execution updates (default: print them).
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -489,10 +497,11 @@ impl<'a> Reports<'a> {
 
     fn proceeding(&self, step: &str, progress: Option<(u32, u32)>) {
         match &self.reporting {
-            Reporting::AwsJob { .. } => self
-                .aws
-                .borrow_mut()
-                .push(report::aws_in_progress(&step.replace(' ', "-"))),
+            Reporting::AwsJob { job_id } => {
+                let update = report::aws_in_progress(&step.replace(' ', "-"));
+                self.send_aws(job_id.as_deref(), &update);
+                self.aws.borrow_mut().push(update);
+            }
             Reporting::Hawkbit { feedback_url, .. } => self.post(
                 feedback_url,
                 &report::hawkbit_proceeding(step, progress).to_json(),
@@ -509,7 +518,9 @@ impl<'a> Reports<'a> {
     fn finish(&self, ended: &Ended) {
         match &self.reporting {
             Reporting::AwsJob { job_id } => {
-                self.aws.borrow_mut().push(report::aws_final(ended));
+                let update = report::aws_final(ended);
+                self.send_aws(job_id.as_deref(), &update);
+                self.aws.borrow_mut().push(update);
                 let file = report::aws_file(job_id.as_deref(), &self.aws.borrow());
                 match &self.args.report {
                     Some(path) => match std::fs::write(path, file + "\n") {
@@ -526,6 +537,31 @@ impl<'a> Reports<'a> {
                 self.post(feedback_url, &report::hawkbit_final(ended).to_json())
             }
             Reporting::None => {}
+        }
+    }
+
+    /// An AWS update sent as it happens, when an endpoint is set.
+    fn send_aws(
+        &self,
+        job_id: Option<&str>,
+        update: &otadeck_core::manifest::aws_job::StatusUpdate,
+    ) {
+        let (Some(endpoint), Some(thing)) = (&self.args.aws_endpoint, &self.args.thing) else {
+            return;
+        };
+        let Some(job_id) = job_id else {
+            println!("Report:    the job document names no jobId: the AWS update was not sent");
+            return;
+        };
+        let sent = report::aws_update_url(endpoint, thing, job_id).and_then(|url| {
+            fetch::send_json("POST", &url, self.args.limits(), &[], &update.to_json())
+        });
+        match sent {
+            Ok(200..=299) => println!("Report:    AWS update sent ({})", update.to_json()),
+            Ok(status) => {
+                println!("Report:    the AWS endpoint refused the update (HTTP {status})")
+            }
+            Err(e) => println!("Report:    AWS update not sent: {e}"),
         }
     }
 

@@ -250,6 +250,13 @@ fn an_aws_job_is_checked_by_md5_and_size_and_reported_as_job_execution_updates()
     );
 
     std::fs::write(&file, serde_json::to_vec(&job(&md5)).unwrap()).unwrap();
+    server.route("/things/dev-1/jobs/job-42", Reply::json(b"{}".to_vec()));
+    let endpoint = server.url("/");
+    let args = [
+        &args[..],
+        &["--aws-endpoint", &endpoint, "--thing", "dev-1"],
+    ]
+    .concat();
     let r = otadeck_run(&args);
     assert_eq!(r.code, 0, "{}", r.stdout);
     assert!(
@@ -267,6 +274,19 @@ fn an_aws_job_is_checked_by_md5_and_size_and_reported_as_job_execution_updates()
         .collect();
     assert_eq!(statuses, ["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"]);
     assert_eq!(rep["updates"][2]["statusDetails"]["version"], "2.1.0");
+    // The same updates, sent as they happened to the endpoint.
+    let sent: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|q| q.method == "POST" && q.target == "/things/dev-1/jobs/job-42")
+        .map(|q| {
+            serde_json::from_slice::<serde_json::Value>(&q.body).unwrap()["status"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(sent, ["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"]);
 }
 
 #[test]

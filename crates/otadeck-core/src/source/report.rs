@@ -62,6 +62,20 @@ pub fn aws_file(job_id: Option<&str>, updates: &[StatusUpdate]) -> String {
     serde_json::to_string_pretty(&File { job_id, updates }).unwrap_or_default()
 }
 
+/// Where AWS IoT's HTTPS data plane takes an update of `job_id` for `thing`
+/// (`UpdateJobExecution`: `POST {endpoint}/things/{thing}/jobs/{job_id}`, the body an
+/// [`aws_in_progress`] or [`aws_final`] update). AWS IoT itself asks for the thing's X.509
+/// certificate (mutual TLS); a relay that holds it takes the same request.
+pub fn aws_update_url(endpoint: &str, thing: &str, job_id: &str) -> Result<String, String> {
+    let mut url = url::Url::parse(endpoint).map_err(|e| format!("{endpoint:?}: {e}"))?;
+    crate::manifest::safety::check_url(&url).map_err(|e| format!("{endpoint}: {e}"))?;
+    url.path_segments_mut()
+        .map_err(|_| format!("{endpoint} cannot take a path"))?
+        .pop_if_empty()
+        .extend(["things", thing, "jobs", job_id]);
+    Ok(url.to_string())
+}
+
 /// hawkBit feedback while the install runs: `proceeding`, with progress when known.
 pub fn hawkbit_proceeding(detail: &str, progress: Option<(u32, u32)>) -> Feedback {
     let f = match progress {
@@ -122,6 +136,20 @@ mod tests {
             .collect();
         assert_eq!(statuses, ["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"]);
         assert_eq!(file["updates"][2]["statusDetails"]["version"], "2.1.0");
+    }
+
+    #[test]
+    fn aws_updates_go_to_the_things_job_path() {
+        assert_eq!(
+            aws_update_url(
+                "https://data.iot.eu-west-1.amazonaws.com/",
+                "dev 1",
+                "fw-2.1.0"
+            )
+            .unwrap(),
+            "https://data.iot.eu-west-1.amazonaws.com/things/dev%201/jobs/fw-2.1.0"
+        );
+        assert!(aws_update_url("http://relay.example", "t", "j").is_err());
     }
 
     #[test]
