@@ -404,6 +404,34 @@ fn a_hawkbit_deployment_is_polled_downloaded_unwrapped_and_fed_back() {
             serde_json::from_slice(&q.body).unwrap()
         })
         .collect();
+    // The server closed the action meanwhile: the next install says the result was not recorded.
+    server.route(
+        &format!("{ctl}/deploymentBase/5/feedback"),
+        Reply {
+            status: 410,
+            ..Reply::json(b"{}".to_vec())
+        },
+    );
+    let r = otadeck_run(&[
+        "install",
+        "--port",
+        &sim.path,
+        "--hawkbit",
+        &server.url(""),
+        "--tenant",
+        "DEFAULT",
+        "--controller",
+        "dev-7",
+        "--token",
+        "s3cret",
+        "--allow-unsigned",
+    ]);
+    assert!(
+        r.stdout
+            .contains("closed this action already (410 Gone): the result was not recorded there"),
+        "{}",
+        r.stdout
+    );
     let last = feedback.last().expect("feedback sent");
     assert_eq!(last["status"]["execution"], "closed");
     assert_eq!(last["status"]["result"]["finished"], "success");

@@ -364,6 +364,11 @@ fn a_hawkbit_base_resource_leads_to_its_deployment_or_says_to_wait() {
     assert!(
         matches!(offer(&loaded, &facts).unwrap(), Proposal::Fetch { url, .. } if url.ends_with("deploymentBase/12?c=1"))
     );
+    let cancel = br#"{"config":{"polling":{"sleep":"00:00:30"}},"_links":{"cancelAction":{"href":"http://127.0.0.1:60053/DEFAULT/controller/v1/dev1/cancelAction/12"}}}"#;
+    let loaded = source::read(cancel, None).unwrap();
+    assert!(
+        matches!(offer(&loaded, &facts).unwrap(), Proposal::Wait { why, .. } if why.contains("cancels the action"))
+    );
     let idle = br#"{"config":{"polling":{"sleep":"00:00:30"}},"_links":{}}"#;
     let loaded = source::read(idle, None).unwrap();
     assert!(matches!(
