@@ -47,6 +47,7 @@ pub fn classify(banner: &str) -> Option<ModuleInfo> {
             .unwrap_or_default()
             .to_string();
         return Some(ModuleInfo {
+            details: Default::default(),
             family,
             model,
             firmware_version: version.clone(),
@@ -55,6 +56,7 @@ pub fn classify(banner: &str) -> Option<ModuleInfo> {
     }
     let lua_prompt = banner.ends_with("\n> ") || banner == "> " || banner.contains("Lua error:");
     (lua_prompt || banner.contains("NodeMCU")).then(|| ModuleInfo {
+        details: Default::default(),
         family: Family::NodeMcu,
         model: "ESP32".into(),
         firmware_version: String::new(),
@@ -233,6 +235,7 @@ impl Detector {
                 if (text.ends_with(">>> ") && self.answer_complete(now)) || now >= deadline {
                     let info = classify(&text).or_else(|| {
                         Some(ModuleInfo {
+                            details: Default::default(),
                             family: Family::MicroPython,
                             model: String::new(),
                             firmware_version: String::new(),
@@ -250,6 +253,7 @@ impl Detector {
                     .any(|f| matches!(f, Frame::Packet(p) if answers_probe(p)));
                 if answered {
                     self.finish(Some(ModuleInfo {
+                        details: Default::default(),
                         family: Family::McuBoot,
                         model: "SMP server".into(),
                         firmware_version: String::new(),

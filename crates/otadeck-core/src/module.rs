@@ -13,6 +13,38 @@ pub struct ModuleInfo {
     pub firmware_version: String,
     /// The interpreter or runtime release, for example the MicroPython release.
     pub runtime: String,
+    /// Identity and condition, where the family reports them.
+    pub details: ModuleDetails,
+}
+
+/// What a module reports of its identity and condition, beyond what it runs. Each is `None`
+/// when the family does not report it or the module could not tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModuleDetails {
+    /// IMEI (cellular modules).
+    pub imei: Option<String>,
+    /// A unique id of another kind: the chip's MAC address, a serial number.
+    pub identity: Option<String>,
+    /// Battery voltage, millivolts.
+    pub battery_mv: Option<u32>,
+    /// Signal strength, dBm.
+    pub signal_dbm: Option<i32>,
+    /// Free space on the file system updates are written to, bytes.
+    pub free_bytes: Option<u64>,
+}
+
+impl ModuleDetails {
+    /// The identity a fleet knows the module by: the IMEI, else the other one.
+    pub fn key(&self) -> Option<&str> {
+        self.imei.as_deref().or(self.identity.as_deref())
+    }
+
+    /// Battery level in percent, from the voltage of a single Li-ion cell: 3400 mV empty,
+    /// 4200 mV full, linear between (a rough reading; otadeck says so where it shows it).
+    pub fn battery_percent(&self) -> Option<u8> {
+        self.battery_mv
+            .map(|mv| ((mv.clamp(3400, 4200) - 3400) / 8) as u8)
+    }
 }
 
 /// Parse the `repr` of MicroPython's `uos.uname()` result:

@@ -10,6 +10,7 @@ pub mod firmware;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fixture_server;
 pub mod flash;
+pub mod fleet;
 pub mod fota_package;
 pub mod harness;
 pub mod interp;

@@ -36,6 +36,14 @@ pub struct QuecPythonConfig {
     pub mini_fota_only: bool,
     /// Fault knob: a download stops making progress past this percentage (the network stalls).
     pub stall_download_at: Option<i64>,
+    /// What `modem.getDevImei()` returns.
+    pub imei: String,
+    /// What `misc.Power.getVbatt()` returns, mV; `None`: the call raises (no battery gauge).
+    pub battery_mv: Option<u32>,
+    /// What `net.csqQueryPoll()` returns (0–31, 99 unknown).
+    pub csq: i64,
+    /// Free bytes `uos.statvfs('/usr')` reports.
+    pub free_bytes: u64,
 }
 
 impl Default for QuecPythonConfig {
@@ -50,6 +58,10 @@ impl Default for QuecPythonConfig {
             download_rate: 64 * 1024,
             mini_fota_only: false,
             stall_download_at: None,
+            imei: "869999051234567".into(),
+            battery_mv: Some(3980),
+            csq: 22,
+            free_bytes: 256 * 1024,
         }
     }
 }
@@ -190,7 +202,16 @@ impl Host for QuecPython {
     fn import(&mut self, name: &str) -> Option<Value> {
         matches!(
             name,
-            "uos" | "os" | "modem" | "fota" | "ubinascii" | "binascii" | "misc" | "utime" | "sys"
+            "uos"
+                | "os"
+                | "modem"
+                | "fota"
+                | "ubinascii"
+                | "binascii"
+                | "misc"
+                | "utime"
+                | "sys"
+                | "net"
         )
         .then(|| Value::Module(name.to_string()))
     }
@@ -205,6 +226,10 @@ impl Host for QuecPython {
             "binascii.a2b_base64",
             "misc.Power",
             "misc.Power.powerRestart",
+            "misc.Power.getVbatt",
+            "net.csqQueryPoll",
+            "uos.statvfs",
+            "os.statvfs",
             "fota.obj.write",
             "fota.obj.flush",
             "fota.obj.verify",
@@ -236,7 +261,24 @@ impl Host for QuecPython {
                 r = self.config.release
             ))),
             "modem.getDevFwVersion" => Ok(Value::Str(self.running_version())),
-            "modem.getDevImei" => Ok(Value::Str("869999051234567".into())),
+            "modem.getDevImei" => Ok(Value::Str(self.config.imei.clone())),
+            "misc.Power.getVbatt" => match self.config.battery_mv {
+                Some(mv) => Ok(Value::Int(mv.into())),
+                None => Err(PyErr::new("OSError", "[Errno 19] ENODEV")),
+            },
+            "net.csqQueryPoll" => Ok(Value::Int(self.config.csq)),
+            // (f_bsize, f_frsize, f_blocks, f_bfree, f_bavail, ...), 4 KiB blocks.
+            "uos.statvfs" | "os.statvfs" => {
+                let free = (self.config.free_bytes / 4096) as i64;
+                let block = Value::Int(4096);
+                Ok(Value::List(vec![
+                    block.clone(),
+                    block,
+                    Value::Int(1024),
+                    Value::Int(free),
+                    Value::Int(free),
+                ]))
+            }
             "ubinascii.a2b_base64" | "binascii.a2b_base64" => builtins::a2b_base64(&args),
             "fota" => {
                 let reset_disable = kwargs

@@ -108,6 +108,7 @@ pub fn demo_files() -> Vec<(String, Vec<u8>)> {
     ];
     files.extend(pycom_files(&app));
     files.push((app_name, app));
+    files.extend(crate::fleet::demo_campaign_files());
     files
 }
 

@@ -137,7 +137,7 @@ fn kind_of(value: &Value) -> Option<DocumentKind> {
 }
 
 /// Parse `bytes` as a document of `kind`. `url` is where it was fetched from, if it was: ESP Web
-/// Tools part paths resolve against it.
+/// Tools part paths and a campaign plan's file URLs resolve against it.
 pub fn parse(
     bytes: &[u8],
     kind: DocumentKind,
@@ -157,6 +157,9 @@ pub fn parse(
             Document::HawkbitDeployment(hawkbit::parse_deployment_base(bytes)?)
         }
         DocumentKind::HawkbitFeedback => Document::HawkbitFeedback(hawkbit::parse_feedback(bytes)?),
-        DocumentKind::CampaignPlan => Document::CampaignPlan(plan::parse(bytes)?),
+        DocumentKind::CampaignPlan => {
+            let base = url.and_then(|u| url::Url::parse(u).ok());
+            Document::CampaignPlan(plan::parse_with(bytes, base.as_ref())?)
+        }
     })
 }

@@ -1,6 +1,7 @@
 //! The otadeck-core integration tests, linked into one test binary: one module per concern.
 
 mod admission;
+mod campaign;
 mod detect_sims;
 mod digest_props;
 mod esp32_micropython;

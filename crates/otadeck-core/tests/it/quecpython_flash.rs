@@ -116,3 +116,47 @@ fn a_silent_module_fails_to_connect_after_every_try() {
     assert!(r.elapsed >= Duration::from_millis(6300), "{:?}", r.elapsed);
     assert_eq!(e.to_string(), "Connecting failed: the module stopped answering while entering the raw REPL. The module was not changed.");
 }
+
+#[test]
+fn identify_reads_imei_battery_signal_and_free_space_where_the_module_has_them() {
+    use otadeck_core::link::mp_repl::ReplConfig;
+    let read = |config: QuecPythonConfig| {
+        let mut link = SimLink::new(
+            device(
+                config,
+                quecpython_running_package(),
+                RawPasteSupport::Window(128),
+            ),
+            115_200,
+        );
+        let mut s = QuecPythonSession::identify(Duration::ZERO, ReplConfig::default());
+        let r = run(
+            &mut s,
+            &mut link,
+            Duration::ZERO,
+            Duration::from_secs(30),
+            None,
+        );
+        r.outcome().module.clone().expect("identified").details
+    };
+    let d = read(QuecPythonConfig {
+        imei: "861234050000001".into(),
+        battery_mv: Some(3720),
+        csq: 14,
+        free_bytes: 80 * 1024,
+        ..QuecPythonConfig::default()
+    });
+    assert_eq!(d.imei.as_deref(), Some("861234050000001"));
+    assert_eq!(d.battery_mv, Some(3720));
+    assert_eq!(d.battery_percent(), Some(40));
+    assert_eq!(d.signal_dbm, Some(-85));
+    assert_eq!(d.free_bytes, Some(80 * 1024));
+    // No battery gauge (the call raises) and no signal (CSQ 99): identify still succeeds.
+    let d = read(QuecPythonConfig {
+        battery_mv: None,
+        csq: 99,
+        ..QuecPythonConfig::default()
+    });
+    assert_eq!((d.battery_mv, d.signal_dbm), (None, None));
+    assert!(d.imei.is_some());
+}

@@ -143,6 +143,7 @@ impl Esp32MicroPython {
             .as_ref()
             .map_or_else(|| slots.uname_field("version"), |d| d.version.clone());
         let info = ModuleInfo {
+            details: Default::default(),
             family: Family::Esp32MicroPython,
             model: slots.uname_field("machine"),
             firmware_version: version,

@@ -13,6 +13,7 @@ impl EspRomSession {
                 .map(|b| b.version.clone())
         });
         ModuleInfo {
+            details: Default::default(),
             family: Family::EspRom,
             model: self.chip.to_string(),
             firmware_version: booting.unwrap_or_default(),

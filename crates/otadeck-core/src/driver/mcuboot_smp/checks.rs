@@ -222,6 +222,7 @@ impl McuBootSmp {
     fn identify(&mut self, slots: &[ImageSlot]) {
         let active = slots.iter().find(|s| s.image == 0 && s.active);
         let info = ModuleInfo {
+            details: Default::default(),
             family: Family::McuBoot,
             model: "SMP server".into(),
             firmware_version: active.map_or_else(|| "unknown".into(), |s| s.version.clone()),

@@ -31,6 +31,7 @@ impl InfoReport {
     pub fn module(&self) -> ModuleInfo {
         let version = self.state.running_slot().and_then(|s| s.build.as_ref());
         ModuleInfo {
+            details: Default::default(),
             family: Family::NodeMcu,
             model: "ESP32".into(),
             firmware_version: version.map(|b| b.version.clone()).unwrap_or_default(),

@@ -98,6 +98,7 @@ impl PycomFirmware {
         };
         let field = |k: &str| uname_field(&uname, k);
         let info = ModuleInfo {
+            details: Default::default(),
             family: Family::Pycom,
             model: field("sysname"),
             firmware_version: field("release"),

@@ -14,7 +14,7 @@ use crate::driver::repl::flow::{
     bad_answer, Call, FlowConfig, Next, ReplFlow, ReplPlan, Reply, Report,
 };
 use crate::link::mp_repl::ReplConfig;
-use crate::module::{parse_uname, uname_field, Family, ModuleInfo};
+use crate::module::{parse_uname, uname_field, Family, ModuleDetails, ModuleInfo};
 use crate::session::{FlashErrorKind, LogLevel, Step};
 
 pub use crate::driver::repl::flow::CONNECT_ATTEMPTS;
@@ -57,8 +57,28 @@ impl Default for FotaOptions {
     }
 }
 
+/// Reads what the module runs, then (each in its own `try`, since a module may lack the API or
+/// the hardware) its IMEI, battery voltage, signal quality (CSQ) and the free space of `/usr`.
 pub(crate) const IDENTIFY_CODE: &[u8] =
-    b"import uos,modem\nprint(uos.uname())\nprint(modem.getDevFwVersion())";
+    b"import uos,modem\nprint(uos.uname())\nprint(modem.getDevFwVersion())
+try:
+ print('imei',modem.getDevImei())
+except Exception:
+ pass
+try:
+ from misc import Power
+ print('vbatt',Power.getVbatt())
+except Exception:
+ pass
+try:
+ import net
+ print('csq',net.csqQueryPoll())
+except Exception:
+ pass
+try:
+ print('statvfs',uos.statvfs('/usr'))
+except Exception:
+ pass";
 pub(crate) const IDENTIFY_CALL: &str = "uos.uname() and modem.getDevFwVersion()";
 pub(crate) const RESTART_CODE: &[u8] = b"from misc import Power\nPower.powerRestart()";
 
@@ -69,12 +89,49 @@ pub(crate) fn parse_identity(out: &str) -> Option<ModuleInfo> {
     let firmware_version = lines.next()?.trim().to_string();
     let field = |k: &str| uname_field(&uname, k);
     Some(ModuleInfo {
+        details: parse_details(lines),
         family: Family::QuecPython,
         model: field("sysname"),
         firmware_version,
         runtime: format!("MicroPython {}", field("release")),
     })
 }
+/// The `key value` lines after the version: what the module could tell of itself.
+fn parse_details<'a>(lines: impl Iterator<Item = &'a str>) -> ModuleDetails {
+    let mut d = ModuleDetails::default();
+    for line in lines {
+        let Some((key, value)) = line.trim().split_once(' ') else {
+            continue;
+        };
+        let value = value.trim();
+        match key {
+            "imei" if !value.is_empty() && value != "-1" => d.imei = Some(value.into()),
+            "vbatt" => d.battery_mv = value.parse().ok().filter(|mv| *mv > 0),
+            // CSQ 0–31 is -113 dBm and up in 2 dB steps; 99 means not known.
+            "csq" => {
+                d.signal_dbm = value
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|c| (0..=31).contains(c))
+                    .map(|c| -113 + 2 * c)
+            }
+            // (f_bsize, f_frsize, f_blocks, f_bfree, f_bavail, ...): free is bsize × bavail.
+            "statvfs" => {
+                let fields: Vec<u64> = value
+                    .trim_matches(|c| matches!(c, '(' | ')' | '[' | ']'))
+                    .split(',')
+                    .filter_map(|f| f.trim().parse().ok())
+                    .collect();
+                if let (Some(size), Some(avail)) = (fields.first(), fields.get(4)) {
+                    d.free_bytes = size.checked_mul(*avail);
+                }
+            }
+            _ => {}
+        }
+    }
+    d
+}
+
 const KEEP_OLD: &str = "still runs its previous firmware";
 /// The verify call may have passed on the module before the session stopped without its answer.
 const VERIFY_UNKNOWN: &str =

@@ -49,7 +49,7 @@ impl ModuleReport {
 }
 
 /// Why a module may not take the update, as a code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReasonCode {
     /// On the blacklist.
@@ -85,7 +85,7 @@ pub enum ReasonCode {
 }
 
 /// A reason, with its code and its message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
     /// What kind of reason.
     pub code: ReasonCode,

@@ -173,6 +173,11 @@ pub struct Strategy {
 
 /// Parse and check a plan. Entry point for fuzzing.
 pub fn parse(bytes: &[u8]) -> Result<CampaignPlan, ManifestError> {
+    parse_with(bytes, None)
+}
+
+/// [`parse`] a plan fetched from `base`: a relative file URL resolves against it.
+pub fn parse_with(bytes: &[u8], base: Option<&url::Url>) -> Result<CampaignPlan, ManifestError> {
     let doc = parse_document(bytes)?;
     let root = Node::root(&doc).obj()?;
     let fmt = root.req("format")?;
@@ -203,7 +208,7 @@ pub fn parse(bytes: &[u8]) -> Result<CampaignPlan, ManifestError> {
         }
     }
     let components = parse_components(&root, &target_version)?;
-    let packages = parse_packages(&root, &components)?;
+    let packages = parse_packages(&root, &components, base)?;
     let whitelist = id_list(&root, "whitelist")?;
     let blacklist = id_list(&root, "blacklist")?;
     let timezone = match root.opt("timezone") {
@@ -350,7 +355,11 @@ fn parse_components(root: &Obj<'_>, target_version: &str) -> Result<Vec<Componen
     Ok(out)
 }
 
-fn parse_packages(root: &Obj<'_>, components: &[Component]) -> Result<Vec<Package>, ManifestError> {
+fn parse_packages(
+    root: &Obj<'_>,
+    components: &[Component],
+    base: Option<&url::Url>,
+) -> Result<Vec<Package>, ManifestError> {
     let node = root.req("packages")?;
     let items = node.arr_max(MAX_PACKAGES)?;
     let mut out: Vec<Package> = Vec::new();
@@ -408,7 +417,7 @@ fn parse_packages(root: &Obj<'_>, components: &[Component]) -> Result<Vec<Packag
                 Some(v) => format!("a second delta from {v} for {component:?}"),
             }));
         }
-        let files = parse_files(&o.req("files")?)?;
+        let files = parse_files(&o.req("files")?, base)?;
         out.push(Package {
             kind,
             component,
@@ -424,7 +433,7 @@ fn parse_packages(root: &Obj<'_>, components: &[Component]) -> Result<Vec<Packag
     Ok(out)
 }
 
-fn parse_files(node: &Node<'_>) -> Result<Vec<PlanFile>, ManifestError> {
+fn parse_files(node: &Node<'_>, base: Option<&url::Url>) -> Result<Vec<PlanFile>, ManifestError> {
     let items = node.arr_max(MAX_FILES_PER_PACKAGE)?;
     if items.is_empty() {
         return Err(node.invalid("a package needs at least one file"));
@@ -474,7 +483,7 @@ fn parse_files(node: &Node<'_>) -> Result<Vec<PlanFile>, ManifestError> {
             _ => return Err(item.invalid("a file needs exactly one of destination and role")),
         };
         out.push(PlanFile {
-            url: url_at(&o.req("url")?, None)?.into(),
+            url: url_at(&o.req("url")?, base)?.into(),
             size,
             sha256,
             sha1,
