@@ -8,6 +8,7 @@ use crate::components::recovery_banner::RecoveryBanner;
 use crate::components::session_guard::SessionGuard;
 use crate::components::support_banner::SupportBanner;
 use crate::pages::{campaigns::CampaignsPage, device::DevicePage, flash::FlashPage, log::LogPage};
+use crate::services::campaign::Campaigns;
 use crate::services::devices::Devices;
 
 /// The pages. Hash routes, so that any static host serves them.
@@ -22,6 +23,9 @@ pub enum Route {
     Device,
     #[at("/campaigns")]
     Campaigns,
+    /// The Campaigns page with a plan loaded: `#/campaign?plan=<url>`.
+    #[at("/campaign")]
+    Campaign,
     #[at("/log")]
     Log,
     #[not_found]
@@ -36,6 +40,7 @@ fn switch(route: Route) -> Html {
         Route::Install => ("Install on a module", html! { <InstallPage /> }),
         Route::Device => ("Device", html! { <DevicePage /> }),
         Route::Campaigns => ("Campaigns", html! { <CampaignsPage /> }),
+        Route::Campaign => ("Campaigns", html! { <CampaignPage /> }),
         Route::Log => ("Session log", html! { <LogPage /> }),
     };
     html! {
@@ -44,6 +49,24 @@ fn switch(route: Route) -> Html {
             {page}
         </>
     }
+}
+
+/// The value of `key` in the route's query.
+fn query_value(key: &str) -> Option<AttrValue> {
+    let query = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .and_then(|h| h.split_once('?').map(|(_, q)| q.to_string()))
+        .unwrap_or_default();
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| AttrValue::from(v.into_owned()))
+}
+
+/// The Campaigns page with the plan the link's `plan` parameter names.
+#[component]
+fn CampaignPage() -> Html {
+    let _ = use_location();
+    html! { <CampaignsPage plan={query_value("plan")} /> }
 }
 
 /// The Flash page with the source the link's `manifest` parameter names.
@@ -63,15 +86,20 @@ fn InstallPage() -> Html {
 #[component]
 pub fn App() -> Html {
     let devices = use_memo((), |_| Devices::default());
+    let campaigns = use_memo((), |_| Campaigns::new((*devices).clone()));
     {
-        // The log and the last flash kept before a reload come back once.
-        let devices = (*devices).clone();
+        // The log, the last flash and the campaign records kept before a reload come back once.
+        let (devices, campaigns) = ((*devices).clone(), (*campaigns).clone());
         use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move { devices.restore().await });
+            wasm_bindgen_futures::spawn_local(async move {
+                devices.restore().await;
+                campaigns.restore().await;
+            });
         });
     }
     html! {
         <ContextProvider<Devices> context={(*devices).clone()}>
+        <ContextProvider<Campaigns> context={(*campaigns).clone()}>
             <HashRouter>
                 <Header />
                 <SessionGuard />
@@ -81,6 +109,7 @@ pub fn App() -> Html {
                     <Switch<Route> render={switch} />
                 </main>
             </HashRouter>
+        </ContextProvider<Campaigns>>
         </ContextProvider<Devices>>
     }
 }

@@ -22,5 +22,6 @@ mod support;
 /// Mount the app on the page body.
 pub fn run() {
     theme::restore();
+    services::offline::register_worker();
     yew::Renderer::<app::App>::new().render();
 }

@@ -5,7 +5,7 @@ use yew::prelude::*;
 use yew_router::prelude::*;
 
 use crate::app::Route;
-use crate::hooks::use_device;
+use crate::hooks::{use_device, use_online};
 use crate::services::device::LinkKind;
 use crate::theme::{self, Theme};
 
@@ -13,6 +13,7 @@ use crate::theme::{self, Theme};
 #[component]
 pub fn Header() -> Html {
     let (_, s) = use_device();
+    let online = use_online();
     let route = use_route::<Route>().unwrap_or(Route::Flash);
     let theme = use_state(theme::current);
     let (link_class, link_text) = match &s.link {
@@ -65,6 +66,8 @@ pub fn Header() -> Html {
                 { tab(Route::Log, "nav-log", "Log") }
             </nav>
             <div class="status">
+                <span id="network-status" class={if online { "chip chip-on" } else { "chip chip-off" }}
+                    data-online={online.to_string()}>{if online { "Online" } else { "Offline" }}</span>
                 <span id="connection-status" class={link_class} title={link_text.clone()}>{link_text}</span>
                 <span id="module-identity" class="identity" title={identity.clone()}>{identity}</span>
                 <button id="theme-toggle" class="theme-btn" onclick={on_theme} aria-label={switch_to} title={switch_to}>{icon}</button>

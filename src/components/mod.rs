@@ -4,6 +4,7 @@ pub mod decision;
 pub mod download_source;
 pub mod header;
 pub mod log_view;
+pub mod offline_cache;
 pub mod progress;
 pub mod recovery_banner;
 pub mod session_guard;

@@ -49,3 +49,30 @@ pub fn use_log() -> SessionLog {
     use_store(devices.log());
     devices.log().clone()
 }
+
+/// The campaigns service and what it shows (redrawn when that changes).
+#[hook]
+pub fn use_campaigns() -> crate::services::campaign::Campaigns {
+    let campaigns = use_context::<crate::services::campaign::Campaigns>()
+        .expect("the app provides the campaigns service");
+    use_store(&campaigns.view);
+    campaigns
+}
+
+/// Whether the browser has a network now (redrawn on the `online` and `offline` events).
+#[hook]
+pub fn use_online() -> bool {
+    let online = use_state(crate::services::offline::online);
+    {
+        let online = online.clone();
+        use_effect_with((), move |_| {
+            let window = web_sys::window().expect("a window");
+            let (up, down) = (online.clone(), online);
+            let on = gloo::events::EventListener::new(&window, "online", move |_| up.set(true));
+            let off =
+                gloo::events::EventListener::new(&window, "offline", move |_| down.set(false));
+            move || drop((on, off))
+        });
+    }
+    *online
+}

@@ -157,12 +157,21 @@ impl DeviceSession {
         });
     }
 
-    /// Ask the running session to stop.
+    /// Forget the last flash's result card (a new update begins).
+    pub fn clear_result(&self) {
+        self.progress.update(|p| {
+            if !matches!(p.view, FlashView::Running { .. }) {
+                p.view = FlashView::Idle;
+            }
+        });
+    }
+
     /// The family found on the link, once identified.
     pub fn family(&self) -> Option<Family> {
         self.family.get()
     }
 
+    /// Ask the running session to stop.
     pub fn cancel(&self) {
         self.cancel.cancel();
     }

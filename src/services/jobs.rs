@@ -106,6 +106,20 @@ impl DeviceSession {
         self.identify().await;
     }
 
+    /// Unplug the demo module and plug in `module` (the next of the demo fleet), then identify it.
+    pub async fn connect_demo_module(&self, module: otadeck_sim::demo::DemoModule, baud: u32) {
+        if let Some(previous) = self.demo.borrow_mut().take() {
+            previous.close();
+        }
+        let family = module.family();
+        let demo = DemoTransport::open_module(module, baud);
+        *self.demo.borrow_mut() = Some(demo.clone());
+        self.bootloader.set(family == Family::EspRom);
+        let kind = LinkKind::Demo(demo.describe());
+        self.replace_connection(Connection::Demo(demo), kind).await;
+        self.identify().await;
+    }
+
     /// Ask the browser for a serial port, open it and identify the module; `bootloader`: the
     /// port leads to an ESP32 to be reset into its ROM loader.
     pub async fn connect_serial(&self, baud: u32, bootloader: bool) {

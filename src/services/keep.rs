@@ -1,4 +1,4 @@
-//! What the browser keeps across a reload, in IndexedDB (database `otadeck`, store `session`):
+//! What the browser keeps across a reload, in IndexedDB (store `session` of [`super::db`]):
 //! the session log and the record of the last flash. Writes go through one queue that keeps
 //! only the newest value of each key, so a burst of log lines costs one write, and a write never
 //! overtakes an older one.
@@ -7,15 +7,12 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use idb::builder::{DatabaseBuilder, ObjectStoreBuilder};
-use idb::{Database, TransactionMode};
+use idb::TransactionMode;
 use otadeck_core::session::Step;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
-const DATABASE: &str = "otadeck";
-const STORE: &str = "session";
-const VERSION: u32 = 1;
+use super::db::{database, SESSION as STORE};
 
 /// The key of the session log.
 pub const LOG_KEY: &str = "log";
@@ -55,26 +52,10 @@ impl FlashRecord {
 struct Queue {
     pending: RefCell<BTreeMap<&'static str, String>>,
     writing: Cell<bool>,
-    database: RefCell<Option<Rc<Database>>>,
 }
 
 thread_local! {
     static QUEUE: Rc<Queue> = Rc::new(Queue::default());
-}
-
-async fn database(queue: &Queue) -> Result<Rc<Database>, idb::Error> {
-    if let Some(db) = queue.database.borrow().clone() {
-        return Ok(db);
-    }
-    let db = Rc::new(
-        DatabaseBuilder::new(DATABASE)
-            .version(VERSION)
-            .add_object_store(ObjectStoreBuilder::new(STORE))
-            .build()
-            .await?,
-    );
-    *queue.database.borrow_mut() = Some(db.clone());
-    Ok(db)
 }
 
 /// Keep `json` under `key` (newest wins; written in the background).
@@ -91,7 +72,7 @@ pub fn save(key: &'static str, json: String) {
                 if batch.is_empty() {
                     break;
                 }
-                if let Err(e) = write(&queue, batch).await {
+                if let Err(e) = write(batch).await {
                     web_sys::console::warn_1(
                         &format!("otadeck: could not keep the session: {e}").into(),
                     );
@@ -102,8 +83,8 @@ pub fn save(key: &'static str, json: String) {
     });
 }
 
-async fn write(queue: &Queue, batch: BTreeMap<&'static str, String>) -> Result<(), idb::Error> {
-    let db = database(queue).await?;
+async fn write(batch: BTreeMap<&'static str, String>) -> Result<(), idb::Error> {
+    let db = database().await?;
     let tx = db.transaction(&[STORE], TransactionMode::ReadWrite)?;
     let store = tx.object_store(STORE)?;
     for (key, json) in batch {
@@ -117,8 +98,7 @@ async fn write(queue: &Queue, batch: BTreeMap<&'static str, String>) -> Result<(
 
 /// What was kept under `key`, if anything.
 pub async fn load(key: &'static str) -> Option<String> {
-    let queue = QUEUE.with(Rc::clone);
-    let db = database(&queue).await.ok()?;
+    let db = database().await.ok()?;
     let tx = db.transaction(&[STORE], TransactionMode::ReadOnly).ok()?;
     let store = tx.object_store(STORE).ok()?;
     let value = store.get(JsValue::from_str(key)).ok()?.await.ok()??;

@@ -55,7 +55,12 @@ pub struct DemoTransport {
 impl DemoTransport {
     /// Power on a new demo module of `family` on a line of `baud`.
     pub fn open(family: Family, baud: u32) -> Self {
-        let link = SimLink::new(DemoModule::new(family), baud);
+        Self::open_module(DemoModule::new(family), baud)
+    }
+
+    /// Power on `module` (a member of the demo fleet) on a line of `baud`.
+    pub fn open_module(module: DemoModule, baud: u32) -> Self {
+        let link = SimLink::new(module, baud);
         Self::start(Rc::new(RefCell::new(link)), baud)
     }
 

@@ -3,6 +3,7 @@
 
 mod admission;
 mod cable_pulled;
+mod campaign;
 mod esp_rom;
 mod flash_demo;
 mod install_goosebit;
@@ -10,6 +11,7 @@ mod install_pycom;
 mod install_source;
 mod layout;
 mod quecpython_download;
+mod relay;
 mod reload;
 mod trial;
 
@@ -36,6 +38,7 @@ pub const SCENARIOS: &[Scenario] = &[
     install_source::SCENARIO,
     install_pycom::SCENARIO,
     install_goosebit::SCENARIO,
+    campaign::SCENARIO,
     admission::SCENARIO,
     layout::SCENARIO,
     reload::SCENARIO,

@@ -1,4 +1,7 @@
-//! The Log page: the whole session log, with wire-level detail on demand, and a JSON export.
+//! The Log page: the campaign records with their filters and exports, then the whole session
+//! log, with wire-level detail on demand, and a JSON export.
+
+mod records;
 
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
@@ -25,6 +28,7 @@ pub fn LogPage() -> Html {
     };
     html! {
         <div class="page">
+            <records::RecordsCard />
             <section class="card">
                 <h2>{"Session log"}</h2>
                 <div class="row">

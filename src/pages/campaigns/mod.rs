@@ -1,0 +1,64 @@
+//! The Campaigns page: a plan worked through a fleet. The plan, the module connected now against
+//! it, the counts and the chart, and every module seen with the log of each attempt. The records
+//! are kept in the browser as each state changes, so a reload loses none of them.
+
+mod counts_card;
+mod module_card;
+mod monitor;
+mod plan_card;
+
+use otadeck_core::campaign::tally::tally;
+use yew::prelude::*;
+
+use crate::components::log_view::LogView;
+use crate::components::offline_cache::OfflineCache;
+use crate::hooks::use_campaigns;
+use counts_card::CountsCard;
+use module_card::ModuleCard;
+use monitor::MonitorTable;
+use plan_card::PlanCard;
+
+/// Properties of [`CampaignsPage`].
+#[derive(Properties, PartialEq, Default)]
+pub struct CampaignsPageProps {
+    /// A plan to load at once (`#/campaign?plan=<url>`).
+    #[prop_or_default]
+    pub plan: Option<AttrValue>,
+}
+
+/// The Campaigns page.
+#[component]
+pub fn CampaignsPage(props: &CampaignsPageProps) -> Html {
+    let campaigns = use_campaigns();
+    let (t, attempts, interrupted) = {
+        let v = campaigns.view.get();
+        let attempts = v.of_plan();
+        let t = v.plan.as_ref().map(|p| tally(&p.plan, &attempts));
+        (t, attempts, campaigns.interrupted())
+    };
+    html! {
+        <div class="page page-split">
+            <div class="col">
+                if !interrupted.is_empty() {
+                    <div class="banner banner-bad" id="campaign-interrupted" role="alert">
+                        <p class="banner-title">{"Interrupted by a reload or a closed page"}</p>
+                        { for interrupted.iter().map(|a| html! { <p>{format!("Module {}: {}", a.module, a.message.clone().unwrap_or_default())}</p> }) }
+                    </div>
+                }
+                <PlanCard initial_url={props.plan.clone()} />
+                <ModuleCard />
+            </div>
+            <div class="col">
+                if let Some(t) = &t {
+                    <CountsCard counts={t.counts.clone()} series={t.series.clone()} />
+                    <MonitorTable rows={t.rows.clone()} attempts={attempts.clone()} />
+                }
+                <section class="card">
+                    <h2>{"Log"}</h2>
+                    <LogView limit={Some(10)} />
+                </section>
+                <OfflineCache />
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,147 @@
+//! Every campaign attempt kept in this browser, filtered by campaign, module and result, and
+//! exported as JSON (every field) or CSV (one row per attempt). The export links are ready
+//! before the click, so that a right-click "Save link as" works too.
+
+use otadeck_core::campaign::export::{rfc3339, to_csv, to_json};
+use otadeck_core::campaign::record::{Attempt, AttemptState};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::hooks::use_campaigns;
+
+/// The results a filter offers, with their labels.
+const RESULTS: [(&str, &str); 7] = [
+    ("", "Any result"),
+    ("verified", "Verified"),
+    ("failed", "Failed"),
+    ("interrupted", "Interrupted"),
+    ("not eligible", "Not eligible"),
+    ("rejected", "Rejected"),
+    ("open", "Still open"),
+];
+
+/// The records card.
+#[component]
+pub fn RecordsCard() -> Html {
+    let campaigns = use_campaigns();
+    let campaign = use_state(String::new);
+    let module = use_state(String::new);
+    let result = use_state(String::new);
+    let all: Vec<Attempt> = campaigns.view.get().attempts.clone();
+    let mut ids: Vec<String> = all.iter().map(|a| a.campaign.clone()).collect();
+    ids.dedup();
+    ids.sort();
+    ids.dedup();
+    let shown: Vec<Attempt> = all
+        .into_iter()
+        .filter(|a| campaign.is_empty() || a.campaign == *campaign)
+        .filter(|a| module.is_empty() || a.module.contains(module.trim()))
+        .filter(|a| match result.as_str() {
+            "" => true,
+            "open" => !a.state.is_final(),
+            r => a.state.label() == r,
+        })
+        .collect();
+    let csv = use_blob_url(to_csv(&shown), "text/csv");
+    let json = use_blob_url(to_json(&shown), "application/json");
+    let set = |s: &UseStateHandle<String>| {
+        let s = s.clone();
+        Callback::from(move |e: Event| s.set(e.target_unchecked_into::<HtmlInputElement>().value()))
+    };
+    let on_module = {
+        let module = module.clone();
+        Callback::from(move |e: InputEvent| {
+            module.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    html! {
+        <section class="card" id="records-card">
+            <h2>{"Campaign records"}</h2>
+            <div class="row">
+                <label class="field">{"Campaign"}
+                    <select id="records-campaign" onchange={set(&campaign)}>
+                        <option value="" selected={campaign.is_empty()}>{"All campaigns"}</option>
+                        { for ids.iter().map(|id| html! { <option value={id.clone()} selected={*id == *campaign}>{id}</option> }) }
+                    </select>
+                </label>
+                <label class="field">{"Module"}
+                    <input id="records-module" class="input" type="search" placeholder="IMEI or name"
+                        value={(*module).clone()} oninput={on_module} />
+                </label>
+                <label class="field">{"Result"}
+                    <select id="records-result" onchange={set(&result)}>
+                        { for RESULTS.iter().map(|(v, l)| html! { <option value={*v} selected={*v == result.as_str()}>{*l}</option> }) }
+                    </select>
+                </label>
+            </div>
+            <div class="row">
+                <a id="records-csv" class="btn" href={csv.clone()} download="otadeck-records.csv">{format!("Download CSV ({} rows)", shown.len())}</a>
+                <a id="records-json" class="btn" href={json.clone()} download="otadeck-records.json">{"Download JSON"}</a>
+            </div>
+            if shown.is_empty() {
+                <p class="muted">{"No attempt matches."}</p>
+            } else {
+                <table class="slots" id="records-table">
+                    <thead><tr><th>{"Started (UTC)"}</th><th>{"Campaign"}</th><th>{"Module"}</th><th>{"Result"}</th><th>{"Versions"}</th><th>{"What happened"}</th></tr></thead>
+                    <tbody>
+                        { for shown.iter().rev().map(row) }
+                    </tbody>
+                </table>
+            }
+        </section>
+    }
+}
+
+fn row(a: &Attempt) -> Html {
+    let versions = match &a.running_after {
+        Some(after) => format!("{} → {after}", a.from_version),
+        None if a.state == AttemptState::NotEligible => a.from_version.clone(),
+        None => format!("{} (target {})", a.from_version, a.to_version),
+    };
+    let what = if a.reasons.is_empty() {
+        a.message.clone().unwrap_or_default()
+    } else {
+        a.reasons
+            .iter()
+            .map(|r| r.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    html! {
+        <tr data-state={a.state.label().replace(' ', "-")}>
+            <td class="slot-label">{rfc3339(a.started_ms).replace('T', " ").trim_end_matches('Z').to_string()}</td>
+            <td data-label="Campaign">{&a.campaign}</td>
+            <td data-label="Module" class="mono">{&a.module}</td>
+            <td data-label="Result">{a.state.label()}</td>
+            <td data-label="Versions">{versions}</td>
+            <td data-label="What happened">{what}</td>
+        </tr>
+    }
+}
+
+/// A `blob:` URL holding `text`, replaced (and the old one freed) when `text` changes.
+#[hook]
+fn use_blob_url(text: String, kind: &'static str) -> String {
+    let url = use_state(String::new);
+    {
+        let url = url.clone();
+        use_effect_with(text, move |text| {
+            let made = blob_url(text, kind);
+            url.set(made.clone().unwrap_or_default());
+            move || {
+                if let Some(u) = made {
+                    let _ = web_sys::Url::revoke_object_url(&u);
+                }
+            }
+        });
+    }
+    (*url).clone()
+}
+
+fn blob_url(text: &str, kind: &str) -> Option<String> {
+    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(kind);
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options).ok()?;
+    web_sys::Url::create_object_url_with_blob(&blob).ok()
+}
