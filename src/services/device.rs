@@ -105,6 +105,10 @@ pub struct DeviceSession {
     pub(super) bootloader: Cell<bool>,
     /// The record of the running (or last) flash, kept in the browser across a reload.
     record: RefCell<Option<FlashRecord>>,
+    /// Its number on the bench (1 for the first), unique in the page.
+    pub slot: usize,
+    /// Its lines in the log start with `Slot N: ` once the page holds more than one device.
+    named: Cell<bool>,
 }
 
 /// A shared handle on a [`DeviceSession`]; handles are equal when they name the same device.
@@ -127,6 +131,11 @@ impl Deref for DeviceHandle {
 impl DeviceHandle {
     /// A device with nothing connected yet, logging to `log`.
     pub fn new(log: SessionLog) -> Self {
+        Self::in_slot(log, 1)
+    }
+
+    /// The device of bench slot `slot`, logging to `log`.
+    pub fn in_slot(log: SessionLog, slot: usize) -> Self {
         DeviceHandle(Rc::new(DeviceSession {
             view: Store::default(),
             progress: Store::default(),
@@ -137,6 +146,8 @@ impl DeviceHandle {
             family: Cell::new(None),
             bootloader: Cell::new(false),
             record: RefCell::new(None),
+            slot,
+            named: Cell::new(slot > 1),
         }))
     }
 }
@@ -144,7 +155,21 @@ impl DeviceHandle {
 impl DeviceSession {
     /// Add a line to the log.
     pub fn log(&self, level: LogLevel, message: impl Into<String>) {
-        log::append(&self.log, level, message);
+        let message = message.into();
+        match self.log_prefix() {
+            Some(p) => log::append(&self.log, level, format!("{p}{message}")),
+            None => log::append(&self.log, level, message),
+        }
+    }
+
+    /// What its log lines start with, when several devices share the log.
+    pub fn log_prefix(&self) -> Option<String> {
+        self.named.get().then(|| format!("Slot {}: ", self.slot))
+    }
+
+    /// Name its log lines from now on (a second device joined the page).
+    pub(super) fn name_lines(&self) {
+        self.named.set(true);
     }
 
     /// Choose the image to flash (or none).

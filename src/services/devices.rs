@@ -1,5 +1,6 @@
-//! The devices the page holds, and the session log they share. Today the technician works on
-//! one device at a time; each connected module has its own [`DeviceSession`]. The log and the
+//! The devices the page holds, and the session log they share. Each connected module has its
+//! own [`DeviceSession`]; the Flash and Device pages work on the first, the Campaigns page on
+//! every one, in parallel (a bench with a USB hub). The log and the
 //! record of the last flash are kept in the browser ([`keep`]) and read back after a reload.
 
 use std::cell::Cell;
@@ -72,6 +73,27 @@ impl Devices {
     /// The device the pages work on.
     pub fn current(&self) -> DeviceHandle {
         self.list.get()[0].clone()
+    }
+
+    /// A new device for another module on the bench (a port of a USB hub): its own session,
+    /// flashing in parallel with the others.
+    pub fn add(&self) -> DeviceHandle {
+        let slot = self.list.get().iter().map(|d| d.slot).max().unwrap_or(0) + 1;
+        let device = DeviceHandle::in_slot(self.log.clone(), slot);
+        for d in self.list.get().iter() {
+            d.name_lines();
+        }
+        self.list.update(|l| l.push(device.clone()));
+        device
+    }
+
+    /// Let go of a device that is not the first (its link is closed first).
+    pub async fn remove(&self, device: &DeviceHandle) {
+        if device.slot == 1 || device.view.get().busy {
+            return;
+        }
+        device.disconnect().await;
+        self.list.update(|l| l.retain(|d| d != device));
     }
 
     /// Every device, watched by components that list them.

@@ -67,6 +67,14 @@ impl<T> Store<T> {
         }
     }
 
+    /// Change the value; tell the watchers only when `change` says it is worth a redraw.
+    pub fn update_if(&self, change: impl FnOnce(&mut T) -> bool) {
+        let redraw = change(&mut self.0.value.borrow_mut());
+        if redraw {
+            self.update(|_| {});
+        }
+    }
+
     /// Call `on_change` after every change until the returned guard is dropped.
     pub fn watch(&self, on_change: Callback<()>) -> Watch<T> {
         let id = self.0.next_id.get();

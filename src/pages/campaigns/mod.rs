@@ -12,11 +12,12 @@ use yew::prelude::*;
 
 use crate::components::log_view::LogView;
 use crate::components::offline_cache::OfflineCache;
-use crate::hooks::use_campaigns;
+use crate::hooks::{use_campaigns, use_devices, use_store};
 use counts_card::CountsCard;
 use module_card::ModuleCard;
 use monitor::MonitorTable;
 use plan_card::PlanCard;
+use wasm_bindgen_futures::spawn_local;
 
 /// Properties of [`CampaignsPage`].
 #[derive(Properties, PartialEq, Default)]
@@ -30,6 +31,16 @@ pub struct CampaignsPageProps {
 #[component]
 pub fn CampaignsPage(props: &CampaignsPageProps) -> Html {
     let campaigns = use_campaigns();
+    let devices = use_devices();
+    use_store(devices.list());
+    let list = devices.list().get().clone();
+    let has_plan = campaigns.view.get().plan.is_some();
+    let on_add = {
+        let devices = devices.clone();
+        Callback::from(move |_: MouseEvent| {
+            devices.add();
+        })
+    };
     let (t, attempts, interrupted) = {
         let v = campaigns.view.get();
         let attempts = v.of_plan();
@@ -46,7 +57,19 @@ pub fn CampaignsPage(props: &CampaignsPageProps) -> Html {
                     </div>
                 }
                 <PlanCard initial_url={props.plan.clone()} />
-                <ModuleCard />
+                { for list.iter().map(|d| {
+                    let on_remove = (d.slot > 1).then(|| {
+                        let (devices, d) = (devices.clone(), d.clone());
+                        Callback::from(move |_: ()| {
+                            let (devices, d) = (devices.clone(), d.clone());
+                            spawn_local(async move { devices.remove(&d).await });
+                        })
+                    });
+                    html! { <ModuleCard key={d.slot} device={d.clone()} {on_remove} /> }
+                }) }
+                if has_plan {
+                    <button id="add-slot" class="btn" onclick={on_add}>{"Add a module slot (several modules at once)"}</button>
+                }
             </div>
             <div class="col">
                 if let Some(t) = &t {

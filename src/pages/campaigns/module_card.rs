@@ -9,7 +9,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::hooks::{use_campaigns, use_device, use_progress};
+use crate::hooks::{use_campaigns, use_progress, use_store};
 use crate::services::campaign::Campaigns;
 use crate::services::device::{DeviceHandle, FlashView, LinkKind};
 use futures::future::LocalBoxFuture;
@@ -17,24 +17,47 @@ use futures::future::LocalBoxFuture;
 /// What a button starts on the campaign and the device.
 type Action = fn(Campaigns, DeviceHandle) -> LocalBoxFuture<'static, ()>;
 
-/// The module card.
+/// The element ids of one card: as named for the first slot, with `-N` after them for slot N.
+#[derive(Clone, Copy)]
+struct Ids {
+    slot: usize,
+}
+
+impl Ids {
+    fn of(self, base: &str) -> String {
+        match self.slot {
+            1 => base.to_string(),
+            n => format!("{base}-{n}"),
+        }
+    }
+}
+
+/// Properties of [`ModuleCard`].
+#[derive(Properties, PartialEq)]
+pub struct ModuleCardProps {
+    /// The bench slot's device.
+    pub device: DeviceHandle,
+    /// It may be let go (not the first slot).
+    #[prop_or_default]
+    pub on_remove: Option<Callback<()>>,
+}
+
+/// The module card of one bench slot.
 #[component]
-pub fn ModuleCard() -> Html {
+pub fn ModuleCard(props: &ModuleCardProps) -> Html {
     let campaigns = use_campaigns();
-    let (device, s) = use_device();
+    let device = props.device.clone();
+    use_store(&device.view);
+    let s = device.view.get().clone();
     let progress = use_progress(&device);
     let language = use_state(browser_language);
-    let (plan, attempt, working, error, fetching) = {
+    let ids = Ids { slot: device.slot };
+    let (plan, attempt, slot) = {
         let v = campaigns.view.get();
-        let attempt = v.current.as_deref().and_then(|id| v.attempt(id)).cloned();
-        (
-            v.plan.clone(),
-            attempt,
-            v.working.clone(),
-            v.error.clone(),
-            v.fetching,
-        )
+        let attempt = v.current(device.slot).cloned();
+        (v.plan.clone(), attempt, v.slot(device.slot))
     };
+    let (working, error, fetching) = (slot.working, slot.error, slot.fetching);
     let busy = working.is_some() || s.busy;
     let act = |f: Action| {
         let (campaigns, device) = (campaigns.clone(), device.clone());
@@ -46,7 +69,7 @@ pub fn ModuleCard() -> Html {
     let on_reject = act(|c, d| Box::pin(async move { c.decide(&d, false).await }));
     let on_serial = act(|c, d| {
         Box::pin(async move {
-            c.forget_current();
+            c.forget_current(&d);
             d.connect_serial(115_200, false).await;
             if d.view.get().module.is_some() {
                 c.check(&d).await;
@@ -61,8 +84,8 @@ pub fn ModuleCard() -> Html {
     };
     let Some(open) = plan else {
         return html! {
-            <section class="card" id="campaign-module" data-state="none">
-                <h2><span class="num">{"2"}</span>{"Modules"}</h2>
+            <section class="card" id={ids.of("campaign-module")} data-state="none">
+                <h2><span class="num">{"2"}</span>{title(device.slot)}</h2>
                 <p class="muted">{"Load a campaign plan first: the demo plan shows the whole flow with no hardware."}</p>
             </section>
         };
@@ -71,32 +94,44 @@ pub fn ModuleCard() -> Html {
     let state = attempt.as_ref().map_or("none", |a| a.state.label());
     let ended = attempt.as_ref().is_none_or(|a| a.state.is_final());
     html! {
-        <section class="card" id="campaign-module" data-state={state.replace(' ', "-")}>
-            <h2><span class="num">{"2"}</span>{"Modules"}</h2>
+        <section class="card" id={ids.of("campaign-module")} data-state={state.replace(' ', "-")}>
+            <h2><span class="num">{"2"}</span>{title(device.slot)}
+                if let Some(remove) = props.on_remove.clone() {
+                    <button class="btn small btn-quiet" id={ids.of("remove-slot")} onclick={remove.reform(|_: MouseEvent| ())} disabled={busy}>{"Remove"}</button>
+                }
+            </h2>
             <div class="row">
-                <button id="next-module" class={classes!("btn", "btn-big", ended.then_some("btn-primary"))}
+                <button id={ids.of("next-module")} class={classes!("btn", "btn-big", ended.then_some("btn-primary"))}
                     onclick={on_next} disabled={busy || !ended}>{"Next demo module"}</button>
-                <button id="campaign-serial" class="btn" onclick={on_serial} disabled={busy || !ended}>{"Connect serial port"}</button>
+                <button id={ids.of("campaign-serial")} class="btn" onclick={on_serial} disabled={busy || !ended}>{"Connect serial port"}</button>
                 if connected && attempt.is_none() {
-                    <button id="check-module" class="btn btn-primary" onclick={on_check.clone()} disabled={busy}>{"Check this module"}</button>
+                    <button id={ids.of("check-module")} class="btn btn-primary" onclick={on_check.clone()} disabled={busy}>{"Check this module"}</button>
                 }
             </div>
             if let Some(w) = &working {
-                <p class="muted" id="campaign-working">{format!("{w}…")}</p>
+                <p class="muted" id={ids.of("campaign-working")}>{format!("{w}…")}</p>
             }
             if let Some(e) = &error {
-                <div class="result result-bad verdict" id="campaign-error" role="alert"><p>{e}</p></div>
+                <div class="result result-bad verdict" id={ids.of("campaign-error")} role="alert"><p>{e}</p></div>
             }
             if let Some(a) = &attempt {
-                { reported(a) }
+                { reported(a, ids) }
                 { match a.state {
-                    AttemptState::NotEligible => not_eligible(a),
-                    AttemptState::AwaitingConfirmation => confirmation(a, &open.plan, &language, on_language, on_accept, on_reject, busy),
-                    AttemptState::Installing => installing(&progress.get().view, fetching),
-                    _ => ended_view(a, on_check.clone(), busy),
+                    AttemptState::NotEligible => not_eligible(a, ids),
+                    AttemptState::AwaitingConfirmation => confirmation(a, &open.plan, ids, &language, on_language, Answers { accept: on_accept, reject: on_reject }, busy),
+                    AttemptState::Installing => installing(&progress.get().view, fetching, ids),
+                    _ => ended_view(a, ids, on_check.clone(), busy),
                 } }
             }
         </section>
+    }
+}
+
+fn title(slot: usize) -> String {
+    if slot == 1 {
+        "Module".into()
+    } else {
+        format!("Module on slot {slot}")
     }
 }
 
@@ -107,7 +142,7 @@ fn browser_language() -> String {
         .unwrap_or_else(|| "en".into())
 }
 
-fn reported(a: &Attempt) -> Html {
+fn reported(a: &Attempt, ids: Ids) -> Html {
     let battery = a.battery_percent.map_or("not reported".into(), |b| {
         format!("{b} % (from the cell voltage)")
     });
@@ -118,8 +153,8 @@ fn reported(a: &Attempt) -> Html {
         format!("{} bytes", group_digits(f))
     });
     html! {
-        <dl class="facts" id="module-facts">
-            <dt>{"Module"}</dt><dd id="module-key" class="mono">{&a.module}</dd>
+        <dl class="facts" id={ids.of("module-facts")}>
+            <dt>{"Module"}</dt><dd id={ids.of("module-key")} class="mono">{&a.module}</dd>
             <dt>{"Model"}</dt><dd>{&a.model}</dd>
             <dt>{"Runs"}</dt><dd>{format!("{} (the plan brings {})", a.from_version, a.to_version)}</dd>
             <dt>{"Battery"}</dt><dd>{battery}</dd>
@@ -129,51 +164,61 @@ fn reported(a: &Attempt) -> Html {
     }
 }
 
-fn not_eligible(a: &Attempt) -> Html {
+fn not_eligible(a: &Attempt, ids: Ids) -> Html {
     html! {
-        <div class="result result-bad verdict" id="eligibility" data-eligible="false">
+        <div class="result result-bad verdict" id={ids.of("eligibility")} data-eligible="false">
             <p class="result-title">{"Not eligible: this module is left as it is"}</p>
-            <ul id="reasons">
+            <ul id={ids.of("reasons")}>
                 { for a.reasons.iter().map(|r| html! { <li data-code={format!("{:?}", r.code)}>{&r.message}</li> }) }
             </ul>
         </div>
     }
 }
 
+/// The technician's two answers in manual mode.
+struct Answers {
+    accept: Callback<MouseEvent>,
+    reject: Callback<MouseEvent>,
+}
+
 fn confirmation(
     a: &Attempt,
     plan: &CampaignPlan,
+    ids: Ids,
     language: &UseStateHandle<String>,
     on_language: Callback<Event>,
-    on_accept: Callback<MouseEvent>,
-    on_reject: Callback<MouseEvent>,
+    answers: Answers,
     busy: bool,
 ) -> Html {
     let notes = plan.notes_for(&[language.as_str()]);
     let shown = notes.map(|(tag, _)| tag.to_string()).unwrap_or_default();
     html! {
-        <div class="result result-ok verdict" id="eligibility" data-eligible="true">
+        <div class="result result-ok verdict" id={ids.of("eligibility")} data-eligible="true">
             <p class="result-title">{"Eligible"}</p>
             <ul>
                 { for a.results.iter().map(|r| html! { <li>{format!("{}: {} → {}", r.component, r.from_version, r.to_version)}</li> }) }
             </ul>
             if let Some((_, text)) = notes {
                 <label class="field">{"Release notes in"}
-                    <select id="notes-lang" onchange={on_language}>
+                    <select id={ids.of("notes-lang")} onchange={on_language}>
                         { for plan.release_notes.keys().map(|t| html! { <option value={t.clone()} selected={*t == shown}>{t}</option> }) }
                     </select>
                 </label>
-                <p id="release-notes" lang={shown.clone()}>{text}</p>
+                <p id={ids.of("release-notes")} lang={shown.clone()}>{text}</p>
             }
             <div class="row">
-                <button id="confirm-accept" class="btn btn-primary btn-big" onclick={on_accept} disabled={busy}>{"Install on this module"}</button>
-                <button id="confirm-reject" class="btn btn-big" onclick={on_reject} disabled={busy}>{"Reject"}</button>
+                <button id={ids.of("confirm-accept")} class="btn btn-primary btn-big" onclick={answers.accept} disabled={busy}>{"Install on this module"}</button>
+                <button id={ids.of("confirm-reject")} class="btn btn-big" onclick={answers.reject} disabled={busy}>{"Reject"}</button>
             </div>
         </div>
     }
 }
 
-fn installing(view: &FlashView, fetching: Option<crate::services::source::Fetching>) -> Html {
+fn installing(
+    view: &FlashView,
+    fetching: Option<crate::services::source::Fetching>,
+    ids: Ids,
+) -> Html {
     let (label, done, total) = match (view, fetching) {
         (
             FlashView::Running {
@@ -190,7 +235,7 @@ fn installing(view: &FlashView, fetching: Option<crate::services::source::Fetchi
     };
     let percent = (done * 100).checked_div(total).unwrap_or(0);
     html! {
-        <div class="result result-running" id="campaign-progress" data-percent={percent.to_string()}>
+        <div class="result result-running" id={ids.of("campaign-progress")} data-percent={percent.to_string()}>
             <p class="result-title">{format!("{label}: {percent} %")}</p>
             <div class="bar"><div class="bar-fill" style={format!("width: {percent}%")}></div></div>
             <p class="muted">{format!("{} of {} bytes", group_digits(done), group_digits(total))}</p>
@@ -198,7 +243,7 @@ fn installing(view: &FlashView, fetching: Option<crate::services::source::Fetchi
     }
 }
 
-fn ended_view(a: &Attempt, on_retry: Callback<MouseEvent>, busy: bool) -> Html {
+fn ended_view(a: &Attempt, ids: Ids, on_retry: Callback<MouseEvent>, busy: bool) -> Html {
     let (class, title) = match a.state {
         AttemptState::Verified => ("result result-ok", "Verified"),
         AttemptState::Rejected => ("result result-warn", "Rejected"),
@@ -206,11 +251,11 @@ fn ended_view(a: &Attempt, on_retry: Callback<MouseEvent>, busy: bool) -> Html {
     };
     let retry = matches!(a.state, AttemptState::Failed | AttemptState::Interrupted);
     html! {
-        <div class={format!("{class} verdict")} id="attempt-result">
+        <div class={format!("{class} verdict")} id={ids.of("attempt-result")}>
             <p class="result-title">{title}</p>
             <p>{a.message.clone().unwrap_or_default()}</p>
             if retry {
-                <button id="retry-module" class="btn" onclick={on_retry} disabled={busy}>{"Check this module again"}</button>
+                <button id={ids.of("retry-module")} class="btn" onclick={on_retry} disabled={busy}>{"Check this module again"}</button>
             }
         </div>
     }

@@ -28,9 +28,9 @@ pub fn PlanCard(props: &PlanCardProps) -> Html {
             .unwrap_or_default()
     });
     let paste = use_state(String::new);
-    let (plan, busy, allow_unsigned) = {
+    let (plan, busy, allow_unsigned, error) = {
         let v = campaigns.view.get();
-        (v.plan.clone(), v.working.is_some(), v.allow_unsigned)
+        (v.plan.clone(), v.loading, v.allow_unsigned, v.error.clone())
     };
     let on_unsigned = {
         let campaigns = campaigns.clone();
@@ -135,6 +135,9 @@ pub fn PlanCard(props: &PlanCardProps) -> Html {
                     </label>
                 </div>
             </details>
+            if let Some(e) = error {
+                <div class="result result-bad verdict" id="plan-error" role="alert"><p>{e}</p></div>
+            }
             if let Some(open) = plan {
                 { summary(&open.plan, open.source.signature.badge(), &open.source.origin) }
                 if open.source.signature.needs_consent() {

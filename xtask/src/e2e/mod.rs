@@ -4,6 +4,7 @@
 mod admission;
 mod cable_pulled;
 mod campaign;
+mod campaign_bench;
 mod esp_rom;
 mod flash_demo;
 mod install_goosebit;
@@ -39,6 +40,7 @@ pub const SCENARIOS: &[Scenario] = &[
     install_pycom::SCENARIO,
     install_goosebit::SCENARIO,
     campaign::SCENARIO,
+    campaign_bench::SCENARIO,
     admission::SCENARIO,
     layout::SCENARIO,
     reload::SCENARIO,
