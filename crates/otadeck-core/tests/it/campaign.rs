@@ -285,3 +285,19 @@ fn a_plan_file_for_the_file_system_is_refused_on_a_module_that_takes_no_files() 
     let ok = plan_offer(&plan, &updates, Family::Pycom).unwrap();
     assert!(matches!(ok.items[0].target, Target::File { .. }));
 }
+
+#[test]
+fn a_relative_file_url_resolves_against_the_plan_and_a_pasted_plan_needs_absolute_ones() {
+    let text = demo_file(DEMO_PLAN_PATH);
+    let fetched = demo_plan();
+    assert_eq!(
+        fetched.packages[0].files[0].url,
+        "http://127.0.0.1:8080/demo/campaign/ec600u-app-2.1.0.bin"
+    );
+    let pasted = plan::parse(&text).unwrap_err().to_string();
+    assert!(pasted.contains("is relative"), "{pasted}");
+    // Resolved, the URL meets the same rules: plain http only to this machine.
+    let far = url::Url::parse("http://updates.example.com/plan.json").unwrap();
+    let refused = plan::parse_with(&text, Some(&far)).unwrap_err().to_string();
+    assert!(refused.contains("plain http"), "{refused}");
+}

@@ -15,7 +15,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const STAND_INS = ["_board.py", "esp32.py", "machine.py", "fota.py", "modem.py", "misc.py", "pycom.py", "_sha1.py"];
+const STAND_INS = ["_board.py", "esp32.py", "machine.py", "fota.py", "modem.py", "misc.py", "net.py", "pycom.py", "_sha1.py"];
 
 function parseArgs(argv) {
   const o = { paste: "window", hide: [], slotSize: 1536 * 1024, resetDelay: 300 };

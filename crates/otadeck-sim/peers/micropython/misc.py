@@ -8,3 +8,8 @@ class Power:
     def powerRestart():
         board.log("powerRestart()")
         _harness.reset()
+
+    @staticmethod
+    def getVbatt():
+        # The simulator's default battery, in mV.
+        return 3980

@@ -1,0 +1,5 @@
+# Stand-in for QuecPython's `net`: the simulator's default signal quality.
+
+
+def csqQueryPoll():
+    return 22
