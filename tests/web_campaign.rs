@@ -205,3 +205,126 @@ async fn the_page_judges_the_demo_fleet_by_the_core_rules_and_installs_an_eligib
     let kept = kept_of(&plan.plan.id).await;
     assert_eq!(kept, campaigns.view.get().of_plan());
 }
+
+/// The fixture server's requests to `path`: (status-relevant method, target, body, authorization).
+async fn posts_to(path: &str) -> Vec<(String, String, String)> {
+    let mut body = Vec::new();
+    otadeck::services::fetcher::get("http://127.0.0.1:18765/fx/requests", &[], |_, c| {
+        body.extend_from_slice(c);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+    list.iter()
+        .filter(|r| r["method"] == "POST" && r["target"].as_str().unwrap_or("").starts_with(path))
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (s("target"), s("body"), s("authorization"))
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn results_wait_while_the_server_fails_then_go_once_and_updated_modules_reach_hawkbit() {
+    use otadeck_core::campaign::outbox::{Delivery, ReportKind};
+    let devices = Devices::default();
+    let campaigns = Campaigns::new(devices.clone());
+    campaigns
+        .load_url("http://127.0.0.1:18765/fx/ok/campaign/plan-reports.json")
+        .await;
+    campaigns.allow_unsigned(true).await;
+    let device = devices.current();
+
+    // A module left as it was: its result is reported; the server fails once (503), so the
+    // report waits, and goes when sent again.
+    device
+        .connect_demo_module(DEMO_FLEET[1].module(), 921_600)
+        .await;
+    campaigns.check(&device).await;
+    let waited = || async {
+        for _ in 0..100 {
+            let o = campaigns.view.get().outbox.clone();
+            if !o.is_empty()
+                && o.iter()
+                    .all(|r| !matches!(r.delivery, Delivery::Pending { tries: 0, .. }))
+            {
+                return o;
+            }
+            gloo::timers::future::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the report was never tried");
+    };
+    let first = waited().await;
+    assert_eq!(first.len(), 1);
+    assert!(
+        matches!(&first[0].delivery, Delivery::Pending { tries: 1, last: Some(l) } if l.contains("503")),
+        "{:?}",
+        first[0].delivery
+    );
+    campaigns.send_reports().await;
+    campaigns.send_reports().await;
+    let results = posts_to("/fx/fleet/results").await;
+    assert_eq!(
+        results.len(),
+        2,
+        "one refused with 503, one taken: {results:?}"
+    );
+    assert!(
+        results[1].1.contains("\"state\":\"not eligible\""),
+        "{}",
+        results[1].1
+    );
+    assert!(matches!(
+        campaigns.view.get().outbox[0].delivery,
+        Delivery::Sent { status: 200, .. }
+    ));
+
+    // An updated module: its result goes at once; its hawkBit record waits for the login.
+    device
+        .connect_demo_module(DEMO_FLEET[0].module(), 921_600)
+        .await;
+    campaigns.check(&device).await;
+    campaigns.decide(&device, true).await;
+    for _ in 0..100 {
+        if campaigns.view.get().outbox.len() == 3 {
+            break;
+        }
+        gloo::timers::future::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let hawkbit = campaigns
+        .view
+        .get()
+        .outbox
+        .iter()
+        .find(|r| r.kind == ReportKind::HawkbitOffline)
+        .cloned()
+        .expect("a hawkBit report");
+    assert!(hawkbit.pending());
+    assert!(posts_to("/fx/hawkbit-mgmt").await.is_empty());
+    campaigns.set_hawkbit_login("admin:admin").await;
+    let sent = posts_to("/fx/hawkbit-mgmt").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        sent[0].0,
+        "/fx/hawkbit-mgmt/rest/v1/distributionsets/7/assignedTargets?offline=true"
+    );
+    assert_eq!(
+        sent[0].1,
+        format!("[{{\"id\":\"{}\"}}]", DEMO_FLEET[0].imei)
+    );
+    assert_eq!(sent[0].2, "Basic YWRtaW46YWRtaW4=");
+
+    // After a reload every report is read back as sent, and none goes again.
+    let again = Campaigns::new(Devices::default());
+    again.restore().await;
+    assert!(again
+        .view
+        .get()
+        .outbox
+        .iter()
+        .filter(|r| r.attempt.starts_with("demo-with-reports"))
+        .all(|r| matches!(r.delivery, Delivery::Sent { .. })));
+    assert_eq!(posts_to("/fx/fleet/results").await.len(), 3);
+    assert_eq!(posts_to("/fx/hawkbit-mgmt").await.len(), 1);
+}

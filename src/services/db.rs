@@ -9,8 +9,8 @@ use idb::builder::{DatabaseBuilder, ObjectStoreBuilder};
 use idb::Database;
 
 const DATABASE: &str = "otadeck";
-/// Version 1 had `session`; version 2 adds `attempts` and `campaigns`.
-const VERSION: u32 = 2;
+/// Version 1 had `session`; version 2 adds `attempts` and `campaigns`; 3 adds `outbox`.
+const VERSION: u32 = 3;
 
 /// The session log and the last flash ([`super::keep`]).
 pub const SESSION: &str = "session";
@@ -18,6 +18,8 @@ pub const SESSION: &str = "session";
 pub const ATTEMPTS: &str = "attempts";
 /// The campaign plans loaded, and which one is open ([`super::records`]).
 pub const CAMPAIGNS: &str = "campaigns";
+/// Reports of campaign results waiting to be sent, and those sent ([`super::outbox`]).
+pub const OUTBOX: &str = "outbox";
 
 thread_local! {
     static OPEN: RefCell<Option<Rc<Database>>> = const { RefCell::new(None) };
@@ -34,6 +36,7 @@ pub async fn database() -> Result<Rc<Database>, idb::Error> {
             .add_object_store(ObjectStoreBuilder::new(SESSION))
             .add_object_store(ObjectStoreBuilder::new(ATTEMPTS))
             .add_object_store(ObjectStoreBuilder::new(CAMPAIGNS))
+            .add_object_store(ObjectStoreBuilder::new(OUTBOX))
             .build()
             .await?,
     );

@@ -1,5 +1,5 @@
-//! Campaign records in IndexedDB: every attempt (store `attempts`, by id) and the plans loaded
-//! (store `campaigns`). Writes go through one queue, so a write never overtakes an older one;
+//! Campaign records in IndexedDB: every attempt (store `attempts`, by id), the plans loaded
+//! (store `campaigns`) and the reports to send (store `outbox`). Writes go through one queue, so a write never overtakes an older one;
 //! [`put`] returns once its transaction has committed, so a state change is on disk before the
 //! step after it starts. Progress within a step goes through [`put_soon`], newest value wins.
 
@@ -9,11 +9,12 @@ use std::rc::Rc;
 
 use futures::channel::oneshot;
 use idb::TransactionMode;
+use otadeck_core::campaign::outbox::Outgoing;
 use otadeck_core::campaign::record::Attempt;
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
-use super::db::{database, ATTEMPTS, CAMPAIGNS};
+use super::db::{database, ATTEMPTS, CAMPAIGNS, OUTBOX};
 
 /// The key, in `campaigns`, of the plan the Campaigns page has open.
 const OPEN_PLAN: &str = "open";
@@ -79,23 +80,40 @@ pub async fn opened_plan() -> Option<KeptPlan> {
 
 /// Every attempt kept, oldest first.
 pub async fn all() -> Result<Vec<Attempt>, String> {
+    let mut out: Vec<Attempt> = every(ATTEMPTS).await?;
+    out.sort_by_key(|a| (a.started_ms, a.id.clone()));
+    Ok(out)
+}
+
+/// Keep a report of the outbox; returns once it is committed.
+pub async fn put_report(report: &Outgoing) -> Result<(), String> {
+    let json = serde_json::to_string(report).map_err(|e| e.to_string())?;
+    enqueue(OUTBOX, report.id.clone(), json).await
+}
+
+/// Every report of the outbox.
+pub async fn reports() -> Result<Vec<Outgoing>, String> {
+    every(OUTBOX).await
+}
+
+/// Every record of `store`, read as JSON.
+async fn every<T: serde::de::DeserializeOwned>(store: &str) -> Result<Vec<T>, String> {
     let db = database().await.map_err(|e| e.to_string())?;
     let tx = db
-        .transaction(&[ATTEMPTS], TransactionMode::ReadOnly)
+        .transaction(&[store], TransactionMode::ReadOnly)
         .map_err(|e| e.to_string())?;
-    let store = tx.object_store(ATTEMPTS).map_err(|e| e.to_string())?;
-    let values = store
+    let values = tx
+        .object_store(store)
+        .map_err(|e| e.to_string())?
         .get_all(None, None)
         .map_err(|e| e.to_string())?
         .await
         .map_err(|e| e.to_string())?;
-    let mut out: Vec<Attempt> = values
+    Ok(values
         .iter()
         .filter_map(|v| v.as_string())
         .filter_map(|s| serde_json::from_str(&s).ok())
-        .collect();
-    out.sort_by_key(|a| (a.started_ms, a.id.clone()));
-    Ok(out)
+        .collect())
 }
 
 /// Forget every attempt.
@@ -164,7 +182,7 @@ async fn drain(queue: Rc<Queue>) {
 
 async fn write(batch: BTreeMap<(&'static str, String), String>) -> Result<(), idb::Error> {
     let db = database().await?;
-    let tx = db.transaction(&[ATTEMPTS, CAMPAIGNS], TransactionMode::ReadWrite)?;
+    let tx = db.transaction(&[ATTEMPTS, CAMPAIGNS, OUTBOX], TransactionMode::ReadWrite)?;
     for ((store, key), json) in batch {
         tx.object_store(store)?
             .put(&JsValue::from_str(&json), Some(&JsValue::from_str(&key)))?

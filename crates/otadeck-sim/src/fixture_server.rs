@@ -235,7 +235,13 @@ impl FixtureServer {
         stream.write_all(out.as_bytes())?;
         let send = reply.cut_at.unwrap_or(body.len()).min(body.len());
         stream.write_all(&body[..send])?;
-        stream.flush()
+        stream.flush()?;
+        if send < body.len() {
+            // The link drops a moment after the last bytes, as a real one does: a browser that
+            // sees the close at once may fail the body before handing on what arrived.
+            thread::sleep(std::time::Duration::from_millis(300));
+        }
+        Ok(())
     }
 }
 

@@ -240,6 +240,9 @@ pub fn serve_fixtures(server: &crate::fixture_server::FixtureServer) {
     );
     // | hawkbit/ | a hawkBit DDI controller that asks to register, then offers a one-image .swu |
     serve_hawkbit(server);
+    // | ok/campaign/plan-reports.json | the demo plan, reporting to fleet/results and to a
+    // | hawkBit Management API (hawkbit-mgmt/) |
+    serve_campaign_reports(server);
     // | broken.json | the server fails (HTTP 500) |
     server.route(
         "/fx/broken.json",
@@ -262,6 +265,38 @@ pub fn swu_bundle(image: &[u8], version: &str) -> Vec<u8> {
         "software =\n{{\n\tversion = \"{version}\";\n\tdescription = \"otadeck demo app\";\n\timages: (\n\t\t{{\n\t\t\tfilename = \"app.bin\";\n\t\t\ttype = \"raw\";\n\t\t\tsha256 = \"{sha}\";\n\t\t}}\n\t);\n}}\n"
     );
     otadeck_core::source::swu::archive(&[("sw-description", desc.as_bytes()), ("app.bin", image)])
+}
+
+/// The demo plan with a `report` section, and its two receivers: `/fx/fleet/results` fails once
+/// (503), then takes every report; the hawkBit Management API takes offline assignments of
+/// distribution set 7.
+#[cfg(not(target_arch = "wasm32"))]
+fn serve_campaign_reports(server: &crate::fixture_server::FixtureServer) {
+    use crate::fixture_server::Reply;
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&crate::fleet::demo_plan()).expect("the demo plan is JSON");
+    plan["id"] = json!("demo-with-reports");
+    plan["report"] = json!({
+        "url": server.url("/fx/fleet/results"),
+        "hawkbit": {"base": server.url("/fx/hawkbit-mgmt"), "distribution_set": 7},
+    });
+    server.route(
+        "/fx/ok/campaign/plan-reports.json",
+        Reply::json(serde_json::to_vec_pretty(&plan).expect("JSON")),
+    );
+    let taken = Reply::json(b"{}".to_vec());
+    server.route(
+        "/fx/fleet/results",
+        Reply {
+            status: 503,
+            on_write: Some(("/fx/fleet/results".into(), Box::new(taken.clone()))),
+            ..Reply::json(b"{}".to_vec())
+        },
+    );
+    server.route(
+        "/fx/hawkbit-mgmt/rest/v1/distributionsets/7/assignedTargets",
+        taken,
+    );
 }
 
 /// The controller `web-1` of tenant `DEFAULT` under `/fx/hawkbit/`: its base resource asks for

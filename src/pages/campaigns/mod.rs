@@ -6,6 +6,7 @@ mod counts_card;
 mod module_card;
 mod monitor;
 mod plan_card;
+mod reports_card;
 
 use otadeck_core::campaign::tally::tally;
 use yew::prelude::*;
@@ -17,6 +18,7 @@ use counts_card::CountsCard;
 use module_card::ModuleCard;
 use monitor::MonitorTable;
 use plan_card::PlanCard;
+use reports_card::ReportsCard;
 use wasm_bindgen_futures::spawn_local;
 
 /// Properties of [`CampaignsPage`].
@@ -35,6 +37,13 @@ pub fn CampaignsPage(props: &CampaignsPageProps) -> Html {
     use_store(devices.list());
     let list = devices.list().get().clone();
     let has_plan = campaigns.view.get().plan.is_some();
+    let report_to = campaigns
+        .view
+        .get()
+        .plan
+        .as_ref()
+        .map(|p| p.plan.report.clone())
+        .filter(|r| r.url.is_some() || r.hawkbit.is_some());
     let on_add = {
         let devices = devices.clone();
         Callback::from(move |_: MouseEvent| {
@@ -75,6 +84,9 @@ pub fn CampaignsPage(props: &CampaignsPageProps) -> Html {
                 if let Some(t) = &t {
                     <CountsCard counts={t.counts.clone()} series={t.series.clone()} />
                     <MonitorTable rows={t.rows.clone()} attempts={attempts.clone()} />
+                }
+                if let Some(to) = report_to {
+                    <ReportsCard {to} />
                 }
                 <section class="card">
                     <h2>{"Log"}</h2>

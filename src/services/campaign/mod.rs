@@ -3,10 +3,11 @@
 //! next module). What a plan means for a module is the core's ([`otadeck_core::campaign`]); this
 //! runs it on a device, keeps each change ([`records`]) and mirrors the install's progress.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
+use otadeck_core::campaign::outbox::Outgoing;
 use otadeck_core::campaign::record::{Attempt, AttemptState};
 use otadeck_core::manifest::detect::Document;
 use otadeck_core::manifest::plan::CampaignPlan;
@@ -19,6 +20,7 @@ use super::source::{self, Fetching, LoadedSource};
 use super::store::Store;
 
 mod module;
+mod reports;
 
 /// The open plan.
 #[derive(Debug, PartialEq)]
@@ -59,6 +61,8 @@ pub struct CampaignView {
     pub restored: bool,
     /// The technician chose to run the open plan although it is unsigned.
     pub allow_unsigned: bool,
+    /// Every report queued, sent or refused.
+    pub outbox: Vec<Outgoing>,
 }
 
 impl CampaignView {
@@ -109,6 +113,12 @@ pub struct Campaigns {
     /// Per attempt, the index of the next session log line to copy into its record, and what
     /// its device's lines start with.
     log_from: Rc<RefCell<HashMap<String, LogCursor>>>,
+    /// Reports are being sent now.
+    sending: Rc<Cell<bool>>,
+    /// The hawkBit Management API's `Authorization`, kept only while the page is open.
+    hawkbit_login: Rc<RefCell<Option<String>>>,
+    /// What sends waiting reports again (the `online` event, a timer), held while the page is.
+    retries: Rc<RefCell<Option<reports::Retries>>>,
 }
 
 impl PartialEq for Campaigns {
@@ -128,6 +138,9 @@ impl Campaigns {
             view: Store::default(),
             devices,
             log_from: Rc::default(),
+            sending: Rc::default(),
+            hawkbit_login: Rc::default(),
+            retries: Rc::default(),
         }
     }
 
@@ -174,8 +187,10 @@ impl Campaigns {
             }
         };
         let now = now_ms();
+        let mut cut_off = Vec::new();
         for a in attempts.iter_mut() {
             if a.interrupted(now) {
+                cut_off.push(a.clone());
                 let text = format!(
                     "Campaign {}: module {} was {}",
                     a.campaign,
@@ -203,6 +218,13 @@ impl Campaigns {
             }
             v.restored = true;
         });
+        let outbox = records::reports().await.unwrap_or_default();
+        self.view.update(|v| v.outbox = outbox);
+        for a in &cut_off {
+            self.report(a).await;
+        }
+        self.keep_sending();
+        self.send_reports().await;
     }
 
     /// Load a plan from `url`.
@@ -311,7 +333,14 @@ impl Campaigns {
             },
         );
         match result {
-            Ok(()) => true,
+            Ok(()) => {
+                if attempt.state.is_final() {
+                    // Sent in the background: the campaign goes on while the network is slow.
+                    let (this, attempt) = (self.clone(), attempt.clone());
+                    wasm_bindgen_futures::spawn_local(async move { this.report(&attempt).await });
+                }
+                true
+            }
             Err(e) => {
                 self.fail(format!(
                     "The record of module {} could not be kept in this browser ({e}): the campaign stops here so that nothing goes unrecorded",

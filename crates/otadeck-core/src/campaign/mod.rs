@@ -15,6 +15,7 @@
 
 pub mod export;
 pub mod facts;
+pub mod outbox;
 pub mod record;
 pub mod tally;
 

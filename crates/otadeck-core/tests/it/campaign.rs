@@ -301,3 +301,69 @@ fn a_relative_file_url_resolves_against_the_plan_and_a_pasted_plan_needs_absolut
     let refused = plan::parse_with(&text, Some(&far)).unwrap_err().to_string();
     assert!(refused.contains("plain http"), "{refused}");
 }
+
+#[test]
+fn a_plan_reports_each_result_and_records_updated_modules_in_hawkbit_as_offline_updates() {
+    use otadeck_core::campaign::outbox::{reports_for, Delivery, ReportKind};
+    let mut doc: serde_json::Value = serde_json::from_slice(&demo_file(DEMO_PLAN_PATH)).unwrap();
+    doc["report"] = serde_json::json!({
+        "url": "results",
+        "hawkbit": {"base": "https://hawkbit.example.com/", "distribution_set": 42}
+    });
+    let base = url::Url::parse(PLAN_URL).unwrap();
+    let plan = plan::parse_with(doc.to_string().as_bytes(), Some(&base)).unwrap();
+    let mut verified = attempt_for(&plan, &DEMO_FLEET[0], NOW);
+    // Nothing to report while it runs.
+    assert!(reports_for(&plan, &verified).is_empty());
+    verified.decide(Decision::Accepted, NOW * 1000);
+    verified.finish(Ok(Some(SAMPLE_VERSION.into())), NOW * 1000 + 20_000);
+    let reports = reports_for(&plan, &verified);
+    assert_eq!(reports.len(), 2);
+    let result = &reports[0];
+    assert_eq!(result.kind, ReportKind::Result);
+    assert_eq!(result.url, "http://127.0.0.1:8080/demo/campaign/results");
+    let body: serde_json::Value = serde_json::from_str(&result.body).unwrap();
+    assert_eq!(body["module"], DEMO_FLEET[0].imei);
+    assert_eq!(body["otaAction"], 1);
+    assert_eq!(body["components"][0]["result"], "succeeded");
+    assert_eq!(body["components"][0]["to_version"], SAMPLE_VERSION);
+    let hawkbit = &reports[1];
+    assert_eq!(
+        hawkbit.url,
+        "https://hawkbit.example.com/rest/v1/distributionsets/42/assignedTargets?offline=true"
+    );
+    assert_eq!(
+        hawkbit.body,
+        format!("[{{\"id\":\"{}\"}}]", DEMO_FLEET[0].imei)
+    );
+    // The same attempt gives the same ids: it is queued once however often it is kept.
+    assert_eq!(reports_for(&plan, &verified)[0].id, result.id);
+    // A module left as it was is reported, and not recorded in hawkBit.
+    let blacklisted = attempt_for(&plan, &DEMO_FLEET[1], NOW);
+    let only = reports_for(&plan, &blacklisted);
+    assert_eq!(only.len(), 1);
+    assert!(
+        only[0].body.contains("\"state\":\"not eligible\""),
+        "{}",
+        only[0].body
+    );
+
+    // Delivery: retried after a failure or a 5xx, kept after a 2xx, dropped after a 4xx.
+    let mut r = result.clone();
+    r.failed("no network");
+    r.answered(503, "", 1);
+    assert!(matches!(r.delivery, Delivery::Pending { tries: 2, .. }));
+    r.answered(201, "", 2);
+    assert_eq!(
+        r.delivery,
+        Delivery::Sent {
+            at_ms: 2,
+            status: 201
+        }
+    );
+    let mut h = hawkbit.clone();
+    h.answered(429, "", 3);
+    assert!(h.pending());
+    h.answered(404, "distribution set 42 not found", 4);
+    assert!(matches!(h.delivery, Delivery::Refused { status: 404, .. }));
+}

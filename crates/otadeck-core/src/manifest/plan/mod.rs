@@ -74,6 +74,28 @@ pub struct CampaignPlan {
     pub strategy: Strategy,
     /// Release notes by language tag.
     pub release_notes: BTreeMap<String, String>,
+    /// Where each module's result is reported.
+    pub report: ReportTo,
+}
+
+/// Where a plan's results go. Each is optional; with neither, the records stay in the browser
+/// (and its exports).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ReportTo {
+    /// POST each module's result, per component, as JSON.
+    pub url: Option<String>,
+    /// Record each updated module in hawkBit as a manual offline update.
+    pub hawkbit: Option<HawkbitOffline>,
+}
+
+/// A hawkBit server that records modules updated outside it (Management API
+/// `POST /rest/v1/distributionsets/{id}/assignedTargets?offline=true`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HawkbitOffline {
+    /// The server's base URL (`https://hawkbit.example.com`).
+    pub base: String,
+    /// The distribution set the plan installs.
+    pub distribution_set: u64,
 }
 
 /// Something on the module with its own version (firmware, application, MCU image).
@@ -273,6 +295,7 @@ pub fn parse_with(bytes: &[u8], base: Option<&url::Url>) -> Result<CampaignPlan,
             release_notes.insert(lang.clone(), text.text(4000)?.to_string());
         }
     }
+    let report = parse_report(&root, base)?;
     Ok(CampaignPlan {
         id,
         name,
@@ -287,7 +310,31 @@ pub fn parse_with(bytes: &[u8], base: Option<&url::Url>) -> Result<CampaignPlan,
         mode,
         strategy,
         release_notes,
+        report,
     })
+}
+
+fn parse_report(root: &Obj<'_>, base: Option<&url::Url>) -> Result<ReportTo, ManifestError> {
+    let Some(n) = root.opt("report") else {
+        return Ok(ReportTo::default());
+    };
+    let o = n.obj()?;
+    let url = o
+        .opt("url")
+        .map(|u| url_at(&u, base).map(String::from))
+        .transpose()?;
+    let hawkbit = match o.opt("hawkbit") {
+        None => None,
+        Some(h) => {
+            let h = h.obj()?;
+            let base_url = url_at(&h.req("base")?, base)?;
+            Some(HawkbitOffline {
+                base: base_url.as_str().trim_end_matches('/').to_string(),
+                distribution_set: h.req("distribution_set")?.u64()?,
+            })
+        }
+    };
+    Ok(ReportTo { url, hawkbit })
 }
 
 fn ident(n: &Node<'_>, max: usize) -> Result<String, ManifestError> {
