@@ -152,7 +152,7 @@ impl DeviceSession {
         let what = format!(
             "{}{} ({})",
             offer.title,
-            if version.is_empty() {
+            if version.is_empty() || offer.title.contains(&version) {
                 String::new()
             } else {
                 format!(" {version}")

@@ -351,13 +351,18 @@ impl Campaigns {
         }
     }
 
-    /// The attempts of the open plan in a state worth a look after a reload.
+    /// The attempts of the open plan a reload cut off, whose module was not tried again since.
     pub fn interrupted(&self) -> Vec<Attempt> {
-        self.view
-            .get()
-            .of_plan()
-            .into_iter()
+        let of_plan = self.view.get().of_plan();
+        of_plan
+            .iter()
             .filter(|a| a.state == AttemptState::Interrupted)
+            .filter(|a| {
+                !of_plan
+                    .iter()
+                    .any(|later| later.module == a.module && later.started_ms > a.started_ms)
+            })
+            .cloned()
             .collect()
     }
 }
