@@ -18,6 +18,8 @@ use otadeck_sim::firmware::SAMPLE_VERSION;
 use otadeck_sim::fleet::{demo_plan, DEMO_FLEET, DEMO_PLAN_ID};
 use wasm_bindgen_test::*;
 
+mod common;
+
 wasm_bindgen_test_configure!(run_in_browser);
 
 const PLAN_URL: &str = "http://127.0.0.1:18765/fx/ok/campaign/plan.json";
@@ -206,22 +208,13 @@ async fn the_page_judges_the_demo_fleet_by_the_core_rules_and_installs_an_eligib
     assert_eq!(kept, campaigns.view.get().of_plan());
 }
 
-/// The fixture server's requests to `path`: (status-relevant method, target, body, authorization).
+/// The POSTs the fixture server received to `path`: (target, body, authorization).
 async fn posts_to(path: &str) -> Vec<(String, String, String)> {
-    let mut body = Vec::new();
-    otadeck::services::fetcher::get("http://127.0.0.1:18765/fx/requests", &[], |_, c| {
-        body.extend_from_slice(c);
-        Ok(())
-    })
-    .await
-    .unwrap();
-    let list: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
-    list.iter()
-        .filter(|r| r["method"] == "POST" && r["target"].as_str().unwrap_or("").starts_with(path))
-        .map(|r| {
-            let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
-            (s("target"), s("body"), s("authorization"))
-        })
+    common::requests()
+        .await
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.target.starts_with(path))
+        .map(|r| (r.target, r.body, r.authorization))
         .collect()
 }
 

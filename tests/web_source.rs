@@ -14,8 +14,9 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// Where `cargo xtask test` serves the fixtures (xtask's `FIXTURES_ADDR`).
-const FIXTURES: &str = "http://127.0.0.1:18765";
+/// What the suites share: the fixture server `cargo xtask test` starts (its `FIXTURES_ADDR`).
+mod common;
+use common::FIXTURES;
 
 fn fx(path: &str) -> String {
     format!("{FIXTURES}/fx/{path}")
@@ -188,24 +189,6 @@ async fn aws_job_downloads_are_checked_for_hash_length_and_redirects() {
     );
 }
 
-/// Every request the fixture server received, as `(method, target, body, authorization)`.
-async fn requests() -> Vec<(String, String, String, String)> {
-    let mut body = Vec::new();
-    otadeck::services::fetcher::get(&format!("{FIXTURES}/fx/requests"), &[], |_, c| {
-        body.extend_from_slice(c);
-        Ok(())
-    })
-    .await
-    .unwrap();
-    let list: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
-    list.iter()
-        .map(|r| {
-            let s = |k: &str| r[k].as_str().unwrap_or_default().to_string();
-            (s("method"), s("target"), s("body"), s("authorization"))
-        })
-        .collect()
-}
-
 #[wasm_bindgen_test]
 async fn a_hawkbit_controller_registers_installs_on_the_demo_board_and_feeds_back() {
     use otadeck::services::device::DeviceHandle;
@@ -226,16 +209,20 @@ async fn a_hawkbit_controller_registers_installs_on_the_demo_board_and_feeds_bac
     assert!(o.items[0].swu);
     let done = device.install(&doc, &o, None, false, |_, _| {}).await;
     assert!(matches!(done, Installed::Done { .. }), "{done:?}");
-    let seen = requests().await;
+    let seen = common::requests().await;
     let put = seen
         .iter()
-        .find(|(m, t, _, _)| m == "PUT" && t.ends_with("/web-1/configData"))
+        .find(|r| r.method == "PUT" && r.target.ends_with("/web-1/configData"))
         .expect("the controller registered");
-    assert!(put.2.contains("\"sw_version\":\"2.0.3\""), "{}", put.2);
+    assert!(
+        put.body.contains("\"sw_version\":\"2.0.3\""),
+        "{}",
+        put.body
+    );
     let feedback: Vec<serde_json::Value> = seen
         .iter()
-        .filter(|(m, t, _, _)| m == "POST" && t.ends_with("/deploymentBase/3/feedback"))
-        .map(|(_, _, b, _)| serde_json::from_str(b).unwrap())
+        .filter(|r| r.method == "POST" && r.target.ends_with("/deploymentBase/3/feedback"))
+        .map(|r| serde_json::from_str(&r.body).unwrap())
         .collect();
     let last = feedback.last().expect("feedback POSTed");
     assert_eq!(last["status"]["execution"], "closed");

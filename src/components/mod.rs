@@ -5,6 +5,7 @@ pub mod download_source;
 pub mod header;
 pub mod log_view;
 pub mod offline_cache;
+pub mod paste_or_file;
 pub mod progress;
 pub mod recovery_banner;
 pub mod session_guard;

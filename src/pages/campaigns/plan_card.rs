@@ -3,9 +3,10 @@
 use otadeck_core::manifest::plan::{CampaignPlan, Mode, PackageType};
 use otadeck_core::session::group_digits;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::components::paste_or_file::{demo_url, PasteOrFile, Pasted};
 use crate::hooks::use_campaigns;
 
 /// Properties of [`PlanCard`].
@@ -27,7 +28,6 @@ pub fn PlanCard(props: &PlanCardProps) -> Html {
             .map(|u| u.to_string())
             .unwrap_or_default()
     });
-    let paste = use_state(String::new);
     let (plan, busy, allow_unsigned, error) = {
         let v = campaigns.view.get();
         (v.plan.clone(), v.loading, v.allow_unsigned, v.error.clone())
@@ -71,44 +71,22 @@ pub fn PlanCard(props: &PlanCardProps) -> Html {
     let on_demo = {
         let (load_url, url) = (load_url.clone(), url.clone());
         Callback::from(move |_: MouseEvent| {
-            let origin = web_sys::window()
-                .and_then(|w| w.location().origin().ok())
-                .unwrap_or_default();
-            let u = format!("{origin}/demo/{}", otadeck_sim::fleet::DEMO_PLAN_PATH);
+            let u = demo_url(otadeck_sim::fleet::DEMO_PLAN_PATH);
             url.set(u.clone());
             load_url.emit(u);
         })
     };
-    let on_paste = {
-        let paste = paste.clone();
-        Callback::from(move |e: InputEvent| {
-            paste.set(e.target_unchecked_into::<HtmlTextAreaElement>().value())
-        })
-    };
     let on_read = {
-        let (campaigns, paste) = (campaigns.clone(), paste.clone());
-        Callback::from(move |_: MouseEvent| {
-            let (campaigns, text) = (campaigns.clone(), (*paste).clone());
-            spawn_local(async move { campaigns.load_text(text, "pasted text".into()).await });
-        })
-    };
-    let on_file = {
         let campaigns = campaigns.clone();
-        Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            let Some(file) = input.files().and_then(|f| f.get(0)) else {
-                return;
-            };
-            let (file, campaigns) = (gloo::file::File::from(file), campaigns.clone());
+        Callback::from(move |read: Pasted| {
+            let campaigns = campaigns.clone();
             spawn_local(async move {
-                let name = file.name();
-                match gloo::file::futures::read_as_text(&file).await {
-                    Ok(text) => campaigns.load_text(text, format!("the file {name}")).await,
-                    Err(e) => {
-                        campaigns
-                            .load_text(String::new(), format!("{name} ({e})"))
-                            .await
+                match read {
+                    Ok((bytes, origin)) => {
+                        let text = String::from_utf8_lossy(&bytes).into_owned();
+                        campaigns.load_text(text, origin).await
                     }
+                    Err(e) => campaigns.fail(format!("The plan could not be read: {e}")),
                 }
             });
         })
@@ -124,17 +102,8 @@ pub fn PlanCard(props: &PlanCardProps) -> Html {
                 <button id="plan-load" class="btn" type="submit" disabled={busy}>{"Load"}</button>
                 <button id="plan-demo" class="btn" type="button" onclick={on_demo} disabled={busy}>{"Demo plan"}</button>
             </form>
-            <details class="more">
-                <summary>{"Paste it, or open a file"}</summary>
-                <textarea id="plan-paste" class="input" rows="4" placeholder="{ \"format\": \"otadeck-campaign-plan\", … }"
-                    value={(*paste).clone()} oninput={on_paste} disabled={busy} />
-                <div class="row">
-                    <button id="plan-read" class="btn" onclick={on_read} disabled={busy || paste.trim().is_empty()}>{"Read the pasted plan"}</button>
-                    <label class="btn file-btn">{"Open a file…"}
-                        <input id="plan-file" type="file" accept=".json,application/json" onchange={on_file} disabled={busy} />
-                    </label>
-                </div>
-            </details>
+            <PasteOrFile prefix="plan" placeholder="{ \"format\": \"otadeck-campaign-plan\", … }"
+                read_label="Read the pasted plan" {busy} on_read={on_read} />
             if let Some(e) = error {
                 <div class="result result-bad verdict" id="plan-error" role="alert"><p>{e}</p></div>
             }

@@ -3,9 +3,10 @@
 //! core; this form only fetches or reads the bytes and hands the checked source on.
 
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use crate::components::paste_or_file::{demo_url, PasteOrFile, Pasted};
 use crate::services::source::{self, LoadedSource};
 
 /// Properties of [`SourceForm`].
@@ -38,7 +39,6 @@ pub fn SourceForm(props: &SourceFormProps) -> Html {
             .map(|u| u.to_string())
             .unwrap_or_default()
     });
-    let paste = use_state(String::new);
     // A hawkBit security token, sent as `TargetToken` or `GatewayToken` with every request
     // that follows from the source (kept only while the page is open).
     let token = use_state(String::new);
@@ -104,48 +104,15 @@ pub fn SourceForm(props: &SourceFormProps) -> Html {
     let on_demo = {
         let (load_url, url) = (load_url.clone(), url.clone());
         Callback::from(move |path: &'static str| {
-            let origin = web_sys::window()
-                .and_then(|w| w.location().origin().ok())
-                .unwrap_or_default();
-            let u = format!("{origin}/demo/{path}");
+            let u = demo_url(path);
             url.set(u.clone());
             load_url.emit(u);
         })
     };
-    let on_paste = {
-        let paste = paste.clone();
-        Callback::from(move |e: InputEvent| {
-            paste.set(e.target_unchecked_into::<HtmlTextAreaElement>().value())
-        })
-    };
-    let on_read_paste = {
-        let (take, paste) = (take.clone(), paste.clone());
-        Callback::from(move |_: MouseEvent| {
-            take.emit(source::check(
-                paste.as_bytes(),
-                None,
-                None,
-                "pasted text".into(),
-            ))
-        })
-    };
-    let on_file = {
+    let on_read = {
         let take = take.clone();
-        Callback::from(move |e: Event| {
-            let input: HtmlInputElement = e.target_unchecked_into();
-            let Some(file) = input.files().and_then(|f| f.get(0)) else {
-                return;
-            };
-            let file = gloo::file::File::from(file);
-            let take = take.clone();
-            spawn_local(async move {
-                let name = file.name();
-                let r = match gloo::file::futures::read_as_bytes(&file).await {
-                    Ok(bytes) => source::check(&bytes, None, None, format!("the file {name}")),
-                    Err(e) => Err(format!("cannot read {name}: {e}")),
-                };
-                take.emit(r);
-            });
+        Callback::from(move |read: Pasted| {
+            take.emit(read.and_then(|(bytes, origin)| source::check(&bytes, None, None, origin)))
         })
     };
     html! {
@@ -174,17 +141,8 @@ pub fn SourceForm(props: &SourceFormProps) -> Html {
                     {"A gateway token (one for the whole tenant), not this controller's own"}
                 </label>
             </details>
-            <details class="more">
-                <summary>{"Paste it, or open a file"}</summary>
-                <textarea id="source-paste" class="input" rows="4" placeholder="{ \"builds\": … }"
-                    value={(*paste).clone()} oninput={on_paste} disabled={busy} />
-                <div class="row">
-                    <button id="source-read" class="btn" onclick={on_read_paste} disabled={busy || paste.trim().is_empty()}>{"Read the pasted text"}</button>
-                    <label class={classes!("btn", "file-btn", busy.then_some("disabled"))}>{"Open a file…"}
-                        <input id="source-file" type="file" accept=".json,application/json" onchange={on_file} disabled={busy} />
-                    </label>
-                </div>
-            </details>
+            <PasteOrFile prefix="source" placeholder="{ \"builds\": … }" read_label="Read the pasted text"
+                {busy} on_read={on_read} />
         </>
     }
 }

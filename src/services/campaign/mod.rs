@@ -145,7 +145,7 @@ impl Campaigns {
     }
 
     /// The plan could not be loaded or kept: said on the plan card and in the log.
-    fn fail(&self, why: impl Into<String>) {
+    pub(crate) fn fail(&self, why: impl Into<String>) {
         let why = why.into();
         self.devices.current().log(LogLevel::Error, why.clone());
         self.view.update(|v| {
