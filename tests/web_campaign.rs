@@ -321,3 +321,47 @@ async fn results_wait_while_the_server_fails_then_go_once_and_updated_modules_re
     assert_eq!(posts_to("/fx/fleet/results").await.len(), 3);
     assert_eq!(posts_to("/fx/hawkbit-mgmt").await.len(), 1);
 }
+
+#[wasm_bindgen_test]
+async fn a_flash_from_the_flash_page_is_recorded_with_the_campaigns_records() {
+    use otadeck::image::load;
+    use otadeck::services::jobs::FlashChoice;
+    use otadeck_sim::demo::DemoFamily;
+    let devices = Devices::default();
+    let device = devices.current();
+    device
+        .connect_demo_module(DEMO_FLEET[5].module(), 921_600)
+        .await;
+    let image =
+        std::rc::Rc::new(load("sample.bin".into(), Family::QuecPython.sample_image()).await);
+    let choice = FlashChoice {
+        restart: true,
+        keep_on_trial: false,
+        policy: Default::default(),
+    };
+    device.flash(image, choice).await;
+    let mine: Vec<Attempt> = records::all()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.campaign.is_empty() && a.module == DEMO_FLEET[5].imei)
+        .collect();
+    // The end is kept in the background: wait for it.
+    let mut last = mine.last().cloned().expect("the flash is recorded");
+    for _ in 0..40 {
+        if last.state != AttemptState::Installing {
+            break;
+        }
+        gloo::timers::future::sleep(std::time::Duration::from_millis(50)).await;
+        last = records::all()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|a| a.id == last.id)
+            .unwrap();
+    }
+    assert_eq!(last.state, AttemptState::Verified, "{last:?}");
+    assert_eq!(last.running_after.as_deref(), Some(SAMPLE_VERSION));
+    assert!(last.image.contains("sample.bin"), "{}", last.image);
+    assert_eq!(last.from_version, "2.0.3");
+}

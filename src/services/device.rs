@@ -14,6 +14,8 @@ use otadeck_core::progress::RateMeter;
 use otadeck_core::session::{FlashError, FlashOutcome, LogLevel, SessionEvent, Step};
 
 use super::keep::{self, FlashRecord};
+use super::records;
+use otadeck_core::campaign::record::Attempt;
 
 use super::log::{self, SessionLog};
 use super::store::Store;
@@ -109,6 +111,10 @@ pub struct DeviceSession {
     pub slot: usize,
     /// Its lines in the log start with `Slot N: ` once the page holds more than one device.
     named: Cell<bool>,
+    /// A campaign runs the update now, and keeps its own record of it.
+    in_campaign: Cell<bool>,
+    /// The record of a flash outside any campaign, kept with the campaigns' records.
+    outside: RefCell<Option<Attempt>>,
 }
 
 /// A shared handle on a [`DeviceSession`]; handles are equal when they name the same device.
@@ -148,6 +154,8 @@ impl DeviceHandle {
             record: RefCell::new(None),
             slot,
             named: Cell::new(slot > 1),
+            in_campaign: Cell::new(false),
+            outside: RefCell::new(None),
         }))
     }
 }
@@ -180,6 +188,43 @@ impl DeviceSession {
                 p.view = FlashView::Idle;
             }
         });
+    }
+
+    /// A campaign runs the next updates (and keeps their records itself), or no longer does.
+    pub fn set_in_campaign(&self, on: bool) {
+        self.in_campaign.set(on);
+    }
+
+    /// Open the record of a flash outside any campaign, kept before the flash starts (the Log
+    /// page lists it with the campaigns' records).
+    pub(super) async fn record_outside(&self, what: &str) {
+        if self.in_campaign.get() {
+            return;
+        }
+        let Some(info) = self.view.get().module.clone() else {
+            return;
+        };
+        let attempt = Attempt::outside_campaign(&info, what, None, js_sys::Date::now() as i64);
+        if let Err(e) = records::put(&attempt).await {
+            self.log(
+                LogLevel::Warn,
+                format!("The flash is not recorded in this browser: {e}"),
+            );
+        }
+        *self.outside.borrow_mut() = Some(attempt);
+    }
+
+    /// The flash outside a campaign moved on: kept at each step and every 5 %.
+    fn outside_progress(&self, step: Option<Step>, done: Option<(u64, u64)>) {
+        let mut outside = self.outside.borrow_mut();
+        let Some(a) = outside.as_mut() else {
+            return;
+        };
+        let step = step.or(a.step).unwrap_or(Step::Connect);
+        let (done, total) = done.unwrap_or((a.done, a.total));
+        if a.progress(step, done, total, js_sys::Date::now() as i64) {
+            records::put_soon(a);
+        }
     }
 
     /// Forget the last flash's result card (a new update begins).
@@ -272,6 +317,7 @@ impl DeviceSession {
                 self.log(level, message)
             }
             SessionEvent::Step(step) => {
+                self.outside_progress(Some(step), None);
                 self.note(|r| {
                     let changed = r.step != step;
                     r.step = step;
@@ -280,6 +326,7 @@ impl DeviceSession {
                 self.step(step)
             }
             SessionEvent::Progress { done, total } => {
+                self.outside_progress(None, Some((done, total)));
                 self.note(|r| {
                     // Kept at every 5 % and at the end, not at every block.
                     let was = r.percent() / 5;
@@ -344,6 +391,25 @@ impl DeviceSession {
             Ok(_) => "verified".to_string(),
             Err(e) => format!("{}. {}", e.headline(), e.module_now()),
         };
+        if let Some(mut a) = self.outside.borrow_mut().take() {
+            let after = match &result {
+                Ok(o) if o.restarted => o
+                    .module
+                    .as_ref()
+                    .map(|m| m.firmware_version.clone())
+                    .filter(|v| !v.is_empty()),
+                _ => None,
+            };
+            let end = match &result {
+                Ok(_) => Ok(after),
+                Err(_) => Err(ended.clone()),
+            };
+            a.finish(end, js_sys::Date::now() as i64);
+            if result.as_ref().is_ok_and(|o| !o.restarted) {
+                a.message = Some(ended.clone());
+            }
+            records::put_soon(&a);
+        }
         self.note(|r| {
             r.ended = Some(ended);
             true

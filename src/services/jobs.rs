@@ -316,6 +316,7 @@ impl DeviceSession {
             return false;
         };
         self.flash_started(total, family, &what);
+        self.record_outside(&what).await;
         self.log(LogLevel::Info, intro);
         let result = self.run_session(&mut *machine, &conn).await;
         let ok = matches!(result, Some(Ok(_)));

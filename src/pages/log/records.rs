@@ -1,4 +1,5 @@
-//! Every campaign attempt kept in this browser, filtered by campaign, module and result, and
+//! Every update kept in this browser (each module's attempt in a campaign, each flash from the
+//! Flash page), filtered by campaign, module and result, and
 //! exported as JSON (every field) or CSV (one row per attempt). The export links are ready
 //! before the click, so that a right-click "Save link as" works too.
 
@@ -8,6 +9,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::hooks::use_campaigns;
+use crate::services::records;
 
 /// The results a filter offers, with their labels.
 const RESULTS: [(&str, &str); 7] = [
@@ -24,17 +26,37 @@ const RESULTS: [(&str, &str); 7] = [
 #[component]
 pub fn RecordsCard() -> Html {
     let campaigns = use_campaigns();
-    let campaign = use_state(String::new);
+    let campaign = use_state(|| ALL.to_string());
     let module = use_state(String::new);
     let result = use_state(String::new);
-    let all: Vec<Attempt> = campaigns.view.get().attempts.clone();
+    // Read from the browser's records each time the page is shown and whenever a campaign
+    // record changes, so flashes from the Flash page are listed too.
+    let kept = use_state(Vec::<Attempt>::new);
+    {
+        let kept = kept.clone();
+        let changes = campaigns
+            .view
+            .get()
+            .attempts
+            .iter()
+            .map(|a| a.updated_ms)
+            .max();
+        use_effect_with(changes, move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(all) = records::all().await {
+                    kept.set(all);
+                }
+            });
+        });
+    }
+    let all: Vec<Attempt> = (*kept).clone();
     let mut ids: Vec<String> = all.iter().map(|a| a.campaign.clone()).collect();
     ids.dedup();
     ids.sort();
     ids.dedup();
     let shown: Vec<Attempt> = all
         .into_iter()
-        .filter(|a| campaign.is_empty() || a.campaign == *campaign)
+        .filter(|a| campaign.as_str() == ALL || a.campaign == *campaign)
         .filter(|a| module.is_empty() || a.module.contains(module.trim()))
         .filter(|a| match result.as_str() {
             "" => true,
@@ -56,12 +78,12 @@ pub fn RecordsCard() -> Html {
     };
     html! {
         <section class="card" id="records-card">
-            <h2>{"Campaign records"}</h2>
+            <h2>{"Records"}</h2>
             <div class="row">
                 <label class="field">{"Campaign"}
                     <select id="records-campaign" onchange={set(&campaign)}>
-                        <option value="" selected={campaign.is_empty()}>{"All campaigns"}</option>
-                        { for ids.iter().map(|id| html! { <option value={id.clone()} selected={*id == *campaign}>{id}</option> }) }
+                        <option value={ALL} selected={campaign.as_str() == ALL}>{"Everything"}</option>
+                        { for ids.iter().map(|id| html! { <option value={id.clone()} selected={*id == *campaign}>{campaign_name(id)}</option> }) }
                     </select>
                 </label>
                 <label class="field">{"Module"}
@@ -82,13 +104,25 @@ pub fn RecordsCard() -> Html {
                 <p class="muted">{"No attempt matches."}</p>
             } else {
                 <table class="slots" id="records-table">
-                    <thead><tr><th>{"Started (UTC)"}</th><th>{"Campaign"}</th><th>{"Module"}</th><th>{"Result"}</th><th>{"Versions"}</th><th>{"What happened"}</th></tr></thead>
+                    <thead><tr><th>{"Started (UTC)"}</th><th>{"Campaign"}</th><th>{"Image"}</th><th>{"Module"}</th><th>{"Result"}</th><th>{"Versions"}</th><th>{"What happened"}</th></tr></thead>
                     <tbody>
                         { for shown.iter().rev().map(row) }
                     </tbody>
                 </table>
             }
         </section>
+    }
+}
+
+/// The filter value for every record.
+const ALL: &str = "*";
+
+/// A campaign's id, or what a flash outside any campaign is called.
+fn campaign_name(id: &str) -> String {
+    if id.is_empty() {
+        "Flash page".into()
+    } else {
+        id.to_string()
     }
 }
 
@@ -110,7 +144,8 @@ fn row(a: &Attempt) -> Html {
     html! {
         <tr data-state={a.state.label().replace(' ', "-")}>
             <td class="slot-label">{rfc3339(a.started_ms).replace('T', " ").trim_end_matches('Z').to_string()}</td>
-            <td data-label="Campaign">{&a.campaign}</td>
+            <td data-label="Campaign">{campaign_name(&a.campaign)}</td>
+            <td data-label="Image">{&a.image}</td>
             <td data-label="Module" class="mono">{&a.module}</td>
             <td data-label="Result">{a.state.label()}</td>
             <td data-label="Versions">{versions}</td>

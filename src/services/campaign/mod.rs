@@ -191,13 +191,16 @@ impl Campaigns {
         for a in attempts.iter_mut() {
             if a.interrupted(now) {
                 cut_off.push(a.clone());
-                let text = format!(
-                    "Campaign {}: module {} was {}",
-                    a.campaign,
-                    a.module,
-                    a.message.clone().unwrap_or_default()
-                );
-                self.devices.current().log(LogLevel::Error, text);
+                // A flash from the Flash page is reported by the recovery banner already.
+                if !a.campaign.is_empty() {
+                    let text = format!(
+                        "Campaign {}: module {} was {}",
+                        a.campaign,
+                        a.module,
+                        a.message.clone().unwrap_or_default()
+                    );
+                    self.devices.current().log(LogLevel::Error, text);
+                }
                 if let Err(e) = records::put(a).await {
                     self.fail(format!("The campaign record could not be kept: {e}"));
                 }

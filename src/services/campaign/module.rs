@@ -160,12 +160,14 @@ impl Campaigns {
         device.clear_result();
         let mirror = self.mirror_progress(device, id);
         let (view, slot) = (self.view.clone(), device.slot);
+        device.set_in_campaign(true);
         let installed = device
             .install(&open.source, &offer, None, false, move |_, f| {
                 view.update(|v| v.slots.entry(slot).or_default().fetching = Some(f))
             })
             .await;
         drop(mirror);
+        device.set_in_campaign(false);
         self.view
             .update(|v| v.slots.entry(device.slot).or_default().fetching = None);
         let result = match installed {

@@ -119,6 +119,9 @@ pub struct Attempt {
     pub started_ms: i64,
     /// The last change, ms since the Unix epoch.
     pub updated_ms: i64,
+    /// What was installed, in a few words (the plan's name, the image or source).
+    #[serde(default)]
+    pub image: String,
     /// The firmware version it ran before.
     pub from_version: String,
     /// The version the plan brings it to.
@@ -195,6 +198,7 @@ impl Attempt {
             family: info.family.key().into(),
             started_ms: now_ms,
             updated_ms: now_ms,
+            image: plan.name.clone(),
             from_version: info.firmware_version.clone(),
             to_version,
             running_after: None,
@@ -209,6 +213,44 @@ impl Attempt {
             total: 0,
             message: None,
             results,
+            log: Vec::new(),
+        }
+    }
+
+    /// The record of a flash or install outside any campaign (the Flash page), begun at
+    /// `now_ms`: `what` names the image, `to_version` is the version it carries when known.
+    /// Its `campaign` is empty.
+    pub fn outside_campaign(
+        info: &ModuleInfo,
+        what: &str,
+        to_version: Option<String>,
+        now_ms: i64,
+    ) -> Attempt {
+        let (module, identified) = module_key(info);
+        Attempt {
+            id: format!("flash/{module}/{now_ms}"),
+            campaign: String::new(),
+            module,
+            identified,
+            model: info.model.clone(),
+            family: info.family.key().into(),
+            started_ms: now_ms,
+            updated_ms: now_ms,
+            image: what.to_string(),
+            from_version: info.firmware_version.clone(),
+            to_version: to_version.unwrap_or_default(),
+            running_after: None,
+            battery_percent: info.details.battery_percent(),
+            signal_dbm: info.details.signal_dbm,
+            free_bytes: info.details.free_bytes,
+            state: AttemptState::Installing,
+            decision: None,
+            reasons: Vec::new(),
+            step: None,
+            done: 0,
+            total: 0,
+            message: None,
+            results: Vec::new(),
             log: Vec::new(),
         }
     }
