@@ -100,7 +100,10 @@ pub fn run(opts: &Opts) -> Result<()> {
             "otadeck",
             "--no-fail-fast",
         ])
-        .env("CHROMEDRIVER", CHROMEDRIVER);
+        .env("CHROMEDRIVER", CHROMEDRIVER)
+        // A suite that drives a demo module through whole installs takes longer than the
+        // runner's default 20 s on a busy machine.
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "90");
         // The source suites fetch from a fixture server, as a browser fetches from a real one.
         let part = match Fixtures::start() {
             Ok(_fixtures) => cargo_part(&mut cmd),
