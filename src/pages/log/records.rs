@@ -97,7 +97,7 @@ pub fn RecordsCard() -> Html {
                 </label>
             </div>
             <div class="row">
-                <a id="records-csv" class="btn" href={csv.clone()} download="otadeck-records.csv">{format!("Download CSV ({} rows)", shown.len())}</a>
+                <a id="records-csv" class="btn" href={csv.clone()} download="otadeck-records.csv">{format!("Download CSV ({} row{})", shown.len(), if shown.len() == 1 { "" } else { "s" })}</a>
                 <a id="records-json" class="btn" href={json.clone()} download="otadeck-records.json">{"Download JSON"}</a>
             </div>
             if shown.is_empty() {

@@ -165,6 +165,24 @@ fn run(ctx: &Ctx) -> Result<()> {
     })?;
     figures.push(update(ctx, FLEET[5], None)?);
     ctx.wait_text("#count-done", "3 updated", SHORT, |t| t == "3")?;
+    // What the browser kept for offline use: the package among it, with its size and hash;
+    // removing the downloads leaves the app's own files.
+    ctx.click("#offline-show", SHORT)?;
+    let package = "/demo/campaign/ec600u-app-2.1.0.bin";
+    let kept = ctx.wait_text("#offline-list", "the package", SHORT, |t| {
+        t.contains(package)
+    })?;
+    if !kept.contains("98,380 bytes") {
+        return Err(format!(
+            "the kept package is listed without its size: {kept}"
+        ));
+    }
+    ctx.scroll_to("#offline-card")?;
+    ctx.screenshot("campaign-offline-cache.png")?;
+    ctx.click("#offline-clear", SHORT)?;
+    ctx.wait_text("#offline-list", "only the app", SHORT, |t| {
+        !t.contains(package) && t.contains(".wasm")
+    })?;
     ctx.scroll_to("#campaign-counts")?;
     ctx.screenshot("campaign-offline-done.png")?;
     ctx.session.set_window_size(390, 844)?;
