@@ -6,9 +6,8 @@
 
 use otadeck::services::campaign::Campaigns;
 use otadeck::services::devices::Devices;
-use otadeck::services::records;
 use otadeck_core::campaign::facts::module_report;
-use otadeck_core::campaign::record::{Attempt, AttemptState};
+use otadeck_core::campaign::record::AttemptState;
 use otadeck_core::manifest::plan::{Eligibility, ReasonCode};
 use otadeck_sim::firmware::SAMPLE_VERSION;
 use otadeck_sim::fleet::DEMO_FLEET;
@@ -91,17 +90,8 @@ async fn the_page_judges_the_demo_fleet_by_the_core_rules_and_installs_an_eligib
         ]
     );
     // What the page shows is what the browser kept.
-    let kept = kept_of(&plan.plan.id).await;
+    let kept = common::kept_of(&plan.plan.id).await;
     assert_eq!(kept, campaigns.view.get().of_plan());
-}
-
-async fn kept_of(campaign: &str) -> Vec<Attempt> {
-    records::all()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|a| a.campaign == campaign)
-        .collect()
 }
 
 /// The POSTs the fixture server received to `path`: (target, body, authorization).

@@ -19,6 +19,8 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod common;
+
 const PLAN_URL: &str = "http://127.0.0.1:18765/fx/ok/campaign/plan.json";
 
 fn module(imei: &str) -> ModuleInfo {
@@ -51,15 +53,6 @@ fn writing(campaign: &str, imei: &str, done: u64) -> Attempt {
     a
 }
 
-async fn kept_of(campaign: &str) -> Vec<Attempt> {
-    records::all()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|a| a.campaign == campaign)
-        .collect()
-}
-
 #[wasm_bindgen_test]
 async fn each_write_is_read_back_and_the_newest_progress_wins() {
     let a = writing("store-order", "869999050000011", 100);
@@ -74,7 +67,7 @@ async fn each_write_is_read_back_and_the_newest_progress_wins() {
     later.finish(Ok(Some(SAMPLE_VERSION.into())), 1_796_292_004_000);
     // The awaited write comes after the queued ones: nothing overtakes it.
     records::put(&later).await.unwrap();
-    let kept = kept_of("store-order").await;
+    let kept = common::kept_of("store-order").await;
     assert_eq!(kept.len(), 2);
     let first = kept.iter().find(|k| k.id == a.id).unwrap();
     assert_eq!(first.state, AttemptState::Verified);
@@ -115,13 +108,13 @@ async fn a_reload_marks_the_cut_off_install_keeps_it_so_and_reopens_the_plan() {
         message.contains("in step writing at byte 640 of 1000"),
         "{message}"
     );
-    let kept = kept_of("store-reload").await;
+    let kept = common::kept_of("store-reload").await;
     assert_eq!(kept[0].state, AttemptState::Interrupted);
 
     // Once marked, a second reload changes nothing, and the export has its row.
     let again = Campaigns::new(Devices::default());
     again.restore().await;
-    assert_eq!(kept_of("store-reload").await, kept);
+    assert_eq!(common::kept_of("store-reload").await, kept);
     let csv = to_csv(&kept);
     assert_eq!(csv.lines().count(), 2, "{csv}");
     assert!(

@@ -1,4 +1,6 @@
-//! What the browser suites share: the fixture server `cargo xtask test` starts.
+//! What the browser suites share: the fixture server `cargo xtask test` starts, and the
+//! campaign records kept in the browser. Each suite uses part of it.
+#![allow(dead_code)]
 
 /// Where the fixture server listens (`otadeck sim fixtures --http 127.0.0.1:18765`).
 pub const FIXTURES: &str = "http://127.0.0.1:18765";
@@ -36,5 +38,15 @@ pub async fn requests() -> Vec<Seen> {
                 authorization: s("authorization"),
             }
         })
+        .collect()
+}
+
+/// The attempts of plan `campaign` kept in this browser.
+pub async fn kept_of(campaign: &str) -> Vec<otadeck_core::campaign::record::Attempt> {
+    otadeck::services::records::all()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.campaign == campaign)
         .collect()
 }

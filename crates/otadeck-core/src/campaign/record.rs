@@ -163,7 +163,6 @@ impl Attempt {
         eligibility: &Eligibility,
         now_ms: i64,
     ) -> Attempt {
-        let (module, identified) = module_key(info);
         let (state, reasons) = match eligibility {
             Eligibility::NotEligible { reasons } => (AttemptState::NotEligible, reasons.clone()),
             Eligibility::Eligible {
@@ -189,32 +188,16 @@ impl Attempt {
                 .collect(),
             Eligibility::NotEligible { .. } => Vec::new(),
         };
-        Attempt {
-            id: format!("{}/{module}/{now_ms}", plan.id),
-            campaign: plan.id.clone(),
-            module,
-            identified,
-            model: info.model.clone(),
-            family: info.family.key().into(),
-            started_ms: now_ms,
-            updated_ms: now_ms,
-            image: plan.name.clone(),
-            from_version: info.firmware_version.clone(),
-            to_version,
-            running_after: None,
-            battery_percent: report.battery_percent,
-            signal_dbm: report.signal_dbm,
-            free_bytes: report.free_bytes,
-            state,
-            decision: None,
-            reasons,
-            step: None,
-            done: 0,
-            total: 0,
-            message: None,
-            results,
-            log: Vec::new(),
-        }
+        let mut attempt = Attempt::outside_campaign(info, &plan.name, Some(to_version), now_ms);
+        attempt.id = format!("{}/{}/{now_ms}", plan.id, attempt.module);
+        attempt.campaign = plan.id.clone();
+        attempt.battery_percent = report.battery_percent;
+        attempt.signal_dbm = report.signal_dbm;
+        attempt.free_bytes = report.free_bytes;
+        attempt.state = state;
+        attempt.reasons = reasons;
+        attempt.results = results;
+        attempt
     }
 
     /// The record of a flash or install outside any campaign (the Flash page), begun at
