@@ -3,7 +3,8 @@
 //! a manual offline update (`assignedTargets?offline=true`), so that the fleet's view stays true
 //! for modules updated with no server session. Each report has a fixed id made from its attempt,
 //! so it is queued once however often the attempt is kept; it is sent until the server takes it
-//! (2xx) or refuses it for good (a 4xx other than 408 and 429).
+//! (2xx) or refuses it for good (a 4xx other than 408 and 429). A result carries that id, so a
+//! receiver can drop a copy sent again after the page closed before the answer was kept.
 
 use serde::{Deserialize, Serialize};
 
@@ -107,6 +108,8 @@ impl Outgoing {
 /// A result per component, as a module reports its update.
 #[derive(Serialize)]
 struct ResultBody<'a> {
+    /// The report's id: the same for every copy, so a receiver can drop a copy sent again.
+    report_id: &'a str,
     plan: &'a str,
     module: &'a str,
     model: &'a str,
@@ -159,7 +162,9 @@ pub fn reports_for(plan: &CampaignPlan, attempt: &Attempt) -> Vec<Outgoing> {
         },
     };
     if let Some(url) = &plan.report.url {
+        let report_id = format!("{}#result", attempt.id);
         let body = ResultBody {
+            report_id: &report_id,
             plan: &plan.id,
             module: &attempt.module,
             model: &attempt.model,

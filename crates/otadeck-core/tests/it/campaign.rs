@@ -324,6 +324,7 @@ fn a_plan_reports_each_result_and_records_updated_modules_in_hawkbit_as_offline_
     assert_eq!(result.url, "http://127.0.0.1:8080/demo/campaign/results");
     let body: serde_json::Value = serde_json::from_str(&result.body).unwrap();
     assert_eq!(body["module"], DEMO_FLEET[0].imei);
+    assert_eq!(body["report_id"], result.id.as_str());
     assert_eq!(body["otaAction"], 1);
     assert_eq!(body["components"][0]["result"], "succeeded");
     assert_eq!(body["components"][0]["to_version"], SAMPLE_VERSION);
