@@ -13,14 +13,14 @@ use otadeck_sim::mp_repl::{RawPasteSupport, ReplDevice};
 use otadeck_sim::quecpython::{device, QuecPython, QuecPythonConfig};
 
 fn module(paste: RawPasteSupport) -> SimLink<ReplDevice<QuecPython>> {
-    SimLink::new(
-        device(
-            QuecPythonConfig::default(),
-            quecpython_running_package(),
-            paste,
-        ),
-        115_200,
-    )
+    module_with(QuecPythonConfig::default(), paste)
+}
+
+fn module_with(
+    config: QuecPythonConfig,
+    paste: RawPasteSupport,
+) -> SimLink<ReplDevice<QuecPython>> {
+    SimLink::new(device(config, quecpython_running_package(), paste), 115_200)
 }
 
 #[test]
@@ -121,14 +121,7 @@ fn a_silent_module_fails_to_connect_after_every_try() {
 fn identify_reads_imei_battery_signal_and_free_space_where_the_module_has_them() {
     use otadeck_core::link::mp_repl::ReplConfig;
     let read = |config: QuecPythonConfig| {
-        let mut link = SimLink::new(
-            device(
-                config,
-                quecpython_running_package(),
-                RawPasteSupport::Window(128),
-            ),
-            115_200,
-        );
+        let mut link = module_with(config, RawPasteSupport::Window(128));
         let mut s = QuecPythonSession::identify(Duration::ZERO, ReplConfig::default());
         let r = run(
             &mut s,
