@@ -122,6 +122,9 @@ pub enum Refusal {
     /// A signature was required and none verified.
     #[error("the image's signature does not verify with the given key ({0}): it was changed or signed with another key")]
     BadSignature(McuBootError),
+    /// The file's layout does not fit the device (a DfuSe file's targets, addresses).
+    #[error("{0}")]
+    Layout(String),
     /// A signature is required, but there is no key to check it with.
     #[error("a signed image is required, but no key was given to check it with")]
     NoKey,
@@ -190,9 +193,9 @@ pub fn admit(
 
 /// Whether the module checks what it was sent before it boots it: the REPL families hand the
 /// image to ESP-IDF's OTA API or the vendor's `fota` (both verify it), MCUboot checks its hash.
-/// The ROM loader only proves that the bytes arrived.
+/// The ROM loader only proves that the bytes arrived; a DFU loader writes what it gets.
 fn verifies_on_module(family: Family) -> bool {
-    family != Family::EspRom
+    !matches!(family, Family::EspRom | Family::Dfu)
 }
 
 /// Where an image may go on an ESP flash written by address.
@@ -365,6 +368,9 @@ impl Machine for Noted {
     }
     fn handle_transfer(&mut self, now: Duration, result: Result<Vec<u8>, TransferError>) {
         self.inner.handle_transfer(now, result)
+    }
+    fn handle_reconnected(&mut self, now: Duration, interfaces: Vec<crate::session::UsbAlt>) {
+        self.inner.handle_reconnected(now, interfaces)
     }
     fn poll_next(&mut self) -> Next {
         self.inner.poll_next()

@@ -54,6 +54,12 @@ pub enum FlashErrorKind {
     DownloadFailed { status: i64, code: i64 },
     /// The module's own download reached `percent` % and did not finish within `waited_s`.
     DownloadStalled { percent: i64, waited_s: u64 },
+    /// The device reports an error status (USB DFU: `errVERIFY: flash verify failed`) while
+    /// `during` (what was being done).
+    DeviceStatus {
+        status: String,
+        during: &'static str,
+    },
 }
 
 /// QuecPython's download callback status for a failed download (`code` is the error).
@@ -82,6 +88,7 @@ impl FlashError {
             | FlashErrorKind::Mismatch(text)
             | FlashErrorKind::ModuleState { why: text, .. } => text.clone(),
             FlashErrorKind::DownloadFailed { status, code } => download_cause(*status, *code),
+            FlashErrorKind::DeviceStatus { status, .. } => format!("the device reports {status}"),
             FlashErrorKind::DownloadStalled { percent, waited_s } => format!(
                 "the module's download stopped at {percent} % and did not finish within \
                  {waited_s} s"
@@ -101,6 +108,7 @@ impl FlashError {
             FlashErrorKind::DownloadFailed { status, code } => {
                 Some(format!("download status {status}, code {code}"))
             }
+            FlashErrorKind::DeviceStatus { during, .. } => Some(format!("while {during}")),
             _ => None,
         }
     }
@@ -159,6 +167,7 @@ impl FlashError {
             FlashErrorKind::DownloadStalled { .. } => {
                 "Check the module's signal and data connection (SIM, APN), then try again."
             }
+            FlashErrorKind::DeviceStatus { status, .. } => device_status_advice(status),
         }
     }
 }
@@ -196,6 +205,25 @@ fn rejected_advice(call: &str) -> &'static str {
         "Check the package URL, then the module's SIM, APN and signal, and try again."
     } else {
         "Check that the image is a firmware package for this module and fits its update area."
+    }
+}
+
+/// What to do about a USB DFU error status, by its name (`errVERIFY: …`).
+fn device_status_advice(status: &str) -> &'static str {
+    let name = status.split(':').next().unwrap_or_default();
+    match name {
+        "errTARGET" | "errFILE" | "errADDRESS" | "errFIRMWARE" => {
+            "Choose a firmware file built for this device and its memory layout, then flash again."
+        }
+        "errWRITE" | "errERASE" | "errCHECK_ERASED" | "errPROG" => {
+            "The device could not write its flash: it may be read- or write-protected. Remove the \
+             protection with the vendor's tool, or power-cycle the device and flash again."
+        }
+        "errVERIFY" => {
+            "The device did not store the image intact. Flash again; if it fails twice, check the \
+             cable and the device's power supply."
+        }
+        _ => "Unplug the device, put it back into DFU mode, and flash again.",
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::session::{
     ControlTransfer, FlashError, FlashOutcome, LogLevel, Machine, Next, SessionEvent, SignalStep,
-    TransferError,
+    TransferError, UsbAlt,
 };
 
 /// A blocking link to a module, with the clock the machine runs on.
@@ -24,6 +24,18 @@ pub trait Port {
     fn control(&mut self, transfer: &ControlTransfer) -> Result<Vec<u8>, TransferError> {
         let _ = transfer;
         Err(TransferError::Unsupported)
+    }
+    /// The module restarts ([`Next::Reconnect`]): reset the USB device first when `reset`, then
+    /// find the module again, open it, and return its USB interfaces (empty for a serial
+    /// port); `Ok(None)` when it is not back by `until`. Ports that cannot find a module again
+    /// keep the default, which reports the link gone.
+    fn reconnect(
+        &mut self,
+        reset: bool,
+        until: Duration,
+    ) -> Result<Option<Vec<UsbAlt>>, PortError> {
+        let _ = (reset, until);
+        Err(PortError::Gone(String::new()))
     }
     /// Wait for bytes from the module until `deadline` at the latest (`None`: no deadline) and
     /// append them to `buf`. A port may return sooner with nothing, so that its owner can look
@@ -122,6 +134,19 @@ impl Pump {
                 Next::Control(transfer) => {
                     let result = port.control(&transfer);
                     machine.handle_transfer(port.now(), result);
+                }
+                Next::Reconnect { reset, until } => {
+                    self.drain(machine, on_event);
+                    match port.reconnect(reset, until) {
+                        Ok(Some(interfaces)) => {
+                            self.gone = false;
+                            machine.handle_reconnected(port.now(), interfaces);
+                        }
+                        Ok(None) => machine.handle_timeout(port.now()),
+                        Err(PortError::Stopped) => return Turn::Stopped,
+                        Err(e) => self.lose(machine, port, e, on_event),
+                    }
+                    return Turn::Waited;
                 }
                 Next::Wait { until } => {
                     let due = until.map(|t| t.max(self.hold_until));
@@ -413,6 +438,7 @@ mod tests {
     #[test]
     fn a_serial_port_refuses_usb_control_transfers() {
         let transfer = ControlTransfer {
+            kind: crate::session::RequestKind::Class,
             request: 3,
             value: 0,
             index: 0,

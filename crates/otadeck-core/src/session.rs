@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::link::usb::UsbAlt;
 use crate::module::ModuleInfo;
 use crate::partition_state::PartitionState;
 
@@ -72,6 +73,13 @@ pub trait Machine {
         let _ = result;
         self.link_lost(now);
     }
+    /// The module came back after [`Next::Reconnect`]: the port is open again. `interfaces`
+    /// lists the USB device's interfaces as it enumerated this time (empty for a serial port).
+    /// Machines that never ask for a reconnect keep the default.
+    fn handle_reconnected(&mut self, now: Duration, interfaces: Vec<UsbAlt>) {
+        let _ = interfaces;
+        self.link_lost(now);
+    }
     /// What the caller must do next: the one call a pump makes (see the trait's doc).
     fn poll_next(&mut self) -> Next {
         if let Some(step) = self.poll_signals() {
@@ -103,6 +111,17 @@ pub enum Next {
     Baud(u32),
     /// Make this USB control transfer (a USB DFU request) and report its result.
     Control(ControlTransfer),
+    /// The module restarts, and its port or USB device may go away and come back as a new one
+    /// (re-enumeration). Reset the USB device first when `reset` is set; then find the module
+    /// again by its USB identity (vendor, serial number; the product id may change), open it
+    /// and call [`Machine::handle_reconnected`]. If it is not back by `until`, call
+    /// [`Machine::handle_timeout`].
+    Reconnect {
+        /// Reset the USB device (a DFU device that does not detach by itself).
+        reset: bool,
+        /// When to give up.
+        until: Duration,
+    },
     /// Nothing to send: wait for bytes from the module, or until `until` (when set) to call
     /// [`Machine::handle_timeout`].
     Wait {
@@ -116,6 +135,8 @@ pub enum Next {
 /// A USB control transfer on the device's default pipe, to the interface `index` names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControlTransfer {
+    /// Whose request it is and whom it is for.
+    pub kind: RequestKind,
     /// `bRequest` (for DFU: DNLOAD, UPLOAD, GETSTATUS, ...).
     pub request: u8,
     /// `wValue` (for DFU: the block number).
@@ -124,6 +145,18 @@ pub struct ControlTransfer {
     pub index: u16,
     /// Data out to the device, or how many bytes to read in.
     pub data: TransferData,
+}
+
+/// The type and recipient of a [`ControlTransfer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// A class request to interface `index` (every DFU request).
+    Class,
+    /// A standard request to the device (`GET_DESCRIPTOR`).
+    StandardDevice,
+    /// A standard request to interface `index`: only `SET_INTERFACE`, which a WebUSB host
+    /// makes as `claimInterface(index)` then `selectAlternateInterface(index, value)`.
+    StandardInterface,
 }
 
 /// The data stage of a [`ControlTransfer`].
@@ -192,6 +225,9 @@ impl<M: Machine + ?Sized> Machine for Box<M> {
     fn handle_transfer(&mut self, now: Duration, result: Result<Vec<u8>, TransferError>) {
         (**self).handle_transfer(now, result)
     }
+    fn handle_reconnected(&mut self, now: Duration, interfaces: Vec<UsbAlt>) {
+        (**self).handle_reconnected(now, interfaces)
+    }
     fn poll_next(&mut self) -> Next {
         (**self).poll_next()
     }
@@ -220,6 +256,8 @@ pub enum Step {
     Restart,
     /// Reconnecting after the restart and reading the running version.
     Confirm,
+    /// Reading flash back to the host (a backup).
+    ReadBack,
 }
 
 impl Step {
@@ -235,6 +273,7 @@ impl Step {
             Step::Verify => "Verifying on the module",
             Step::Restart => "Restarting",
             Step::Confirm => "Confirming the new version",
+            Step::ReadBack => "Reading back",
         }
     }
 }

@@ -136,6 +136,7 @@ impl DemoFamily for Family {
             Family::McuBoot => "Zephyr board with MCUboot (SMP)",
             Family::EspRom => "ESP32 in its bootloader (ROM loader)",
             Family::MicroPython => "MicroPython board",
+            Family::Dfu => "STM32 in its USB DFU loader (DfuSe)",
         }
     }
 
@@ -151,9 +152,23 @@ impl DemoFamily for Family {
         match self {
             Family::McuBoot => mcuboot_image(crate::firmware::SAMPLE_VERSION),
             Family::QuecPython => quecpython_sample_package(),
+            Family::Dfu => dfu_sample_file(),
             _ => crate::firmware::sample_image(),
         }
     }
+}
+
+/// A demo STM32 application as a DfuSe file for the simulated STM32: the image at the start of its
+/// flash, and its first KiB again at the first 128 KiB sector (two elements).
+pub fn dfu_sample_file() -> Vec<u8> {
+    let image = crate::dfu::stm32_image(crate::firmware::SAMPLE_BODY_LEN);
+    let tail = &image[..1024.min(image.len())];
+    otadeck_core::driver::dfu::segments::make_dfuse(
+        0,
+        &[(0x0800_0000, &image), (0x0802_0000, tail)],
+        crate::dfu::ST_VENDOR,
+        crate::dfu::ST_DFU_PRODUCT,
+    )
 }
 
 /// A simulated module of any family, running the demo firmware.
@@ -198,7 +213,8 @@ impl DemoModule {
                 quecpython_running_package(),
                 paste,
             )),
-            Family::Esp32MicroPython | Family::MicroPython => {
+            // A USB DFU device has no serial line: its simulator is [`crate::dfu::DfuDevice`].
+            Family::Esp32MicroPython | Family::MicroPython | Family::Dfu => {
                 DemoModule::Esp32MicroPython(esp32_mp::device(Esp32Config::default(), fw, paste))
             }
             Family::Pycom => DemoModule::Pycom(pycom::device(PycomConfig::default(), fw, paste)),

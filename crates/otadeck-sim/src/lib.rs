@@ -3,6 +3,7 @@
 //! CLI) and in the browser (the demo module).
 
 pub mod demo;
+pub mod dfu;
 pub mod esp32_mp;
 pub mod esp_ota;
 pub mod esp_rom;
@@ -23,3 +24,4 @@ pub mod pycom;
 pub mod quecpython;
 pub mod quecpython_download;
 pub mod sources;
+pub mod usb_harness;

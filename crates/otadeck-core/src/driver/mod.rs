@@ -2,6 +2,7 @@
 //! link, plus the raw-REPL engine the MicroPython families share. Sessions are opened through
 //! the registry ([`crate::family::open`]).
 
+pub mod dfu;
 pub mod esp32_micropython;
 pub mod esp_rom;
 pub mod mcuboot_smp;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::admission::{admit, Noted, Policy, Refusal};
 use crate::detect::Detector;
+use crate::driver::dfu::{self, DfuConfig, DfuSession};
 use crate::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
 use crate::driver::esp_rom::reset::ResetKind;
 use crate::driver::esp_rom::stub::Stub;
@@ -40,6 +41,8 @@ pub enum Family {
     McuBoot,
     /// An ESP32-family chip in its serial ROM loader (download mode).
     EspRom,
+    /// A USB DFU 1.1 or ST DfuSe device (a loader reached over WebUSB, not a serial port).
+    Dfu,
     /// MicroPython on a port otadeck has no update driver for.
     MicroPython,
 }
@@ -112,6 +115,9 @@ impl Family {
         Family::EspRom,
     ];
 
+    /// The families reached over WebUSB instead of a serial port.
+    pub const USB: [Family; 1] = [Family::Dfu];
+
     /// The family's name as shown to a technician.
     pub fn name(self) -> &'static str {
         match self {
@@ -121,6 +127,7 @@ impl Family {
             Family::NodeMcu => "NodeMCU",
             Family::MicroPython => "MicroPython",
             Family::EspRom => "ESP32 bootloader",
+            Family::Dfu => "USB DFU",
             Family::McuBoot => "Zephyr / MCUboot",
         }
     }
@@ -129,6 +136,7 @@ impl Family {
     pub fn devices(self) -> &'static str {
         match self {
             Family::EspRom => "ESP32 chips in their ROM loader",
+            Family::Dfu => "USB DFU devices",
             Family::McuBoot => "Zephyr / MCUboot modules",
             Family::QuecPython => "QuecPython modules",
             Family::Esp32MicroPython => "ESP32 MicroPython boards",
@@ -147,13 +155,17 @@ impl Family {
             Family::NodeMcu => "nodemcu",
             Family::McuBoot => "smp",
             Family::EspRom => "esp-rom",
+            Family::Dfu => "dfu",
             Family::MicroPython => "micropython",
         }
     }
 
     /// The family with this [`key`](Family::key), among those with a driver.
     pub fn from_key(key: &str) -> Option<Family> {
-        Family::ALL.into_iter().find(|f| f.key() == key)
+        Family::ALL
+            .into_iter()
+            .chain(Family::USB)
+            .find(|f| f.key() == key)
     }
 
     /// What the family's driver can do.
@@ -218,6 +230,14 @@ impl Family {
                 ],
                 start_baud: Some(115_200),
             },
+            Family::Dfu => Capabilities {
+                jobs: &[J::Identify, J::Flash, J::ReadBack, J::Restart],
+                trial: false,
+                app_offset: None,
+                other_slot: OtherSlot::None,
+                formats: &[Format::DfuSe, Format::Dfu, Format::Raw],
+                start_baud: None,
+            },
             Family::MicroPython => Capabilities {
                 jobs: &[],
                 trial: false,
@@ -246,7 +266,7 @@ impl Family {
     /// The family is found by asking what answers on a REPL or SMP console ([`detect`]); the
     /// ROM loader must be reset into instead, so the technician names it.
     pub fn detected(self) -> bool {
-        self != Family::EspRom
+        !matches!(self, Family::EspRom | Family::Dfu)
     }
 }
 
@@ -370,6 +390,10 @@ pub struct OpenOptions {
     pub partitions: Option<PartitionState>,
     /// What the admission check allows and requires of an image to flash.
     pub policy: Policy,
+    /// A USB device's interfaces as it enumerated (USB DFU).
+    pub usb: Vec<crate::session::UsbAlt>,
+    /// USB DFU: read what was written back and compare (on unless turned off).
+    pub skip_verify: bool,
 }
 
 /// Why [`open`] could not start a session.
@@ -516,6 +540,7 @@ pub fn open(
             _ => return Err(unsupported()),
         },
         Family::EspRom => Box::new(open_esp_rom(job, options, now)?),
+        Family::Dfu => Box::new(open_dfu(job, options, now)?),
         Family::MicroPython => return Err(unsupported()),
     };
     Ok(Noted::wrap(notes, machine))
@@ -572,6 +597,32 @@ fn open_esp_rom(job: Job, options: OpenOptions, now: Duration) -> Result<EspRomS
     config.update_slot = update_slot;
     config.overwrite_running = overwrite_running;
     Ok(EspRomSession::start(now, config))
+}
+
+fn open_dfu(job: Job, options: OpenOptions, now: Duration) -> Result<DfuSession, OpenError> {
+    let kind = job.kind();
+    let mut config = DfuConfig::default();
+    let job = match job {
+        Job::Identify => dfu::Job::Inspect,
+        Job::Flash { image, options: o } => {
+            let file = dfu::segments::from_file(&image, o.offset)
+                .map_err(|e| OpenError::Refused(Refusal::Layout(e)))?;
+            config.alt = file.alt;
+            dfu::Job::Download {
+                segments: file.segments,
+                verify: !options.skip_verify,
+                leave: o.restart,
+                mass_erase: false,
+            }
+        }
+        Job::ReadBack { offset, len } => dfu::Job::Upload {
+            address: Some(offset),
+            len,
+        },
+        Job::Restart => dfu::Job::Leave,
+        _ => return Err(OpenError::Unsupported(Family::Dfu, kind)),
+    };
+    Ok(DfuSession::start(now, options.usb, job, config))
 }
 
 /// Whether `image` is an ESP-IDF app (an image with an app descriptor).

@@ -6,3 +6,4 @@ pub mod slip;
 pub mod smp;
 pub mod smp_cbor;
 pub mod smp_frame;
+pub mod usb;

@@ -3,6 +3,7 @@
 mod admission;
 mod campaign;
 mod detect_sims;
+mod dfu;
 mod digest_props;
 mod esp32_micropython;
 mod esp_rom;
