@@ -69,9 +69,26 @@ pub async fn drive<M: Machine + ?Sized>(
             },
             Next::Baud(baud) if !gone => conn.set_baud(baud).err().map(|e| (e, true)),
             Next::Transmit(_) | Next::Signals(_) | Next::Baud(_) => None,
-            Next::Control(_) => {
-                // Serial, WebSocket and demo links have no USB control pipe.
-                machine.handle_transfer(now(), Err(TransferError::Unsupported));
+            Next::Control(transfer) => {
+                // Serial, WebSocket and demo serial links answer `Unsupported`.
+                let result = match gone {
+                    false => conn.control(&transfer).await,
+                    true => Err(TransferError::Disconnected),
+                };
+                machine.handle_transfer(now(), result);
+                None
+            }
+            Next::Reconnect { reset, until } => {
+                while let Some(ev) = machine.poll_event() {
+                    on_event(ev);
+                }
+                match conn.reconnect(reset, until).await {
+                    Some(interfaces) => {
+                        gone = false;
+                        machine.handle_reconnected(now(), interfaces);
+                    }
+                    None => machine.handle_timeout(now()),
+                }
                 None
             }
             Next::Wait { until } => {

@@ -19,7 +19,7 @@ pub fn Header() -> Html {
     let (link_class, link_text) = match &s.link {
         LinkKind::None => ("chip chip-off", "Not connected".to_string()),
         LinkKind::Demo(d) => ("chip chip-demo", d.clone()),
-        LinkKind::Serial(d) => ("chip chip-on", d.clone()),
+        LinkKind::Serial(d) | LinkKind::Usb(d) => ("chip chip-on", d.clone()),
     };
     let identity = match (&s.module, &s.link, s.busy) {
         (Some(m), _, busy) => {

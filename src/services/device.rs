@@ -35,6 +35,8 @@ pub enum LinkKind {
     Demo(String),
     /// A serial port; the text names it.
     Serial(String),
+    /// A USB device (USB DFU), real or the demo's; the text names it.
+    Usb(String),
 }
 
 /// What the pages show of a device, apart from the flash in progress.
@@ -100,6 +102,8 @@ pub struct DeviceSession {
     pub(super) cancel: CancelFlag,
     /// The last demo module powered on, so that reconnecting finds the same module.
     pub(super) demo: RefCell<Option<DemoTransport>>,
+    /// The demo DFU device, once plugged in.
+    pub(super) demo_usb: RefCell<Option<crate::transport::demo_usb::DemoUsbTransport>>,
     /// The family found on the link, once detected.
     pub(super) family: Cell<Option<Family>>,
     /// The technician said the port leads to an ESP32 bootloader: otadeck resets the chip
@@ -149,6 +153,7 @@ impl DeviceHandle {
             conn: RefCell::new(None),
             cancel: CancelFlag::default(),
             demo: RefCell::new(None),
+            demo_usb: RefCell::new(None),
             family: Cell::new(None),
             bootloader: Cell::new(false),
             record: RefCell::new(None),

@@ -18,8 +18,17 @@ use crate::clock::now;
 use crate::image::LoadedImage;
 use crate::pump::drive;
 use crate::transport::demo::{DemoFault, DemoTransport};
+use crate::transport::demo_usb::DemoUsbTransport;
 use crate::transport::web_serial::WebSerialTransport;
+use crate::transport::web_usb::{navigator_usb, request_dfu_device, WebUsbTransport};
 use crate::transport::Connection;
+
+/// The demo STM32: its DfuSe loader, with an older application at the start of its flash.
+fn demo_stm32() -> otadeck_sim::dfu::DfuDevice {
+    let mut device = otadeck_sim::dfu::DfuDevice::stm32();
+    device.load(0x0800_0000, &otadeck_sim::dfu::stm32_image(40 * 1024));
+    device
+}
 
 /// How a session ended, when it did.
 type SessionResult = Option<Result<FlashOutcome, FlashError>>;
@@ -90,6 +99,9 @@ impl DeviceSession {
     /// Connect a demo module of `family` (the same one as before, plugged in again, when the
     /// family did not change) and identify it.
     pub async fn connect_demo(&self, family: Family, baud: u32) {
+        if family == Family::Dfu {
+            return self.connect_demo_usb().await;
+        }
         let previous = self.demo.borrow().clone();
         let demo = match previous {
             Some(p) if p.family() == family => DemoTransport::replug(&p, baud),
@@ -118,6 +130,57 @@ impl DeviceSession {
         let kind = LinkKind::Demo(demo.describe());
         self.replace_connection(Connection::Demo(demo), kind).await;
         self.identify().await;
+    }
+
+    /// Plug in the demo STM32, waiting in its DfuSe loader with an older application in flash
+    /// (the same device again when it was connected before).
+    async fn connect_demo_usb(&self) {
+        let previous = self.demo_usb.borrow().clone();
+        let demo = previous.unwrap_or_else(|| DemoUsbTransport::open(demo_stm32()));
+        *self.demo_usb.borrow_mut() = Some(demo.clone());
+        self.bootloader.set(false);
+        let kind = LinkKind::Demo(demo.describe());
+        self.replace_connection(Connection::DemoUsb(demo), kind)
+            .await;
+        self.identify().await;
+    }
+
+    /// Ask the browser for a USB DFU device (or take one granted before), open it and read it.
+    pub async fn connect_usb(&self, granted: Option<web_sys::UsbDevice>) {
+        let Some(usb) = navigator_usb() else {
+            self.log(
+                LogLevel::Error,
+                "This browser has no WebUSB: use Chrome or Edge.",
+            );
+            return;
+        };
+        let device = match granted {
+            Some(d) => d,
+            None => match request_dfu_device(&usb).await {
+                Ok(d) => d,
+                Err(_) => {
+                    self.log(LogLevel::Info, "No USB device was chosen");
+                    return;
+                }
+            },
+        };
+        self.connect_usb_device(device, usb).await;
+    }
+
+    /// Open `device` (found through `usb`) and read it.
+    pub async fn connect_usb_device(&self, device: web_sys::UsbDevice, usb: web_sys::Usb) {
+        match WebUsbTransport::open(device, usb).await {
+            Ok(t) => {
+                self.bootloader.set(false);
+                let kind = LinkKind::Usb(t.describe());
+                self.replace_connection(Connection::Usb(t), kind).await;
+                self.identify().await;
+            }
+            Err(e) => self.log(
+                LogLevel::Error,
+                format!("{e}. Close dfu-util, STM32CubeProgrammer or another tab using it."),
+            ),
+        }
     }
 
     /// Ask the browser for a serial port, open it and identify the module; `bootloader`: the
@@ -173,6 +236,13 @@ impl DeviceSession {
             return;
         };
         self.family.set(None);
+        if !conn.usb_interfaces().is_empty() {
+            self.family.set(Some(Family::Dfu));
+            if let Some(mut machine) = self.machine(Family::Dfu, Job::Identify) {
+                self.run_session(&mut *machine, &conn).await;
+            }
+            return;
+        }
         if self.bootloader.get() {
             self.family.set(Some(Family::EspRom));
             if let Some(mut machine) = self.machine(Family::EspRom, Job::Identify) {
@@ -214,6 +284,10 @@ impl DeviceSession {
             reset: (family == Family::EspRom).then_some(ResetKind::Classic),
             partitions: self.view.get().partitions.clone(),
             policy,
+            usb: self
+                .connection()
+                .map(|c| c.usb_interfaces())
+                .unwrap_or_default(),
             ..OpenOptions::default()
         };
         match family::open(family, job, options, now()) {

@@ -1,16 +1,21 @@
-//! Byte transports to a module: Web Serial, and the in-page demo module. Both deliver received
-//! bytes through a channel that a reader task fills, so that waiting for bytes can be raced
-//! against a timer and abandoned without losing data.
+//! Transports to a module: Web Serial and the in-page demo module (bytes, delivered through a
+//! channel that a reader task fills, so that waiting for bytes can be raced against a timer and
+//! abandoned without losing data), and WebUSB and the in-page demo DFU device (control
+//! transfers, and finding the device again after it re-enumerates).
 
 pub mod demo;
+pub mod demo_usb;
 pub mod web_serial;
+pub mod web_usb;
 
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender};
-use otadeck_core::session::SignalStep;
+use std::time::Duration;
+
+use otadeck_core::session::{ControlTransfer, SignalStep, TransferError, UsbAlt};
 
 /// Why a transport stopped working.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +73,15 @@ pub enum Connection {
     Demo(demo::DemoTransport),
     /// A Web Serial port.
     Serial(web_serial::WebSerialTransport),
+    /// A WebUSB device (USB DFU).
+    Usb(web_usb::WebUsbTransport),
+    /// The simulated DFU device running in this page.
+    DemoUsb(demo_usb::DemoUsbTransport),
+}
+
+/// What a USB link says to a serial request.
+fn not_serial() -> TransportError {
+    TransportError("a USB DFU device has no serial line".into())
 }
 
 impl Connection {
@@ -76,6 +90,7 @@ impl Connection {
         match self {
             Connection::Demo(d) => d.write(data),
             Connection::Serial(s) => s.write(data).await,
+            Connection::Usb(_) | Connection::DemoUsb(_) => Err(not_serial()),
         }
     }
 
@@ -85,6 +100,7 @@ impl Connection {
         match self {
             Connection::Demo(_) => Ok(()),
             Connection::Serial(s) => s.set_signals(step).await,
+            Connection::Usb(_) | Connection::DemoUsb(_) => Err(not_serial()),
         }
     }
 
@@ -98,6 +114,35 @@ impl Connection {
             Connection::Serial(_) => Err(TransportError(format!(
                 "this browser port cannot change to {baud} baud while open"
             ))),
+            Connection::Usb(_) | Connection::DemoUsb(_) => Err(not_serial()),
+        }
+    }
+
+    /// Make a USB control transfer; serial links have no control pipe.
+    pub async fn control(&self, t: &ControlTransfer) -> Result<Vec<u8>, TransferError> {
+        match self {
+            Connection::Usb(u) => u.control(t).await,
+            Connection::DemoUsb(u) => u.control(t).await,
+            Connection::Demo(_) | Connection::Serial(_) => Err(TransferError::Unsupported),
+        }
+    }
+
+    /// The module restarts: reset the USB device when asked, and find it again before
+    /// `until`; `None` when it is not back (serial links do not look for it yet).
+    pub async fn reconnect(&self, reset: bool, until: Duration) -> Option<Vec<UsbAlt>> {
+        match self {
+            Connection::Usb(u) => u.reconnect(reset, until).await,
+            Connection::DemoUsb(u) => u.reconnect(reset, until).await,
+            Connection::Demo(_) | Connection::Serial(_) => None,
+        }
+    }
+
+    /// A USB device's interfaces (empty for a serial link).
+    pub fn usb_interfaces(&self) -> Vec<UsbAlt> {
+        match self {
+            Connection::Usb(u) => u.interfaces(),
+            Connection::DemoUsb(u) => u.interfaces(),
+            Connection::Demo(_) | Connection::Serial(_) => Vec::new(),
         }
     }
 
@@ -106,6 +151,8 @@ impl Connection {
         match self {
             Connection::Demo(d) => d.inbox(),
             Connection::Serial(s) => s.inbox(),
+            Connection::Usb(u) => u.inbox(),
+            Connection::DemoUsb(u) => u.inbox(),
         }
     }
 
@@ -114,6 +161,8 @@ impl Connection {
         match self {
             Connection::Demo(d) => d.close(),
             Connection::Serial(s) => s.close().await,
+            Connection::Usb(u) => u.close().await,
+            Connection::DemoUsb(_) => {}
         }
     }
 
@@ -122,6 +171,8 @@ impl Connection {
         match self {
             Connection::Demo(d) => d.describe(),
             Connection::Serial(s) => s.describe(),
+            Connection::Usb(u) => u.describe(),
+            Connection::DemoUsb(u) => u.describe(),
         }
     }
 }

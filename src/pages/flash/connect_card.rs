@@ -62,6 +62,13 @@ pub fn ConnectCard() -> Html {
             spawn_local(async move { device.connect_serial(baud, rom).await });
         })
     };
+    let on_usb = {
+        let device = device.clone();
+        Callback::from(move |_: MouseEvent| {
+            let device = device.clone();
+            spawn_local(async move { device.connect_usb(None).await });
+        })
+    };
     let on_serial_rom = {
         let serial_rom = serial_rom.clone();
         Callback::from(move |e: Event| {
@@ -106,9 +113,11 @@ pub fn ConnectCard() -> Html {
                     <input id="serial-rom" type="checkbox" checked={*serial_rom} onchange={on_serial_rom} disabled={running} />
                     {"ESP32 bootloader: reset the chip into download mode (DTR/RTS)"}
                 </label>
+                <button id="connect-usb" class="btn" onclick={on_usb}
+                    disabled={running || connected || !support.usb}>{"Connect USB DFU device"}</button>
                 <label class="field">{"Demo module"}
                     <select id="demo-family" onchange={on_demo_family} disabled={running}>
-                        { for Family::ALL.iter().map(|f| html! { <option value={f.key()} selected={*f == *demo_family}>{f.demo_label()}</option> }) }
+                        { for Family::ALL.iter().chain(&Family::USB).map(|f| html! { <option value={f.key()} selected={*f == *demo_family}>{f.demo_label()}</option> }) }
                     </select>
                 </label>
                 <button id="connect-demo" class="btn" onclick={on_demo} disabled={running || connected}>{"Use demo module"}</button>
@@ -116,7 +125,7 @@ pub fn ConnectCard() -> Html {
                     <button id="disconnect" class="btn btn-danger" onclick={on_disconnect} disabled={running}>{"Disconnect"}</button>
                 }
             </div>
-            if matches!(s.link, LinkKind::Demo(_)) {
+            if matches!(s.link, LinkKind::Demo(_)) && device.family() != Some(Family::Dfu) {
                 <div class="row">
                     <label class="field">{"Try a fault on the demo module"}
                         <select id="demo-fault" onchange={on_fault}>
