@@ -1,5 +1,6 @@
 //! Pieces shared by the pages.
 
+pub mod backup;
 pub mod decision;
 pub mod download_source;
 pub mod header;

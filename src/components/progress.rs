@@ -92,7 +92,11 @@ pub fn FlashProgress(props: &FlashProgressProps) -> Html {
 /// for a restart; or restarted into another version than the image's. `#flash-state[data-state]`
 /// is `success`, `trial`, `restart-pending` or `other-version`.
 fn success_card(outcome: &FlashOutcome, props: &FlashProgressProps) -> Html {
-    let running = outcome.module.as_ref().map(|m| m.firmware_version.clone());
+    let running = outcome
+        .module
+        .as_ref()
+        .map(|m| m.firmware_version.clone())
+        .filter(|v| !v.is_empty());
     let written = if outcome.bytes == 0 {
         "The module downloaded the package itself; no image bytes crossed the cable.".to_string()
     } else {

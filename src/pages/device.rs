@@ -6,6 +6,7 @@ use otadeck_core::partition_state::{PartitionState, SlotState};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
+use crate::components::backup::BackupCard;
 use crate::components::decision::TrialDecision;
 use crate::hooks::use_device;
 use crate::services::device::LinkKind;
@@ -94,7 +95,12 @@ pub fn DevicePage() -> Html {
             <dl class="facts facts-big">
                 <dt>{"Family"}</dt><dd id="device-family">{m.family.name()}</dd>
                 <dt>{"Model"}</dt><dd id="device-model">{&m.model}</dd>
-                <dt>{"Firmware version"}</dt><dd id="device-firmware-version">{&m.firmware_version}</dd>
+                <dt>{"Firmware version"}</dt>
+                if m.firmware_version.is_empty() {
+                    <dd id="device-firmware-version" class="muted">{"not reported by this device"}</dd>
+                } else {
+                    <dd id="device-firmware-version">{&m.firmware_version}</dd>
+                }
                 <dt>{"Runtime"}</dt><dd id="device-runtime">{&m.runtime}</dd>
                 if s.partitions.is_none() && !slots_note.is_empty() {
                     <dt>{"Slots"}</dt><dd class="muted">{slots_note}</dd>
@@ -131,6 +137,7 @@ pub fn DevicePage() -> Html {
                 </div>
             </section>
             { decision.unwrap_or_default() }
+            <BackupCard />
         </div>
     }
 }

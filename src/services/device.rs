@@ -54,6 +54,29 @@ pub struct DeviceView {
     pub flashing: bool,
     /// The image chosen for this device.
     pub image: Option<Rc<LoadedImage>>,
+    /// The last backup read from it.
+    pub backup: Option<Rc<Backup>>,
+}
+
+/// Flash read back from a module, offered as a file.
+#[derive(Debug, PartialEq)]
+pub struct Backup {
+    /// Where it was read from.
+    pub offset: u32,
+    /// How many bytes.
+    pub len: usize,
+    /// SHA-256, lower-case hex.
+    pub sha256: String,
+    /// A `blob:` URL holding the bytes (freed when the backup is replaced).
+    pub url: String,
+    /// The file name it is saved under.
+    pub file_name: String,
+}
+
+impl Drop for Backup {
+    fn drop(&mut self) {
+        let _ = web_sys::Url::revoke_object_url(&self.url);
+    }
 }
 
 /// The flash panel's state.
@@ -88,6 +111,16 @@ pub struct Progress {
     /// What the flash panel shows.
     pub view: FlashView,
     meter: Option<RateMeter>,
+}
+
+/// A `blob:` URL holding `data`.
+fn bytes_url(data: &[u8]) -> Option<String> {
+    let array = js_sys::Uint8Array::from(data);
+    let parts = js_sys::Array::of1(&array);
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/octet-stream");
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).ok()?;
+    web_sys::Url::create_object_url_with_blob(&blob).ok()
 }
 
 /// One connected (or last connected) module.
@@ -260,6 +293,7 @@ impl DeviceSession {
             v.link = kind;
             v.module = None;
             v.partitions = None;
+            v.backup = None;
         });
     }
 
@@ -342,8 +376,7 @@ impl DeviceSession {
             }
             SessionEvent::Identified(info) => self.view.update(|v| v.module = Some(info)),
             SessionEvent::Partitions(p) => self.view.update(|v| v.partitions = Some(p)),
-            // The page offers no read-back job yet.
-            SessionEvent::ReadBack { .. } => {}
+            SessionEvent::ReadBack { offset, data } => self.keep_backup(offset, &data),
             SessionEvent::Finished(result) => self.finished(result),
         }
     }
@@ -480,6 +513,44 @@ impl DeviceSession {
             LogLevel::Info,
             "The chip runs its firmware now: to flash it again, reconnect it in download mode",
         );
+    }
+
+    /// Offer flash read back as a file named after the module and the address.
+    fn keep_backup(&self, offset: u32, data: &[u8]) {
+        let Some(url) = bytes_url(data) else {
+            self.log(
+                LogLevel::Error,
+                "The browser could not hold the backup as a file.",
+            );
+            return;
+        };
+        let module = self.view.get().module.as_ref().map_or_else(
+            || "module".to_string(),
+            |m| {
+                m.model
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("-")
+                    .to_lowercase()
+            },
+        );
+        let sha256 = otadeck_core::digest::to_hex(&otadeck_core::digest::sha256(data));
+        let backup = Backup {
+            offset,
+            len: data.len(),
+            file_name: format!("{module}-backup-{offset:#010x}.bin"),
+            sha256,
+            url,
+        };
+        self.log(
+            LogLevel::Info,
+            format!(
+                "Backup ready: {} bytes from {offset:#010x}, SHA-256 {}",
+                backup.len, backup.sha256
+            ),
+        );
+        self.view.update(|v| v.backup = Some(Rc::new(backup)));
     }
 
     /// Change the record of the running flash; `change` says whether it is worth keeping now.

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use otadeck_core::admission::Policy;
 use otadeck_core::driver::esp_rom::reset::ResetKind;
-use otadeck_core::family::{self, Family, FlashOptions, Job, JobKind, OpenOptions};
+use otadeck_core::family::{self, BackupRegion, Family, FlashOptions, Job, JobKind, OpenOptions};
 use otadeck_core::session::{
     FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent,
 };
@@ -237,6 +237,12 @@ impl DeviceSession {
         };
         self.family.set(None);
         if !conn.usb_interfaces().is_empty() {
+            // After a restart the device may be back as another USB device: name it anew.
+            let name = conn.describe();
+            self.view.update(|v| match &mut v.link {
+                LinkKind::Usb(n) | LinkKind::Demo(n) => *n = name,
+                _ => {}
+            });
             self.family.set(Some(Family::Dfu));
             if let Some(mut machine) = self.machine(Family::Dfu, Job::Identify) {
                 self.run_session(&mut *machine, &conn).await;
@@ -394,11 +400,10 @@ impl DeviceSession {
         self.log(LogLevel::Info, intro);
         let result = self.run_session(&mut *machine, &conn).await;
         let ok = matches!(result, Some(Ok(_)));
-        // Such a driver does not read the slots back: read them again for the Device page.
-        if writes_by_address && ok {
-            if let Some(mut read) = self.machine(family, Job::Identify) {
-                self.run_session(&mut *read, &conn).await;
-            }
+        // Such a driver does not read the slots back, and a DFU device came back as another
+        // USB device: read it again for the Device page.
+        if ok && (writes_by_address || family == Family::Dfu) {
+            self.identify_now().await;
         }
         self.set_busy(false);
         ok
@@ -439,6 +444,37 @@ impl DeviceSession {
             self.run_session(&mut *machine, &conn).await;
             self.set_busy(false);
         }
+    }
+
+    /// What a backup of the connected module reads, when its family can tell.
+    pub fn backup_region(&self) -> Option<BackupRegion> {
+        let family = self.family.get()?;
+        let conn = self.connection()?;
+        family::backup_region(family, &conn.usb_interfaces())
+    }
+
+    /// Read the module's flash back into a file the page offers for saving.
+    pub async fn backup(&self) {
+        let (Some(conn), Some(family), Some(region)) =
+            (self.connection(), self.family.get(), self.backup_region())
+        else {
+            return;
+        };
+        let job = Job::ReadBack {
+            offset: region.offset,
+            len: region.len,
+        };
+        let Some(mut machine) = self.machine(family, job) else {
+            return;
+        };
+        self.log(
+            LogLevel::Info,
+            format!("Backing up {} from {:#010x}", region.what, region.offset),
+        );
+        self.set_busy(true);
+        self.view.update(|v| v.backup = None);
+        self.run_session(&mut *machine, &conn).await;
+        self.set_busy(false);
     }
 
     /// Arm a fault on the demo line, to see how it is reported.

@@ -281,7 +281,7 @@ pub fn is_transient(err: &str) -> bool {
 }
 
 /// Standard base64 (with or without padding); None on bad input.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     fn val(c: u8) -> Option<u32> {
         Some(match c {
             b'A'..=b'Z' => c - b'A',

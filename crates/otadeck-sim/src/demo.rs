@@ -124,6 +124,8 @@ pub trait DemoFamily {
     /// The sample image this family takes: the demo firmware at
     /// [`crate::firmware::SAMPLE_VERSION`], in the family's image format.
     fn sample_image(self) -> Vec<u8>;
+    /// What the sample is called where the page offers it.
+    fn sample_name(self) -> String;
 }
 
 impl DemoFamily for Family {
@@ -145,6 +147,13 @@ impl DemoFamily for Family {
             &DEMO_PACKAGES
         } else {
             &[]
+        }
+    }
+
+    fn sample_name(self) -> String {
+        match self {
+            Family::Dfu => "sample STM32 application (.dfu, 2 elements)".into(),
+            _ => format!("sample firmware {}", crate::firmware::SAMPLE_VERSION),
         }
     }
 

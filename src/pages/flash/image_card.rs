@@ -89,8 +89,7 @@ pub fn ImageCard(props: &ImageCardProps) -> Html {
             let (device, loading) = (device.clone(), loading.clone());
             loading.set(true);
             spawn_local(async move {
-                let name = format!("sample firmware {}", otadeck_sim::firmware::SAMPLE_VERSION);
-                let img = load(name, family.sample_image()).await;
+                let img = load(family.sample_name(), family.sample_image()).await;
                 device.set_image(Some(Rc::new(img)));
                 loading.set(false);
             });
@@ -161,7 +160,10 @@ pub fn ImageCard(props: &ImageCardProps) -> Html {
                     </label>
                     <button id="use-sample" class="btn" onclick={on_sample} disabled={running || family.is_none()}
                         title={family.is_none().then_some("Connect a module first: the sample is built for its family")}>
-                        {format!("Use sample firmware {}", otadeck_sim::firmware::SAMPLE_VERSION)}
+                        { match family {
+                            Some(f) => format!("Use {}", f.sample_name()),
+                            None => format!("Use sample firmware {}", otadeck_sim::firmware::SAMPLE_VERSION),
+                        } }
                     </button>
                 </div>
                 { summary(s.image.as_deref(), *loading) }

@@ -10,6 +10,7 @@ mod source_form;
 
 use yew::prelude::*;
 
+use crate::components::backup::BackupCard;
 use crate::components::log_view::LogView;
 use connect_card::ConnectCard;
 use flash_card::FlashCard;
@@ -45,6 +46,7 @@ pub fn FlashPage(props: &FlashPageProps) -> Html {
                 <ConnectCard />
                 <SourceCard initial_url={props.manifest.clone()} />
                 <ImageCard download={download.clone()} />
+                <BackupCard />
             </div>
             <div class="col">
                 <FlashCard download={download} />

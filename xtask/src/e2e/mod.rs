@@ -5,6 +5,7 @@ mod admission;
 mod cable_pulled;
 mod campaign;
 mod campaign_bench;
+mod dfu;
 mod esp_rom;
 mod flash_demo;
 mod install_goosebit;
@@ -36,6 +37,7 @@ pub const SCENARIOS: &[Scenario] = &[
     trial::MCUBOOT,
     quecpython_download::SCENARIO,
     esp_rom::SCENARIO,
+    dfu::SCENARIO,
     install_source::SCENARIO,
     install_pycom::SCENARIO,
     install_goosebit::SCENARIO,

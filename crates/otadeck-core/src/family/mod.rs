@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::admission::{admit, Noted, Policy, Refusal};
 use crate::detect::Detector;
+pub use crate::driver::dfu::BackupRegion;
 use crate::driver::dfu::{self, DfuConfig, DfuSession};
 use crate::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
 use crate::driver::esp_rom::reset::ResetKind;
@@ -623,6 +624,15 @@ fn open_dfu(job: Job, options: OpenOptions, now: Duration) -> Result<DfuSession,
         _ => return Err(OpenError::Unsupported(Family::Dfu, kind)),
     };
     Ok(DfuSession::start(now, options.usb, job, config))
+}
+
+/// What a backup of a module of `family` reads (before a flash overwrites it), for a USB device
+/// with the interfaces `usb`; `None` when otadeck cannot tell for this family yet.
+pub fn backup_region(family: Family, usb: &[crate::session::UsbAlt]) -> Option<BackupRegion> {
+    match family {
+        Family::Dfu => dfu::backup_region(usb),
+        _ => None,
+    }
 }
 
 /// Whether `image` is an ESP-IDF app (an image with an app descriptor).

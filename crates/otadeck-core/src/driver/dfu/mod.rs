@@ -73,6 +73,51 @@ impl Default for DfuConfig {
     }
 }
 
+/// What a backup of a DFU device reads: the writable memory of the alt setting a download
+/// would use (DfuSe), or the whole firmware (DFU 1.1, up to `len`, ended by a short block).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupRegion {
+    /// Start address (0 on DFU 1.1).
+    pub offset: u32,
+    /// Bytes to read at most.
+    pub len: u32,
+    /// What it is, in words (`Internal Flash`).
+    pub what: String,
+}
+
+/// The largest DFU 1.1 firmware read back in one backup.
+pub const DFU11_BACKUP_LIMIT: u32 = 16 << 20;
+
+/// The region a backup reads on a device with these interfaces.
+pub fn backup_region(alts: &[UsbAlt]) -> Option<BackupRegion> {
+    let alt = wire::choose_alt(alts, None)?;
+    if alt.protocol != wire::PROTOCOL_DFU_MODE {
+        return None;
+    }
+    let Some(map) = MemoryMap::parse(&alt.name) else {
+        return Some(BackupRegion {
+            offset: 0,
+            len: DFU11_BACKUP_LIMIT,
+            what: "the firmware".into(),
+        });
+    };
+    // The first run of writable memory, as far as it continues.
+    let first = map.segments.iter().position(|s| s.writable)?;
+    let mut end = map.segments[first].end;
+    for s in &map.segments[first + 1..] {
+        if !s.writable || !s.readable || s.start != end {
+            break;
+        }
+        end = s.end;
+    }
+    let start = map.segments[first].start;
+    Some(BackupRegion {
+        offset: start,
+        len: end - start,
+        what: map.name.clone(),
+    })
+}
+
 /// A DFU session.
 pub struct DfuSession {
     job: Job,
@@ -253,10 +298,12 @@ impl DfuSession {
 
     fn module_info(&self) -> ModuleInfo {
         let target = self.target.as_ref();
+        let in_application = target.is_some_and(|t| t.protocol == wire::PROTOCOL_RUNTIME);
         let model = self
             .map
             .as_ref()
             .map(|m| format!("DfuSe device, {}", m.name))
+            .or_else(|| in_application.then(|| "application with a DFU interface".into()))
             .or_else(|| {
                 target
                     .filter(|t| !t.name.is_empty())
