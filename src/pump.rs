@@ -70,7 +70,7 @@ pub async fn drive<M: Machine + ?Sized>(
             Next::Baud(baud) if !gone => conn.set_baud(baud).err().map(|e| (e, true)),
             Next::Transmit(_) | Next::Signals(_) | Next::Baud(_) => None,
             Next::Control(transfer) => {
-                // Serial, WebSocket and demo serial links answer `Unsupported`.
+                // Serial, bridge and demo serial links answer `Unsupported`.
                 let result = match gone {
                     false => conn.control(&transfer).await,
                     true => Err(TransferError::Disconnected),

@@ -20,6 +20,7 @@ use crate::pump::drive;
 use crate::transport::demo::{DemoFault, DemoTransport};
 use crate::transport::demo_usb::DemoUsbTransport;
 use crate::transport::web_serial::WebSerialTransport;
+use crate::transport::web_socket::{bridge_url, WsTransport};
 use crate::transport::web_usb::{navigator_usb, request_dfu_device, WebUsbTransport};
 use crate::transport::Connection;
 
@@ -92,6 +93,8 @@ impl DeviceSession {
             old.close().await;
         }
         self.log(LogLevel::Info, format!("Connected: {}", conn.describe()));
+        // The last flash's result card was about the module connected before.
+        self.clear_result();
         *self.conn.borrow_mut() = Some(conn);
         self.linked(kind);
     }
@@ -210,6 +213,27 @@ impl DeviceSession {
                 format!(
                     "{e}. Close other programs using the port (a terminal, an IDE) and try again."
                 ),
+            ),
+        }
+    }
+
+    /// Connect to a serial port through a WebSocket bridge (`otadeck bridge`) at the address
+    /// typed, and identify the module; `bootloader` as for a serial port.
+    pub async fn connect_bridge(&self, address: &str, bootloader: bool) {
+        let opened = match bridge_url(address) {
+            Ok(url) => WsTransport::open(&url).await,
+            Err(e) => Err(e),
+        };
+        match opened {
+            Ok(t) => {
+                self.bootloader.set(bootloader);
+                let kind = LinkKind::Serial(t.describe());
+                self.replace_connection(Connection::Ws(t), kind).await;
+                self.identify().await;
+            }
+            Err(e) => self.log(
+                LogLevel::Error,
+                format!("{e}. Check that `otadeck bridge` runs there and the address is right."),
             ),
         }
     }

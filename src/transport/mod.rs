@@ -6,6 +6,7 @@
 pub mod demo;
 pub mod demo_usb;
 pub mod web_serial;
+pub mod web_socket;
 pub mod web_usb;
 
 use std::cell::RefCell;
@@ -73,6 +74,8 @@ pub enum Connection {
     Demo(demo::DemoTransport),
     /// A Web Serial port.
     Serial(web_serial::WebSerialTransport),
+    /// A serial port behind a WebSocket bridge (`otadeck bridge`).
+    Ws(web_socket::WsTransport),
     /// A WebUSB device (USB DFU).
     Usb(web_usb::WebUsbTransport),
     /// The simulated DFU device running in this page.
@@ -90,6 +93,7 @@ impl Connection {
         match self {
             Connection::Demo(d) => d.write(data),
             Connection::Serial(s) => s.write(data).await,
+            Connection::Ws(w) => w.write(data).await,
             Connection::Usb(_) | Connection::DemoUsb(_) => Err(not_serial()),
         }
     }
@@ -100,6 +104,7 @@ impl Connection {
         match self {
             Connection::Demo(_) => Ok(()),
             Connection::Serial(s) => s.set_signals(step).await,
+            Connection::Ws(w) => w.set_signals(step),
             Connection::Usb(_) | Connection::DemoUsb(_) => Err(not_serial()),
         }
     }
@@ -114,6 +119,7 @@ impl Connection {
             Connection::Serial(_) => Err(TransportError(format!(
                 "this browser port cannot change to {baud} baud while open"
             ))),
+            Connection::Ws(w) => w.set_baud(baud),
             Connection::Usb(_) | Connection::DemoUsb(_) => Err(not_serial()),
         }
     }
@@ -123,7 +129,9 @@ impl Connection {
         match self {
             Connection::Usb(u) => u.control(t).await,
             Connection::DemoUsb(u) => u.control(t).await,
-            Connection::Demo(_) | Connection::Serial(_) => Err(TransferError::Unsupported),
+            Connection::Demo(_) | Connection::Serial(_) | Connection::Ws(_) => {
+                Err(TransferError::Unsupported)
+            }
         }
     }
 
@@ -133,7 +141,7 @@ impl Connection {
         match self {
             Connection::Usb(u) => u.reconnect(reset, until).await,
             Connection::DemoUsb(u) => u.reconnect(reset, until).await,
-            Connection::Demo(_) | Connection::Serial(_) => None,
+            Connection::Demo(_) | Connection::Serial(_) | Connection::Ws(_) => None,
         }
     }
 
@@ -142,7 +150,7 @@ impl Connection {
         match self {
             Connection::Usb(u) => u.interfaces(),
             Connection::DemoUsb(u) => u.interfaces(),
-            Connection::Demo(_) | Connection::Serial(_) => Vec::new(),
+            Connection::Demo(_) | Connection::Serial(_) | Connection::Ws(_) => Vec::new(),
         }
     }
 
@@ -151,6 +159,7 @@ impl Connection {
         match self {
             Connection::Demo(d) => d.inbox(),
             Connection::Serial(s) => s.inbox(),
+            Connection::Ws(w) => w.inbox(),
             Connection::Usb(u) => u.inbox(),
             Connection::DemoUsb(u) => u.inbox(),
         }
@@ -161,6 +170,7 @@ impl Connection {
         match self {
             Connection::Demo(d) => d.close(),
             Connection::Serial(s) => s.close().await,
+            Connection::Ws(w) => w.close(),
             Connection::Usb(u) => u.close().await,
             Connection::DemoUsb(_) => {}
         }
@@ -171,6 +181,7 @@ impl Connection {
         match self {
             Connection::Demo(d) => d.describe(),
             Connection::Serial(s) => s.describe(),
+            Connection::Ws(w) => w.describe(),
             Connection::Usb(u) => u.describe(),
             Connection::DemoUsb(u) => u.describe(),
         }

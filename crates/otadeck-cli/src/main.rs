@@ -112,6 +112,21 @@ enum Command {
     /// written, then reported back. Exit status 0: the module runs what the source offers; 1: the
     /// source or an image was refused, or the install failed; 2: usage error.
     Install(install::InstallArgs),
+    /// Expose a serial port to the browser over WebSocket, so that a module on this machine is
+    /// flashed from otadeck in Chrome elsewhere (binary messages carry the bytes; text messages
+    /// set the baud rate and DTR/RTS, see docs/ws-bridge.md). One client at a time; the port is
+    /// opened while a client is connected. The first line printed is `ws: ws://<addr>`.
+    Bridge {
+        /// The serial device, e.g. /dev/ttyUSB0.
+        #[arg(long)]
+        port: String,
+        /// Address to listen on, e.g. 0.0.0.0:8765 (any interface) or 127.0.0.1:8765.
+        #[arg(long, value_name = "ADDR")]
+        ws: String,
+        /// The rate to open the port at, until the client asks for another.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+    },
     /// Serve a simulated module, or write a demo image.
     Sim {
         #[command(subcommand)]
@@ -340,6 +355,7 @@ fn main() -> ExitCode {
             inspect::inspect(&source, json, key.as_deref(), limits)
         }
         Command::Sim { what } => sim::run(what),
+        Command::Bridge { port, ws, baud } => ws::serve_ws(ws::SerialLine::new(&port, baud), &ws),
         Command::Install(args) => install::run(args),
     };
     match result {

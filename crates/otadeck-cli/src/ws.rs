@@ -1,15 +1,63 @@
-//! A simulated module served over WebSocket: one client at a time, binary messages carrying the
-//! serial bytes each way, the simulation keeping to its line rate on the wall clock.
+//! The WebSocket serial bridge (`otadeck bridge`) and a simulated module served the same way
+//! (`otadeck sim … --ws`): one client at a time, binary messages carrying the serial bytes each
+//! way, text messages carrying the control messages of `otadeck_core::link::ws_bridge`.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use otadeck_core::link::ws_bridge::Control;
 use otadeck_sim::line::{Device, SimLink};
-use tungstenite::{Error, Message};
+use tungstenite::{Error, Message, WebSocket};
 
-/// Serve `link` on `addr` until the process is stopped.
-pub fn serve_ws<D: Device>(mut link: SimLink<D>, addr: &str) -> Result<ExitCode, String> {
+/// How long one turn waits for the client before looking at the line.
+const TURN: Duration = Duration::from_millis(2);
+
+/// What sits behind the WebSocket: a serial port or a simulated module.
+pub trait Line {
+    /// Called when a client connects: open what needs opening. The text names the port.
+    fn attach(&mut self) -> Result<String, String>;
+    /// The client left: let go of the port so that other tools can use it.
+    fn detach(&mut self) {}
+    /// Bytes from the client to the module.
+    fn write(&mut self, now: Duration, data: &[u8]) -> Result<(), String>;
+    /// Bytes from the module to the client (empty when none came).
+    fn read(&mut self, now: Duration) -> Result<Vec<u8>, String>;
+    /// Switch the rate.
+    fn set_baud(&mut self, baud: u32) -> Result<(), String>;
+    /// The rate now.
+    fn baud(&self) -> u32;
+    /// Set the modem lines.
+    fn set_signals(&mut self, dtr: Option<bool>, rts: Option<bool>) -> Result<(), String>;
+}
+
+impl<D: Device> Line for SimLink<D> {
+    fn attach(&mut self) -> Result<String, String> {
+        Ok("simulated module".into())
+    }
+    fn write(&mut self, now: Duration, data: &[u8]) -> Result<(), String> {
+        self.host_write(now, data);
+        Ok(())
+    }
+    fn read(&mut self, now: Duration) -> Result<Vec<u8>, String> {
+        Ok(self.host_read(now))
+    }
+    fn set_baud(&mut self, baud: u32) -> Result<(), String> {
+        SimLink::set_baud(self, baud);
+        Ok(())
+    }
+    fn baud(&self) -> u32 {
+        SimLink::baud(self)
+    }
+    /// The simulated modules wait in whatever loader they simulate: the lines change nothing.
+    fn set_signals(&mut self, _dtr: Option<bool>, _rts: Option<bool>) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Serve `line` on `addr` until the process is stopped; the first line printed is
+/// `ws: ws://<addr>`.
+pub fn serve_ws(mut line: impl Line, addr: &str) -> Result<ExitCode, String> {
     let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     println!("ws: ws://{local}");
@@ -18,6 +66,9 @@ pub fn serve_ws<D: Device>(mut link: SimLink<D>, addr: &str) -> Result<ExitCode,
     let start = Instant::now();
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
+        let peer = stream
+            .peer_addr()
+            .map_or_else(|_| "a client".into(), |a| a.to_string());
         let mut socket = match tungstenite::accept(stream) {
             Ok(s) => s,
             Err(e) => {
@@ -25,27 +76,195 @@ pub fn serve_ws<D: Device>(mut link: SimLink<D>, addr: &str) -> Result<ExitCode,
                 continue;
             }
         };
-        let _ = socket
-            .get_mut()
-            .set_read_timeout(Some(Duration::from_millis(5)));
-        loop {
-            match socket.read() {
-                Ok(Message::Binary(data)) => link.host_write(start.elapsed(), &data),
-                Ok(Message::Text(text)) => link.host_write(start.elapsed(), text.as_bytes()),
-                Ok(Message::Close(_)) => break,
-                Ok(_) => {}
-                Err(Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) => {}
-                Err(_) => break,
+        eprintln!("otadeck: {peer} connected");
+        let why = serve_client(&mut line, &mut socket, start);
+        line.detach();
+        eprintln!("otadeck: {peer} left: {why}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn send(socket: &mut WebSocket<TcpStream>, control: &Control) -> Result<(), String> {
+    socket
+        .send(Message::text(control.to_text()))
+        .map_err(|e| format!("the client went away: {e}"))
+}
+
+/// Carry bytes and control messages between one client and the line until either ends; the
+/// result says why it ended.
+fn serve_client(line: &mut impl Line, socket: &mut WebSocket<TcpStream>, start: Instant) -> String {
+    let port = match line.attach() {
+        Ok(p) => p,
+        Err(message) => {
+            let _ = send(
+                socket,
+                &Control::Error {
+                    message: message.clone(),
+                },
+            );
+            let _ = socket.close(None);
+            return message;
+        }
+    };
+    let _ = socket.get_mut().set_read_timeout(Some(TURN));
+    let hello = Control::Hello {
+        port,
+        baud: line.baud(),
+    };
+    if let Err(e) = send(socket, &hello) {
+        return e;
+    }
+    loop {
+        let turn = match socket.read() {
+            Ok(Message::Binary(data)) => line.write(start.elapsed(), &data),
+            Ok(Message::Text(text)) => apply(line, &text),
+            Ok(Message::Close(_)) => return "it closed the connection".into(),
+            Ok(_) => Ok(()),
+            Err(Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(())
             }
-            let out = link.host_read(start.elapsed());
-            if !out.is_empty() && socket.send(Message::binary(out)).is_err() {
-                break;
+            Err(e) => return format!("the connection failed: {e}"),
+        };
+        let out = turn.and_then(|()| line.read(start.elapsed()));
+        match out {
+            Ok(bytes) if bytes.is_empty() => {}
+            Ok(bytes) => {
+                if let Err(e) = socket.send(Message::binary(bytes)) {
+                    return format!("the connection failed: {e}");
+                }
+            }
+            Err(message) => {
+                let _ = send(
+                    socket,
+                    &Control::Error {
+                        message: message.clone(),
+                    },
+                );
+                let _ = socket.close(None);
+                return message;
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+}
+
+/// Act on one control message; a bad message is answered with an error and the link stays.
+fn apply(line: &mut impl Line, text: &str) -> Result<(), String> {
+    match Control::parse(text) {
+        Ok(Control::Baud { baud }) => line.set_baud(baud),
+        Ok(Control::Signals { dtr, rts, hold_ms }) => {
+            line.set_signals(dtr, rts)?;
+            std::thread::sleep(Duration::from_millis(hold_ms.into()));
+            Ok(())
+        }
+        Ok(other) => {
+            eprintln!("otadeck: ignored a message meant for the client: {other:?}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("otadeck: {e}");
+            Ok(())
+        }
+    }
+}
+
+/// A real serial port behind the bridge, opened while a client is connected.
+pub struct SerialLine {
+    path: String,
+    baud: u32,
+    port: Option<Box<dyn serialport::SerialPort>>,
+    chunk: Vec<u8>,
+}
+
+impl SerialLine {
+    /// The port at `path`, opened at `baud` when a client connects.
+    pub fn new(path: &str, baud: u32) -> Self {
+        SerialLine {
+            path: path.to_string(),
+            baud,
+            port: None,
+            chunk: vec![0; 16 * 1024],
+        }
+    }
+
+    fn port(&mut self) -> Result<&mut Box<dyn serialport::SerialPort>, String> {
+        let path = &self.path;
+        self.port
+            .as_mut()
+            .ok_or_else(|| format!("{path} is not open"))
+    }
+}
+
+impl Line for SerialLine {
+    fn attach(&mut self) -> Result<String, String> {
+        let port = serialport::new(&self.path, self.baud)
+            .timeout(Duration::from_millis(1))
+            .open()
+            .map_err(|e| format!("cannot open {}: {e}", self.path))?;
+        self.port = Some(port);
+        Ok(self.path.clone())
+    }
+
+    fn detach(&mut self) {
+        self.port = None;
+    }
+
+    fn write(&mut self, _now: Duration, data: &[u8]) -> Result<(), String> {
+        use std::io::Write;
+        let path = self.path.clone();
+        let port = self.port()?;
+        port.write_all(data)
+            .and_then(|_| port.flush())
+            .map_err(|e| format!("{path} failed: {e} (was the cable pulled?)"))
+    }
+
+    fn read(&mut self, _now: Duration) -> Result<Vec<u8>, String> {
+        use std::io::{ErrorKind, Read};
+        let path = self.path.clone();
+        let mut chunk = std::mem::take(&mut self.chunk);
+        let got = self.port()?.read(&mut chunk);
+        let result = match got {
+            Ok(n) => Ok(chunk[..n].to_vec()),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::TimedOut | ErrorKind::WouldBlock | ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(format!("{path} failed: {e} (was the cable pulled?)")),
+        };
+        self.chunk = chunk;
+        result
+    }
+
+    fn set_baud(&mut self, baud: u32) -> Result<(), String> {
+        let path = self.path.clone();
+        self.port()?
+            .set_baud_rate(baud)
+            .map_err(|e| format!("cannot switch {path} to {baud} baud: {e}"))?;
+        self.baud = baud;
+        Ok(())
+    }
+
+    fn baud(&self) -> u32 {
+        self.baud
+    }
+
+    /// A pty has no modem lines: a line that cannot be set is no error (as in `otadeck flash`).
+    fn set_signals(&mut self, dtr: Option<bool>, rts: Option<bool>) -> Result<(), String> {
+        let port = self.port()?;
+        if let Some(dtr) = dtr {
+            let _ = port.write_data_terminal_ready(dtr);
+        }
+        if let Some(rts) = rts {
+            let _ = port.write_request_to_send(rts);
+        }
+        Ok(())
+    }
 }

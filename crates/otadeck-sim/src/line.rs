@@ -35,6 +35,7 @@ pub enum LineFault {
 pub struct SimLink<D> {
     /// The device at the far end.
     pub device: D,
+    baud: u32,
     byte_time: Duration,
     latency: Duration,
     to_device: VecDeque<(Duration, u8)>,
@@ -53,6 +54,7 @@ impl<D: Device> SimLink<D> {
     pub fn new(device: D, baud: u32) -> Self {
         SimLink {
             device,
+            baud,
             byte_time: Duration::from_nanos(10_000_000_000 / u64::from(baud.max(1))),
             latency: Duration::from_millis(1),
             to_device: VecDeque::new(),
@@ -69,7 +71,13 @@ impl<D: Device> SimLink<D> {
 
     /// Change the line rate (takes effect for bytes sent from now on).
     pub fn set_baud(&mut self, baud: u32) {
+        self.baud = baud;
         self.byte_time = Duration::from_nanos(10_000_000_000 / u64::from(baud.max(1)));
+    }
+
+    /// The line rate now, in bits per second (10 bits a byte).
+    pub fn baud(&self) -> u32 {
+        self.baud
     }
 
     /// How long one byte takes on the wire at the current rate.

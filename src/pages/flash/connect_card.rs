@@ -69,6 +69,20 @@ pub fn ConnectCard() -> Html {
             spawn_local(async move { device.connect_usb(None).await });
         })
     };
+    let bridge = use_state(String::new);
+    let on_bridge_input = {
+        let bridge = bridge.clone();
+        Callback::from(move |e: InputEvent| {
+            bridge.set(e.target_unchecked_into::<HtmlInputElement>().value())
+        })
+    };
+    let on_bridge = {
+        let (device, address, rom) = (device.clone(), (*bridge).clone(), *serial_rom);
+        Callback::from(move |_: MouseEvent| {
+            let (device, address) = (device.clone(), address.clone());
+            spawn_local(async move { device.connect_bridge(&address, rom).await });
+        })
+    };
     let on_serial_rom = {
         let serial_rom = serial_rom.clone();
         Callback::from(move |e: Event| {
@@ -115,6 +129,16 @@ pub fn ConnectCard() -> Html {
                 </label>
                 <button id="connect-usb" class="btn" onclick={on_usb}
                     disabled={running || connected || !support.usb}>{"Connect USB DFU device"}</button>
+            </div>
+            <div class="row">
+                <label class="field field-grow">{"Serial port on another machine (otadeck bridge)"}
+                    <input id="bridge-url" class="input" type="text" inputmode="url" placeholder="ws://192.168.1.20:8765"
+                        value={(*bridge).clone()} oninput={on_bridge_input} disabled={running || connected} />
+                </label>
+                <button id="connect-bridge" class="btn" onclick={on_bridge}
+                    disabled={running || connected || bridge.trim().is_empty()}>{"Connect bridge"}</button>
+            </div>
+            <div class="row">
                 <label class="field">{"Demo module"}
                     <select id="demo-family" onchange={on_demo_family} disabled={running}>
                         { for Family::ALL.iter().chain(&Family::USB).map(|f| html! { <option value={f.key()} selected={*f == *demo_family}>{f.demo_label()}</option> }) }

@@ -2,6 +2,7 @@
 //! through chromedriver. One scenario per file; each counts as one test.
 
 mod admission;
+mod bridge;
 mod cable_pulled;
 mod campaign;
 mod campaign_bench;
@@ -38,6 +39,7 @@ pub const SCENARIOS: &[Scenario] = &[
     quecpython_download::SCENARIO,
     esp_rom::SCENARIO,
     dfu::SCENARIO,
+    bridge::SCENARIO,
     install_source::SCENARIO,
     install_pycom::SCENARIO,
     install_goosebit::SCENARIO,

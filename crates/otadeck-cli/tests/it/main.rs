@@ -1,6 +1,7 @@
 //! The otadeck-cli integration tests, linked into one test binary: one module per concern.
 
 mod admission;
+mod bridge;
 mod common;
 mod esp_rom;
 mod esptool;

@@ -7,3 +7,4 @@ pub mod smp;
 pub mod smp_cbor;
 pub mod smp_frame;
 pub mod usb;
+pub mod ws_bridge;

@@ -14,11 +14,19 @@ pub fn otadeck() -> Command {
 /// Start `otadeck sim <args> --ws 127.0.0.1:0 --baud 921600`; gives the child and the
 /// `ws://` address it printed first.
 pub fn sim_over_ws(args: &[&str]) -> (Child, String) {
+    let mut sim_args = vec!["sim"];
+    sim_args.extend_from_slice(args);
+    sim_args.extend_from_slice(&["--ws", "127.0.0.1:0", "--baud", "921600"]);
+    serving_ws(&sim_args)
+}
+
+/// Start `otadeck <args>`, which serves WebSocket; gives the child and the `ws://` address it
+/// printed first.
+pub fn serving_ws(args: &[&str]) -> (Child, String) {
     let mut child = otadeck()
-        .args(["sim"])
         .args(args)
-        .args(["--ws", "127.0.0.1:0", "--baud", "921600"])
         .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
