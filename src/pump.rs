@@ -67,7 +67,7 @@ pub async fn drive<M: Machine + ?Sized>(
                 }
                 Err(e) => Some((e, true)),
             },
-            Next::Baud(baud) if !gone => conn.set_baud(baud).err().map(|e| (e, true)),
+            Next::Baud(baud) if !gone => conn.set_baud(baud).await.err().map(|e| (e, true)),
             Next::Transmit(_) | Next::Signals(_) | Next::Baud(_) => None,
             Next::Control(transfer) => {
                 // Serial, bridge and demo serial links answer `Unsupported`.

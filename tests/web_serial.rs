@@ -5,11 +5,10 @@
 
 #![cfg(target_arch = "wasm32")]
 
-use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use js_sys::{Reflect, Uint8Array};
+use js_sys::Reflect;
 use otadeck::clock::now;
 use otadeck::pump::{drive, CancelFlag};
 use otadeck::transport::web_serial::{WebSerialTransport, BUFFER_SIZE};
@@ -24,167 +23,16 @@ use otadeck_core::session::{
 };
 use otadeck_sim::esp_rom::{EspRomSim, OTA0_VERSION, OTA1_VERSION};
 use otadeck_sim::firmware::{
-    quecpython_package, quecpython_running_package, sample_image, DEMO_RUNNING_VERSION,
-    SAMPLE_VERSION,
+    quecpython_package, sample_image, DEMO_RUNNING_VERSION, SAMPLE_VERSION,
 };
-use otadeck_sim::line::{Device, SimLink};
-use otadeck_sim::mp_repl::{RawPasteSupport, ReplDevice};
-use otadeck_sim::quecpython::{device, QuecPython, QuecPythonConfig};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 
+mod common;
+
+use common::serial::{get, Bench};
+
 wasm_bindgen_test_configure!(run_in_browser);
-
-#[wasm_bindgen(inline_js = r#"
-export function makeFakePort(onWrite) {
-  const state = { openOptions: null, closed: false, writes: 0, bytes: 0, readerCancelled: false,
-                  writerClosed: false, controller: null, inFlight: 0, maxInFlight: 0,
-                  signals: [], failSignalsAt: -1 };
-  const readable = new ReadableStream({
-    start(c) { state.controller = c; },
-    cancel() { state.readerCancelled = true; },
-  });
-  const writable = new WritableStream({
-    write(chunk) {
-      if (state.broken) { return Promise.reject(new DOMException("The device has been lost.", "NetworkError")); }
-      state.writes++; state.bytes += chunk.length;
-      state.inFlight++; state.maxInFlight = Math.max(state.maxInFlight, state.inFlight);
-      onWrite(chunk);
-      // The "UART" takes a moment per chunk, so writer.ready really waits.
-      return new Promise(r => setTimeout(() => { state.inFlight--; r(); }, 0));
-    },
-    close() { state.writerClosed = true; },
-  }, new CountQueuingStrategy({ highWaterMark: 1 }));
-  const port = {
-    open(options) {
-      if (state.openOptions) { return Promise.reject(new DOMException("The port is already open.", "InvalidStateError")); }
-      state.openOptions = options; return Promise.resolve();
-    },
-    get readable() { return readable; },
-    get writable() { return writable; },
-    getInfo() { return { usbVendorId: 0x1a86, usbProductId: 0x7523 }; },
-    // Each call is recorded (with `ok: false` when it rejects), stamped with performance.now().
-    setSignals(signals) {
-      const call = { dtr: signals.dataTerminalReady, rts: signals.requestToSend,
-                     t: performance.now(), ok: false };
-      state.signals.push(call);
-      if (!state.openOptions || state.closed) {
-        return Promise.reject(new DOMException("The port is closed.", "InvalidStateError"));
-      }
-      if (state.broken) {
-        return Promise.reject(new DOMException("The device has been lost.", "NetworkError"));
-      }
-      if (state.signals.length - 1 === state.failSignalsAt) {
-        return Promise.reject(new DOMException("Failed to set control signals.", "NetworkError"));
-      }
-      call.ok = true; return Promise.resolve();
-    },
-    close() {
-      if (readable.locked || writable.locked) { return Promise.reject(new TypeError("Cannot close a locked stream")); }
-      state.closed = true; return Promise.resolve();
-    },
-  };
-  return {
-    port, state,
-    push(bytes) { if (!state.broken) state.controller.enqueue(bytes); },
-    pull() { state.broken = true; state.controller.error(new DOMException("The device has been lost.", "NetworkError")); },
-  };
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = makeFakePort)]
-    fn make_fake_port(on_write: &Closure<dyn FnMut(Uint8Array)>) -> JsValue;
-}
-
-fn get(obj: &JsValue, path: &[&str]) -> JsValue {
-    path.iter().fold(obj.clone(), |o, k| {
-        Reflect::get(&o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
-    })
-}
-
-/// A fake port wired to a simulated device: host writes go onto the simulated line, and a task
-/// moves what the device sends into the port's readable stream.
-struct Bench<D: Device> {
-    fake: JsValue,
-    link: Rc<RefCell<SimLink<D>>>,
-    _on_write: Closure<dyn FnMut(Uint8Array)>,
-}
-
-impl Bench<ReplDevice<QuecPython>> {
-    /// The simulated QuecPython module, running the demo firmware.
-    fn new(baud: u32) -> Self {
-        Bench::with(
-            device(
-                QuecPythonConfig::default(),
-                quecpython_running_package(),
-                RawPasteSupport::Window(128),
-            ),
-            baud,
-        )
-    }
-}
-
-impl<D: Device + 'static> Bench<D> {
-    fn with(device: D, baud: u32) -> Self {
-        let link = Rc::new(RefCell::new(SimLink::new(device, baud)));
-        let l = link.clone();
-        let on_write = Closure::<dyn FnMut(Uint8Array)>::new(move |chunk: Uint8Array| {
-            l.borrow_mut().host_write(now(), &chunk.to_vec());
-        });
-        let fake = make_fake_port(&on_write);
-        let (l, f) = (link.clone(), fake.clone());
-        wasm_bindgen_futures::spawn_local(async move {
-            let push: js_sys::Function = get(&f, &["push"]).unchecked_into();
-            loop {
-                let bytes = l.borrow_mut().host_read(now());
-                if !bytes.is_empty() {
-                    let _ = push.call1(&f, &Uint8Array::from(bytes.as_slice()));
-                }
-                if get(&f, &["state", "closed"]).is_truthy()
-                    || get(&f, &["state", "broken"]).is_truthy()
-                {
-                    break;
-                }
-                gloo::timers::future::sleep(Duration::from_millis(2)).await;
-            }
-        });
-        Bench {
-            fake,
-            link,
-            _on_write: on_write,
-        }
-    }
-
-    fn port(&self) -> web_sys::SerialPort {
-        get(&self.fake, &["port"]).unchecked_into()
-    }
-
-    fn state(&self, key: &str) -> JsValue {
-        get(&self.fake, &["state", key])
-    }
-
-    /// The recorded `setSignals` calls: (DTR, RTS, performance.now() in ms, resolved).
-    fn signal_calls(&self) -> Vec<(Option<bool>, Option<bool>, f64, bool)> {
-        let calls: js_sys::Array = self.state("signals").unchecked_into();
-        calls
-            .iter()
-            .map(|c| {
-                (
-                    get(&c, &["dtr"]).as_bool(),
-                    get(&c, &["rts"]).as_bool(),
-                    get(&c, &["t"]).as_f64().unwrap(),
-                    get(&c, &["ok"]).is_truthy(),
-                )
-            })
-            .collect()
-    }
-
-    /// Pull the cable.
-    fn pull(&self) {
-        let pull: js_sys::Function = get(&self.fake, &["pull"]).unchecked_into();
-        let _ = pull.call0(&self.fake);
-    }
-}
 
 async fn flash(
     conn: &Connection,
@@ -537,4 +385,36 @@ async fn a_rejected_set_signals_ends_the_session_with_a_clear_error() {
     // A closed port refuses line changes too.
     let err = conn.set_signals(CLASSIC[0]).await.expect_err("closed");
     assert!(err.to_string().contains("port is closed"), "{err}");
+}
+
+#[wasm_bindgen_test]
+async fn the_rom_loader_switches_the_port_to_921600_by_reopening_it() {
+    let (bench, conn) = esp_bench(115_200).await;
+    let image = sample_image();
+    let mut cfg = esp_flash_job(image.clone(), true);
+    cfg.baud = Some(921_600);
+    let mut session = EspRomSession::start(now(), cfg);
+    let (result, events) = run_session(&mut session, &conn, &CancelFlag::default()).await;
+    result.expect("the flash succeeds");
+    // Opened at 115200, closed, and opened again at the rate the loader agreed to.
+    let opens: Vec<f64> = js_sys::Array::from(&bench.state("opens"))
+        .iter()
+        .filter_map(|v| v.as_f64())
+        .collect();
+    assert_eq!(opens, [115_200.0, 921_600.0]);
+    assert_eq!(bench.link.borrow().baud(), 921_600);
+    assert_eq!(conn.baud(), Some(921_600));
+    assert!(events.iter().any(
+        |e| matches!(e, SessionEvent::Log { message, .. } if message == "switching to 921600 baud")
+    ));
+    assert_eq!(
+        &bench.link.borrow().device.flash[0x190000..0x190000 + image.len()],
+        &image[..]
+    );
+    // The reader of the first opening ended quietly: the link was never reported lost.
+    assert!(!events.iter().any(|e| matches!(
+        e,
+        SessionEvent::Finished(Err(err)) if err.kind == FlashErrorKind::LinkLost
+    )));
+    conn.close().await;
 }

@@ -142,6 +142,11 @@ pub struct DeviceSession {
     /// The technician said the port leads to an ESP32 bootloader: otadeck resets the chip
     /// into its ROM loader instead of looking for a REPL or an SMP server.
     pub(super) bootloader: Cell<bool>,
+    /// The rate the technician chose for the line; a loader that starts at another rate is
+    /// opened at its own and switched to this one once it agreed.
+    pub(super) requested_baud: Cell<u32>,
+    /// The rate the next session's loader listens at first, set when its machine is opened.
+    pub(super) start_rate: Cell<Option<u32>>,
     /// The record of the running (or last) flash, kept in the browser across a reload.
     record: RefCell<Option<FlashRecord>>,
     /// Its number on the bench (1 for the first), unique in the page.
@@ -189,6 +194,8 @@ impl DeviceHandle {
             demo_usb: RefCell::new(None),
             family: Cell::new(None),
             bootloader: Cell::new(false),
+            requested_baud: Cell::new(115_200),
+            start_rate: Cell::new(None),
             record: RefCell::new(None),
             slot,
             named: Cell::new(slot > 1),

@@ -67,6 +67,15 @@ impl DeviceSession {
     ) -> SessionResult {
         let mut link_lost = false;
         let mut result = None;
+        // A loader that listens at a fixed rate after its reset starts there, whatever rate an
+        // earlier session left the line at.
+        if let Some(rate) = self.start_rate.take() {
+            if conn.baud().is_some_and(|b| b != rate) {
+                if let Err(e) = conn.set_baud(rate).await {
+                    self.log(LogLevel::Error, format!("{e}"));
+                }
+            }
+        }
         drive(machine, conn, &self.cancel, |event| {
             if let SessionEvent::Finished(r) = &event {
                 link_lost = matches!(r, Err(e) if e.kind == FlashErrorKind::LinkLost);
@@ -102,6 +111,8 @@ impl DeviceSession {
     /// Connect a demo module of `family` (the same one as before, plugged in again, when the
     /// family did not change) and identify it.
     pub async fn connect_demo(&self, family: Family, baud: u32) {
+        self.requested_baud.set(baud);
+        let baud = family.line_rates(baud).0;
         if family == Family::Dfu {
             return self.connect_demo_usb().await;
         }
@@ -127,7 +138,8 @@ impl DeviceSession {
             previous.close();
         }
         let family = module.family();
-        let demo = DemoTransport::open_module(module, baud);
+        self.requested_baud.set(baud);
+        let demo = DemoTransport::open_module(module, family.line_rates(baud).0);
         *self.demo.borrow_mut() = Some(demo.clone());
         self.bootloader.set(family == Family::EspRom);
         let kind = LinkKind::Demo(demo.describe());
@@ -201,7 +213,13 @@ impl DeviceSession {
                 return;
             }
         };
-        match WebSerialTransport::open(port, baud).await {
+        self.requested_baud.set(baud);
+        // The ROM loader listens at its own rate first; the session switches once it agreed.
+        let open_at = match bootloader {
+            true => Family::EspRom.line_rates(baud).0,
+            false => baud,
+        };
+        match WebSerialTransport::open(port, open_at).await {
             Ok(t) => {
                 self.bootloader.set(bootloader);
                 let kind = LinkKind::Serial(t.describe());
@@ -218,12 +236,18 @@ impl DeviceSession {
     }
 
     /// Connect to a serial port through a WebSocket bridge (`otadeck bridge`) at the address
-    /// typed, and identify the module; `bootloader` as for a serial port.
-    pub async fn connect_bridge(&self, address: &str, bootloader: bool) {
+    /// typed, switch it to `baud` and identify the module; `bootloader` as for a serial port.
+    pub async fn connect_bridge(&self, address: &str, baud: u32, bootloader: bool) {
+        self.requested_baud.set(baud);
+        let open_at = match bootloader {
+            true => Family::EspRom.line_rates(baud).0,
+            false => baud,
+        };
         let opened = match bridge_url(address) {
             Ok(url) => WsTransport::open(&url).await,
             Err(e) => Err(e),
         };
+        let opened = opened.and_then(|t| t.set_baud(open_at).map(|()| t));
         match opened {
             Ok(t) => {
                 self.bootloader.set(bootloader);
@@ -310,8 +334,12 @@ impl DeviceSession {
     /// [`Self::machine`], with an image admitted under `policy`; a refused image is logged
     /// with what to do, and nothing is sent.
     fn machine_with(&self, family: Family, job: Job, policy: Policy) -> Option<Box<dyn Machine>> {
+        let (start, switch_to) = family.line_rates(self.requested_baud.get());
+        self.start_rate
+            .set(family.capabilities().start_baud.map(|_| start));
         let options = OpenOptions {
             reset: (family == Family::EspRom).then_some(ResetKind::Classic),
+            baud: switch_to,
             partitions: self.view.get().partitions.clone(),
             policy,
             usb: self

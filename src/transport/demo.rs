@@ -49,7 +49,6 @@ pub struct DemoTransport {
     link: Rc<RefCell<DemoLink>>,
     inbox: Inbox,
     open: Rc<Cell<bool>>,
-    baud: u32,
 }
 
 impl DemoTransport {
@@ -67,6 +66,11 @@ impl DemoTransport {
     /// The family of the module at the far end.
     pub fn family(&self) -> Family {
         self.link.borrow().device.family()
+    }
+
+    /// The simulated line's rate now.
+    pub fn baud(&self) -> u32 {
+        self.link.borrow().baud()
     }
 
     /// Switch the simulated line to `baud` (both ends change together).
@@ -88,12 +92,12 @@ impl DemoTransport {
     }
 
     fn start(link: Rc<RefCell<DemoLink>>, baud: u32) -> Self {
+        link.borrow_mut().set_baud(baud);
         let (tx, inbox) = Inbox::channel();
         let t = DemoTransport {
             link,
             inbox,
             open: Rc::new(Cell::new(true)),
-            baud,
         };
         wasm_bindgen_futures::spawn_local(run_line(t.link.clone(), t.open.clone(), tx));
         t
@@ -139,7 +143,7 @@ impl DemoTransport {
 
     /// For the header.
     pub fn describe(&self) -> String {
-        format!("Demo {} · {} baud", self.family().demo_label(), self.baud)
+        format!("Demo {} · {} baud", self.family().demo_label(), self.baud())
     }
 }
 

@@ -109,18 +109,27 @@ impl Connection {
         }
     }
 
-    /// Switch the line to `baud` (the module agreed to it).
-    pub fn set_baud(&self, baud: u32) -> Result<(), TransportError> {
+    /// Switch the line to `baud` (the module agreed to it). A Web Serial port is closed and
+    /// opened again at the new rate.
+    pub async fn set_baud(&self, baud: u32) -> Result<(), TransportError> {
         match self {
             Connection::Demo(d) => {
                 d.set_baud(baud);
                 Ok(())
             }
-            Connection::Serial(_) => Err(TransportError(format!(
-                "this browser port cannot change to {baud} baud while open"
-            ))),
+            Connection::Serial(s) => s.set_baud(baud).await,
             Connection::Ws(w) => w.set_baud(baud),
             Connection::Usb(_) | Connection::DemoUsb(_) => Err(not_serial()),
+        }
+    }
+
+    /// The serial line's rate now (`None` for USB).
+    pub fn baud(&self) -> Option<u32> {
+        match self {
+            Connection::Demo(d) => Some(d.baud()),
+            Connection::Serial(s) => Some(s.baud()),
+            Connection::Ws(w) => Some(w.baud()),
+            Connection::Usb(_) | Connection::DemoUsb(_) => None,
         }
     }
 

@@ -2,8 +2,10 @@
 //! inbox, writes that wait for `writer.ready` (backpressure), and a close that releases the
 //! stream locks before closing the port.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+
+use futures::channel::mpsc::UnboundedSender;
 
 use js_sys::{Reflect, Uint8Array};
 use otadeck_core::session::SignalStep;
@@ -27,8 +29,12 @@ pub struct WebSerialTransport {
     writer: Rc<RefCell<Option<WritableStreamDefaultWriter>>>,
     reader: Rc<RefCell<Option<ReadableStreamDefaultReader>>>,
     inbox: Inbox,
+    /// Where the reader task delivers; a new task after a baud change keeps feeding it.
+    tx: UnboundedSender<Chunk>,
+    /// Bumped when the port is reopened: a reader task of an older opening stops quietly.
+    opening: Rc<Cell<u32>>,
     name: String,
-    baud: u32,
+    baud: Rc<Cell<u32>>,
 }
 
 /// A short name for a port: its USB vendor and product ids when the browser gives them.
@@ -64,56 +70,71 @@ impl WebSerialTransport {
 
     /// Open `port` at `baud`, start reading.
     pub async fn open(port: SerialPort, baud: u32) -> Result<Self, TransportError> {
-        let options = SerialOptions::new(baud);
-        options.set_buffer_size(BUFFER_SIZE);
-        JsFuture::from(port.open(&options))
-            .await
-            .map_err(|e| TransportError::from_js("could not open the serial port", e))?;
-        let reader: ReadableStreamDefaultReader = port.readable().get_reader().unchecked_into();
-        let writer = port
-            .writable()
-            .get_writer()
-            .map_err(|e| TransportError::from_js("could not write to the serial port", e))?;
+        open_port(&port, baud).await?;
         let (tx, inbox) = Inbox::channel();
         let t = WebSerialTransport {
             name: port_name(&port),
             port,
-            writer: Rc::new(RefCell::new(Some(writer))),
-            reader: Rc::new(RefCell::new(Some(reader.clone()))),
+            writer: Rc::new(RefCell::new(None)),
+            reader: Rc::new(RefCell::new(None)),
             inbox,
-            baud,
+            tx,
+            opening: Rc::new(Cell::new(0)),
+            baud: Rc::new(Cell::new(baud)),
         };
+        t.start_streams()?;
+        Ok(t)
+    }
+
+    /// Take the port's streams and start the reader task of this opening.
+    fn start_streams(&self) -> Result<(), TransportError> {
+        let reader: ReadableStreamDefaultReader =
+            self.port.readable().get_reader().unchecked_into();
+        let writer = self
+            .port
+            .writable()
+            .get_writer()
+            .map_err(|e| TransportError::from_js("could not write to the serial port", e))?;
+        *self.writer.borrow_mut() = Some(writer);
+        *self.reader.borrow_mut() = Some(reader.clone());
+        let (tx, opening) = (self.tx.clone(), self.opening.clone());
+        let mine = opening.get();
         wasm_bindgen_futures::spawn_local(async move {
             loop {
-                let chunk: Chunk = match JsFuture::from(reader.read()).await {
-                    Ok(result) => {
-                        let done = Reflect::get(&result, &JsValue::from_str("done"))
-                            .ok()
-                            .and_then(|d| d.as_bool())
-                            .unwrap_or(true);
-                        if done {
-                            Err(TransportError("the serial port was closed".into()))
-                        } else {
-                            let value = Reflect::get(&result, &JsValue::from_str("value"))
-                                .unwrap_or(JsValue::UNDEFINED);
-                            Ok(value
-                                .dyn_into::<Uint8Array>()
-                                .map(|a| a.to_vec())
-                                .unwrap_or_default())
-                        }
-                    }
-                    Err(e) => Err(TransportError::from_js(
-                        "the serial port stopped (was the cable pulled?)",
-                        e,
-                    )),
-                };
+                let read = JsFuture::from(reader.read()).await;
+                if opening.get() != mine {
+                    // The port was reopened at another rate: this reader's end is no loss.
+                    break;
+                }
+                let chunk = read_chunk(read);
                 let end = chunk.is_err();
                 if tx.unbounded_send(chunk).is_err() || end {
                     break;
                 }
             }
         });
-        Ok(t)
+        Ok(())
+    }
+
+    /// Switch to `baud` by closing the port and opening it again at that rate (Web Serial
+    /// cannot change the rate of an open port), as esptool-js does.
+    pub async fn set_baud(&self, baud: u32) -> Result<(), TransportError> {
+        if baud == self.baud.get() {
+            return Ok(());
+        }
+        self.opening.set(self.opening.get() + 1);
+        self.release_streams().await;
+        let _ = JsFuture::from(self.port.close()).await;
+        open_port(&self.port, baud)
+            .await
+            .map_err(|e| TransportError(format!("{e} (while switching to {baud} baud)")))?;
+        self.baud.set(baud);
+        self.start_streams()
+    }
+
+    /// The rate the port runs at.
+    pub fn baud(&self) -> u32 {
+        self.baud.get()
     }
 
     /// Send bytes once the stream is ready for them.
@@ -138,8 +159,8 @@ impl WebSerialTransport {
         self.inbox.clone()
     }
 
-    /// Release the streams and close the port. Errors are ignored: the port may already be gone.
-    pub async fn close(&self) {
+    /// Let go of the streams (a reader's pending read ends).
+    async fn release_streams(&self) {
         let reader = self.reader.borrow_mut().take();
         if let Some(reader) = reader {
             let _ = JsFuture::from(reader.cancel()).await;
@@ -150,11 +171,52 @@ impl WebSerialTransport {
             let _ = JsFuture::from(writer.close()).await;
             writer.release_lock();
         }
+    }
+
+    /// Release the streams and close the port. Errors are ignored: the port may already be gone.
+    pub async fn close(&self) {
+        self.release_streams().await;
         let _ = JsFuture::from(self.port.close()).await;
     }
 
     /// For the header.
     pub fn describe(&self) -> String {
-        format!("{} · {} baud", self.name, self.baud)
+        format!("{} · {} baud", self.name, self.baud.get())
+    }
+}
+
+/// Open `port` at `baud` with a large receive buffer.
+async fn open_port(port: &SerialPort, baud: u32) -> Result<(), TransportError> {
+    let options = SerialOptions::new(baud);
+    options.set_buffer_size(BUFFER_SIZE);
+    JsFuture::from(port.open(&options))
+        .await
+        .map(|_| ())
+        .map_err(|e| TransportError::from_js("could not open the serial port", e))
+}
+
+/// What one `reader.read()` gave: bytes, or the end of the port.
+fn read_chunk(read: Result<JsValue, JsValue>) -> Chunk {
+    match read {
+        Ok(result) => {
+            let done = Reflect::get(&result, &JsValue::from_str("done"))
+                .ok()
+                .and_then(|d| d.as_bool())
+                .unwrap_or(true);
+            if done {
+                Err(TransportError("the serial port was closed".into()))
+            } else {
+                let value = Reflect::get(&result, &JsValue::from_str("value"))
+                    .unwrap_or(JsValue::UNDEFINED);
+                Ok(value
+                    .dyn_into::<Uint8Array>()
+                    .map(|a| a.to_vec())
+                    .unwrap_or_default())
+            }
+        }
+        Err(e) => Err(TransportError::from_js(
+            "the serial port stopped (was the cable pulled?)",
+            e,
+        )),
     }
 }

@@ -180,6 +180,11 @@ impl WsTransport {
         Ok(())
     }
 
+    /// The rate the bridge's port runs at.
+    pub fn baud(&self) -> u32 {
+        self.baud.get()
+    }
+
     /// Where received bytes arrive.
     pub fn inbox(&self) -> Inbox {
         self.inbox.clone()

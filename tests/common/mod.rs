@@ -2,6 +2,8 @@
 //! campaign records kept in the browser. Each suite uses part of it.
 #![allow(dead_code)]
 
+pub mod serial;
+
 /// Where the fixture server listens (`otadeck sim fixtures --http 127.0.0.1:18765`).
 pub const FIXTURES: &str = "http://127.0.0.1:18765";
 

@@ -88,6 +88,26 @@ fn bench() -> util::Result<()> {
                 ]),
         )?;
     }
+    util::step("Benchmark web path: the ESP ROM loader through a fake SerialPort in Chromium");
+    setup::run(true)?;
+    util::exec(
+        std::process::Command::new(env!("CARGO"))
+            .current_dir(util::repo_root())
+            .env("CHROMEDRIVER", setup::CHROMEDRIVER)
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "90")
+            .args([
+                "test",
+                "--quiet",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "otadeck",
+                "--test",
+                "web_bench",
+                "--",
+                "--nocapture",
+            ]),
+    )?;
     Ok(())
 }
 

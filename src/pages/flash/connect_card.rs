@@ -77,10 +77,10 @@ pub fn ConnectCard() -> Html {
         })
     };
     let on_bridge = {
-        let (device, address, rom) = (device.clone(), (*bridge).clone(), *serial_rom);
+        let (device, address, rom, baud) = (device.clone(), (*bridge).clone(), *serial_rom, *baud);
         Callback::from(move |_: MouseEvent| {
             let (device, address) = (device.clone(), address.clone());
-            spawn_local(async move { device.connect_bridge(&address, rom).await });
+            spawn_local(async move { device.connect_bridge(&address, baud, rom).await });
         })
     };
     let on_serial_rom = {
