@@ -123,7 +123,7 @@ async fn a_pulled_cable_ends_the_flash_and_the_module_keeps_its_firmware() {
         .expect("port opens");
     let conn = Connection::Serial(transport.clone());
     // Pull the cable once a third of the image has gone out.
-    let (f, l) = (bench.fake.clone(), bench.link.clone());
+    let (f, l) = (bench.fake.borrow().clone(), bench.link.clone());
     wasm_bindgen_futures::spawn_local(async move {
         while l.borrow().delivered() < 12_000 {
             gloo::timers::future::sleep(Duration::from_millis(2)).await;
@@ -352,7 +352,7 @@ async fn a_rejected_set_signals_ends_the_session_with_a_clear_error() {
     let (bench, conn) = esp_bench(115_200).await;
     // The second line change of the reset fails.
     Reflect::set(
-        &get(&bench.fake, &["state"]),
+        &get(&bench.fake.borrow(), &["state"]),
         &JsValue::from_str("failSignalsAt"),
         &JsValue::from_f64(1.0),
     )
@@ -416,5 +416,47 @@ async fn the_rom_loader_switches_the_port_to_921600_by_reopening_it() {
         e,
         SessionEvent::Finished(Err(err)) if err.kind == FlashErrorKind::LinkLost
     )));
+    conn.close().await;
+}
+
+#[wasm_bindgen_test]
+async fn a_module_on_native_usb_is_found_again_after_its_reset_and_confirmed() {
+    use otadeck_core::family::{self, Family, FlashOptions, Job as FamilyJob, OpenOptions};
+    use otadeck_sim::esp32_mp::{self, Esp32Config};
+    let module = esp32_mp::device(
+        Esp32Config::default(),
+        otadeck_sim::firmware::demo_running_image(),
+        otadeck_sim::mp_repl::RawPasteSupport::Window(128),
+    );
+    let bench = Bench::reenumerating(module, 921_600, Duration::from_millis(1200));
+    let transport = WebSerialTransport::open(bench.port(), 921_600)
+        .await
+        .expect("port opens")
+        .find_ports_in(bench.serial());
+    let first = bench.port();
+    let conn = Connection::Serial(transport);
+    let image = otadeck_sim::firmware::demo_image("4.2.0", 30_000);
+    let job = FamilyJob::Flash {
+        image,
+        options: FlashOptions::default(),
+    };
+    let mut machine =
+        family::open(Family::Esp32MicroPython, job, OpenOptions::default(), now()).expect("opens");
+    let (result, events) = run_session(&mut machine, &conn, &CancelFlag::default()).await;
+    let outcome = result.expect("the flash succeeds after the port came back");
+    assert_eq!(outcome.module.expect("read").firmware_version, "4.2.0");
+    let logged = |part: &str| {
+        events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Log { message, .. } if message.contains(part)))
+    };
+    assert!(logged("The module's port went away as it restarted"));
+    assert!(logged("The module is back: carrying on."));
+    // It runs on a new port object now, opened at the same rate.
+    assert!(!JsValue::from(bench.port()).loose_eq(&JsValue::from(first)));
+    assert_eq!(
+        get(&bench.state("openOptions"), &["baudRate"]).as_f64(),
+        Some(921_600.0)
+    );
     conn.close().await;
 }

@@ -145,12 +145,16 @@ impl Connection {
     }
 
     /// The module restarts: reset the USB device when asked, and find it again before
-    /// `until`; `None` when it is not back (serial links do not look for it yet).
+    /// `until`; `None` when it is not back (the demo and a bridge's port do not re-enumerate).
     pub async fn reconnect(&self, reset: bool, until: Duration) -> Option<Vec<UsbAlt>> {
         match self {
             Connection::Usb(u) => u.reconnect(reset, until).await,
             Connection::DemoUsb(u) => u.reconnect(reset, until).await,
-            Connection::Demo(_) | Connection::Serial(_) | Connection::Ws(_) => None,
+            Connection::Serial(s) => s.reconnect(until).await.then(Vec::new),
+            Connection::Demo(_) | Connection::Ws(_) => {
+                let _ = reset;
+                None
+            }
         }
     }
 

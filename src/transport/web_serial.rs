@@ -25,7 +25,10 @@ pub const BUFFER_SIZE: u32 = 64 * 1024;
 /// An open Web Serial port.
 #[derive(Clone)]
 pub struct WebSerialTransport {
-    port: SerialPort,
+    /// The port; replaced by the new one when the module comes back after a restart.
+    port: Rc<RefCell<SerialPort>>,
+    /// Where granted ports are listed again (`navigator.serial`, or a test's stand-in).
+    serial: Option<web_sys::Serial>,
     writer: Rc<RefCell<Option<WritableStreamDefaultWriter>>>,
     reader: Rc<RefCell<Option<ReadableStreamDefaultReader>>>,
     inbox: Inbox,
@@ -37,19 +40,24 @@ pub struct WebSerialTransport {
     baud: Rc<Cell<u32>>,
 }
 
-/// A short name for a port: its USB vendor and product ids when the browser gives them.
+/// A port in words: its USB-serial chip and ids when the browser gives them.
 pub fn port_name(port: &SerialPort) -> String {
+    match usb_ids(port) {
+        Some((v, p)) => otadeck_core::link::usb_names::describe(v, p),
+        None => "Serial port".to_string(),
+    }
+}
+
+/// A port's USB vendor and product ids, when the browser gives them.
+pub fn usb_ids(port: &SerialPort) -> Option<(u16, u16)> {
     let info: JsValue = port.get_info().into();
     let id = |k: &str| {
         Reflect::get(&info, &JsValue::from_str(k))
             .ok()
             .and_then(|v| v.as_f64())
-            .map(|v| v as u32)
+            .map(|v| v as u16)
     };
-    match (id("usbVendorId"), id("usbProductId")) {
-        (Some(v), Some(p)) => format!("USB serial {v:04x}:{p:04x}"),
-        _ => "Serial port".to_string(),
-    }
+    Some((id("usbVendorId")?, id("usbProductId")?))
 }
 
 impl WebSerialTransport {
@@ -62,7 +70,8 @@ impl WebSerialTransport {
         if let Some(rts) = step.rts {
             signals.set_request_to_send(rts);
         }
-        JsFuture::from(self.port.set_signals_with_signals(&signals))
+        let port = self.port();
+        JsFuture::from(port.set_signals_with_signals(&signals))
             .await
             .map(|_| ())
             .map_err(|e| TransportError::from_js("could not set the DTR/RTS lines", e))
@@ -72,9 +81,14 @@ impl WebSerialTransport {
     pub async fn open(port: SerialPort, baud: u32) -> Result<Self, TransportError> {
         open_port(&port, baud).await?;
         let (tx, inbox) = Inbox::channel();
+        let serial = web_sys::window().and_then(|w| {
+            let s = Reflect::get(&w.navigator(), &JsValue::from_str("serial")).ok()?;
+            (!s.is_undefined()).then(|| s.unchecked_into())
+        });
         let t = WebSerialTransport {
             name: port_name(&port),
-            port,
+            port: Rc::new(RefCell::new(port)),
+            serial,
             writer: Rc::new(RefCell::new(None)),
             reader: Rc::new(RefCell::new(None)),
             inbox,
@@ -89,9 +103,9 @@ impl WebSerialTransport {
     /// Take the port's streams and start the reader task of this opening.
     fn start_streams(&self) -> Result<(), TransportError> {
         let reader: ReadableStreamDefaultReader =
-            self.port.readable().get_reader().unchecked_into();
+            self.port().readable().get_reader().unchecked_into();
         let writer = self
-            .port
+            .port()
             .writable()
             .get_writer()
             .map_err(|e| TransportError::from_js("could not write to the serial port", e))?;
@@ -116,6 +130,52 @@ impl WebSerialTransport {
         Ok(())
     }
 
+    fn port(&self) -> SerialPort {
+        self.port.borrow().clone()
+    }
+
+    /// List granted ports from `serial` (a test's stand-in for `navigator.serial`) when the
+    /// module comes back after a restart.
+    pub fn find_ports_in(mut self, serial: web_sys::Serial) -> Self {
+        self.serial = Some(serial);
+        self
+    }
+
+    /// The module restarted and its port went away: wait until `until` for a port with the same
+    /// USB ids to be granted again (Chrome lists a re-enumerated device as a new port object),
+    /// open it at the rate the line ran at, and carry on reading into the same inbox.
+    pub async fn reconnect(&self, until: std::time::Duration) -> bool {
+        let old = self.port();
+        let ids = usb_ids(&old);
+        let Some(serial) = self.serial.clone() else {
+            return false;
+        };
+        self.opening.set(self.opening.get() + 1);
+        self.release_streams().await;
+        let _ = JsFuture::from(old.close()).await;
+        while crate::clock::now() < until {
+            gloo::timers::future::sleep(std::time::Duration::from_millis(100)).await;
+            let Ok(list) = JsFuture::from(serial.get_ports()).await else {
+                continue;
+            };
+            let found = js_sys::Array::from(&list)
+                .iter()
+                .map(|p| p.unchecked_into::<SerialPort>())
+                .find(|p| {
+                    !JsValue::from(p).loose_eq(&JsValue::from(&old))
+                        && ids.is_some()
+                        && usb_ids(p) == ids
+                });
+            let Some(port) = found else { continue };
+            if open_port(&port, self.baud.get()).await.is_err() {
+                continue;
+            }
+            *self.port.borrow_mut() = port;
+            return self.start_streams().is_ok();
+        }
+        false
+    }
+
     /// Switch to `baud` by closing the port and opening it again at that rate (Web Serial
     /// cannot change the rate of an open port), as esptool-js does.
     pub async fn set_baud(&self, baud: u32) -> Result<(), TransportError> {
@@ -124,8 +184,8 @@ impl WebSerialTransport {
         }
         self.opening.set(self.opening.get() + 1);
         self.release_streams().await;
-        let _ = JsFuture::from(self.port.close()).await;
-        open_port(&self.port, baud)
+        let _ = JsFuture::from(self.port().close()).await;
+        open_port(&self.port(), baud)
             .await
             .map_err(|e| TransportError(format!("{e} (while switching to {baud} baud)")))?;
         self.baud.set(baud);
@@ -176,7 +236,7 @@ impl WebSerialTransport {
     /// Release the streams and close the port. Errors are ignored: the port may already be gone.
     pub async fn close(&self) {
         self.release_streams().await;
-        let _ = JsFuture::from(self.port.close()).await;
+        let _ = JsFuture::from(self.port().close()).await;
     }
 
     /// For the header.

@@ -99,10 +99,12 @@ pub fn interfaces(device: &UsbDevice) -> Vec<UsbAlt> {
 
 /// The device in words: its product name and USB ids.
 pub fn device_name(device: &UsbDevice) -> String {
-    let ids = format!("{:04x}:{:04x}", device.vendor_id(), device.product_id());
+    let (vendor, product) = (device.vendor_id(), device.product_id());
     match device.product_name().filter(|n| !n.is_empty()) {
-        Some(name) => format!("{name} (USB {ids})"),
-        None => format!("USB device {ids}"),
+        Some(name) if otadeck_core::link::usb_names::usb_name(vendor, product).is_none() => {
+            format!("{name}, USB {vendor:04x}:{product:04x}")
+        }
+        _ => otadeck_core::link::usb_names::describe(vendor, product),
     }
 }
 

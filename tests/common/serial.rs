@@ -85,6 +85,8 @@ extern "C" {
         on_write: &Closure<dyn FnMut(Uint8Array)>,
         on_open: &Closure<dyn FnMut(u32)>,
     ) -> JsValue;
+    #[wasm_bindgen(js_name = makeFakePort)]
+    fn make_fake_port_js(on_write: &js_sys::Function, on_open: &js_sys::Function) -> JsValue;
 }
 
 pub fn get(obj: &JsValue, path: &[&str]) -> JsValue {
@@ -96,10 +98,19 @@ pub fn get(obj: &JsValue, path: &[&str]) -> JsValue {
 /// A fake port wired to a simulated device: host writes go onto the simulated line, and a task
 /// moves what the device sends into the port's readable stream.
 pub struct Bench<D: Device> {
-    pub fake: JsValue,
+    /// The fake port of the device's current enumeration.
+    pub fake: Rc<RefCell<JsValue>>,
     pub link: Rc<RefCell<SimLink<D>>>,
+    /// Ports as `navigator.serial.getPorts()` lists them.
+    serial: JsValue,
+    _closures: Rc<Closures>,
+}
+
+/// The callbacks the fake ports and the fake `navigator.serial` call, kept alive with the bench.
+struct Closures {
     _on_write: Closure<dyn FnMut(Uint8Array)>,
     _on_open: Closure<dyn FnMut(u32)>,
+    _get_ports: Closure<dyn FnMut() -> js_sys::Array>,
 }
 
 impl Bench<ReplDevice<QuecPython>> {
@@ -117,7 +128,19 @@ impl Bench<ReplDevice<QuecPython>> {
 }
 
 impl<D: Device + 'static> Bench<D> {
+    /// `device` behind a fake port that stays on the bus.
     pub fn with(device: D, baud: u32) -> Self {
+        Self::build(device, baud, None)
+    }
+
+    /// `device` on native USB: at each hard reset its port errors (as Chrome's does when the
+    /// device leaves the bus), and `away` later a new port object with the same USB ids is
+    /// listed by [`Bench::serial`].
+    pub fn reenumerating(device: D, baud: u32, away: Duration) -> Self {
+        Self::build(device, baud, Some(away))
+    }
+
+    fn build(device: D, baud: u32, away: Option<Duration>) -> Self {
         let link = Rc::new(RefCell::new(SimLink::new(device, baud)));
         let l = link.clone();
         let on_write = Closure::<dyn FnMut(Uint8Array)>::new(move |chunk: Uint8Array| {
@@ -128,20 +151,65 @@ impl<D: Device + 'static> Bench<D> {
         let on_open = Closure::<dyn FnMut(u32)>::new(move |baud: u32| {
             l.borrow_mut().set_baud(baud);
         });
-        let fake = make_fake_port(&on_write, &on_open);
-        let (l, f) = (link.clone(), fake.clone());
+        let fake = Rc::new(RefCell::new(make_fake_port(&on_write, &on_open)));
+        let present = Rc::new(std::cell::Cell::new(true));
+        let (f, p) = (fake.clone(), present.clone());
+        let get_ports = Closure::<dyn FnMut() -> js_sys::Array>::new(move || {
+            let list = js_sys::Array::new();
+            if p.get() {
+                list.push(&get(&f.borrow(), &["port"]));
+            }
+            list
+        });
+        let serial = js_sys::Object::new();
+        Reflect::set(
+            &serial,
+            &"getPorts".into(),
+            &js_sys::Function::new_with_args("", "return Promise.resolve(this._list());"),
+        )
+        .unwrap();
+        Reflect::set(&serial, &"_list".into(), get_ports.as_ref()).unwrap();
+        let closures = Rc::new(Closures {
+            _on_write: on_write,
+            _on_open: on_open,
+            _get_ports: get_ports,
+        });
+        let (l, f, c) = (link.clone(), fake.clone(), closures.clone());
         wasm_bindgen_futures::spawn_local(async move {
-            let push: js_sys::Function = get(&f, &["push"]).unchecked_into();
+            let mut resets = l.borrow().device.hard_resets();
             loop {
+                let current = f.borrow().clone();
                 let bytes = l.borrow_mut().host_read(now());
                 if !bytes.is_empty() {
-                    let _ = push.call1(&f, &Uint8Array::from(bytes.as_slice()));
+                    let push: js_sys::Function = get(&current, &["push"]).unchecked_into();
+                    let _ = push.call1(&current, &Uint8Array::from(bytes.as_slice()));
+                }
+                if let Some(away) = away {
+                    if l.borrow().device.hard_resets() != resets {
+                        resets = l.borrow().device.hard_resets();
+                        // Off the bus: the port errors and is no longer listed.
+                        present.set(false);
+                        let pull: js_sys::Function = get(&current, &["pull"]).unchecked_into();
+                        let _ = pull.call0(&current);
+                        let back = now() + away;
+                        while now() < back {
+                            l.borrow_mut().host_read(now());
+                            gloo::timers::future::sleep(Duration::from_millis(5)).await;
+                        }
+                        let on_write = c._on_write.as_ref().unchecked_ref::<js_sys::Function>();
+                        let fresh =
+                            make_fake_port_js(on_write, c._on_open.as_ref().unchecked_ref());
+                        *f.borrow_mut() = fresh;
+                        present.set(true);
+                        continue;
+                    }
                 }
                 // Closed for a second (not reopened at another rate), or pulled: done.
-                let closed_at = get(&f, &["state", "closedAt"]).as_f64();
-                let closed = get(&f, &["state", "closed"]).is_truthy()
+                let closed_at = get(&current, &["state", "closedAt"]).as_f64();
+                let closed = get(&current, &["state", "closed"]).is_truthy()
                     && closed_at.is_some_and(|t| now().as_secs_f64() * 1000.0 - t > 1000.0);
-                if closed || get(&f, &["state", "broken"]).is_truthy() {
+                let broken = get(&current, &["state", "broken"]).is_truthy();
+                if (closed || broken) && away.is_none() {
                     break;
                 }
                 gloo::timers::future::sleep(Duration::from_millis(2)).await;
@@ -150,17 +218,24 @@ impl<D: Device + 'static> Bench<D> {
         Bench {
             fake,
             link,
-            _on_write: on_write,
-            _on_open: on_open,
+            serial: serial.into(),
+            _closures: closures,
         }
     }
 
-    pub fn port(&self) -> web_sys::SerialPort {
-        get(&self.fake, &["port"]).unchecked_into()
+    /// A stand-in for `navigator.serial`: `getPorts()` lists the port while it is on the bus.
+    pub fn serial(&self) -> web_sys::Serial {
+        self.serial.clone().unchecked_into()
     }
 
+    /// The current fake port.
+    pub fn port(&self) -> web_sys::SerialPort {
+        get(&self.fake.borrow(), &["port"]).unchecked_into()
+    }
+
+    /// A field of the current fake port's state.
     pub fn state(&self, key: &str) -> JsValue {
-        get(&self.fake, &["state", key])
+        get(&self.fake.borrow(), &["state", key])
     }
 
     /// The recorded `setSignals` calls: (DTR, RTS, performance.now() in ms, resolved).
@@ -181,7 +256,8 @@ impl<D: Device + 'static> Bench<D> {
 
     /// Pull the cable.
     pub fn pull(&self) {
-        let pull: js_sys::Function = get(&self.fake, &["pull"]).unchecked_into();
-        let _ = pull.call0(&self.fake);
+        let fake = self.fake.borrow();
+        let pull: js_sys::Function = get(&fake, &["pull"]).unchecked_into();
+        let _ = pull.call0(&fake);
     }
 }

@@ -18,8 +18,44 @@ const READ_SLICE: Duration = Duration::from_millis(5);
 pub struct SerialLink {
     port: Box<dyn serialport::SerialPort>,
     path: String,
+    baud: u32,
+    /// The USB identity of the port, when the system tells it: a module that comes back under
+    /// another path is found by it.
+    usb: Option<serialport::UsbPortInfo>,
     start: Instant,
     chunk: Box<[u8; 4096]>,
+}
+
+/// How often a restarting module's port is looked for.
+const LOOK_EVERY: Duration = Duration::from_millis(100);
+
+/// The USB identity of the serial device at `path`, if the system lists one.
+fn usb_identity(path: &str) -> Option<serialport::UsbPortInfo> {
+    let wanted = std::fs::canonicalize(path).ok()?;
+    serialport::available_ports()
+        .ok()?
+        .into_iter()
+        .find(|p| std::fs::canonicalize(&p.port_name).ok().as_ref() == Some(&wanted))
+        .and_then(|p| match p.port_type {
+            serialport::SerialPortType::UsbPort(info) => Some(info),
+            _ => None,
+        })
+}
+
+/// The path of a serial device with this USB identity, if one is listed now.
+fn find_by_identity(usb: &serialport::UsbPortInfo) -> Option<String> {
+    serialport::available_ports()
+        .ok()?
+        .into_iter()
+        .find(|p| match &p.port_type {
+            serialport::SerialPortType::UsbPort(info) => {
+                info.vid == usb.vid
+                    && info.pid == usb.pid
+                    && info.serial_number == usb.serial_number
+            }
+            _ => false,
+        })
+        .map(|p| p.port_name)
 }
 
 impl SerialLink {
@@ -32,6 +68,8 @@ impl SerialLink {
         Ok(SerialLink {
             port,
             path: path.to_string(),
+            baud,
+            usb: usb_identity(path),
             start,
             chunk: Box::new([0; 4096]),
         })
@@ -64,7 +102,43 @@ impl Port for SerialLink {
     fn set_baud(&mut self, baud: u32) -> Result<(), PortError> {
         self.port.set_baud_rate(baud).map_err(|e| {
             PortError::Gone(format!("cannot switch {} to {baud} baud: {e}", self.path))
-        })
+        })?;
+        self.baud = baud;
+        Ok(())
+    }
+
+    /// Look for the module's port again, under its path or (when the system tells USB
+    /// identities) under any path with the same vendor, product and serial number, and reopen it.
+    fn reconnect(
+        &mut self,
+        _reset: bool,
+        until: Duration,
+    ) -> Result<Option<Vec<otadeck_core::session::UsbAlt>>, PortError> {
+        while self.start.elapsed() < until {
+            if interrupt::requested() {
+                return Err(PortError::Stopped);
+            }
+            std::thread::sleep(LOOK_EVERY);
+            let path = match &self.usb {
+                Some(usb) if !std::path::Path::new(&self.path).exists() => {
+                    match find_by_identity(usb) {
+                        Some(p) => p,
+                        None => continue,
+                    }
+                }
+                _ => self.path.clone(),
+            };
+            // The old path may still be there for a moment, dead: only a port that opens counts.
+            if let Ok(port) = serialport::new(&path, self.baud).timeout(READ_SLICE).open() {
+                if path != self.path {
+                    eprintln!("otadeck: the module came back as {path}");
+                    self.path = path;
+                }
+                self.port = port;
+                return Ok(Some(Vec::new()));
+            }
+        }
+        Ok(None)
     }
 
     fn read(&mut self, _deadline: Option<Duration>, buf: &mut Vec<u8>) -> Result<(), PortError> {

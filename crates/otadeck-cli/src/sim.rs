@@ -1,7 +1,7 @@
 //! `otadeck sim`: a simulated module on a pseudo-terminal, so that any serial tool (otadeck
 //! itself, mpremote, a terminal) can talk to it; and demo images on disk.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -40,6 +40,15 @@ pub struct Serve {
     /// Serve on a new pseudo-terminal; the first line printed is `pty: <path>`.
     #[arg(long)]
     pty: bool,
+    /// Serve on a pseudo-terminal reached through a symlink at this path, which behaves as a
+    /// module on native USB: at each hard reset the port goes away (the symlink is removed and
+    /// the pseudo-terminal closed) and comes back as a new one `--reenumerate-ms` later. The
+    /// first line printed is `pty: <path>`.
+    #[arg(long, value_name = "PATH", conflicts_with = "pty")]
+    pty_link: Option<PathBuf>,
+    /// How long the port stays away at a hard reset (with --pty-link).
+    #[arg(long, default_value_t = 1500, value_name = "MS")]
+    reenumerate_ms: u64,
     /// Serve over WebSocket on this address (e.g. 127.0.0.1:8765): binary messages carry the
     /// serial bytes each way. The first line printed is `ws: ws://<addr>`.
     #[arg(long, value_name = "ADDR")]
@@ -63,10 +72,16 @@ impl Serve {
 
     fn run<D: Device>(&self, device: D) -> Result<ExitCode, String> {
         let link = SimLink::new(device, self.baud);
-        match (&self.ws, self.pty) {
-            (Some(addr), false) => crate::ws::serve_ws(link, addr),
-            (None, true) => serve_pty(link),
-            _ => Err("say where to serve the module: --pty or --ws <addr> (one of them)".into()),
+        let reenumerate = Duration::from_millis(self.reenumerate_ms);
+        match (&self.ws, self.pty, &self.pty_link) {
+            (Some(addr), false, None) => crate::ws::serve_ws(link, addr),
+            (None, true, None) => serve_pty(link, None),
+            (None, false, Some(path)) => serve_pty(link, Some((path.as_path(), reenumerate))),
+            _ => Err(
+                "say where to serve the module: --pty, --pty-link <path> or --ws <addr> (one of \
+                 them)"
+                    .into(),
+            ),
         }
     }
 }
@@ -249,7 +264,9 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
     }
 }
 
-fn serve_pty<D: Device>(mut link: SimLink<D>) -> Result<ExitCode, String> {
+/// A new raw pseudo-terminal: its master end, its slave end (kept open here, so that the pty
+/// survives clients closing and reopening it) and the slave's path.
+fn raw_pty() -> Result<(OwnedFd, OwnedFd, PathBuf), String> {
     let pty = openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
     for fd in [&pty.master, &pty.slave] {
         let mut t = tcgetattr(fd.as_fd()).map_err(|e| format!("tcgetattr: {e}"))?;
@@ -257,42 +274,102 @@ fn serve_pty<D: Device>(mut link: SimLink<D>) -> Result<ExitCode, String> {
         tcsetattr(fd.as_fd(), SetArg::TCSANOW, &t).map_err(|e| format!("tcsetattr: {e}"))?;
     }
     let path = nix::unistd::ttyname(pty.slave.as_fd()).map_err(|e| format!("ttyname: {e}"))?;
-    println!("pty: {}", path.display());
+    Ok((pty.master, pty.slave, path))
+}
+
+/// Point the symlink at `link` to `target`, replacing what is there.
+fn relink(target: &std::path::Path, link: &std::path::Path) -> Result<(), String> {
+    let _ = std::fs::remove_file(link);
+    std::os::unix::fs::symlink(target, link).map_err(|e| {
+        format!(
+            "cannot link {} to {}: {e}",
+            link.display(),
+            target.display()
+        )
+    })
+}
+
+/// Serve `link` on a pseudo-terminal; with `reenumerate`, behind a symlink that goes away for
+/// the given time at each hard reset of the module, the pty with it.
+fn serve_pty<D: Device>(
+    mut link: SimLink<D>,
+    reenumerate: Option<(&std::path::Path, Duration)>,
+) -> Result<ExitCode, String> {
+    let (mut master, mut slave, path) = raw_pty()?;
+    match reenumerate {
+        Some((at, _)) => {
+            relink(&path, at)?;
+            println!("pty: {}", at.display());
+        }
+        None => println!("pty: {}", path.display()),
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    // The slave end stays open here, so the pty survives clients closing and reopening it.
-    let master = pty.master;
     let start = Instant::now();
+    let mut resets = link.device.hard_resets();
     let mut buf = [0u8; 4096];
     loop {
-        let now = start.elapsed();
-        let wait = link
-            .next_event()
-            .map(|t| t.saturating_sub(now))
-            .unwrap_or(Duration::from_millis(20))
-            .min(Duration::from_millis(20));
-        let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
-        let ms = u16::try_from(wait.as_millis().max(1)).unwrap_or(20);
-        poll(&mut fds, PollTimeout::from(ms)).map_err(|e| format!("poll: {e}"))?;
-        if fds[0]
-            .revents()
-            .is_some_and(|r| r.contains(PollFlags::POLLIN))
-        {
-            match nix::unistd::read(master.as_raw_fd(), &mut buf) {
-                Ok(n) if n > 0 => link.host_write(start.elapsed(), &buf[..n]),
-                Ok(_) => {}
-                Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EIO) => {}
-                Err(e) => return Err(format!("reading the pty: {e}")),
+        if let Some((at, away)) = reenumerate {
+            if link.device.hard_resets() != resets {
+                resets = link.device.hard_resets();
+                // Off the bus: the port and its path vanish; what the module prints meanwhile
+                // (its boot banner) is lost, as on a real USB port.
+                let _ = std::fs::remove_file(at);
+                drop((master, slave));
+                let back = Instant::now() + away;
+                while Instant::now() < back {
+                    std::thread::sleep(Duration::from_millis(10));
+                    link.host_read(start.elapsed());
+                }
+                let (m, s, p) = raw_pty()?;
+                (master, slave) = (m, s);
+                relink(&p, at)?;
+                eprintln!(
+                    "otadeck: the module reset: its port came back as {}",
+                    p.display()
+                );
             }
         }
-        let out = link.host_read(start.elapsed());
-        let mut rest = &out[..];
-        while !rest.is_empty() {
-            match nix::unistd::write(&master, rest) {
-                Ok(n) => rest = &rest[n..],
-                Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(1)),
-                Err(e) => return Err(format!("writing the pty: {e}")),
-            }
+        pty_turn(&mut link, &master, start, &mut buf)?;
+    }
+}
+
+/// Move what is waiting each way between the pty's master end and the line, waiting at most
+/// 20 ms for the host.
+fn pty_turn<D: Device>(
+    link: &mut SimLink<D>,
+    master: &OwnedFd,
+    start: Instant,
+    buf: &mut [u8],
+) -> Result<(), String> {
+    let now = start.elapsed();
+    let wait = link
+        .next_event()
+        .map(|t| t.saturating_sub(now))
+        .unwrap_or(Duration::from_millis(20))
+        .min(Duration::from_millis(20));
+    let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
+    let ms = u16::try_from(wait.as_millis().max(1)).unwrap_or(20);
+    poll(&mut fds, PollTimeout::from(ms)).map_err(|e| format!("poll: {e}"))?;
+    if fds[0]
+        .revents()
+        .is_some_and(|r| r.contains(PollFlags::POLLIN))
+    {
+        match nix::unistd::read(master.as_raw_fd(), buf) {
+            Ok(n) if n > 0 => link.host_write(start.elapsed(), &buf[..n]),
+            Ok(_) => {}
+            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EIO) => {}
+            Err(e) => return Err(format!("reading the pty: {e}")),
         }
     }
+    let out = link.host_read(start.elapsed());
+    let mut rest = &out[..];
+    while !rest.is_empty() {
+        match nix::unistd::write(master, rest) {
+            Ok(n) => rest = &rest[n..],
+            Err(nix::errno::Errno::EAGAIN) => std::thread::sleep(Duration::from_millis(1)),
+            Err(e) => return Err(format!("writing the pty: {e}")),
+        }
+    }
+    Ok(())
 }

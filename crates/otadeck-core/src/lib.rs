@@ -24,6 +24,7 @@ pub mod module;
 pub mod partition_state;
 pub mod progress;
 pub mod pump;
+pub mod reconnect;
 pub mod session;
 pub mod source;
 pub mod version;

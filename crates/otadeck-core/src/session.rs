@@ -75,10 +75,10 @@ pub trait Machine {
     }
     /// The module came back after [`Next::Reconnect`]: the port is open again. `interfaces`
     /// lists the USB device's interfaces as it enumerated this time (empty for a serial port).
-    /// Machines that never ask for a reconnect keep the default.
+    /// The default takes it as a line that was only quiet for a while: what the module printed
+    /// meanwhile (its boot banner) is lost, and the machine's own waits go on.
     fn handle_reconnected(&mut self, now: Duration, interfaces: Vec<UsbAlt>) {
-        let _ = interfaces;
-        self.link_lost(now);
+        let _ = (now, interfaces);
     }
     /// What the caller must do next: the one call a pump makes (see the trait's doc).
     fn poll_next(&mut self) -> Next {

@@ -293,6 +293,9 @@ impl Device for DemoModule {
     fn tick(&mut self, now: Duration) {
         each!(self, d => d.tick(now))
     }
+    fn hard_resets(&self) -> u64 {
+        each!(self, d => d.hard_resets())
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,11 @@ pub trait Device {
     fn next_wakeup(&self) -> Option<Duration>;
     /// The clock reached `now` (called before `transmit`).
     fn tick(&mut self, now: Duration);
+    /// Hard resets and power cycles so far (a soft reboot of the interpreter is none). A module
+    /// on native USB drops off the bus at each and comes back as a new port.
+    fn hard_resets(&self) -> u64 {
+        0
+    }
 }
 
 /// A fault to inject on the line.

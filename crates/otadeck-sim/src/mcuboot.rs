@@ -77,6 +77,8 @@ pub struct McuBoot {
     pub dropped_frames: u32,
     /// Requests answered.
     pub requests: u32,
+    /// Resets and power cycles.
+    pub resets: u64,
 }
 
 /// Zephyr's boot banner.
@@ -95,6 +97,7 @@ impl McuBoot {
             booting_until: None,
             dropped_frames: 0,
             requests: 0,
+            resets: 0,
         }
     }
 
@@ -112,6 +115,7 @@ impl McuBoot {
     }
 
     fn reboot(&mut self, now: Duration) {
+        self.resets += 1;
         self.decoder.reset();
         if self.slots.next_swap() != NextSwap::None {
             // The secondary's contents change with the swap: the upload state no longer applies.
@@ -365,6 +369,10 @@ impl Device for McuBoot {
             .into_iter()
             .flatten()
             .min()
+    }
+
+    fn hard_resets(&self) -> u64 {
+        self.resets
     }
 
     fn tick(&mut self, now: Duration) {

@@ -443,6 +443,10 @@ impl<I: Interpreter> Device for ReplDevice<I> {
         }
     }
 
+    fn hard_resets(&self) -> u64 {
+        self.reboots
+    }
+
     fn tick(&mut self, now: Duration) {
         self.read_paste(now);
         self.now = now;

@@ -99,6 +99,8 @@ pub struct NodeMcu {
     pub rx_peak: usize,
     /// Lines discarded for reaching 255 bytes.
     pub discarded_lines: usize,
+    /// Boots since power-on (restarts and power cycles).
+    pub resets: u64,
 }
 
 fn ota_text(e: OtaError) -> &'static str {
@@ -132,6 +134,7 @@ impl NodeMcu {
             rx_overflow: 0,
             rx_peak: 0,
             discarded_lines: 0,
+            resets: 0,
         }
     }
 
@@ -143,6 +146,7 @@ impl NodeMcu {
     }
 
     fn boot(&mut self, now: Duration) {
+        self.resets += 1;
         self.globals.clear();
         self.line.clear();
         self.chunk = None;
@@ -388,6 +392,10 @@ impl Device for NodeMcu {
 
     fn next_wakeup(&self) -> Option<Duration> {
         self.pending.as_ref().map(|p| p.until)
+    }
+
+    fn hard_resets(&self) -> u64 {
+        self.resets
     }
 
     fn tick(&mut self, now: Duration) {

@@ -11,6 +11,7 @@ mod install;
 mod peers;
 mod pty;
 mod quecpython_download;
+mod reenumerate;
 mod repl_families;
 mod smp_peers;
 mod smp_pty;

@@ -25,6 +25,7 @@ use crate::driver::repl::flow::FlowConfig;
 use crate::image::Format;
 use crate::link::mp_repl::ReplConfig;
 use crate::partition_state::PartitionState;
+use crate::reconnect::{Reconnecting, RECONNECT_TIMEOUT};
 use crate::session::Machine;
 
 /// The family of a module, which decides the protocol used to update it.
@@ -541,9 +542,11 @@ pub fn open(
             _ => return Err(unsupported()),
         },
         Family::EspRom => Box::new(open_esp_rom(job, options, now)?),
-        Family::Dfu => Box::new(open_dfu(job, options, now)?),
+        // A DFU session finds its device again itself (detach, manifestation).
+        Family::Dfu => return Ok(Noted::wrap(notes, Box::new(open_dfu(job, options, now)?))),
         Family::MicroPython => return Err(unsupported()),
     };
+    let machine = Box::new(Reconnecting::new(machine, RECONNECT_TIMEOUT));
     Ok(Noted::wrap(notes, machine))
 }
 

@@ -7,4 +7,5 @@ pub mod smp;
 pub mod smp_cbor;
 pub mod smp_frame;
 pub mod usb;
+pub mod usb_names;
 pub mod ws_bridge;

@@ -70,6 +70,38 @@ impl PtySim {
     }
 }
 
+impl PtySim {
+    /// Start `otadeck sim <args> --pty-link <dir>/port`: a module whose port vanishes at each
+    /// hard reset and comes back `away_ms` later, as a native USB port does.
+    pub fn reenumerating(args: &[&str], name: &str, away_ms: u64) -> PtySim {
+        let link = scratch(&format!("{name}-port")).join("port");
+        let away = away_ms.to_string();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "--pty-link",
+            link.to_str().unwrap(),
+            "--reenumerate-ms",
+            &away,
+        ]);
+        let mut child = otadeck()
+            .arg("sim")
+            .args(&all)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("otadeck sim starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let path = line
+            .trim()
+            .strip_prefix("pty: ")
+            .expect("pty: <path>")
+            .to_string();
+        PtySim { child, path }
+    }
+}
+
 impl Drop for PtySim {
     fn drop(&mut self) {
         let _ = self.child.kill();

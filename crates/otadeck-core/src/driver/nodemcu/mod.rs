@@ -414,4 +414,14 @@ impl Machine for NodeMcuSession {
     fn is_finished(&self) -> bool {
         self.finished
     }
+
+    /// Back on a new port after its restart: the boot log and prompt went out while the port
+    /// was away, so ask for a prompt.
+    fn handle_reconnected(&mut self, now: Duration, _interfaces: Vec<crate::session::UsbAlt>) {
+        self.now = now;
+        if matches!(self.stage, Stage::Restart | Stage::Rollback | Stage::Boot) && !self.finished {
+            self.repl.reset();
+            self.repl.connect(now);
+        }
+    }
 }
