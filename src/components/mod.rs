@@ -9,6 +9,7 @@ pub mod offline_cache;
 pub mod paste_or_file;
 pub mod progress;
 pub mod recovery_banner;
+pub mod serial_monitor;
 pub mod session_guard;
 pub mod signing_key;
 pub mod support_banner;

@@ -8,6 +8,7 @@ use yew::prelude::*;
 
 use crate::components::backup::BackupCard;
 use crate::components::decision::TrialDecision;
+use crate::components::serial_monitor::SerialMonitor;
 use crate::hooks::use_device;
 use crate::services::device::LinkKind;
 
@@ -138,6 +139,7 @@ pub fn DevicePage() -> Html {
             </section>
             { decision.unwrap_or_default() }
             <BackupCard />
+            <SerialMonitor />
         </div>
     }
 }

@@ -131,6 +131,8 @@ pub struct DeviceSession {
     pub progress: Store<Progress>,
     /// The session log it writes to.
     pub log: SessionLog,
+    /// The serial monitor.
+    pub monitor: super::monitor::Monitor,
     pub(super) conn: RefCell<Option<Connection>>,
     pub(super) cancel: CancelFlag,
     /// The last demo module powered on, so that reconnecting finds the same module.
@@ -188,6 +190,7 @@ impl DeviceHandle {
             view: Store::default(),
             progress: Store::default(),
             log,
+            monitor: Default::default(),
             conn: RefCell::new(None),
             cancel: CancelFlag::default(),
             demo: RefCell::new(None),

@@ -67,6 +67,8 @@ impl DeviceSession {
     ) -> SessionResult {
         let mut link_lost = false;
         let mut result = None;
+        // The monitor gives the port back to the session.
+        self.stop_monitor().await;
         // A loader that listens at a fixed rate after its reset starts there, whatever rate an
         // earlier session left the line at.
         if let Some(rate) = self.start_rate.take() {
@@ -213,6 +215,16 @@ impl DeviceSession {
                 return;
             }
         };
+        self.connect_serial_port(port, baud, bootloader).await;
+    }
+
+    /// Open `port` (chosen now, or granted before) and identify the module.
+    pub async fn connect_serial_port(
+        &self,
+        port: web_sys::SerialPort,
+        baud: u32,
+        bootloader: bool,
+    ) {
         self.requested_baud.set(baud);
         // The ROM loader listens at its own rate first; the session switches once it agreed.
         let open_at = match bootloader {
@@ -264,6 +276,7 @@ impl DeviceSession {
 
     /// Close the link.
     pub async fn disconnect(&self) {
+        self.stop_monitor().await;
         let conn = self.conn.borrow_mut().take();
         if let Some(conn) = conn {
             conn.close().await;

@@ -10,6 +10,7 @@ pub mod install;
 pub mod jobs;
 pub mod keep;
 pub mod log;
+pub mod monitor;
 pub mod offline;
 pub mod records;
 pub mod source;

@@ -6,6 +6,7 @@ use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use super::granted::GrantedPorts;
 use crate::hooks::use_device;
 use crate::services::device::LinkKind;
 use crate::support::detect;
@@ -149,6 +150,7 @@ pub fn ConnectCard() -> Html {
                     <button id="disconnect" class="btn btn-danger" onclick={on_disconnect} disabled={running}>{"Disconnect"}</button>
                 }
             </div>
+            <GrantedPorts baud={*baud} bootloader={*serial_rom} />
             if matches!(s.link, LinkKind::Demo(_)) && device.family() != Some(Family::Dfu) {
                 <div class="row">
                     <label class="field">{"Try a fault on the demo module"}

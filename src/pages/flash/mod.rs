@@ -3,6 +3,7 @@
 
 mod connect_card;
 mod flash_card;
+mod granted;
 mod image_card;
 mod install_choices;
 mod source_card;

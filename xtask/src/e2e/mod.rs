@@ -13,6 +13,7 @@ mod install_goosebit;
 mod install_pycom;
 mod install_source;
 mod layout;
+mod monitor;
 mod quecpython_download;
 mod relay;
 mod reload;
@@ -40,6 +41,7 @@ pub const SCENARIOS: &[Scenario] = &[
     esp_rom::SCENARIO,
     dfu::SCENARIO,
     bridge::SCENARIO,
+    monitor::SCENARIO,
     install_source::SCENARIO,
     install_pycom::SCENARIO,
     install_goosebit::SCENARIO,
