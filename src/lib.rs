@@ -7,6 +7,7 @@
 #![cfg(target_arch = "wasm32")]
 
 pub mod clock;
+mod download;
 pub mod image;
 pub mod pump;
 pub mod services;

@@ -1,7 +1,6 @@
 //! The serial monitor card: what the module prints, a line to send, the rate, line endings,
 //! timestamps, clear and save. It holds the port only while no session runs.
 
-use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -11,28 +10,6 @@ use crate::services::monitor::{Direction, LineEnding};
 
 /// Rates offered.
 const BAUDS: [u32; 6] = [9_600, 57_600, 115_200, 230_400, 460_800, 921_600];
-
-/// Offer `text` as a file named `name`.
-fn save(name: &str, text: &str) {
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("text/plain");
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
-        return;
-    };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
-        return;
-    };
-    if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
-        if let Ok(a) = doc.create_element("a") {
-            let a: web_sys::HtmlElement = a.unchecked_into();
-            let _ = a.set_attribute("href", &url);
-            let _ = a.set_attribute("download", name);
-            a.click();
-        }
-    }
-    let _ = web_sys::Url::revoke_object_url(&url);
-}
 
 fn ending_of(value: &str) -> LineEnding {
     match value {
@@ -131,7 +108,7 @@ pub fn SerialMonitor() -> Html {
         let (device, stamps) = (device.clone(), *timestamps);
         Callback::from(move |_: MouseEvent| {
             let text = device.monitor.view.get().to_text(stamps);
-            save("otadeck-serial-monitor.txt", &text);
+            crate::download::offer_text("otadeck-serial-monitor.txt", &text, "text/plain");
         })
     };
     let idle = !s.busy;

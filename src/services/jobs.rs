@@ -98,6 +98,14 @@ impl DeviceSession {
         result
     }
 
+    /// Use `conn` from now on (`bootloader`: reset its ESP32 into the ROM loader), and read
+    /// the module on it.
+    async fn link_up(&self, conn: Connection, kind: LinkKind, bootloader: bool) {
+        self.bootloader.set(bootloader);
+        self.replace_connection(conn, kind).await;
+        self.identify().await;
+    }
+
     async fn replace_connection(&self, conn: Connection, kind: LinkKind) {
         let old = self.conn.borrow_mut().take();
         if let Some(old) = old {
@@ -128,10 +136,9 @@ impl DeviceSession {
             None => DemoTransport::open(family, baud),
         };
         *self.demo.borrow_mut() = Some(demo.clone());
-        self.bootloader.set(family == Family::EspRom);
         let kind = LinkKind::Demo(demo.describe());
-        self.replace_connection(Connection::Demo(demo), kind).await;
-        self.identify().await;
+        self.link_up(Connection::Demo(demo), kind, family == Family::EspRom)
+            .await;
     }
 
     /// Unplug the demo module and plug in `module` (the next of the demo fleet), then identify it.
@@ -143,10 +150,9 @@ impl DeviceSession {
         self.requested_baud.set(baud);
         let demo = DemoTransport::open_module(module, family.line_rates(baud).0);
         *self.demo.borrow_mut() = Some(demo.clone());
-        self.bootloader.set(family == Family::EspRom);
         let kind = LinkKind::Demo(demo.describe());
-        self.replace_connection(Connection::Demo(demo), kind).await;
-        self.identify().await;
+        self.link_up(Connection::Demo(demo), kind, family == Family::EspRom)
+            .await;
     }
 
     /// Plug in the demo STM32, waiting in its DfuSe loader with an older application in flash
@@ -155,11 +161,8 @@ impl DeviceSession {
         let previous = self.demo_usb.borrow().clone();
         let demo = previous.unwrap_or_else(|| DemoUsbTransport::open(demo_stm32()));
         *self.demo_usb.borrow_mut() = Some(demo.clone());
-        self.bootloader.set(false);
         let kind = LinkKind::Demo(demo.describe());
-        self.replace_connection(Connection::DemoUsb(demo), kind)
-            .await;
-        self.identify().await;
+        self.link_up(Connection::DemoUsb(demo), kind, false).await;
     }
 
     /// Ask the browser for a USB DFU device (or take one granted before), open it and read it.
@@ -188,10 +191,8 @@ impl DeviceSession {
     pub async fn connect_usb_device(&self, device: web_sys::UsbDevice, usb: web_sys::Usb) {
         match WebUsbTransport::open(device, usb).await {
             Ok(t) => {
-                self.bootloader.set(false);
                 let kind = LinkKind::Usb(t.describe());
-                self.replace_connection(Connection::Usb(t), kind).await;
-                self.identify().await;
+                self.link_up(Connection::Usb(t), kind, false).await;
             }
             Err(e) => self.log(
                 LogLevel::Error,
@@ -233,10 +234,8 @@ impl DeviceSession {
         };
         match WebSerialTransport::open(port, open_at).await {
             Ok(t) => {
-                self.bootloader.set(bootloader);
                 let kind = LinkKind::Serial(t.describe());
-                self.replace_connection(Connection::Serial(t), kind).await;
-                self.identify().await;
+                self.link_up(Connection::Serial(t), kind, bootloader).await;
             }
             Err(e) => self.log(
                 LogLevel::Error,
@@ -262,10 +261,8 @@ impl DeviceSession {
         let opened = opened.and_then(|t| t.set_baud(open_at).map(|()| t));
         match opened {
             Ok(t) => {
-                self.bootloader.set(bootloader);
                 let kind = LinkKind::Serial(t.describe());
-                self.replace_connection(Connection::Ws(t), kind).await;
-                self.identify().await;
+                self.link_up(Connection::Ws(t), kind, bootloader).await;
             }
             Err(e) => self.log(
                 LogLevel::Error,

@@ -90,21 +90,22 @@ fn send(socket: &mut WebSocket<TcpStream>, control: &Control) -> Result<(), Stri
         .map_err(|e| format!("the client went away: {e}"))
 }
 
+/// Tell the client what failed and close the connection; the message is the reason it ended.
+fn give_up(socket: &mut WebSocket<TcpStream>, message: String) -> String {
+    let error = Control::Error {
+        message: message.clone(),
+    };
+    let _ = send(socket, &error);
+    let _ = socket.close(None);
+    message
+}
+
 /// Carry bytes and control messages between one client and the line until either ends; the
 /// result says why it ended.
 fn serve_client(line: &mut impl Line, socket: &mut WebSocket<TcpStream>, start: Instant) -> String {
     let port = match line.attach() {
         Ok(p) => p,
-        Err(message) => {
-            let _ = send(
-                socket,
-                &Control::Error {
-                    message: message.clone(),
-                },
-            );
-            let _ = socket.close(None);
-            return message;
-        }
+        Err(message) => return give_up(socket, message),
     };
     let _ = socket.get_mut().set_read_timeout(Some(TURN));
     let hello = Control::Hello {
@@ -138,16 +139,7 @@ fn serve_client(line: &mut impl Line, socket: &mut WebSocket<TcpStream>, start: 
                     return format!("the connection failed: {e}");
                 }
             }
-            Err(message) => {
-                let _ = send(
-                    socket,
-                    &Control::Error {
-                        message: message.clone(),
-                    },
-                );
-                let _ = socket.close(None);
-                return message;
-            }
+            Err(message) => return give_up(socket, message),
         }
     }
 }

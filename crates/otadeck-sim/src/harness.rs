@@ -176,6 +176,25 @@ impl<D: Device> Port for SimPort<'_, D> {
     }
 }
 
+/// Turn the pump until `machine` finishes or `port` stops the run, calling `before_turn` before
+/// each turn: every event, and the result if it finished.
+pub fn turn_to_end<M: Machine, P: Port>(
+    machine: &mut M,
+    port: &mut P,
+    mut before_turn: impl FnMut(&mut M, &mut P),
+) -> (Vec<SessionEvent>, Option<Result<FlashOutcome, FlashError>>) {
+    let mut events = Vec::new();
+    let mut pump = Pump::new();
+    loop {
+        before_turn(machine, port);
+        match pump.turn(machine, port, &mut |e| events.push(e)) {
+            Turn::Waited => {}
+            Turn::Finished(r) => return (events, r),
+            Turn::Stopped => return (events, None),
+        }
+    }
+}
+
 /// Drive `machine` over `link` until it finishes or `limit` of virtual time passes. `hook` is
 /// called before every wait of the pump (to cancel, cut power, and so on).
 pub fn run<M: Machine, D: Device>(
@@ -186,23 +205,12 @@ pub fn run<M: Machine, D: Device>(
     hook: Option<Hook<'_, M, D>>,
 ) -> Run {
     let mut hook = hook;
-    let mut events = Vec::new();
-    let mut result = None;
     let mut port = SimPort::new(link, start, limit);
-    let mut pump = Pump::new();
-    loop {
+    let (events, result) = turn_to_end(machine, &mut port, |m, p| {
         if let Some(h) = hook.as_mut() {
-            h(port.now, machine, port.link);
+            h(p.now, m, p.link);
         }
-        match pump.turn(machine, &mut port, &mut |e| events.push(e)) {
-            Turn::Waited => {}
-            Turn::Finished(r) => {
-                result = r;
-                break;
-            }
-            Turn::Stopped => break,
-        }
-    }
+    });
     let now = port.now;
     // Let the last bytes reach the module.
     if let Some(t) = link.next_event() {

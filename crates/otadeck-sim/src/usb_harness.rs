@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
-use otadeck_core::pump::{Port, PortError, Pump, Turn};
+use otadeck_core::pump::{Port, PortError};
 use otadeck_core::session::{
     ControlTransfer, Machine, SignalStep, TransferData, TransferError, UsbAlt,
 };
 
 use crate::dfu::DfuDevice;
-use crate::harness::Run;
+use crate::harness::{turn_to_end, Run};
 
 /// Time of one control transfer on full-speed USB: a setup and status stage in about a frame,
 /// and data at about 1 MB/s (64-byte packets).
@@ -99,20 +99,8 @@ impl Port for UsbSimPort<'_> {
 
 /// Drive `machine` against `device` until it finishes or `limit` of virtual time passes.
 pub fn run_usb<M: Machine>(machine: &mut M, device: &mut DfuDevice, limit: Duration) -> Run {
-    let mut events = Vec::new();
-    let mut result = None;
     let mut port = UsbSimPort::new(device, Duration::ZERO, limit);
-    let mut pump = Pump::new();
-    loop {
-        match pump.turn(machine, &mut port, &mut |e| events.push(e)) {
-            Turn::Waited => {}
-            Turn::Finished(r) => {
-                result = r;
-                break;
-            }
-            Turn::Stopped => break,
-        }
-    }
+    let (events, result) = turn_to_end(machine, &mut port, |_, _| {});
     Run {
         events,
         result,

@@ -3,7 +3,6 @@
 
 mod records;
 
-use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -24,7 +23,9 @@ pub fn LogPage() -> Html {
     };
     let on_export = {
         let log = devices.log().clone();
-        Callback::from(move |_: MouseEvent| download("otadeck-log.json", &log::to_json(&log)))
+        Callback::from(move |_: MouseEvent| {
+            crate::download::offer_text("otadeck-log.json", &log::to_json(&log), "application/json")
+        })
     };
     html! {
         <div class="page">
@@ -42,26 +43,4 @@ pub fn LogPage() -> Html {
             </section>
         </div>
     }
-}
-
-/// Offer `text` as a file download.
-fn download(name: &str, text: &str) {
-    let parts = js_sys::Array::of1(&wasm_bindgen::JsValue::from_str(text));
-    let options = web_sys::BlobPropertyBag::new();
-    options.set_type("application/json");
-    let Ok(blob) = web_sys::Blob::new_with_str_sequence_and_options(&parts, &options) else {
-        return;
-    };
-    let Ok(url) = web_sys::Url::create_object_url_with_blob(&blob) else {
-        return;
-    };
-    if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
-        if let Ok(a) = doc.create_element("a") {
-            let a: web_sys::HtmlElement = a.unchecked_into();
-            let _ = a.set_attribute("href", &url);
-            let _ = a.set_attribute("download", name);
-            a.click();
-        }
-    }
-    let _ = web_sys::Url::revoke_object_url(&url);
 }

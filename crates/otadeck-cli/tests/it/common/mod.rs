@@ -50,10 +50,30 @@ pub struct PtySim {
 impl PtySim {
     /// Start `otadeck sim <args> --pty` and read the pty path it prints first.
     pub fn start(args: &[&str]) -> PtySim {
+        let mut all = args.to_vec();
+        all.push("--pty");
+        PtySim::spawn(&all)
+    }
+
+    /// Start `otadeck sim <args> --pty-link <dir>/port`: a module whose port vanishes at each
+    /// hard reset and comes back `away_ms` later, as a native USB port does.
+    pub fn reenumerating(args: &[&str], name: &str, away_ms: u64) -> PtySim {
+        let link = scratch(&format!("{name}-port")).join("port");
+        let away = away_ms.to_string();
+        let mut all = args.to_vec();
+        all.extend([
+            "--pty-link",
+            link.to_str().unwrap(),
+            "--reenumerate-ms",
+            &away,
+        ]);
+        PtySim::spawn(&all)
+    }
+
+    fn spawn(args: &[&str]) -> PtySim {
         let mut child = otadeck()
             .arg("sim")
             .args(args)
-            .arg("--pty")
             .stdout(Stdio::piped())
             .spawn()
             .expect("otadeck sim starts");
@@ -65,38 +85,6 @@ impl PtySim {
             .trim()
             .strip_prefix("pty: ")
             .unwrap_or_else(|| panic!("first line is `pty: <path>`, got {line:?}"))
-            .to_string();
-        PtySim { child, path }
-    }
-}
-
-impl PtySim {
-    /// Start `otadeck sim <args> --pty-link <dir>/port`: a module whose port vanishes at each
-    /// hard reset and comes back `away_ms` later, as a native USB port does.
-    pub fn reenumerating(args: &[&str], name: &str, away_ms: u64) -> PtySim {
-        let link = scratch(&format!("{name}-port")).join("port");
-        let away = away_ms.to_string();
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend([
-            "--pty-link",
-            link.to_str().unwrap(),
-            "--reenumerate-ms",
-            &away,
-        ]);
-        let mut child = otadeck()
-            .arg("sim")
-            .args(&all)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("otadeck sim starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let path = line
-            .trim()
-            .strip_prefix("pty: ")
-            .expect("pty: <path>")
             .to_string();
         PtySim { child, path }
     }
