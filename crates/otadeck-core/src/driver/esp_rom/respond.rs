@@ -230,6 +230,7 @@ impl EspRomSession {
                 }
             }
             Phase::Md5 => self.check_md5(&r.data),
+            Phase::Precheck => self.precheck_done(&r.data),
             Phase::Read(what) => self.on_read(what, &r.data),
             Phase::End => self.succeed(true),
         }
@@ -254,14 +255,35 @@ impl EspRomSession {
         self.send(op::SPI_ATTACH, &words, 0, DEFAULT_TIMEOUT, 1);
     }
 
+    /// The flash's MD5 before a region is written: skip the region when it matches (the ROM
+    /// answers 32 hex digits, a stub 16 raw bytes).
+    fn precheck_done(&mut self, data: &[u8]) {
+        let r = &self.regions[self.region];
+        let want: [u8; 16] = Md5::digest(&r.data).into();
+        let want_hex: String = want.iter().map(|b| format!("{b:02x}")).collect();
+        if md5_answer(data).as_deref() != Some(want_hex.as_str()) {
+            return self.write_region();
+        }
+        let (offset, len) = (r.offset, r.data.len() as u64);
+        let msg = format!(
+            "{offset:#x}: the flash already holds these {len} bytes (MD5 matches): not written again"
+        );
+        self.log(LogLevel::Info, msg);
+        self.done += len;
+        self.events.push_back(SessionEvent::Progress {
+            done: self.done,
+            total: self.total,
+        });
+        self.region_done();
+    }
+
     fn check_md5(&mut self, data: &[u8]) {
         let r = &self.regions[self.region];
         let want: [u8; 16] = Md5::digest(&r.data).into();
         let want_hex: String = want.iter().map(|b| format!("{b:02x}")).collect();
-        let got = match data.len() {
-            16 => data.iter().map(|b| format!("{b:02x}")).collect(),
-            32 => String::from_utf8_lossy(data).to_ascii_lowercase(),
-            _ => {
+        let got = match md5_answer(data) {
+            Some(hex) => hex,
+            None => {
                 let got = format!("{} bytes", data.len());
                 self.fail(
                     Step::Verify,
@@ -556,5 +578,14 @@ impl Machine for EspRomSession {
 
     fn is_finished(&self) -> bool {
         self.finished
+    }
+}
+
+/// An `SPI_FLASH_MD5` answer as lower-case hex: the ROM sends 32 hex digits, a stub 16 bytes.
+fn md5_answer(data: &[u8]) -> Option<String> {
+    match data.len() {
+        16 => Some(data.iter().map(|b| format!("{b:02x}")).collect()),
+        32 => Some(String::from_utf8_lossy(data).to_ascii_lowercase()),
+        _ => None,
     }
 }

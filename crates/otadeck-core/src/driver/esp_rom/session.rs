@@ -145,6 +145,9 @@ enum Phase {
     Begin,
     Data(usize),
     Md5,
+    /// Before a region of a several-region install is written: does the flash hold it already
+    /// (an install cut short and started again)?
+    Precheck,
     Read(ReadWhat),
     End,
 }
@@ -199,6 +202,8 @@ pub struct EspRomSession {
     wrote: bool,
     /// The layout was read and the regions checked against it.
     planned: bool,
+    /// The region whose flash was compared before writing (several-region installs).
+    prechecked: Option<usize>,
     /// The OTA slot to switch otadata to once the app is written and checked.
     switch_to: Option<u8>,
     /// Writing otadata after the app.
@@ -248,6 +253,7 @@ impl EspRomSession {
             total,
             wrote: false,
             planned: false,
+            prechecked: None,
             switch_to: None,
             switching: false,
             baud_switched: false,
@@ -309,6 +315,7 @@ impl EspRomSession {
             Phase::RestartBegin => Step::Restart,
             Phase::Data(_) => Step::Write,
             Phase::Md5 => Step::Verify,
+            Phase::Precheck => Step::Prepare,
             Phase::End => Step::Restart,
         }
     }
@@ -448,7 +455,30 @@ impl EspRomSession {
         self.send(opc, &packet::words(&[0]), 0, DEFAULT_TIMEOUT, 1);
     }
 
-    fn begin_region(&mut self) {
+    /// The next region: in a several-region install, first ask whether the flash holds it
+    /// already, so that an install cut short goes on from the first region not yet verified.
+    pub(super) fn begin_region(&mut self) {
+        let several = matches!(self.cfg.job, Job::Flash { .. }) && self.regions.len() > 1;
+        if several && !self.switching && self.prechecked != Some(self.region) {
+            self.prechecked = Some(self.region);
+            let r = &self.regions[self.region];
+            let (offset, len) = (r.offset, r.data.len());
+            self.phase = Phase::Precheck;
+            self.send_for(
+                op::SPI_FLASH_MD5,
+                &packet::words(&[offset, len as u32, 0, 0]),
+                0,
+                scaled(8, len),
+                2,
+                "computing the MD5 of the flash before writing",
+            );
+            return;
+        }
+        self.write_region();
+    }
+
+    /// Erase and write the current region.
+    pub(super) fn write_region(&mut self) {
         let block = self.loader.flash_block();
         let r = &self.regions[self.region];
         let size = r.data.len();
