@@ -1,7 +1,7 @@
 //! The Device page: what the connected module is and runs, its update slots, and the accept or
 //! roll-back decision after an update.
 
-use otadeck_core::family::Family;
+use otadeck_core::family::{Family, JobKind};
 use otadeck_core::partition_state::{PartitionState, SlotState};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
@@ -110,6 +110,14 @@ pub fn DevicePage() -> Html {
         },
     };
     let family = s.module.as_ref().map_or(Family::MicroPython, |m| m.family);
+    let on_restart = {
+        let device = device.clone();
+        Callback::from(move |_: MouseEvent| {
+            let device = device.clone();
+            spawn_local(async move { device.restart().await });
+        })
+    };
+    let can_restart = s.module.is_some() && family.can(JobKind::Restart);
     let decision = s.partitions.as_ref().map(|p| {
         let on_trial = p.awaits_decision();
         html! {
@@ -135,6 +143,12 @@ pub fn DevicePage() -> Html {
                 <div class="row">
                     <button id="device-refresh" class="btn" onclick={on_refresh}
                         disabled={s.busy || s.link == LinkKind::None}>{"Read again"}</button>
+                    if can_restart {
+                        <button id="device-restart" class="btn" onclick={on_restart} disabled={s.busy}
+                            title="Restart into the firmware that boots next">
+                            { if family == Family::Dfu { "Leave DFU mode and run the application" } else { "Restart the module" } }
+                        </button>
+                    }
                 </div>
             </section>
             { decision.unwrap_or_default() }

@@ -492,7 +492,12 @@ impl DeviceSession {
         };
         self.set_busy(true);
         if let Some(Ok(outcome)) = self.run_session(&mut *machine, &conn).await {
-            self.restarted(outcome);
+            if family == Family::Dfu {
+                // The device came back as its application: read it as it is now.
+                self.identify_now().await;
+            } else {
+                self.restarted(outcome);
+            }
         }
         self.set_busy(false);
     }

@@ -61,6 +61,12 @@ fn run(ctx: &Ctx) -> Result<()> {
         "    the saved backup equals the demo flash ({} bytes)",
         saved.len()
     );
+    ctx.wait_text(
+        "#device-restart",
+        "offering to leave DFU mode",
+        SHORT,
+        |t| t.contains("Leave DFU mode"),
+    )?;
     ctx.screenshot("dfu-backup.png")?;
 
     ctx.click("#nav-flash", SHORT)?;
