@@ -24,7 +24,7 @@ use otadeck_sim::firmware::{
 use otadeck_sim::harness::{run, Run};
 use otadeck_sim::line::SimLink;
 use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig as BoardConfig};
-use support::pipe::pump;
+use support::pipe::{pump, pump_reenumerating};
 
 struct LuaPeer {
     child: Child,
@@ -223,4 +223,37 @@ fn the_stand_in_checks_the_appended_sha256_as_esp_ota_end_does() {
     let out = peer.update_by_hand(&good[..good.len() - 32]);
     assert!(out.contains("Lua error: validation failed"), "{out}");
     assert_eq!(peer.update_by_hand(&good), "otaupgrade.complete(0)\n> ");
+}
+
+#[test]
+fn a_real_lua_console_on_native_usb_is_found_again_after_node_restart() {
+    // `node.restart()` prints the ESP32 boot ROM's reset line: there the port goes away for
+    // 1.5 s and what the board prints meanwhile (its boot log and prompt) is lost. The session,
+    // opened through the registry, finds the port again, asks for a prompt and confirms.
+    let image = sample_image();
+    let mut peer = LuaPeer::spawn("reenumerate");
+    let job = otadeck_core::family::Job::Flash {
+        image: image.clone(),
+        options: otadeck_core::family::FlashOptions::default(),
+    };
+    let mut s = otadeck_core::family::open(
+        otadeck_core::family::Family::NodeMcu,
+        job,
+        otadeck_core::family::OpenOptions::default(),
+        peer.start.elapsed(),
+    )
+    .expect("opens");
+    let r = pump_reenumerating(
+        &mut s,
+        peer.start,
+        &mut peer.stdin,
+        &peer.rx,
+        Duration::from_secs(120),
+        Duration::from_millis(1500),
+    );
+    assert!(r.outcome().restarted);
+    assert_eq!(r.module_version(), SAMPLE_VERSION);
+    assert!(r.logged("The module's port went away as it restarted"));
+    assert!(r.logged("The module is back: carrying on."));
+    assert!(r.elapsed > Duration::from_millis(1500));
 }

@@ -526,3 +526,31 @@ fn esp32_trial_firmware_is_accepted_later_like_the_simulator() {
         sim_accept.partitions().cloned()
     );
 }
+
+#[test]
+fn esp32_on_native_usb_is_found_again_after_its_reset() {
+    // The real interpreter resets on `machine.reset()`; its port goes away for 1.5 s and the
+    // session, opened through the registry, waits for it, carries on and confirms the version.
+    let opts = esp32_opts("window", vec![]);
+    let job = otadeck_core::family::Job::Flash {
+        image: demo_image("4.3.0", 12_000),
+        options: otadeck_core::family::FlashOptions::default(),
+    };
+    let mut board = Board::start(&opts);
+    board.reenumerate = Some(Duration::from_millis(1500));
+    let mut m = otadeck_core::family::open(
+        otadeck_core::family::Family::Esp32MicroPython,
+        job,
+        otadeck_core::family::OpenOptions::default(),
+        board.now(),
+    )
+    .expect("opens");
+    let r = board.run(&mut m, LIMIT);
+    let state = board.finish();
+    let o = r.outcome();
+    assert!(o.restarted);
+    assert_eq!(o.module.as_ref().unwrap().firmware_version, "4.3.0");
+    assert!(r.logged("The module's port went away as it restarted"));
+    assert!(r.logged("The module is back: carrying on."));
+    assert_eq!(state.json()["boots"], 1);
+}

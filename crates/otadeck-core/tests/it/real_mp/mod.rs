@@ -79,7 +79,13 @@ pub struct Board {
     t0: Instant,
     /// Everything the board printed, for failure messages.
     pub transcript: Vec<u8>,
+    /// The board is on native USB: at a hard reset its port goes away for this long (what it
+    /// prints meanwhile is lost) and the session is told to find it again.
+    pub reenumerate: Option<Duration>,
 }
+
+/// What the ESP32 boot ROM prints first after a hard reset.
+const RESET_MARK: &[u8] = b"rst:0x";
 
 impl Board {
     /// Start node with the harness; panics when node or the package is missing.
@@ -139,6 +145,7 @@ impl Board {
             dir,
             t0: Instant::now(),
             transcript: Vec::new(),
+            reenumerate: None,
         }
     }
 
@@ -186,7 +193,18 @@ impl Board {
                         bytes.extend(more);
                     }
                     self.transcript.extend_from_slice(&bytes);
-                    machine.handle_input(self.now(), &bytes);
+                    let reset_at = self.reenumerate.and_then(|_| {
+                        bytes
+                            .windows(RESET_MARK.len())
+                            .position(|w| w == RESET_MARK)
+                    });
+                    match reset_at {
+                        Some(at) => {
+                            machine.handle_input(self.now(), &bytes[..at]);
+                            self.off_the_bus(machine);
+                        }
+                        None => machine.handle_input(self.now(), &bytes),
+                    }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
@@ -202,6 +220,25 @@ impl Board {
             events,
             result,
             elapsed: self.now() - start,
+        }
+    }
+
+    /// The board reset on native USB: the port is gone; the session must ask for it again, and
+    /// gets it back once the board has been away for [`Board::reenumerate`].
+    fn off_the_bus<M: Machine>(&mut self, machine: &mut M) {
+        machine.link_lost(self.now());
+        let back = Instant::now() + self.reenumerate.unwrap_or_default();
+        while Instant::now() < back {
+            let _ = self.rx.recv_timeout(Duration::from_millis(20));
+        }
+        while let Ok(lost) = self.rx.try_recv() {
+            drop(lost);
+        }
+        match machine.poll_next() {
+            otadeck_core::session::Next::Reconnect { .. } => {
+                machine.handle_reconnected(self.now(), Vec::new())
+            }
+            other => panic!("the session did not ask to find the board again: {other:?}"),
         }
     }
 

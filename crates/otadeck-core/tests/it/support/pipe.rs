@@ -17,7 +17,14 @@ struct PipePort<'a, W> {
     to_peer: &'a mut W,
     from_peer: &'a Receiver<Vec<u8>>,
     limit: Duration,
+    /// The peer plays a module on native USB: at a hard reset its port goes away this long.
+    reenumerate: Option<Duration>,
+    /// The port went away at this instant; what the peer prints until it is back is lost.
+    away_since: Option<Instant>,
 }
+
+/// What an ESP32's boot ROM prints first after a hard reset.
+const RESET_MARK: &[u8] = b"rst:0x";
 
 impl<W: Write> Port for PipePort<'_, W> {
     fn now(&mut self) -> Duration {
@@ -39,7 +46,25 @@ impl<W: Write> Port for PipePort<'_, W> {
         Ok(())
     }
 
+    fn reconnect(
+        &mut self,
+        _reset: bool,
+        _until: Duration,
+    ) -> Result<Option<Vec<otadeck_core::session::UsbAlt>>, PortError> {
+        let (Some(since), Some(away)) = (self.away_since.take(), self.reenumerate) else {
+            return Err(PortError::Gone("this pipe cannot come back".into()));
+        };
+        while since.elapsed() < away {
+            let _ = self.from_peer.recv_timeout(SLICE);
+        }
+        while self.from_peer.try_recv().is_ok() {}
+        Ok(Some(Vec::new()))
+    }
+
     fn read(&mut self, deadline: Option<Duration>, buf: &mut Vec<u8>) -> Result<(), PortError> {
+        if self.away_since.is_some() {
+            return Err(PortError::Gone("the port went away".into()));
+        }
         let now = self.start.elapsed();
         assert!(
             now < self.limit,
@@ -49,7 +74,18 @@ impl<W: Write> Port for PipePort<'_, W> {
         let wait = deadline.map_or(SLICE, |t| t.saturating_sub(now)).min(SLICE);
         match self.from_peer.recv_timeout(wait) {
             Ok(bytes) => {
-                buf.extend(bytes);
+                let reset_at = self.reenumerate.and_then(|_| {
+                    bytes
+                        .windows(RESET_MARK.len())
+                        .position(|w| w == RESET_MARK)
+                });
+                match reset_at {
+                    Some(at) => {
+                        buf.extend(&bytes[..at]);
+                        self.away_since = Some(Instant::now());
+                    }
+                    None => buf.extend(bytes),
+                }
                 Ok(())
             }
             Err(RecvTimeoutError::Timeout) => Ok(()),
@@ -67,13 +103,46 @@ pub fn pump<M: Machine>(
     from_peer: &Receiver<Vec<u8>>,
     limit: Duration,
 ) -> Run {
+    pump_port(
+        machine,
+        PipePort {
+            start,
+            to_peer,
+            from_peer,
+            limit,
+            reenumerate: None,
+            away_since: None,
+        },
+    )
+}
+
+/// [`pump`], with the peer on native USB: at its hard reset (the ESP32 boot ROM's `rst:0x`) the
+/// port goes away for `away`, what the peer prints meanwhile is lost, and the session must find
+/// it again.
+pub fn pump_reenumerating<M: Machine>(
+    machine: &mut M,
+    start: Instant,
+    to_peer: &mut impl Write,
+    from_peer: &Receiver<Vec<u8>>,
+    limit: Duration,
+    away: Duration,
+) -> Run {
+    pump_port(
+        machine,
+        PipePort {
+            start,
+            to_peer,
+            from_peer,
+            limit,
+            reenumerate: Some(away),
+            away_since: None,
+        },
+    )
+}
+
+fn pump_port<M: Machine, W: Write>(machine: &mut M, mut port: PipePort<'_, W>) -> Run {
+    let start = port.start;
     let mut events = Vec::new();
-    let mut port = PipePort {
-        start,
-        to_peer,
-        from_peer,
-        limit,
-    };
     let result = Pump::run(machine, &mut port, |e| events.push(e));
     Run {
         events,
