@@ -3,17 +3,18 @@
 //! the demo module all start here; none of them constructs a driver itself.
 
 mod interrupted;
+mod loaders;
 
 use std::time::Duration;
 
 use crate::admission::{admit, Noted, Policy, Refusal};
 use crate::detect::Detector;
+use crate::driver::dfu;
 pub use crate::driver::dfu::BackupRegion;
-use crate::driver::dfu::{self, DfuConfig, DfuSession};
 use crate::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
 use crate::driver::esp_rom::reset::ResetKind;
 use crate::driver::esp_rom::stub::Stub;
-use crate::driver::esp_rom::{self, EspRomConfig, EspRomSession, Region};
+use crate::driver::esp_rom::Region;
 use crate::driver::mcuboot_smp::{self, McuBootSmp, SmpConfig};
 use crate::driver::nodemcu::{self, NodeMcuConfig, NodeMcuSession};
 use crate::driver::pycom::files::FileUpdate;
@@ -27,6 +28,7 @@ use crate::link::mp_repl::ReplConfig;
 use crate::partition_state::PartitionState;
 use crate::reconnect::{Reconnecting, RECONNECT_TIMEOUT};
 use crate::session::Machine;
+use loaders::{open_dfu, open_esp_rom};
 
 /// The family of a module, which decides the protocol used to update it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -550,85 +552,6 @@ pub fn open(
     Ok(Noted::wrap(notes, machine))
 }
 
-fn open_esp_rom(job: Job, options: OpenOptions, now: Duration) -> Result<EspRomSession, OpenError> {
-    let kind = job.kind();
-    let (mut restart, mut update_slot, mut overwrite_running) = (false, false, false);
-    let job = match job {
-        Job::Identify => esp_rom::Job::Info,
-        Job::Flash { image, options: o } => {
-            restart = o.restart;
-            overwrite_running = o.overwrite_running;
-            // An app with no address given goes into the slot that does not boot now.
-            update_slot = o.offset.is_none() && is_app(&image);
-            let offset = o
-                .offset
-                .or(Family::EspRom.capabilities().app_offset)
-                .unwrap_or_default();
-            esp_rom::Job::Flash {
-                regions: vec![Region {
-                    offset,
-                    data: image,
-                }],
-                compress: o.compress,
-            }
-        }
-        Job::FlashParts { parts, options: o } => {
-            restart = o.restart;
-            // A whole install replaces the layout and what runs: the technician chose it.
-            overwrite_running = true;
-            esp_rom::Job::Flash {
-                regions: parts,
-                compress: o.compress,
-            }
-        }
-        Job::Rollback => esp_rom::Job::SetBootSlot {
-            slot: options
-                .partitions
-                .as_ref()
-                .and_then(other_ota_slot)
-                .ok_or(OpenError::NoOtherSlot)?,
-        },
-        Job::ReadBack { offset, len } => esp_rom::Job::ReadFlash { offset, len },
-        Job::SetBootSlot { slot } => esp_rom::Job::SetBootSlot { slot },
-        Job::Restart => esp_rom::Job::Restart,
-        _ => return Err(OpenError::Unsupported(Family::EspRom, kind)),
-    };
-    let mut config = EspRomConfig::new(job);
-    config.reset = options.reset;
-    config.baud = options.baud;
-    config.stub = options.stub;
-    config.restart = restart;
-    config.update_slot = update_slot;
-    config.overwrite_running = overwrite_running;
-    Ok(EspRomSession::start(now, config))
-}
-
-fn open_dfu(job: Job, options: OpenOptions, now: Duration) -> Result<DfuSession, OpenError> {
-    let kind = job.kind();
-    let mut config = DfuConfig::default();
-    let job = match job {
-        Job::Identify => dfu::Job::Inspect,
-        Job::Flash { image, options: o } => {
-            let file = dfu::segments::from_file(&image, o.offset)
-                .map_err(|e| OpenError::Refused(Refusal::Layout(e)))?;
-            config.alt = file.alt;
-            dfu::Job::Download {
-                segments: file.segments,
-                verify: !options.skip_verify,
-                leave: o.restart,
-                mass_erase: false,
-            }
-        }
-        Job::ReadBack { offset, len } => dfu::Job::Upload {
-            address: Some(offset),
-            len,
-        },
-        Job::Restart => dfu::Job::Leave,
-        _ => return Err(OpenError::Unsupported(Family::Dfu, kind)),
-    };
-    Ok(DfuSession::start(now, options.usb, job, config))
-}
-
 /// What a backup of a module of `family` reads (before a flash overwrites it), for a USB device
 /// with the interfaces `usb`; `None` when otadeck cannot tell for this family yet.
 pub fn backup_region(family: Family, usb: &[crate::session::UsbAlt]) -> Option<BackupRegion> {
@@ -636,11 +559,6 @@ pub fn backup_region(family: Family, usb: &[crate::session::UsbAlt]) -> Option<B
         Family::Dfu => dfu::backup_region(usb),
         _ => None,
     }
-}
-
-/// Whether `image` is an ESP-IDF app (an image with an app descriptor).
-fn is_app(image: &[u8]) -> bool {
-    matches!(crate::image::detect(image), crate::image::Image::EspApp(e) if e.app.is_some())
 }
 
 #[cfg(test)]

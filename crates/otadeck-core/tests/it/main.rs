@@ -9,6 +9,7 @@ mod esp32_micropython;
 mod esp_rom;
 mod esp_rom_hostile;
 mod esp_rom_plan;
+mod esp_rom_resume;
 mod image_detect;
 mod image_dfu;
 mod image_esp;

@@ -11,6 +11,7 @@
 mod ops;
 mod plan;
 pub mod segments;
+mod status;
 pub mod wire;
 
 use std::collections::VecDeque;
