@@ -39,7 +39,11 @@ fn slots_table(p: &PartitionState, family: Family) -> Html {
                     Some(b) => format!("{} {}", b.name, b.version).trim().to_string(),
                     None => "empty".into(),
                 };
-                let (words, tone) = SlotState::words(s.state, family);
+                // An empty slot has no state to tell: say what it holds instead of "unknown".
+                let (words, tone) = match (&s.build, s.state) {
+                    (None, None) => ("no image", otadeck_core::partition_state::Tone::Neutral),
+                    _ => SlotState::words(s.state, family),
+                };
                 html! {
                     <tr data-slot={s.label.clone()}>
                         <td class="mono slot-label">{&s.label}</td>
@@ -118,6 +122,49 @@ pub fn DevicePage() -> Html {
         })
     };
     let can_restart = s.module.is_some() && family.can(JobKind::Restart);
+    let asking_erase = use_state(|| false);
+    let erase = family.can(JobKind::EraseUpdateSlot).then(|| {
+        let ask = {
+            let asking = asking_erase.clone();
+            Callback::from(move |_: MouseEvent| asking.set(true))
+        };
+        let keep = {
+            let asking = asking_erase.clone();
+            Callback::from(move |_: MouseEvent| asking.set(false))
+        };
+        let yes = {
+            let (device, asking) = (device.clone(), asking_erase.clone());
+            Callback::from(move |_: MouseEvent| {
+                asking.set(false);
+                let device = device.clone();
+                spawn_local(async move { device.erase_update_slot().await });
+            })
+        };
+        let update_slot = s.partitions.as_ref().and_then(|p| {
+            let other = p.slots.iter().find(|sl| sl.label != p.running)?;
+            let holds = other
+                .build
+                .as_ref()
+                .map_or("nothing".to_string(), |b| format!("firmware {}", b.version));
+            Some(format!("{} (it holds {holds})", other.label))
+        });
+        html! {
+            if *asking_erase {
+                <p id="erase-confirm" class="banner banner-warn">
+                    {format!("Erase {}? The running firmware stays; an update waiting there is lost.",
+                             update_slot.unwrap_or_else(|| "the update slot".into()))}
+                </p>
+                <div class="row">
+                    <button id="erase-yes" class="btn btn-danger" onclick={yes} disabled={s.busy}>{"Erase it"}</button>
+                    <button id="erase-no" class="btn" onclick={keep}>{"Keep it"}</button>
+                </div>
+            } else {
+                <div class="row">
+                    <button id="device-erase" class="btn" onclick={ask} disabled={s.busy}>{"Erase the update slot"}</button>
+                </div>
+            }
+        }
+    });
     let decision = s.partitions.as_ref().map(|p| {
         let on_trial = p.awaits_decision();
         html! {
@@ -132,6 +179,7 @@ pub fn DevicePage() -> Html {
                     </p>
                 }
                 <TrialDecision />
+                { erase.clone().unwrap_or_default() }
             </section>
         }
     });

@@ -481,6 +481,11 @@ impl DeviceSession {
         self.decide(Job::Rollback).await
     }
 
+    /// Erase the update slot (the one that does not run); the slots are read again after.
+    pub async fn erase_update_slot(&self) {
+        self.decide(Job::EraseUpdateSlot).await
+    }
+
     /// Restart a module into the firmware that boots next (a chip left in its ROM loader, a
     /// QuecPython package verified without a restart); the result card then says what runs.
     pub async fn restart(&self) {

@@ -85,6 +85,9 @@ fn run(ctx: &Ctx, key: &str, family: &str, shots: &str, slot: &str) -> Result<()
         |t| t.trim() == "2.1.0",
     )?;
     ctx.screenshot(&format!("{shots}-device-accepted.png"))?;
+    if key == "smp" {
+        erase_update_slot(ctx)?;
+    }
 
     // Back on the Flash page, the demo menu still names the module connected.
     ctx.click("#nav-flash", SHORT)?;
@@ -104,5 +107,29 @@ fn run(ctx: &Ctx, key: &str, family: &str, shots: &str, slot: &str) -> Result<()
             ));
         }
     }
+    Ok(())
+}
+
+/// MCUboot: the update slot (holding the previous firmware after the swap) erased after asking
+/// once, naming what it holds; it then shows empty and the running slot stays confirmed.
+fn erase_update_slot(ctx: &Ctx) -> Result<()> {
+    ctx.click("#device-erase", SHORT)?;
+    let old = otadeck_sim::firmware::DEMO_RUNNING_VERSION;
+    ctx.wait_text(
+        "#erase-confirm",
+        "naming slot1 and what it holds",
+        SHORT,
+        |t| t.contains("slot1") && t.contains(old),
+    )?;
+    ctx.screenshot("mcuboot-device-erase-confirm.png")?;
+    ctx.click("#erase-yes", SHORT)?;
+    ctx.wait_for("slot1 empty after the erase", SHORT, || {
+        let firmware = ctx.text("#device-slots tr[data-slot='slot1'] td:nth-child(4)")?;
+        Ok((firmware.as_deref() == Some("empty")).then_some(()))
+    })?;
+    if slot_state(ctx, "slot0")?.as_deref() != Some("valid") {
+        return Err("slot0 is no longer confirmed after erasing slot1".into());
+    }
+    ctx.screenshot("mcuboot-device-erased.png")?;
     Ok(())
 }

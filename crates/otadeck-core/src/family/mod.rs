@@ -72,6 +72,8 @@ pub enum JobKind {
     Restart,
     /// Write and delete files on the module's file system, all or nothing.
     Files,
+    /// Erase the update slot (the one that does not run).
+    EraseUpdateSlot,
 }
 
 /// How a family's driver finds the slot that an update goes to (or that a rollback returns to).
@@ -205,7 +207,13 @@ impl Family {
                 start_baud: None,
             },
             Family::McuBoot => Capabilities {
-                jobs: &[J::Identify, J::Flash, J::Accept, J::Rollback],
+                jobs: &[
+                    J::Identify,
+                    J::Flash,
+                    J::Accept,
+                    J::Rollback,
+                    J::EraseUpdateSlot,
+                ],
                 trial: true,
                 app_offset: None,
                 other_slot: OtherSlot::Secondary,
@@ -329,6 +337,8 @@ pub enum Job {
         /// Absolute paths to delete.
         delete: Vec<String>,
     },
+    /// Erase the update slot, which does not run (MCUboot's secondary slot).
+    EraseUpdateSlot,
 }
 
 impl Job {
@@ -345,6 +355,7 @@ impl Job {
             Job::Restart => JobKind::Restart,
             Job::FlashParts { .. } => JobKind::Flash,
             Job::Files { .. } => JobKind::Files,
+            Job::EraseUpdateSlot => JobKind::EraseUpdateSlot,
         }
     }
 }
@@ -427,6 +438,7 @@ fn job_words(job: JobKind) -> &'static str {
             "be restarted from otadeck: power-cycle the module or press its reset button"
         }
         JobKind::Files => "take file updates from otadeck",
+        JobKind::EraseUpdateSlot => "have their update slot erased from otadeck",
     }
 }
 
@@ -533,6 +545,7 @@ pub fn open(
                 },
                 Job::Accept => mcuboot_smp::Job::Confirm,
                 Job::Rollback => mcuboot_smp::Job::Test { hash: None },
+                Job::EraseUpdateSlot => mcuboot_smp::Job::Erase { slot: 1 },
                 _ => return Err(unsupported()),
             };
             Box::new(McuBootSmp::start(now, job, SmpConfig::default()))

@@ -92,6 +92,7 @@ fn every_listed_job_opens_a_session() {
                     files: Vec::new(),
                     delete: vec!["/flash/old.py".into()],
                 },
+                JobKind::EraseUpdateSlot => Job::EraseUpdateSlot,
             };
             let options = OpenOptions {
                 partitions: Some(state.clone()),

@@ -468,14 +468,19 @@ fn echo_erase_and_console_noise() {
     let r = session(&mut link, Job::Erase { slot: 1 }, None);
     r.outcome();
     assert!(link.device.slots.secondary.is_empty());
-    assert_eq!(
-        r.partitions()
-            .cloned()
-            .expect("the session reported the slots")
-            .slots
-            .len(),
-        1
+    // MCUmgr no longer lists slot 1: it is shown empty, not left out.
+    let slots = r
+        .partitions()
+        .cloned()
+        .expect("the session reported the slots")
+        .slots;
+    let labels: Vec<&str> = slots.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(labels.len(), 2, "{labels:?}");
+    assert!(
+        slots[1].build.is_none() && slots[1].state.is_none(),
+        "{slots:?}"
     );
+    assert!(slots[0].build.is_some());
 }
 
 /// The request the machine sent last, decoded.
@@ -535,4 +540,39 @@ fn answers_are_matched_by_sequence_number_and_mynewt_rc_0_is_success() {
         }
     }
     assert_eq!(version.as_deref(), Some("7.0.0"));
+}
+
+#[test]
+fn the_registry_erases_the_update_slot_and_leaves_the_running_image() {
+    let mut link = module(McuBootConfig::default());
+    // An image uploaded and left unconfirmed in slot 1 is not pending: it may be erased.
+    session(
+        &mut link,
+        Job::Flash {
+            image: new_image(),
+            accept: false,
+        },
+        None,
+    )
+    .outcome();
+    reset_and_boot(&mut link);
+    session(&mut link, Job::Confirm, None).outcome();
+    let start = link.now();
+    let mut m = otadeck_core::family::open(
+        otadeck_core::family::Family::McuBoot,
+        otadeck_core::family::Job::EraseUpdateSlot,
+        otadeck_core::family::OpenOptions::default(),
+        start,
+    )
+    .expect("opens");
+    let r = run(&mut m, &mut link, start, LIMIT, None);
+    r.outcome();
+    let slots = r.partitions().expect("the slots are read after the erase");
+    let update = slots
+        .slots
+        .iter()
+        .find(|s| s.label != slots.running)
+        .expect("two slots");
+    assert!(update.build.is_none(), "{slots:?}");
+    assert!(link.device.running_version().is_some());
 }

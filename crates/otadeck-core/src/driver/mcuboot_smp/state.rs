@@ -172,21 +172,39 @@ pub fn partition_state(slots: &[ImageSlot]) -> PartitionState {
         .or(active)
         .map(|s| s.label())
         .unwrap_or_default();
+    let mut listed: Vec<Slot> = slots
+        .iter()
+        .map(|s| Slot {
+            label: s.label(),
+            state: Some(s.state()),
+            build: (!s.hash.is_empty() || !s.version.is_empty()).then(|| SlotBuild {
+                version: s.version.clone(),
+                ..SlotBuild::default()
+            }),
+            problem: None,
+        })
+        .collect();
+    // MCUmgr lists only slots that hold an image: an empty one is shown as such, not left out.
+    for n in 0..2 {
+        if !image0.iter().any(|s| s.slot == n) {
+            let empty = ImageSlot {
+                slot: n,
+                ..ImageSlot::default()
+            };
+            let at = listed.len().min(n as usize);
+            listed.insert(
+                at,
+                Slot {
+                    label: empty.label(),
+                    ..Slot::default()
+                },
+            );
+        }
+    }
     PartitionState {
         running,
         next_boot,
-        slots: slots
-            .iter()
-            .map(|s| Slot {
-                label: s.label(),
-                state: Some(s.state()),
-                build: (!s.hash.is_empty() || !s.version.is_empty()).then(|| SlotBuild {
-                    version: s.version.clone(),
-                    ..SlotBuild::default()
-                }),
-                problem: None,
-            })
-            .collect(),
+        slots: listed,
     }
 }
 
