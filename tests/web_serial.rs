@@ -435,6 +435,16 @@ async fn a_module_on_native_usb_is_found_again_after_its_reset_and_confirmed() {
         .find_ports_in(bench.serial());
     let first = bench.port();
     let conn = Connection::Serial(transport);
+    // The stand-in for navigator.serial tells what Chrome's tells: the port left, a port came.
+    let seen = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
+    let mut listeners = Vec::new();
+    for name in ["disconnect", "connect"] {
+        let seen = seen.clone();
+        let target: web_sys::EventTarget = bench.serial().unchecked_into();
+        listeners.push(gloo::events::EventListener::new(&target, name, move |e| {
+            seen.borrow_mut().push(e.type_())
+        }));
+    }
     let image = otadeck_sim::firmware::demo_image("4.2.0", 30_000);
     let job = FamilyJob::Flash {
         image,
@@ -452,6 +462,8 @@ async fn a_module_on_native_usb_is_found_again_after_its_reset_and_confirmed() {
     };
     assert!(logged("The module's port went away as it restarted"));
     assert!(logged("The module is back: carrying on."));
+    assert_eq!(*seen.borrow(), ["disconnect", "connect"]);
+    drop(listeners);
     // It runs on a new port object now, opened at the same rate.
     assert!(!JsValue::from(bench.port()).loose_eq(&JsValue::from(first)));
     assert_eq!(

@@ -89,6 +89,14 @@ extern "C" {
     fn make_fake_port_js(on_write: &js_sys::Function, on_open: &js_sys::Function) -> JsValue;
 }
 
+/// Dispatch an event named `name` on `target` (an `EventTarget`).
+fn fire(target: &JsValue, name: &str) {
+    let target: web_sys::EventTarget = target.clone().unchecked_into();
+    if let Ok(event) = web_sys::Event::new(name) {
+        let _ = target.dispatch_event(&event);
+    }
+}
+
 pub fn get(obj: &JsValue, path: &[&str]) -> JsValue {
     path.iter().fold(obj.clone(), |o, k| {
         Reflect::get(&o, &JsValue::from_str(k)).unwrap_or(JsValue::UNDEFINED)
@@ -161,7 +169,9 @@ impl<D: Device + 'static> Bench<D> {
             }
             list
         });
-        let serial = js_sys::Object::new();
+        // An EventTarget, as `navigator.serial` is: it fires `disconnect` and `connect` as the
+        // device leaves and comes back.
+        let serial: JsValue = web_sys::EventTarget::new().expect("an EventTarget").into();
         Reflect::set(
             &serial,
             &"getPorts".into(),
@@ -174,7 +184,7 @@ impl<D: Device + 'static> Bench<D> {
             _on_open: on_open,
             _get_ports: get_ports,
         });
-        let (l, f, c) = (link.clone(), fake.clone(), closures.clone());
+        let (l, f, c, events) = (link.clone(), fake.clone(), closures.clone(), serial.clone());
         wasm_bindgen_futures::spawn_local(async move {
             let mut resets = l.borrow().device.hard_resets();
             loop {
@@ -191,6 +201,7 @@ impl<D: Device + 'static> Bench<D> {
                         present.set(false);
                         let pull: js_sys::Function = get(&current, &["pull"]).unchecked_into();
                         let _ = pull.call0(&current);
+                        fire(&events, "disconnect");
                         let back = now() + away;
                         while now() < back {
                             l.borrow_mut().host_read(now());
@@ -201,6 +212,7 @@ impl<D: Device + 'static> Bench<D> {
                             make_fake_port_js(on_write, c._on_open.as_ref().unchecked_ref());
                         *f.borrow_mut() = fresh;
                         present.set(true);
+                        fire(&events, "connect");
                         continue;
                     }
                 }
@@ -218,7 +230,7 @@ impl<D: Device + 'static> Bench<D> {
         Bench {
             fake,
             link,
-            serial: serial.into(),
+            serial,
             _closures: closures,
         }
     }

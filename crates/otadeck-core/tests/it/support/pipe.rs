@@ -103,17 +103,7 @@ pub fn pump<M: Machine>(
     from_peer: &Receiver<Vec<u8>>,
     limit: Duration,
 ) -> Run {
-    pump_port(
-        machine,
-        PipePort {
-            start,
-            to_peer,
-            from_peer,
-            limit,
-            reenumerate: None,
-            away_since: None,
-        },
-    )
+    pump_port(machine, start, to_peer, from_peer, limit, None)
 }
 
 /// [`pump`], with the peer on native USB: at its hard reset (the ESP32 boot ROM's `rst:0x`) the
@@ -127,21 +117,25 @@ pub fn pump_reenumerating<M: Machine>(
     limit: Duration,
     away: Duration,
 ) -> Run {
-    pump_port(
-        machine,
-        PipePort {
-            start,
-            to_peer,
-            from_peer,
-            limit,
-            reenumerate: Some(away),
-            away_since: None,
-        },
-    )
+    pump_port(machine, start, to_peer, from_peer, limit, Some(away))
 }
 
-fn pump_port<M: Machine, W: Write>(machine: &mut M, mut port: PipePort<'_, W>) -> Run {
-    let start = port.start;
+fn pump_port<M: Machine>(
+    machine: &mut M,
+    start: Instant,
+    to_peer: &mut impl Write,
+    from_peer: &Receiver<Vec<u8>>,
+    limit: Duration,
+    reenumerate: Option<Duration>,
+) -> Run {
+    let mut port = PipePort {
+        start,
+        to_peer,
+        from_peer,
+        limit,
+        reenumerate,
+        away_since: None,
+    };
     let mut events = Vec::new();
     let result = Pump::run(machine, &mut port, |e| events.push(e));
     Run {
