@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use otadeck_core::session::{Machine, SessionEvent};
 use otadeck_sim::harness::Run;
 
+use crate::support::hard_reset_at;
+
 /// The npm package and the version `cargo xtask setup` installs.
 const PACKAGE: &str = "@micropython/micropython-webassembly-pyscript";
 const VERSION: &str = "1.27.0";
@@ -83,9 +85,6 @@ pub struct Board {
     /// prints meanwhile is lost) and the session is told to find it again.
     pub reenumerate: Option<Duration>,
 }
-
-/// What the ESP32 boot ROM prints first after a hard reset.
-const RESET_MARK: &[u8] = b"rst:0x";
 
 impl Board {
     /// Start node with the harness; panics when node or the package is missing.
@@ -193,11 +192,7 @@ impl Board {
                         bytes.extend(more);
                     }
                     self.transcript.extend_from_slice(&bytes);
-                    let reset_at = self.reenumerate.and_then(|_| {
-                        bytes
-                            .windows(RESET_MARK.len())
-                            .position(|w| w == RESET_MARK)
-                    });
+                    let reset_at = self.reenumerate.and_then(|_| hard_reset_at(&bytes));
                     match reset_at {
                         Some(at) => {
                             machine.handle_input(self.now(), &bytes[..at]);

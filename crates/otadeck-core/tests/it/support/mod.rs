@@ -11,6 +11,13 @@ use otadeck_core::session::{
 };
 use otadeck_sim::harness::Run;
 
+/// Where an ESP32's boot ROM starts printing after a hard reset (`rst:0x…`) in `bytes`: the
+/// moment a module on native USB drops off the bus.
+pub fn hard_reset_at(bytes: &[u8]) -> Option<usize> {
+    const MARK: &[u8] = b"rst:0x";
+    bytes.windows(MARK.len()).position(|w| w == MARK)
+}
+
 /// A session with a record of every byte it sent and the progress and steps it reported.
 pub struct Recorder<M> {
     pub inner: M,

@@ -6,6 +6,8 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use otadeck_core::pump::{Port, PortError, Pump};
+
+use super::hard_reset_at;
 use otadeck_core::session::{Machine, SignalStep};
 use otadeck_sim::harness::Run;
 
@@ -22,9 +24,6 @@ struct PipePort<'a, W> {
     /// The port went away at this instant; what the peer prints until it is back is lost.
     away_since: Option<Instant>,
 }
-
-/// What an ESP32's boot ROM prints first after a hard reset.
-const RESET_MARK: &[u8] = b"rst:0x";
 
 impl<W: Write> Port for PipePort<'_, W> {
     fn now(&mut self) -> Duration {
@@ -74,11 +73,7 @@ impl<W: Write> Port for PipePort<'_, W> {
         let wait = deadline.map_or(SLICE, |t| t.saturating_sub(now)).min(SLICE);
         match self.from_peer.recv_timeout(wait) {
             Ok(bytes) => {
-                let reset_at = self.reenumerate.and_then(|_| {
-                    bytes
-                        .windows(RESET_MARK.len())
-                        .position(|w| w == RESET_MARK)
-                });
+                let reset_at = self.reenumerate.and_then(|_| hard_reset_at(&bytes));
                 match reset_at {
                     Some(at) => {
                         buf.extend(&bytes[..at]);
