@@ -56,6 +56,8 @@ pub struct DeviceView {
     pub image: Option<Rc<LoadedImage>>,
     /// The last backup read from it.
     pub backup: Option<Rc<Backup>>,
+    /// A backup being read: bytes read, of how many (kept at whole percents).
+    pub backup_read: Option<(u64, u64)>,
 }
 
 /// Flash read back from a module, offered as a file.
@@ -159,6 +161,8 @@ pub struct DeviceSession {
     in_campaign: Cell<bool>,
     /// The record of a flash outside any campaign, kept with the campaigns' records.
     outside: RefCell<Option<Attempt>>,
+    /// The short name of the region a backup reads now (`ota_0`), for its file name.
+    pub(super) backup_name: RefCell<Option<String>>,
 }
 
 /// A shared handle on a [`DeviceSession`]; handles are equal when they name the same device.
@@ -203,6 +207,7 @@ impl DeviceHandle {
             slot,
             named: Cell::new(slot > 1),
             in_campaign: Cell::new(false),
+            backup_name: RefCell::new(None),
             outside: RefCell::new(None),
         }))
     }
@@ -375,6 +380,7 @@ impl DeviceSession {
                 self.step(step)
             }
             SessionEvent::Progress { done, total } => {
+                self.backup_progressed(done, total);
                 self.outside_progress(None, Some((done, total)));
                 self.note(|r| {
                     // Kept at every 5 % and at the end, not at every block.
@@ -525,6 +531,19 @@ impl DeviceSession {
         );
     }
 
+    /// A backup read on: shown at each whole percent.
+    fn backup_progressed(&self, done: u64, total: u64) {
+        let percent = |(d, t): (u64, u64)| d * 100 / t.max(1);
+        let moved = self
+            .view
+            .get()
+            .backup_read
+            .is_some_and(|was| percent(was) != percent((done, total)) || done == total);
+        if moved {
+            self.view.update(|v| v.backup_read = Some((done, total)));
+        }
+    }
+
     /// Offer flash read back as a file named after the module and the address.
     fn keep_backup(&self, offset: u32, data: &[u8]) {
         let Some(url) = bytes_url(data) else {
@@ -536,20 +555,19 @@ impl DeviceSession {
         };
         let module = self.view.get().module.as_ref().map_or_else(
             || "module".to_string(),
-            |m| {
-                m.model
-                    .split(|c: char| !c.is_ascii_alphanumeric())
-                    .filter(|w| !w.is_empty())
-                    .collect::<Vec<_>>()
-                    .join("-")
-                    .to_lowercase()
-            },
+            |m| otadeck_core::backup::file_stem(&m.model),
         );
         let sha256 = otadeck_core::digest::to_hex(&otadeck_core::digest::sha256(data));
+        let region = self.backup_name.borrow().clone().unwrap_or_default();
+        let name = if region.is_empty() || module.contains(&region) {
+            module
+        } else {
+            format!("{module}-{region}")
+        };
         let backup = Backup {
             offset,
             len: data.len(),
-            file_name: format!("{module}-backup-{offset:#010x}.bin"),
+            file_name: format!("{name}-backup-{offset:#010x}.bin"),
             sha256,
             url,
         };

@@ -518,18 +518,19 @@ impl DeviceSession {
         }
     }
 
-    /// What a backup of the connected module reads, when its family can tell.
-    pub fn backup_region(&self) -> Option<BackupRegion> {
-        let family = self.family.get()?;
-        let conn = self.connection()?;
-        family::backup_region(family, &conn.usb_interfaces())
+    /// What a backup of the connected module can read: its DFU memory, or each slot that holds
+    /// an image, once its slots were read.
+    pub fn backup_regions(&self) -> Vec<BackupRegion> {
+        let (Some(family), Some(conn)) = (self.family.get(), self.connection()) else {
+            return Vec::new();
+        };
+        let view = self.view.get();
+        family::backup_regions(family, &conn.usb_interfaces(), view.partitions.as_ref())
     }
 
-    /// Read the module's flash back into a file the page offers for saving.
-    pub async fn backup(&self) {
-        let (Some(conn), Some(family), Some(region)) =
-            (self.connection(), self.family.get(), self.backup_region())
-        else {
+    /// Read `region` of the module's flash back into a file the page offers for saving.
+    pub async fn backup(&self, region: BackupRegion) {
+        let (Some(conn), Some(family)) = (self.connection(), self.family.get()) else {
             return;
         };
         let job = Job::ReadBack {
@@ -541,11 +542,19 @@ impl DeviceSession {
         };
         self.log(
             LogLevel::Info,
-            format!("Backing up {} from {:#010x}", region.what, region.offset),
+            format!(
+                "Backing up {} ({} bytes from {:#010x})",
+                region.what, region.len, region.offset
+            ),
         );
         self.set_busy(true);
-        self.view.update(|v| v.backup = None);
+        self.backup_name.replace(Some(region.name.clone()));
+        self.view.update(|v| {
+            v.backup = None;
+            v.backup_read = Some((0, u64::from(region.len)));
+        });
         self.run_session(&mut *machine, &conn).await;
+        self.view.update(|v| v.backup_read = None);
         self.set_busy(false);
     }
 

@@ -11,6 +11,7 @@
 //! the session, `performance.now()`, a virtual clock in tests).
 
 pub mod admission;
+pub mod backup;
 pub mod campaign;
 pub mod detect;
 pub mod digest;

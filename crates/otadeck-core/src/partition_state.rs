@@ -169,6 +169,21 @@ pub struct Slot {
     /// something is: such a slot is not bootable whatever its OTA state says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// Where the slot lies in the module's flash, when the family reads flash directly.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extent: Option<SlotExtent>,
+}
+
+/// Where a slot lies in flash and how much of it its image fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SlotExtent {
+    /// Flash address of the slot's first byte.
+    pub offset: u32,
+    /// Bytes the slot spans.
+    pub size: u32,
+    /// Bytes of the image it holds, when that image was walked to its end and is whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_len: Option<u32>,
 }
 
 /// A module's slots and which of them runs and boots next.
@@ -279,12 +294,14 @@ mod tests {
                     state: Some(SlotState::Valid),
                     build: build("2.0.3"),
                     problem: None,
+                    extent: None,
                 },
                 Slot {
                     label: "ota_1".into(),
                     state: Some(SlotState::Testing),
                     build: build("2.1.0"),
                     problem: None,
+                    extent: None,
                 },
             ],
         }

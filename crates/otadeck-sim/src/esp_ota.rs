@@ -302,6 +302,7 @@ impl EspOtaFlash {
                     state: Some(s.state.unwrap_or(SlotState::Undefined)),
                     build: build_of(&s.data),
                     problem: None,
+                    extent: None,
                 })
                 .collect(),
         }

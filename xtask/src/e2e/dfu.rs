@@ -4,7 +4,6 @@
 
 use super::{Ctx, Scenario};
 use crate::util::Result;
-use crate::webdriver::base64_decode;
 use std::time::Duration;
 
 pub const SCENARIO: Scenario = Scenario { name: "dfu", run };
@@ -20,34 +19,18 @@ fn demo_flash() -> Vec<u8> {
     flash
 }
 
-/// The bytes behind the backup's download link, as the browser would save them.
-fn saved_backup(ctx: &Ctx) -> Result<Vec<u8>> {
-    let b64 = ctx.session.execute(
-        "const a = document.querySelector('#backup-save');
-         return fetch(a.href).then(r => r.arrayBuffer()).then(buf => {
-           const bytes = new Uint8Array(buf); let s = '';
-           for (let i = 0; i < bytes.length; i += 0x8000) {
-             s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
-           }
-           return btoa(s);
-         });",
-        vec![],
-    )?;
-    base64_decode(b64.as_str().unwrap_or_default()).ok_or_else(|| "the backup is not base64".into())
-}
-
 fn run(ctx: &Ctx) -> Result<()> {
     ctx.session.goto(&ctx.url("/"))?;
     ctx.connect_demo("dfu", "DfuSe device")?;
     ctx.click("#nav-device", SHORT)?;
     ctx.wait_text("#device-family", "USB DFU", SHORT, |t| t == "USB DFU")?;
-    ctx.click("#backup-start", SHORT)?;
+    ctx.click("#backup-start-0", SHORT)?;
     ctx.wait_element("#backup-save", SHORT)?;
     let name = ctx.attr("#backup-save", "download")?.unwrap_or_default();
     if name != "dfuse-device-internal-flash-backup-0x08000000.bin" {
         return Err(format!("the backup would be saved as {name:?}"));
     }
-    let saved = saved_backup(ctx)?;
+    let saved = ctx.saved_backup()?;
     let held = demo_flash();
     if saved != held {
         let first = saved.iter().zip(&held).position(|(a, b)| a != b);

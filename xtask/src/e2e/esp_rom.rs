@@ -1,4 +1,4 @@
-//! An ESP32 demo chip in its ROM loader: flash the sample app into the slot that does not boot
+//! An ESP32 demo chip in its ROM loader: back up the running slot, flash the sample app into the slot that does not boot
 //! (ota_1, compressed, checked by MD5, then made to boot next), see the slots read straight from
 //! flash, then switch the boot slot back to the other app.
 
@@ -20,9 +20,41 @@ fn slot_cell(ctx: &Ctx, slot: &str, column: usize) -> Result<Option<String>> {
     ))
 }
 
+/// One click before the flash: the running slot's image read back and saved, equal to what the
+/// demo chip holds there.
+fn backup_running_slot(ctx: &Ctx) -> Result<()> {
+    ctx.wait_text(
+        "#backup-card",
+        "offering the running slot first",
+        SHORT,
+        |t| t.contains("image in slot ota_0 (otadeck-demo 2.0.3, running)"),
+    )?;
+    ctx.click("#backup-start-0", SHORT)?;
+    ctx.wait_element("#backup-save", FLASH)?;
+    let name = ctx.attr("#backup-save", "download")?.unwrap_or_default();
+    if name != "esp32-ota_0-backup-0x00010000.bin" {
+        return Err(format!("the backup would be saved as {name:?}"));
+    }
+    let held = otadeck_sim::firmware::demo_image(otadeck_sim::esp_rom::OTA0_VERSION, 64 * 1024);
+    let saved = ctx.saved_backup()?;
+    if saved != held {
+        return Err(format!(
+            "the backup of ota_0 ({} bytes) is not the image the chip holds ({} bytes)",
+            saved.len(),
+            held.len()
+        ));
+    }
+    println!(
+        "    the backup of ota_0 equals its image ({} bytes)",
+        saved.len()
+    );
+    ctx.screenshot("esp-rom-backup.png")
+}
+
 fn run(ctx: &Ctx) -> Result<()> {
     ctx.session.goto(&ctx.url("/"))?;
     ctx.connect_demo("esp-rom", "ESP32 bootloader")?;
+    backup_running_slot(ctx)?;
     ctx.use_sample()?;
     ctx.click("#flash-start", SHORT)?;
     // The chip stays in its loader so that the slots can be read: a restart is pending.

@@ -20,7 +20,7 @@ mod reload;
 mod trial;
 
 use crate::util::{self, Result};
-use crate::webdriver::{is_transient, ChromeDriver, Element, Session};
+use crate::webdriver::{base64_decode, is_transient, ChromeDriver, Element, Session};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -150,6 +150,23 @@ impl Ctx<'_> {
                 .then_some(()))
         })?;
         Ok(())
+    }
+
+    /// The bytes behind the backup's download link, as the browser would save them.
+    pub fn saved_backup(&self) -> Result<Vec<u8>> {
+        let b64 = self.session.execute(
+            "const a = document.querySelector('#backup-save');
+             return fetch(a.href).then(r => r.arrayBuffer()).then(buf => {
+               const bytes = new Uint8Array(buf); let s = '';
+               for (let i = 0; i < bytes.length; i += 0x8000) {
+                 s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+               }
+               return btoa(s);
+             });",
+            vec![],
+        )?;
+        base64_decode(b64.as_str().unwrap_or_default())
+            .ok_or_else(|| "the backup is not base64".into())
     }
 
     /// Takes the sample firmware (built for the connected module's family) and waits until the

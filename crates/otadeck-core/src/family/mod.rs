@@ -8,9 +8,9 @@ mod loaders;
 use std::time::Duration;
 
 use crate::admission::{admit, Noted, Policy, Refusal};
+pub use crate::backup::BackupRegion;
 use crate::detect::Detector;
 use crate::driver::dfu;
-pub use crate::driver::dfu::BackupRegion;
 use crate::driver::esp32_micropython::{self as esp32, Esp32MicroPython};
 use crate::driver::esp_rom::reset::ResetKind;
 use crate::driver::esp_rom::stub::Stub;
@@ -565,12 +565,20 @@ pub fn open(
     Ok(Noted::wrap(notes, machine))
 }
 
-/// What a backup of a module of `family` reads (before a flash overwrites it), for a USB device
-/// with the interfaces `usb`; `None` when otadeck cannot tell for this family yet.
-pub fn backup_region(family: Family, usb: &[crate::session::UsbAlt]) -> Option<BackupRegion> {
+/// What a backup of a module of `family` can read (before a flash overwrites it): for a USB
+/// device with the interfaces `usb`, or from the slots in `state` as last read. Empty when the
+/// family cannot read its flash back, or before its slots were read.
+pub fn backup_regions(
+    family: Family,
+    usb: &[crate::session::UsbAlt],
+    state: Option<&PartitionState>,
+) -> Vec<BackupRegion> {
+    if !family.capabilities().jobs.contains(&JobKind::ReadBack) {
+        return Vec::new();
+    }
     match family {
-        Family::Dfu => dfu::backup_region(usb),
-        _ => None,
+        Family::Dfu => dfu::backup_region(usb).into_iter().collect(),
+        _ => state.map(crate::backup::slot_regions).unwrap_or_default(),
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use otadeck_core::driver::esp_rom::packet::op;
 use otadeck_core::driver::esp_rom::{EspRomConfig, EspRomSession, Job, Region};
+use otadeck_core::family::{backup_regions, Family};
 use otadeck_core::session::{FlashErrorKind, Step};
 use otadeck_sim::esp_rom::{EspRomSim, OTA0_VERSION};
 use otadeck_sim::firmware::demo_image;
@@ -222,4 +223,33 @@ fn whole_images_pass_the_walk() {
         .filter(|o| **o == op::READ_FLASH_SLOW)
         .count();
     assert!(reads < 60, "{reads} reads");
+}
+
+#[test]
+fn the_layout_places_each_slot_and_a_backup_reads_exactly_its_image() {
+    let mut l = SimLink::new(EspRomSim::new(), 921_600);
+    let info = run(
+        &mut EspRomSession::start(Duration::ZERO, EspRomConfig::new(Job::Info)),
+        &mut l,
+        Duration::ZERO,
+        LIMIT,
+        None,
+    );
+    let state = info.partitions().cloned().expect("the slots");
+    let ota0 = state.slot("ota_0").and_then(|s| s.extent).expect("placed");
+    let image = demo_image(OTA0_VERSION, 64 * 1024);
+    assert_eq!((ota0.offset, ota0.size), (OTA0, 0x180000));
+    assert_eq!(ota0.image_len, Some(image.len() as u32));
+
+    let regions = backup_regions(Family::EspRom, &[], Some(&state));
+    let names: Vec<_> = regions.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, [state.running.as_str(), "ota_1"]);
+    let region = regions.iter().find(|r| r.name == "ota_0").unwrap();
+    let job = Job::ReadFlash {
+        offset: region.offset,
+        len: region.len,
+    };
+    let mut s = EspRomSession::start(Duration::ZERO, EspRomConfig::new(job));
+    run(&mut s, &mut l, Duration::ZERO, LIMIT, None).outcome();
+    assert_eq!(s.take_read(), image);
 }

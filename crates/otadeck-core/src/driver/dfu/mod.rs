@@ -17,6 +17,7 @@ pub mod wire;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::backup::{file_stem, BackupRegion};
 use crate::module::{Family, ModuleDetails, ModuleInfo};
 use crate::session::{
     ControlTransfer, FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, Next,
@@ -74,22 +75,12 @@ impl Default for DfuConfig {
     }
 }
 
-/// What a backup of a DFU device reads: the writable memory of the alt setting a download
-/// would use (DfuSe), or the whole firmware (DFU 1.1, up to `len`, ended by a short block).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupRegion {
-    /// Start address (0 on DFU 1.1).
-    pub offset: u32,
-    /// Bytes to read at most.
-    pub len: u32,
-    /// What it is, in words (`Internal Flash`).
-    pub what: String,
-}
-
 /// The largest DFU 1.1 firmware read back in one backup.
 pub const DFU11_BACKUP_LIMIT: u32 = 16 << 20;
 
-/// The region a backup reads on a device with these interfaces.
+/// The region a backup reads on a device with these interfaces: the writable memory of the alt
+/// setting a download would use (DfuSe), or the whole firmware (DFU 1.1, up to
+/// [`DFU11_BACKUP_LIMIT`], ended by a short block).
 pub fn backup_region(alts: &[UsbAlt]) -> Option<BackupRegion> {
     let alt = wire::choose_alt(alts, None)?;
     if alt.protocol != wire::PROTOCOL_DFU_MODE {
@@ -100,6 +91,7 @@ pub fn backup_region(alts: &[UsbAlt]) -> Option<BackupRegion> {
             offset: 0,
             len: DFU11_BACKUP_LIMIT,
             what: "the firmware".into(),
+            name: "firmware".into(),
         });
     };
     // The first run of writable memory, as far as it continues.
@@ -116,6 +108,7 @@ pub fn backup_region(alts: &[UsbAlt]) -> Option<BackupRegion> {
         offset: start,
         len: end - start,
         what: map.name.clone(),
+        name: file_stem(&map.name),
     })
 }
 

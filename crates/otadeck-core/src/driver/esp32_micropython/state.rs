@@ -169,6 +169,7 @@ impl SlotsReport {
                 state,
                 build: desc.as_ref().map(SlotBuild::from),
                 problem: None,
+                extent: None,
             }
         };
         let mut slots = vec![slot(&self.running), slot(&self.next_update)];

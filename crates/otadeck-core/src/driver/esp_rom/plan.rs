@@ -207,6 +207,8 @@ impl EspRomSession {
         {
             self.heads.retain(|(l, _)| *l != label);
             self.problems.retain(|(l, _)| *l != label);
+            self.image_lens.retain(|(l, _)| *l != label);
+            self.image_lens.push((label.clone(), r.data.len() as u32));
             self.heads.push((label, head));
         }
         self.switching = true;
@@ -252,9 +254,11 @@ impl EspRomSession {
             }
             self.heads.retain(|(l, _)| *l != p.label);
             self.problems.retain(|(l, _)| *l != p.label);
+            self.image_lens.retain(|(l, _)| *l != p.label);
             if let Some(r) = regions.iter().find(|r| r.offset == p.offset) {
                 let head = r.data[..r.data.len().min(HEAD_LEN)].to_vec();
                 self.heads.push((p.label.clone(), head));
+                self.image_lens.push((p.label.clone(), r.data.len() as u32));
             }
         }
         self.regions = regions;

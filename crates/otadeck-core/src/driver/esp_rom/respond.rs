@@ -413,6 +413,7 @@ impl EspRomSession {
             od.as_deref(),
             &self.heads,
             &self.problems,
+            &self.image_lens,
         ))
     }
 

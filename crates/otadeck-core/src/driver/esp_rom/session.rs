@@ -224,6 +224,8 @@ pub struct EspRomSession {
     walk: Option<walk::Walk>,
     /// What is wrong with each slot's image, where something is.
     problems: Vec<(String, String)>,
+    /// The length of each whole image walked to its end, by slot label.
+    image_lens: Vec<(String, u32)>,
 }
 
 impl EspRomSession {
@@ -268,6 +270,7 @@ impl EspRomSession {
             heads: Vec::new(),
             walk: None,
             problems: Vec::new(),
+            image_lens: Vec::new(),
             cfg,
         };
         s.events.push_back(SessionEvent::Step(Step::Connect));

@@ -5,7 +5,7 @@
 use crate::image::esp::{self, AppDescriptor};
 use crate::image::esp_partition::PartitionTable;
 use crate::image::otadata::{self, BootTarget, OTADATA_LEN, SECTOR_LEN};
-use crate::partition_state::{PartitionState, Slot, SlotBuild, SlotState};
+use crate::partition_state::{PartitionState, Slot, SlotBuild, SlotExtent, SlotState};
 
 /// Where the partition table lives.
 pub const TABLE_OFFSET: u32 = 0x8000;
@@ -50,13 +50,15 @@ pub fn boot_label(table: &PartitionTable, otadata_bytes: Option<&[u8]>) -> Strin
 }
 
 /// The partition state. `heads` holds the first bytes of each app partition, in table order;
-/// `problems` what is wrong with the image of a slot, by label.
+/// `problems` what is wrong with the image of a slot, by label; `image_lens` the length of each
+/// whole image walked to its end, by label.
 /// Without firmware help the running slot is the one the bootloader selects.
 pub fn partition_state(
     table: &PartitionTable,
     otadata_bytes: Option<&[u8]>,
     heads: &[(String, Vec<u8>)],
     problems: &[(String, String)],
+    image_lens: &[(String, u32)],
 ) -> PartitionState {
     let count = table.ota_app_count();
     let states = otadata_bytes
@@ -88,6 +90,14 @@ pub fn partition_state(
                     .iter()
                     .find(|(l, _)| *l == p.label)
                     .map(|(_, problem)| problem.clone()),
+                extent: Some(SlotExtent {
+                    offset: p.offset,
+                    size: p.size,
+                    image_len: image_lens
+                        .iter()
+                        .find(|(l, _)| *l == p.label)
+                        .map(|(_, len)| *len),
+                }),
             }
         })
         .collect();

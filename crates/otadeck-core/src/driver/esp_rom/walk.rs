@@ -79,7 +79,11 @@ impl EspRomSession {
             _ if data.iter().all(|b| *b == 0xFF) => {
                 Err("the image is cut short: its checksum and hash were never written".to_string())
             }
-            _ => Ok(()),
+            _ => {
+                let len = image_end(walk) - walk.start;
+                self.image_lens.push((label.clone(), len));
+                Ok(())
+            }
         };
         if let Err(problem) = verdict {
             self.problems.push((label, problem));

@@ -182,6 +182,7 @@ pub fn partition_state(slots: &[ImageSlot]) -> PartitionState {
                 ..SlotBuild::default()
             }),
             problem: None,
+            extent: None,
         })
         .collect();
     // MCUmgr lists only slots that hold an image: an empty one is shown as such, not left out.

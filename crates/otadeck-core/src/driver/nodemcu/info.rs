@@ -77,6 +77,7 @@ pub fn parse_info(out: &str) -> Option<InfoReport> {
                     state,
                     build,
                     problem: None,
+                    extent: None,
                 });
             }
             ["S", ..] => return None,
