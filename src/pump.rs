@@ -68,7 +68,11 @@ pub async fn drive<M: Machine + ?Sized>(
                 Err(e) => Some((e, true)),
             },
             Next::Baud(baud) if !gone => conn.set_baud(baud).await.err().map(|e| (e, true)),
-            Next::Transmit(_) | Next::Signals(_) | Next::Baud(_) => None,
+            Next::Baud(baud) => {
+                conn.reopen_at(baud);
+                None
+            }
+            Next::Transmit(_) | Next::Signals(_) => None,
             Next::Control(transfer) => {
                 // Serial, bridge and demo serial links answer `Unsupported`.
                 let result = match gone {

@@ -350,6 +350,7 @@ impl DeviceSession {
         let options = OpenOptions {
             reset: (family == Family::EspRom).then_some(ResetKind::Classic),
             baud: switch_to,
+            line_baud: self.connection().and_then(|c| c.baud()),
             partitions: self.view.get().partitions.clone(),
             policy,
             usb: self

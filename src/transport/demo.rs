@@ -54,7 +54,7 @@ pub struct DemoTransport {
 impl DemoTransport {
     /// Power on a new demo module of `family` on a line of `baud`.
     pub fn open(family: Family, baud: u32) -> Self {
-        Self::open_module(DemoModule::new(family), baud)
+        Self::open_module(DemoModule::new(family).with_console_baud(baud), baud)
     }
 
     /// Power on `module` (a member of the demo fleet) on a line of `baud`.

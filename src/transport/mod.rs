@@ -123,6 +123,13 @@ impl Connection {
         }
     }
 
+    /// The link is gone: a port found again after the module's restart opens at `baud`.
+    pub fn reopen_at(&self, baud: u32) {
+        if let Connection::Serial(s) = self {
+            s.reopen_at(baud);
+        }
+    }
+
     /// The serial line's rate now (`None` for USB).
     pub fn baud(&self) -> Option<u32> {
         match self {

@@ -192,6 +192,11 @@ impl WebSerialTransport {
         self.start_streams()
     }
 
+    /// The port is gone: the one found again opens at `baud`.
+    pub fn reopen_at(&self, baud: u32) {
+        self.baud.set(baud);
+    }
+
     /// The rate the port runs at.
     pub fn baud(&self) -> u32 {
         self.baud.get()

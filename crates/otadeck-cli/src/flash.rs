@@ -108,6 +108,7 @@ impl<'a> Target<'a> {
         let (open_at, switch_to) = self.family.line_rates(self.baud);
         let mut options = self.options.clone();
         options.baud = switch_to;
+        options.line_baud = Some(open_at);
         let mut machine =
             family::open(self.family, job, options, start.elapsed()).map_err(|e| match e {
                 OpenError::Refused(Refusal::RawNeedsConsent { .. }) => {

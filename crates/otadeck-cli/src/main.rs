@@ -223,6 +223,10 @@ struct FlashArgs {
     /// ESP ROM: send plain 1 KiB blocks instead of a zlib stream.
     #[arg(long)]
     plain: bool,
+    /// NodeMCU: the console rate to write at (`uart.setup`; back to --baud at the restart).
+    /// The --baud value keeps the console where it is.
+    #[arg(long, value_name = "BAUD", default_value_t = otadeck_core::family::NODEMCU_WRITE_BAUD)]
+    write_baud: u32,
     /// ESP ROM: how to put the chip into its loader.
     #[arg(long, value_enum, default_value_t = Before::DefaultReset)]
     before: Before,
@@ -248,6 +252,7 @@ struct FlashArgs {
 
 fn flash(a: FlashArgs) -> Result<ExitCode, String> {
     let mut t = target(&a.port, a.protocol, a.baud, a.before);
+    t.options.write_baud = Some(a.write_baud);
     if let Some(path) = &a.stub {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;

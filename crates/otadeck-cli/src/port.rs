@@ -99,12 +99,13 @@ impl Port for SerialLink {
         Ok(())
     }
 
+    /// Switch the rate. The rate is kept even when the port is gone, so that the port found
+    /// again after a restart opens at it.
     fn set_baud(&mut self, baud: u32) -> Result<(), PortError> {
+        self.baud = baud;
         self.port.set_baud_rate(baud).map_err(|e| {
             PortError::Gone(format!("cannot switch {} to {baud} baud: {e}", self.path))
-        })?;
-        self.baud = baud;
-        Ok(())
+        })
     }
 
     /// Look for the module's port again, under its path or (when the system tells USB

@@ -53,7 +53,9 @@ pub struct Serve {
     /// serial bytes each way. The first line printed is `ws: ws://<addr>`.
     #[arg(long, value_name = "ADDR")]
     ws: Option<String>,
-    /// Line rate the simulation keeps to.
+    /// Line rate the simulation keeps to. A NodeMCU board's console is a UART (115200 baud at
+    /// boot): its line follows the rate the client sets on the pty, and what crosses at
+    /// another rate than the console's arrives garbled.
     #[arg(long, default_value_t = 115_200)]
     baud: u32,
     /// How the firmware answers raw-paste requests.
@@ -334,6 +336,24 @@ fn serve_pty<D: Device>(
     }
 }
 
+/// The rate a new pty reports before any client sets one (B38400).
+const PTY_DEFAULT_RATE: u32 = 38_400;
+
+/// The rate the client set on the pty's slave end (serialport sets any rate with `termios2`),
+/// read through the master end, which shares the slave's settings.
+#[cfg(target_os = "linux")]
+fn host_rate(master: &OwnedFd) -> Option<u32> {
+    // SAFETY: TCGETS2 fills the `termios2` it is given, and the fd is open for its lifetime.
+    let mut t: nix::libc::termios2 = unsafe { std::mem::zeroed() };
+    let rc = unsafe { nix::libc::ioctl(master.as_raw_fd(), nix::libc::TCGETS2, &mut t) };
+    (rc == 0 && t.c_ospeed > 0).then_some(t.c_ospeed)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn host_rate(_master: &OwnedFd) -> Option<u32> {
+    None
+}
+
 /// Move what is waiting each way between the pty's master end and the line, waiting at most
 /// 20 ms for the host.
 fn pty_turn<D: Device>(
@@ -351,6 +371,16 @@ fn pty_turn<D: Device>(
     let mut fds = [PollFd::new(master.as_fd(), PollFlags::POLLIN)];
     let ms = u16::try_from(wait.as_millis().max(1)).unwrap_or(20);
     poll(&mut fds, PollTimeout::from(ms)).map_err(|e| format!("poll: {e}"))?;
+    // The host set its end of the line to another rate: the line to a module with a UART of
+    // its own follows, and what crosses at another rate than the UART's now arrives garbled.
+    // (A rate still at the pty's default was never set: that client does not care.)
+    if link.device.uart_rate().is_some() {
+        if let Some(rate) =
+            host_rate(master).filter(|r| *r != link.baud() && *r != PTY_DEFAULT_RATE)
+        {
+            link.set_baud(rate);
+        }
+    }
     if fds[0]
         .revents()
         .is_some_and(|r| r.contains(PollFlags::POLLIN))

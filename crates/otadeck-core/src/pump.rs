@@ -18,7 +18,8 @@ pub trait Port {
     fn write(&mut self, bytes: &[u8]) -> Result<(), PortError>;
     /// Change the modem lines as `step` says (its hold is the pump's business).
     fn set_signals(&mut self, step: SignalStep) -> Result<(), PortError>;
-    /// Switch the line to `baud`.
+    /// Switch the line to `baud`. Also called once the link is gone (the error is then
+    /// ignored): the port found again after a restart opens at this rate.
     fn set_baud(&mut self, baud: u32) -> Result<(), PortError>;
     /// Make a USB control transfer. Serial ports keep the default, which refuses.
     fn control(&mut self, transfer: &ControlTransfer) -> Result<Vec<u8>, TransferError> {
@@ -125,10 +126,11 @@ impl Pump {
                     }
                 }
                 Next::Baud(baud) => {
-                    if !self.gone {
-                        if let Err(e) = port.set_baud(baud) {
-                            self.lose(machine, port, e, on_event);
-                        }
+                    // Once the link is gone the port still takes the rate, for the port
+                    // found again after a restart.
+                    let switched = port.set_baud(baud);
+                    if let (false, Err(e)) = (self.gone, switched) {
+                        self.lose(machine, port, e, on_event);
                     }
                 }
                 Next::Control(transfer) => {

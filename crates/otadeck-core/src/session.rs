@@ -29,8 +29,9 @@ use crate::partition_state::PartitionState;
 ///      [`handle_input`](Machine::handle_input).
 ///    - [`Next::Finished`]: hand out the last events (the final one is
 ///      [`SessionEvent::Finished`]) and stop.
-/// 2. Repeat. Once the link is gone, the pump drops further transmits, line and baud changes
-///    instead of attempting them; the machine fails on [`link_lost`](Machine::link_lost) and soon
+/// 2. Repeat. Once the link is gone, the pump drops further transmits and line changes instead
+///    of attempting them, and keeps a baud change for the port it may find again
+///    ([`Next::Reconnect`]); the machine fails on [`link_lost`](Machine::link_lost) and soon
 ///    answers [`Next::Finished`].
 /// 3. [`cancel`](Machine::cancel) may be called between any two steps.
 ///

@@ -211,6 +211,15 @@ macro_rules! each {
 }
 
 impl DemoModule {
+    /// The module with its console UART (NodeMCU's) running at `baud` from boot on, so that
+    /// the demo answers at the rate the page connects at.
+    pub fn with_console_baud(mut self, baud: u32) -> Self {
+        if let DemoModule::NodeMcu(board) = &mut self {
+            board.set_console_baud(baud);
+        }
+        self
+    }
+
     /// A module of `family` at its friendly prompt, running the demo firmware (a family with
     /// no update driver gets an ESP32 MicroPython board).
     pub fn new(family: Family) -> Self {
@@ -295,6 +304,10 @@ impl Device for DemoModule {
     }
     fn hard_resets(&self) -> u64 {
         each!(self, d => d.hard_resets())
+    }
+
+    fn uart_rate(&self) -> Option<u32> {
+        each!(self, d => d.uart_rate())
     }
 }
 

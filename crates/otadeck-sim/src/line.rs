@@ -20,6 +20,17 @@ pub trait Device {
     fn hard_resets(&self) -> u64 {
         0
     }
+    /// The rate the device's UART runs at, when the device sets it itself (a console switched
+    /// with `uart.setup`); `None` when it follows the line. Bytes cross a line whose host end
+    /// runs at another rate as garbage, both ways.
+    fn uart_rate(&self) -> Option<u32> {
+        None
+    }
+}
+
+/// What a byte sent at one rate reads as at another: a framing error's garbage.
+pub fn garbled(byte: u8) -> u8 {
+    byte.rotate_left(3) ^ 0xA5
 }
 
 /// A fault to inject on the line.
@@ -203,6 +214,9 @@ impl<D: Device> SimLink<D> {
                         }
                     }
                 }
+                if self.rates_differ() {
+                    byte = garbled(byte);
+                }
                 if !self.stalled {
                     batch.push(byte);
                 }
@@ -218,14 +232,21 @@ impl<D: Device> SimLink<D> {
         self.collect_output(now);
     }
 
+    /// The device's UART runs at another rate than the host's end of the line.
+    fn rates_differ(&self) -> bool {
+        self.device.uart_rate().is_some_and(|r| r != self.baud)
+    }
+
     fn collect_output(&mut self, now: Duration) {
         let out = self.device.transmit(now);
         if self.stalled {
             return;
         }
+        let differ = self.rates_differ();
         let mut t = self.device_tx_free.max(now);
         for b in out {
             t += self.byte_time;
+            let b = if differ { garbled(b) } else { b };
             self.to_host.push_back((t + self.latency, b));
         }
         self.device_tx_free = t;

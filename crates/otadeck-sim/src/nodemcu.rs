@@ -44,6 +44,13 @@ pub struct NodeMcuConfig {
     pub fail_write: Option<usize>,
     /// Fault knob: `otaupgrade.info()` cannot read this slot's state (it gets an empty table).
     pub unreadable_slot: Option<usize>,
+    /// The console's rate at boot (`CONFIG_ESP_CONSOLE_UART_BAUDRATE`).
+    pub console_baud: u32,
+    /// Fault knob: the firmware was built without the `uart` module.
+    pub no_uart_module: bool,
+    /// Fault knob: the console keeps its rate whatever `uart.setup` asks (it is not on UART 0;
+    /// to the host this looks like a bridge that cannot carry the new rate).
+    pub fixed_console_rate: bool,
 }
 
 impl Default for NodeMcuConfig {
@@ -56,6 +63,9 @@ impl Default for NodeMcuConfig {
             boot_time: Duration::from_millis(900),
             fail_write: None,
             unreadable_slot: None,
+            console_baud: 115_200,
+            no_uart_module: false,
+            fixed_console_rate: false,
         }
     }
 }
@@ -67,6 +77,8 @@ struct Pending {
     output: Vec<u8>,
     /// The board restarts when the line ends (and has already been reset when `reset_done`).
     restart: bool,
+    /// The console switches to this rate when the line ends (`uart.setup`), before its prompt.
+    rate: Option<u32>,
     reset_done: bool,
     /// The board is booting: input is lost, not buffered.
     booting: bool,
@@ -91,6 +103,10 @@ pub struct NodeMcu {
     busy: Duration,
     restart: bool,
     reset_done: bool,
+    /// The rate the running line set with `uart.setup`.
+    new_rate: Option<u32>,
+    /// The console UART's rate now.
+    pub uart_rate: u32,
     /// `otaupgrade.write` calls since power-on.
     pub writes: usize,
     /// Input bytes lost to a full RX buffer.
@@ -116,6 +132,7 @@ fn ota_text(e: OtaError) -> &'static str {
 impl NodeMcu {
     /// A board whose `ota_0` runs (and has accepted) `firmware`, at its prompt.
     pub fn new(config: NodeMcuConfig, firmware: Vec<u8>) -> Self {
+        let uart_rate = config.console_baud;
         NodeMcu {
             flash: EspOtaFlash::new(config.slot_size, firmware),
             config,
@@ -130,12 +147,20 @@ impl NodeMcu {
             busy: Duration::ZERO,
             restart: false,
             reset_done: false,
+            new_rate: None,
+            uart_rate,
             writes: 0,
             rx_overflow: 0,
             rx_peak: 0,
             discarded_lines: 0,
             resets: 0,
         }
+    }
+
+    /// Run the console at `baud`, now and after every boot.
+    pub fn set_console_baud(&mut self, baud: u32) {
+        self.config.console_baud = baud;
+        self.uart_rate = baud;
     }
 
     /// Cut the power and restore it: an update in progress is abandoned, the bootloader rules
@@ -147,6 +172,7 @@ impl NodeMcu {
 
     fn boot(&mut self, now: Duration) {
         self.resets += 1;
+        self.uart_rate = self.config.console_baud;
         self.globals.clear();
         self.line.clear();
         self.chunk = None;
@@ -155,6 +181,7 @@ impl NodeMcu {
             until: now + self.config.boot_time,
             output: BOOT_LOG.as_bytes().to_vec(),
             restart: false,
+            rate: None,
             reset_done: true,
             booting: true,
         });
@@ -208,6 +235,7 @@ impl NodeMcu {
         self.busy = Duration::ZERO;
         self.restart = false;
         self.reset_done = false;
+        self.new_rate = None;
         let mut globals = std::mem::take(&mut self.globals);
         let result = lua::run(&src, &mut globals, self);
         self.globals = globals;
@@ -230,6 +258,7 @@ impl NodeMcu {
             until: now + self.busy,
             output,
             restart: self.restart,
+            rate: self.new_rate.take(),
             reset_done: self.reset_done,
             booting: false,
         });
@@ -275,6 +304,7 @@ impl NodeMcu {
 impl Host for NodeMcu {
     fn has_library(&self, name: &str) -> bool {
         matches!(name, "otaupgrade" | "encoder" | "node" | "tostring")
+            || (name == "uart" && !self.config.no_uart_module)
     }
 
     fn call(&mut self, path: &str, args: Vec<Value>) -> Result<Vec<Value>, String> {
@@ -346,6 +376,19 @@ impl Host for NodeMcu {
                     .map_err(|_| "failed base64 decode".to_string()),
                 _ => Err("bad argument #1 to 'fromBase64' (string expected)".into()),
             },
+            // uart.setup(id, baud, databits, parity, stopbits, echo): the console's rate
+            // changes once the line has run, so its prompt comes at the new rate.
+            "uart.setup" if !self.config.no_uart_module => {
+                if int_arg(0) != 0 {
+                    return Err("invalid uart id".into());
+                }
+                let baud = u32::try_from(int_arg(1)).map_err(|_| "invalid baud".to_string())?;
+                if !self.config.fixed_console_rate {
+                    self.new_rate = Some(baud);
+                }
+                self.busy += Duration::from_millis(1);
+                Ok(vec![Value::Int(i64::from(baud))])
+            }
             "node.restart" => {
                 self.restart = true;
                 Ok(vec![])
@@ -398,6 +441,10 @@ impl Device for NodeMcu {
         self.resets
     }
 
+    fn uart_rate(&self) -> Option<u32> {
+        Some(self.uart_rate)
+    }
+
     fn tick(&mut self, now: Duration) {
         loop {
             match &self.pending {
@@ -415,6 +462,9 @@ impl Device for NodeMcu {
                 }
             }
             let p = self.pending.take().expect("checked");
+            if let Some(rate) = p.rate {
+                self.uart_rate = rate;
+            }
             self.out.extend_from_slice(&p.output);
             if p.restart {
                 if !p.reset_done {

@@ -54,6 +54,12 @@ fn run(ctx: &Ctx, key: &str, family: &str, shots: &str, slot: &str) -> Result<()
     ctx.wait_element("#flash-state #step-time", SHORT)?;
     ctx.wait_element("#flash-state #step-activity", SHORT)?;
     ctx.wait_flash_outcome("trial", FLASH)?;
+    if key == "nodemcu" {
+        // Connected at 115200, the console is written at 921600, then back at the restart.
+        ctx.wait_text("#log", "naming the switch to 921600", SHORT, |t| {
+            t.contains("Switching the console to 921600 baud for the write")
+        })?;
+    }
     // The decision is offered right in the result card.
     ctx.wait_element("#flash-state #device-accept", SHORT)?;
     ctx.wait_element("#flash-state #device-rollback", SHORT)?;

@@ -399,6 +399,12 @@ pub struct OpenOptions {
     pub reset: Option<ResetKind>,
     /// ROM loader: the baud rate to switch to once attached.
     pub baud: Option<u32>,
+    /// The port's rate as the session starts (a console that can change its rate needs it);
+    /// `None` when the link has none (USB, a bridge that does not say).
+    pub line_baud: Option<u32>,
+    /// NodeMCU: the console rate to write at (`uart.setup`); `None` for
+    /// [`NODEMCU_WRITE_BAUD`]. The port's own rate keeps the console where it is.
+    pub write_baud: Option<u32>,
     /// ROM loader: a flasher stub to load first.
     pub stub: Option<Stub>,
     /// The module's slots as last read (a ROM loader rollback picks the other slot from them).
@@ -410,6 +416,10 @@ pub struct OpenOptions {
     /// USB DFU: read what was written back and compare (on unless turned off).
     pub skip_verify: bool,
 }
+
+/// The console rate a NodeMCU module is written at unless told otherwise: the rate ESP32
+/// USB-UART bridges (CP210x, CH340, FTDI) all carry.
+pub const NODEMCU_WRITE_BAUD: u32 = 921_600;
 
 /// Why [`open`] could not start a session.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -534,7 +544,15 @@ pub fn open(
                 Job::Rollback => nodemcu::Job::Rollback,
                 _ => return Err(unsupported()),
             };
-            Box::new(NodeMcuSession::start(now, job, NodeMcuConfig::default()))
+            let fast_baud = options.line_baud.map(|console| nodemcu::FastBaud {
+                console,
+                fast: options.write_baud.unwrap_or(NODEMCU_WRITE_BAUD),
+            });
+            let config = NodeMcuConfig {
+                fast_baud: fast_baud.filter(|f| f.fast != f.console),
+                ..NodeMcuConfig::default()
+            };
+            Box::new(NodeMcuSession::start(now, job, config))
         }
         Family::McuBoot => {
             let job = match job {

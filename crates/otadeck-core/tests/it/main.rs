@@ -26,6 +26,7 @@ mod mcuboot_smp;
 mod mp_repl_transcript;
 mod nodemcu;
 mod nodemcu_peer;
+mod nodemcu_speed;
 mod plan_eligibility;
 mod plan_examples;
 mod plan_parse;

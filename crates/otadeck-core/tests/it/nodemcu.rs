@@ -363,6 +363,7 @@ fn write_lines_go_one_ahead_and_never_overflow_the_rx_buffer() {
         for write_ms in [1, 30] {
             let config = BoardConfig {
                 write_time: Duration::from_millis(write_ms),
+                console_baud: baud,
                 ..BoardConfig::default()
             };
             let fw = otadeck_sim::firmware::demo_running_image();

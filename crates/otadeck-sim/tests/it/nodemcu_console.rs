@@ -124,6 +124,7 @@ fn complete_then_restart_boots_the_new_slot_on_trial() {
 fn stream(unechoed: usize, baud: u32, write_time: Duration) -> NodeMcu {
     let config = NodeMcuConfig {
         write_time,
+        console_baud: baud,
         ..NodeMcuConfig::default()
     };
     let mut link = SimLink::new(NodeMcu::new(config, demo_running_image()), baud);
@@ -173,4 +174,53 @@ fn one_line_ahead_fits_the_rx_buffer_and_two_do_not() {
         let b = stream(2, baud, ms(1));
         assert_eq!(b.rx_overflow, 0, "{baud}");
     }
+}
+
+/// Runs the line until nothing moves; what reached the host.
+fn settle(link: &mut SimLink<NodeMcu>) -> Vec<u8> {
+    let mut got = Vec::new();
+    while let Some(t) = link.next_event() {
+        got.extend(link.host_read(t));
+    }
+    got
+}
+
+#[test]
+fn uart_setup_changes_the_console_rate_after_its_line_and_a_wrong_rate_garbles() {
+    let mut link = SimLink::new(board(), 115_200);
+    link.host_write(Duration::ZERO, b"uart.setup(0,921600,8,0,1,1)\n");
+    let got = settle(&mut link);
+    // The echo comes at the old rate, the prompt at the new one.
+    let echo = b"uart.setup(0,921600,8,0,1,1)\n";
+    assert_eq!(&got[..echo.len()], echo);
+    assert_ne!(&got[echo.len()..], b"> ");
+    assert_eq!(link.device.uart_rate, 921_600);
+    // The host follows: a line end gets a clean prompt.
+    link.set_baud(921_600);
+    let now = link.now();
+    link.host_write(now, b"\n");
+    assert_eq!(settle(&mut link), b"\n> ");
+    // A restart brings the console back to 115200, where a host at 921600 reads garbage.
+    let now = link.now();
+    link.host_write(now, b"node.restart()\n");
+    let got = settle(&mut link);
+    assert_eq!(link.device.uart_rate, 115_200);
+    assert!(!String::from_utf8_lossy(&got).contains("NodeMCU ESP32 build"));
+    link.set_baud(115_200);
+    let now = link.now();
+    link.host_write(now, b"\n");
+    assert_eq!(settle(&mut link), b"\n> ");
+}
+
+#[test]
+fn a_firmware_without_the_uart_module_says_nil() {
+    let mut b = NodeMcu::new(
+        NodeMcuConfig {
+            no_uart_module: true,
+            ..NodeMcuConfig::default()
+        },
+        demo_running_image(),
+    );
+    let mut t = ms(0);
+    assert_eq!(say(&mut b, &mut t, b"=uart\n"), "=uart\nnil\r\n> ");
 }

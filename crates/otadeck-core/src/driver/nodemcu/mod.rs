@@ -15,6 +15,7 @@
 
 pub mod info;
 pub mod lines;
+pub mod speed;
 mod stages;
 
 use std::time::Duration;
@@ -33,6 +34,7 @@ use crate::session::{
 };
 
 pub use crate::driver::nodemcu::lines::{CHUNK, PREPARE_LINE};
+pub use crate::driver::nodemcu::speed::FastBaud;
 /// Slot size of NodeMCU's two-slot OTA partition table, when the caller knows no better.
 pub const DEFAULT_SLOT_SIZE: u64 = 0x18_0000;
 
@@ -53,6 +55,8 @@ pub struct NodeMcuConfig {
     pub verify_timeout: Duration,
     /// How long the module may take to restart and show its prompt.
     pub reboot_timeout: Duration,
+    /// Write at a faster console rate (see [`speed`]); `None` keeps the port's rate.
+    pub fast_baud: Option<FastBaud>,
 }
 
 impl Default for NodeMcuConfig {
@@ -63,6 +67,7 @@ impl Default for NodeMcuConfig {
             erase_timeout: Duration::from_secs(30),
             verify_timeout: Duration::from_secs(30),
             reboot_timeout: Duration::from_secs(30),
+            fast_baud: None,
         }
     }
 }
@@ -71,6 +76,14 @@ impl Default for NodeMcuConfig {
 enum Stage {
     Connect,
     ReadInfo,
+    /// `=uart` asks whether the console can change its rate.
+    UartCheck,
+    /// `uart.setup` switches it.
+    UartSetup,
+    /// Waiting for a prompt at the fast rate.
+    FastSync,
+    /// No prompt there: waiting for one back at the usual rate.
+    SlowSync,
     Prepare,
     Write,
     Complete,
@@ -110,6 +123,12 @@ pub struct NodeMcuSession {
     restarted: bool,
     cancel_requested: bool,
     finished: bool,
+    /// The console (and the port) run at the fast rate now.
+    fast: bool,
+    /// A rate the port must switch to, for [`Machine::poll_baud`].
+    rate_change: Option<u32>,
+    /// The fast rate was tried after no prompt came at the usual one.
+    tried_fast: bool,
 }
 
 impl NodeMcuSession {
@@ -134,6 +153,9 @@ impl NodeMcuSession {
             restarted: false,
             cancel_requested: false,
             finished: false,
+            fast: false,
+            rate_change: None,
+            tried_fast: false,
         };
         s.report.push(SessionEvent::Step(Step::Connect));
         s.report
@@ -205,6 +227,7 @@ impl NodeMcuSession {
         if self.finished {
             return;
         }
+        self.slow_down_on_failure();
         let position = self.position();
         let error = FlashError {
             step: self.step,
@@ -322,6 +345,9 @@ impl NodeMcuSession {
             );
             return self.repl.connect(self.now);
         }
+        if matches!(error, LuaError::NoResponse { .. }) && self.try_other_rate() {
+            return;
+        }
         let kind = match error {
             LuaError::NoResponse { waiting_for } => FlashErrorKind::NoResponse { waiting_for },
             LuaError::LineTooLong { .. } => FlashErrorKind::Protocol(error.to_string()),
@@ -343,6 +369,13 @@ impl NodeMcuSession {
                         self.send_info(Step::Identify, Stage::ReadInfo);
                     }
                 }
+                LuaEvent::Ready if matches!(self.stage, Stage::FastSync | Stage::SlowSync) => {
+                    if self.cancel_requested {
+                        self.fail(FlashErrorKind::Cancelled);
+                    } else {
+                        self.prepare();
+                    }
+                }
                 LuaEvent::Ready => {
                     if let Err(kind) = self.on_done("(boot)", None) {
                         self.fail(kind);
@@ -356,6 +389,7 @@ impl NodeMcuSession {
                 LuaEvent::Failed(error) => self.on_failed(error),
             }
         }
+        self.follow_rate();
         self.feed_writes();
     }
 }
@@ -375,6 +409,10 @@ impl Machine for NodeMcuSession {
 
     fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         self.repl.poll_transmit()
+    }
+
+    fn poll_baud(&mut self) -> Option<u32> {
+        self.take_rate_change()
     }
 
     fn poll_timeout(&self) -> Option<Duration> {

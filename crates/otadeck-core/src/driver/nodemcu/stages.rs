@@ -46,6 +46,7 @@ impl NodeMcuSession {
         }
         match self.stage {
             Stage::ReadInfo => self.after_info(output)?,
+            Stage::UartCheck => self.after_uart_check(output),
             Stage::Prepare | Stage::Write => self.after_write()?,
             Stage::Complete => {
                 self.selected = true;
@@ -66,7 +67,8 @@ impl NodeMcuSession {
                 self.on_info(output)?;
                 self.finish();
             }
-            Stage::Connect | Stage::Done => {}
+            Stage::Connect | Stage::UartSetup | Stage::FastSync | Stage::SlowSync | Stage::Done => {
+            }
         }
         Ok(())
     }
@@ -94,9 +96,7 @@ impl NodeMcuSession {
                     ),
                 );
                 self.target = Some(target);
-                self.stage = Stage::Prepare;
-                let timeout = self.config.erase_timeout;
-                self.send(Step::Prepare, "otaupgrade.commence", PREPARE_LINE, timeout);
+                self.speed_up_then_prepare();
             }
             Job::Accept => {
                 self.stage = Stage::Accept;
