@@ -26,6 +26,14 @@ impl CancelFlag {
     fn take(&self) -> bool {
         self.0.replace(false)
     }
+
+    /// Resolves once cancellation is asked for (looking every [`POLL_CAP`]), leaving the flag
+    /// for the pump's loop to take.
+    async fn asked(&self) {
+        while !self.0.get() {
+            gloo::timers::future::sleep(POLL_CAP).await;
+        }
+    }
 }
 
 /// The longest the pump sleeps before looking at the cancel flag again.
@@ -86,12 +94,20 @@ pub async fn drive<M: Machine + ?Sized>(
                 while let Some(ev) = machine.poll_event() {
                     on_event(ev);
                 }
-                match conn.reconnect(reset, until).await {
-                    Some(interfaces) => {
+                // Cancel stops the wait for the module at once; the machine hears of it at the
+                // top of the loop.
+                let back = select(
+                    Box::pin(conn.reconnect(reset, until)),
+                    Box::pin(cancel.asked()),
+                )
+                .await;
+                match back {
+                    Either::Left((Some(interfaces), _)) => {
                         gone = false;
                         machine.handle_reconnected(now(), interfaces);
                     }
-                    None => machine.handle_timeout(now()),
+                    Either::Left((None, _)) => machine.handle_timeout(now()),
+                    Either::Right(_) => {}
                 }
                 None
             }

@@ -472,3 +472,61 @@ async fn a_module_on_native_usb_is_found_again_after_its_reset_and_confirmed() {
     );
     conn.close().await;
 }
+
+#[wasm_bindgen_test]
+async fn cancel_stops_the_wait_for_a_module_that_does_not_come_back() {
+    use otadeck_core::family::{self, Family, FlashOptions, Job as FamilyJob, OpenOptions};
+    use otadeck_sim::esp32_mp::{self, Esp32Config};
+    let module = esp32_mp::device(
+        Esp32Config::default(),
+        otadeck_sim::firmware::demo_running_image(),
+        otadeck_sim::mp_repl::RawPasteSupport::Window(128),
+    );
+    // Away for a minute: longer than the session waits.
+    let bench = Bench::reenumerating(module, 921_600, Duration::from_secs(60));
+    let transport = WebSerialTransport::open(bench.port(), 921_600)
+        .await
+        .expect("port opens")
+        .find_ports_in(bench.serial());
+    let conn = Connection::Serial(transport);
+    let gone = Rc::new(std::cell::Cell::new(false));
+    let target: web_sys::EventTarget = bench.serial().unchecked_into();
+    let _listener = {
+        let gone = gone.clone();
+        gloo::events::EventListener::new(&target, "disconnect", move |_| gone.set(true))
+    };
+    let image = otadeck_sim::firmware::demo_image("4.2.0", 30_000);
+    let job = FamilyJob::Flash {
+        image,
+        options: FlashOptions::default(),
+    };
+    let mut machine =
+        family::open(Family::Esp32MicroPython, job, OpenOptions::default(), now()).expect("opens");
+    let cancel = CancelFlag::default();
+    // The technician presses Cancel half a second after the port went away.
+    let press = async {
+        while !gone.get() {
+            gloo::timers::future::sleep(Duration::from_millis(20)).await;
+        }
+        gloo::timers::future::sleep(Duration::from_millis(500)).await;
+        cancel.cancel();
+    };
+    let ((result, events), ()) = futures::join!(run_session(&mut machine, &conn, &cancel), press);
+    let error = result.expect_err("the flash does not end well");
+    let logged = |part: &str| {
+        events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Log { message, .. } if message.contains(part)))
+    };
+    assert!(logged(
+        "Cancelled while waiting for the module to come back"
+    ));
+    // It stopped at the Cancel, not at the end of the wait.
+    assert!(!logged("did not come back within"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("starts the selected slot at its next restart"),
+        "{error}"
+    );
+}

@@ -91,6 +91,10 @@ impl<M: Machine> Machine for Reconnecting<M> {
     fn cancel(&mut self, now: Duration) {
         if self.away_until.take().is_some() {
             self.asked = false;
+            self.log(
+                LogLevel::Warn,
+                "Cancelled while waiting for the module to come back after its restart.".into(),
+            );
             return self.inner.link_lost(now);
         }
         self.inner.cancel(now)
