@@ -48,6 +48,7 @@ async fn refused(device: &DeviceHandle, name: &str, bytes: Vec<u8>, says: &str, 
     let choice = FlashChoice {
         restart: true,
         keep_on_trial: false,
+        erase_all: false,
         policy,
     };
     device.flash(image, choice).await;

@@ -138,6 +138,7 @@ async fn a_flash_from_the_flash_page_is_recorded_with_the_campaigns_records() {
     let choice = FlashChoice {
         restart: true,
         keep_on_trial: false,
+        erase_all: false,
         policy: Default::default(),
     };
     device.flash(image, choice).await;

@@ -42,6 +42,8 @@ pub struct FlashChoice {
     /// Leave the new firmware on trial after it booted: accept or roll back later on the
     /// Device page. Otherwise it is accepted once it runs.
     pub keep_on_trial: bool,
+    /// USB DfuSe: erase the whole flash first (mass erase).
+    pub erase_all: bool,
     /// What the admission check allows and requires: raw data (the technician ticked "Write
     /// raw data"), the keys a signature must verify with, whether one is required.
     pub policy: Policy,
@@ -382,6 +384,7 @@ impl DeviceSession {
             options: FlashOptions {
                 restart: choice.restart,
                 accept: !choice.keep_on_trial,
+                erase_all: choice.erase_all,
                 ..FlashOptions::default()
             },
         };

@@ -73,6 +73,7 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
     let progress = use_progress(&device);
     let restart = use_state(|| true);
     let keep_on_trial = use_state(|| false);
+    let erase_all = use_state(|| false);
     let allow_raw = use_state(|| false);
     let signing_key = use_state(|| None::<ChosenKey>);
     let require_signed = use_state(|| false);
@@ -121,6 +122,7 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
         let choice = FlashChoice {
             restart: *restart,
             keep_on_trial: *keep_on_trial,
+            erase_all: *erase_all && family == Some(Family::Dfu),
             policy: policy.clone(),
         };
         let (device, image, source) = (device.clone(), s.image.clone(), download_source.clone());
@@ -175,6 +177,14 @@ pub fn FlashCard(props: &FlashCardProps) -> Html {
                     <label class="check">
                         <input id="keep-on-trial" type="checkbox" checked={*keep_on_trial} onchange={checkbox(&keep_on_trial)} disabled={running} />
                         {"Leave the new firmware on trial: accept or roll back on the Device page"}
+                    </label>
+                </div>
+            }
+            if family == Some(Family::Dfu) {
+                <div class="row">
+                    <label class="check">
+                        <input id="erase-all" type="checkbox" checked={*erase_all} onchange={checkbox(&erase_all)} disabled={running} />
+                        {"Erase the whole flash first (DfuSe mass erase), not only the pages the file covers"}
                     </label>
                 </div>
             }

@@ -54,7 +54,15 @@ fn run(ctx: &Ctx) -> Result<()> {
 
     ctx.click("#nav-flash", SHORT)?;
     ctx.use_sample()?;
+    // Mass erase is offered, and off: only the pages the file covers are erased.
+    ctx.wait_element("#erase-all", SHORT)?;
+    ctx.scroll_to("#erase-all")?;
     ctx.screenshot("dfu-image.png")?;
+    ctx.session.set_window_size(390, 844)?;
+    super::layout::no_sideways_scroll(ctx, "the flash card at 390 px")?;
+    ctx.scroll_to("#erase-all")?;
+    ctx.screenshot("dfu-image-390.png")?;
+    ctx.session.set_window_size(1280, 800)?;
     ctx.click("#flash-start", SHORT)?;
     ctx.wait_flash_outcome("success", FLASH)?;
     ctx.wait_text("#log", "naming the read back and the restart", SHORT, |t| {

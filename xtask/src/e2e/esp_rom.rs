@@ -48,7 +48,13 @@ fn backup_running_slot(ctx: &Ctx) -> Result<()> {
         "    the backup of ota_0 equals its image ({} bytes)",
         saved.len()
     );
-    ctx.screenshot("esp-rom-backup.png")
+    ctx.screenshot("esp-rom-backup.png")?;
+    // On a phone: one slot per line, its button beside or under it, within the width.
+    ctx.session.set_window_size(390, 844)?;
+    super::layout::no_sideways_scroll(ctx, "the backup card at 390 px")?;
+    ctx.scroll_to("#backup-card")?;
+    ctx.screenshot("esp-rom-backup-390.png")?;
+    ctx.session.set_window_size(1280, 800)
 }
 
 fn run(ctx: &Ctx) -> Result<()> {

@@ -82,7 +82,7 @@ pub(super) fn open_dfu(
                 segments: file.segments,
                 verify: !options.skip_verify,
                 leave: o.restart,
-                mass_erase: false,
+                mass_erase: o.erase_all,
             }
         }
         Job::ReadBack { offset, len } => dfu::Job::Upload {

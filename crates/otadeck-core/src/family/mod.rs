@@ -378,6 +378,9 @@ pub struct FlashOptions {
     /// ROM loader: write even inside the partition the chip boots now (an interruption there
     /// leaves nothing to boot).
     pub overwrite_running: bool,
+    /// USB DfuSe: erase the whole flash first (mass erase), not only the pages the image
+    /// covers.
+    pub erase_all: bool,
 }
 
 impl Default for FlashOptions {
@@ -388,6 +391,7 @@ impl Default for FlashOptions {
             offset: None,
             compress: true,
             overwrite_running: false,
+            erase_all: false,
         }
     }
 }

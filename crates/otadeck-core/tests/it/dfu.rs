@@ -228,6 +228,28 @@ fn raw_data_goes_to_the_start_of_flash_when_no_address_is_given() {
 }
 
 #[test]
+fn a_mass_erase_clears_what_the_file_does_not_cover() {
+    let mut device = DfuDevice::stm32();
+    let image = sample_image();
+    // Something the file does not cover, further up the flash.
+    let above = FLASH as usize + 0x40000;
+    let base = FLASH as usize;
+    device.memory[above - base..above - base + 4].copy_from_slice(b"old!");
+    let options = FlashOptions {
+        restart: false,
+        erase_all: true,
+        ..FlashOptions::default()
+    };
+    let run = flash(&mut device, &image, options);
+    run.outcome();
+    assert!(run.logged("Erasing the whole flash (mass erase)."));
+    let page_erase = |l: &&str| l.starts_with("Erasing") && l.ends_with("pages.");
+    assert!(!run.logs().iter().any(page_erase), "{:?}", run.logs());
+    assert_eq!(device.read(FLASH, image.len()), &image[..]);
+    assert_eq!(device.read(above as u32, 4), [0xFF; 4]);
+}
+
+#[test]
 fn a_dfu_device_in_its_application_is_detached_found_again_flashed_and_reset() {
     let old = vec![0x11; 3000];
     let mut device = DfuDevice::dfu11(old, true, false);

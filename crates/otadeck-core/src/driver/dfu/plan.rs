@@ -167,6 +167,10 @@ impl DfuSession {
         erase.dedup();
         let mut ops = vec![Op::Step(Step::Prepare)];
         if mass_erase {
+            self.log(
+                LogLevel::Info,
+                "Erasing the whole flash (mass erase).".to_string(),
+            );
             ops.push(Op::Command(Command::MassErase));
         } else {
             self.log(LogLevel::Info, format!("Erasing {} pages.", erase.len()));
