@@ -296,6 +296,7 @@ fn flash(a: FlashArgs) -> Result<ExitCode, String> {
                 offset: a.offset,
                 compress: !a.plain,
                 overwrite_running: a.overwrite_running,
+                ..FlashOptions::default()
             },
         },
         (None, None) => {
