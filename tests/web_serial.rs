@@ -419,8 +419,15 @@ async fn the_rom_loader_switches_the_port_to_921600_by_reopening_it() {
     conn.close().await;
 }
 
-#[wasm_bindgen_test]
-async fn a_module_on_native_usb_is_found_again_after_its_reset_and_confirmed() {
+/// An ESP32 MicroPython board on native USB whose port is away for `away` at each reset, and
+/// a connection to it at 921600; with the flash of a 4.2.0 demo image to run on it.
+async fn native_usb_board(
+    away: Duration,
+) -> (
+    Bench<otadeck_sim::mp_repl::ReplDevice<otadeck_sim::esp32_mp::Esp32MicroPython>>,
+    Connection,
+    Box<dyn Machine>,
+) {
     use otadeck_core::family::{self, Family, FlashOptions, Job as FamilyJob, OpenOptions};
     use otadeck_sim::esp32_mp::{self, Esp32Config};
     let module = esp32_mp::device(
@@ -428,13 +435,24 @@ async fn a_module_on_native_usb_is_found_again_after_its_reset_and_confirmed() {
         otadeck_sim::firmware::demo_running_image(),
         otadeck_sim::mp_repl::RawPasteSupport::Window(128),
     );
-    let bench = Bench::reenumerating(module, 921_600, Duration::from_millis(1200));
+    let bench = Bench::reenumerating(module, 921_600, away);
     let transport = WebSerialTransport::open(bench.port(), 921_600)
         .await
         .expect("port opens")
         .find_ports_in(bench.serial());
+    let job = FamilyJob::Flash {
+        image: otadeck_sim::firmware::demo_image("4.2.0", 30_000),
+        options: FlashOptions::default(),
+    };
+    let machine =
+        family::open(Family::Esp32MicroPython, job, OpenOptions::default(), now()).expect("opens");
+    (bench, Connection::Serial(transport), machine)
+}
+
+#[wasm_bindgen_test]
+async fn a_module_on_native_usb_is_found_again_after_its_reset_and_confirmed() {
+    let (bench, conn, mut machine) = native_usb_board(Duration::from_millis(1200)).await;
     let first = bench.port();
-    let conn = Connection::Serial(transport);
     // The stand-in for navigator.serial tells what Chrome's tells: the port left, a port came.
     let seen = Rc::new(std::cell::RefCell::new(Vec::<String>::new()));
     let mut listeners = Vec::new();
@@ -445,13 +463,6 @@ async fn a_module_on_native_usb_is_found_again_after_its_reset_and_confirmed() {
             seen.borrow_mut().push(e.type_())
         }));
     }
-    let image = otadeck_sim::firmware::demo_image("4.2.0", 30_000);
-    let job = FamilyJob::Flash {
-        image,
-        options: FlashOptions::default(),
-    };
-    let mut machine =
-        family::open(Family::Esp32MicroPython, job, OpenOptions::default(), now()).expect("opens");
     let (result, events) = run_session(&mut machine, &conn, &CancelFlag::default()).await;
     let outcome = result.expect("the flash succeeds after the port came back");
     assert_eq!(outcome.module.expect("read").firmware_version, "4.2.0");
@@ -475,33 +486,14 @@ async fn a_module_on_native_usb_is_found_again_after_its_reset_and_confirmed() {
 
 #[wasm_bindgen_test]
 async fn cancel_stops_the_wait_for_a_module_that_does_not_come_back() {
-    use otadeck_core::family::{self, Family, FlashOptions, Job as FamilyJob, OpenOptions};
-    use otadeck_sim::esp32_mp::{self, Esp32Config};
-    let module = esp32_mp::device(
-        Esp32Config::default(),
-        otadeck_sim::firmware::demo_running_image(),
-        otadeck_sim::mp_repl::RawPasteSupport::Window(128),
-    );
     // Away for a minute: longer than the session waits.
-    let bench = Bench::reenumerating(module, 921_600, Duration::from_secs(60));
-    let transport = WebSerialTransport::open(bench.port(), 921_600)
-        .await
-        .expect("port opens")
-        .find_ports_in(bench.serial());
-    let conn = Connection::Serial(transport);
+    let (bench, conn, mut machine) = native_usb_board(Duration::from_secs(60)).await;
     let gone = Rc::new(std::cell::Cell::new(false));
     let target: web_sys::EventTarget = bench.serial().unchecked_into();
     let _listener = {
         let gone = gone.clone();
         gloo::events::EventListener::new(&target, "disconnect", move |_| gone.set(true))
     };
-    let image = otadeck_sim::firmware::demo_image("4.2.0", 30_000);
-    let job = FamilyJob::Flash {
-        image,
-        options: FlashOptions::default(),
-    };
-    let mut machine =
-        family::open(Family::Esp32MicroPython, job, OpenOptions::default(), now()).expect("opens");
     let cancel = CancelFlag::default();
     // The technician presses Cancel half a second after the port went away.
     let press = async {
