@@ -123,17 +123,33 @@ pub struct SimPort<'a, D> {
     now: Duration,
     end: Duration,
     dead_reported: bool,
+    /// Re-enumeration: how long the port stays away at each hard reset of the module.
+    away: Option<Duration>,
+    /// The module's hard resets seen so far, and since when the port is away.
+    resets: u64,
+    away_since: Option<Duration>,
 }
 
 impl<'a, D: Device> SimPort<'a, D> {
     /// The line from `start`, for at most `limit` of virtual time.
     pub fn new(link: &'a mut SimLink<D>, start: Duration, limit: Duration) -> Self {
+        let resets = link.device.hard_resets();
         SimPort {
             link,
             now: start,
             end: start + limit,
             dead_reported: false,
+            away: None,
+            resets,
+            away_since: None,
         }
+    }
+
+    /// A port that goes away at each hard reset of the module, as one on native USB does:
+    /// what was still on its way is lost, and a port is found again `away` later.
+    pub fn reenumerating(mut self, away: Duration) -> Self {
+        self.away = Some(away);
+        self
     }
 }
 
@@ -143,6 +159,9 @@ impl<D: Device> Port for SimPort<'_, D> {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), PortError> {
+        if self.away_since.is_some() {
+            return Err(PortError::Gone("the port is gone".into()));
+        }
         self.link.host_write(self.now, bytes);
         Ok(())
     }
@@ -156,9 +175,37 @@ impl<D: Device> Port for SimPort<'_, D> {
         Ok(())
     }
 
+    fn reconnect(
+        &mut self,
+        _reset: bool,
+        until: Duration,
+    ) -> Result<Option<Vec<otadeck_core::session::UsbAlt>>, PortError> {
+        let (Some(since), Some(away)) = (self.away_since, self.away) else {
+            return Err(PortError::Gone("the port is gone".into()));
+        };
+        let back = since + away;
+        // The module runs meanwhile; what it prints goes nowhere.
+        self.now = back.min(until).max(self.now);
+        self.link.advance(self.now);
+        let _ = self.link.host_read(self.now);
+        if back > until {
+            return Ok(None);
+        }
+        self.away_since = None;
+        self.link.replug(self.now);
+        Ok(Some(Vec::new()))
+    }
+
     fn read(&mut self, deadline: Option<Duration>, buf: &mut Vec<u8>) -> Result<(), PortError> {
         if self.now >= self.end {
             return Err(PortError::Stopped);
+        }
+        if self.away.is_some() && self.link.device.hard_resets() != self.resets {
+            self.resets = self.link.device.hard_resets();
+            // Off the bus at once: bytes still on their way are lost with the port.
+            self.link.replug(self.now);
+            self.away_since = Some(self.now);
+            return Err(PortError::Gone("the port went away".into()));
         }
         if self.link.is_dead() && !self.dead_reported {
             self.dead_reported = true;
@@ -192,6 +239,23 @@ pub fn turn_to_end<M: Machine, P: Port>(
             Turn::Finished(r) => return (events, r),
             Turn::Stopped => return (events, None),
         }
+    }
+}
+
+/// [`run`] over a port that goes away for `away` at each hard reset of the module (native USB).
+pub fn run_reenumerating<M: Machine, D: Device>(
+    machine: &mut M,
+    link: &mut SimLink<D>,
+    start: Duration,
+    limit: Duration,
+    away: Duration,
+) -> Run {
+    let mut port = SimPort::new(link, start, limit).reenumerating(away);
+    let (events, result) = turn_to_end(machine, &mut port, |_, _| {});
+    Run {
+        events,
+        result,
+        elapsed: port.now - start,
     }
 }
 

@@ -128,3 +128,31 @@ fn reading_the_slots_leaves_the_rate_alone() {
     r.outcome();
     assert_eq!((link.baud(), link.device.uart_rate), (115_200, 115_200));
 }
+
+#[test]
+fn a_board_on_native_usb_that_drops_its_port_before_the_restart_line_echoes_comes_back_at_its_rate()
+{
+    use otadeck_core::family::{self, Family, FlashOptions, Job as FamilyJob, OpenOptions};
+    let image = sample_image();
+    let mut link = board(BoardConfig::default());
+    let options = OpenOptions {
+        line_baud: Some(115_200),
+        ..OpenOptions::default()
+    };
+    let job = FamilyJob::Flash {
+        image: image.clone(),
+        options: FlashOptions::default(),
+    };
+    let start = link.now() + Duration::from_secs(1);
+    let mut m = family::open(Family::NodeMcu, job, options, start).expect("opens");
+    let away = Duration::from_millis(1500);
+    let r = otadeck_sim::harness::run_reenumerating(&mut m, &mut link, start, LIMIT, away);
+    let logs = r.logs().join("\n");
+    assert!(
+        logs.contains("Switching the console to 921600 baud"),
+        "{logs}"
+    );
+    assert!(logs.contains("The module is back: carrying on."), "{logs}");
+    r.restarted_into(&image, SAMPLE_VERSION);
+    assert_eq!((link.baud(), link.device.uart_rate), (115_200, 115_200));
+}

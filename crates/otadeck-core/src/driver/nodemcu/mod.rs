@@ -459,7 +459,11 @@ impl Machine for NodeMcuSession {
         self.now = now;
         if matches!(self.stage, Stage::Restart | Stage::Rollback | Stage::Boot) && !self.finished {
             self.repl.reset();
-            self.repl.connect(now);
+            // The port went before the restart line's echo: the module boots at its usual
+            // rate, so the port goes back there first, then asks for a prompt.
+            if !self.back_to_console_rate() {
+                self.repl.connect(now);
+            }
         }
     }
 }

@@ -100,15 +100,30 @@ impl NodeMcuSession {
         }
     }
 
+    /// After a restart that was not seen (the port went first): back to the usual rate.
+    /// True when a change is due; the prompt is asked for once it is made.
+    pub(super) fn back_to_console_rate(&mut self) -> bool {
+        match (self.fast, self.config.fast_baud) {
+            (true, Some(f)) => {
+                self.fast = false;
+                self.rate_change = Some(f.console);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The rate change asked for, once; a change that needs a prompt at the new rate asks for
     /// it now, so the line end goes out at that rate.
     pub(super) fn take_rate_change(&mut self) -> Option<u32> {
         let rate = self.rate_change.take()?;
-        if matches!(
+        let syncing = matches!(
             self.stage,
             Stage::FastSync | Stage::SlowSync | Stage::Connect
-        ) && !self.finished
-        {
+        );
+        let booted = matches!(self.stage, Stage::Restart | Stage::Rollback | Stage::Boot)
+            && self.repl.is_idle();
+        if (syncing || booted) && !self.finished {
             self.repl.connect(self.now);
         }
         Some(rate)
