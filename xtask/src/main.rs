@@ -35,6 +35,8 @@ commands:
       --skip-native | --skip-browser | --skip-e2e
       --scenario NAME            run only this end-to-end scenario (repeatable)
   fuzz [--seconds N] [TARGET...] run the cargo-fuzz targets (default: all, 300 s each)
+  faults                         every serial protocol against every fault: prints the table;
+                                 fails when a cell fails (also part of `test`)
   bench                          print payload rates per driver against the simulators (as a
                                  fraction of the line rate) and hashing throughput
 ";
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         "test" => test::parse_args(rest).and_then(|opts| test::run(&opts)),
         "fuzz" => fuzz::parse_args(rest).and_then(|opts| fuzz::run(&opts)),
         "bench" => no_args(rest).and_then(|()| bench()),
+        "faults" => no_args(rest).and_then(|()| util::exec(&mut test::faults_command())),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -88,6 +88,8 @@ pub fn run(opts: &Opts) -> Result<()> {
         cmd.args(["test", "--workspace", "--no-fail-fast", "--features"])
             .arg(PEER_FEATURES.join(","));
         parts.push(("native", cargo_part(&mut cmd)));
+        step("Fault matrix: every serial protocol against every fault");
+        parts.push(("faults", faults_part()));
     }
     if opts.browser && tools_ok {
         step("Browser tests: wasm-bindgen-test in headless Chromium");
@@ -137,6 +139,45 @@ pub fn run(opts: &Opts) -> Result<()> {
     } else {
         Ok(())
     }
+}
+
+/// The fault matrix (`cargo xtask faults`): each cell counts as a test.
+fn faults_part() -> Part {
+    let (status, output) = match run_tee(&mut faults_command()) {
+        Ok(r) => r,
+        Err(e) => return failed_step(&e),
+    };
+    match fault_tally(&output) {
+        Some(part) if status.success() || part.failed > 0 => part,
+        _ => failed_step(&format!("the fault matrix exited with {status}")),
+    }
+}
+
+/// The command that runs the fault matrix.
+pub fn faults_command() -> Command {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(crate::util::repo_root()).args([
+        "run",
+        "--quiet",
+        "-p",
+        "otadeck-sim",
+        "--example",
+        "faults",
+    ]);
+    cmd
+}
+
+/// `N cells, M failed` from the matrix's last line.
+fn fault_tally(output: &str) -> Option<Part> {
+    let line = output.lines().rev().find(|l| l.ends_with(" failed"))?;
+    let mut words = line.split_whitespace();
+    let cells: usize = words.next()?.parse().ok()?;
+    let failed: usize = words.nth(1)?.parse().ok()?;
+    Some(Part {
+        passed: cells.checked_sub(failed)?,
+        failed,
+        note: String::new(),
+    })
 }
 
 /// A step that could not run counts as one failed test.
@@ -294,6 +335,18 @@ test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; fini
         let all = parse_args(&[]).unwrap();
         assert!(all.native && all.browser && all.e2e);
         let n = parse_args(&s(&["--native-only"])).unwrap();
+        assert_eq!(
+            fault_tally("table\n\n48 cells, 2 failed\n"),
+            Some(Part {
+                passed: 46,
+                failed: 2,
+                note: String::new()
+            })
+        );
+        assert_eq!(
+            fault_tally("faults: the fault-free flash did not succeed"),
+            None
+        );
         assert!(n.native && !n.browser && !n.e2e);
         let e = parse_args(&s(&["--skip-e2e", "--scenario", "flash_demo"])).unwrap();
         assert!(e.native && e.browser && !e.e2e);

@@ -7,6 +7,7 @@ pub mod dfu;
 pub mod esp32_mp;
 pub mod esp_ota;
 pub mod esp_rom;
+pub mod faults;
 pub mod firmware;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod fixture_server;

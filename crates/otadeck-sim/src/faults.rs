@@ -1,0 +1,359 @@
+//! The fault matrix: every serial protocol's flash of the demo module, against every fault a
+//! technician meets in the field. A cell passes only when, after the fault and a power cycle,
+//! the module boots a valid image (its old firmware or the new one), the technician got a message
+//! naming the step (and the byte, once bytes were written), and the flash's record was written
+//! and reads back the same.
+
+use std::fmt;
+use std::time::Duration;
+
+use otadeck_core::campaign::record::{Attempt, AttemptState};
+use otadeck_core::family::{self, Family, FlashOptions, Job, OpenOptions};
+use otadeck_core::module::ModuleInfo;
+use otadeck_core::session::{FlashError, Machine, SessionEvent, Step};
+
+use crate::demo::{DemoFamily, DemoModule};
+use crate::firmware::{DEMO_RUNNING_VERSION, SAMPLE_VERSION};
+use crate::harness::{run, Run};
+use crate::line::{LineFault, SimLink};
+
+/// The serial families the matrix covers (USB DFU runs on its own device, not a serial line).
+pub const FAMILIES: [Family; 6] = [
+    Family::QuecPython,
+    Family::Esp32MicroPython,
+    Family::Pycom,
+    Family::NodeMcu,
+    Family::McuBoot,
+    Family::EspRom,
+];
+
+/// What goes wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The cable is pulled once this percentage of the flash's bytes reached the module.
+    Drop(u8),
+    /// One byte halfway through arrives with a bit flipped.
+    Corrupt,
+    /// Halfway through, the module stops reading and answering.
+    Stall,
+    /// Halfway through, the power is cut and comes back.
+    PowerCut,
+    /// Halfway through, the technician presses Cancel.
+    Cancel,
+    /// The image is for another family.
+    WrongImage,
+}
+
+/// Every fault, in the table's order.
+pub const FAULTS: [Fault; 8] = [
+    Fault::Drop(10),
+    Fault::Drop(50),
+    Fault::Drop(99),
+    Fault::Corrupt,
+    Fault::Stall,
+    Fault::PowerCut,
+    Fault::Cancel,
+    Fault::WrongImage,
+];
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Drop(p) => write!(f, "drop {p}%"),
+            Fault::Corrupt => f.write_str("1 byte"),
+            Fault::Stall => f.write_str("stall"),
+            Fault::PowerCut => f.write_str("power"),
+            Fault::Cancel => f.write_str("cancel"),
+            Fault::WrongImage => f.write_str("wrong img"),
+        }
+    }
+}
+
+/// One cell of the matrix.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// The protocol.
+    pub family: Family,
+    /// The fault.
+    pub fault: Fault,
+    /// Every condition held.
+    pub pass: bool,
+    /// What the technician read (or what went wrong with the cell).
+    pub note: String,
+}
+
+const LIMIT: Duration = Duration::from_secs(900);
+/// Time after the power cycle for the module to boot.
+const BOOT: Duration = Duration::from_secs(10);
+
+/// The image a fault-free flash of `family` writes, and another family's image.
+fn images(family: Family) -> (Vec<u8>, Vec<u8>) {
+    let other = if family == Family::McuBoot {
+        Family::Esp32MicroPython
+    } else {
+        Family::McuBoot
+    };
+    (family.sample_image(), other.sample_image())
+}
+
+fn module(family: Family) -> SimLink<DemoModule> {
+    SimLink::new(DemoModule::new(family), 115_200)
+}
+
+fn machine(family: Family, image: Vec<u8>) -> Result<Box<dyn Machine>, String> {
+    let options = OpenOptions {
+        line_baud: Some(115_200),
+        ..OpenOptions::default()
+    };
+    let job = Job::Flash {
+        image,
+        options: FlashOptions::default(),
+    };
+    family::open(family, job, options, Duration::ZERO).map_err(|e| e.to_string())
+}
+
+/// Bytes a fault-free flash of `family` sends to the module.
+pub fn clean_bytes(family: Family) -> Result<u64, String> {
+    let (image, _) = images(family);
+    let mut link = module(family);
+    let mut m = machine(family, image)?;
+    let r = run(&mut m, &mut link, Duration::ZERO, LIMIT, None);
+    match r.result {
+        Some(Ok(_)) => Ok(link.delivered()),
+        other => Err(format!("the fault-free flash did not succeed: {other:?}")),
+    }
+}
+
+/// Run `fault` against `family`, whose fault-free flash sends `total` bytes.
+pub fn run_cell(family: Family, fault: Fault, total: u64) -> Cell {
+    let (image, wrong) = images(family);
+    let mut link = module(family);
+    let at = |p: u64| total * p / 100;
+    match fault {
+        Fault::Drop(p) => link.inject(LineFault::DropAfter(at(u64::from(p)))),
+        Fault::Corrupt => link.inject(LineFault::Corrupt {
+            index: at(50),
+            xor: 0x20,
+        }),
+        Fault::Stall => link.inject(LineFault::StallAfter(at(50))),
+        _ => {}
+    }
+    let sent = if fault == Fault::WrongImage {
+        wrong
+    } else {
+        image
+    };
+    let outcome = match machine(family, sent) {
+        // Refused before anything was sent: that is the message.
+        Err(refusal) => Outcome::Refused(refusal),
+        Ok(mut m) => {
+            let mut fired = false;
+            let half = at(50);
+            let mut hook =
+                |now: Duration, m: &mut Box<dyn Machine>, l: &mut SimLink<DemoModule>| {
+                    if fired || l.delivered() < half {
+                        return;
+                    }
+                    match fault {
+                        Fault::PowerCut => {
+                            fired = true;
+                            l.device.power_cycle(now);
+                            l.replug(now);
+                        }
+                        Fault::Cancel => {
+                            fired = true;
+                            m.cancel(now);
+                        }
+                        _ => {}
+                    }
+                };
+            Outcome::Ran(run(
+                &mut m,
+                &mut link,
+                Duration::ZERO,
+                LIMIT,
+                Some(&mut hook),
+            ))
+        }
+    };
+    judge(family, fault, &outcome, &mut link)
+}
+
+enum Outcome {
+    Refused(String),
+    Ran(Run),
+}
+
+/// The cell's verdict: the module boots a valid image, the message names the step and byte, and
+/// the record was written.
+fn judge(family: Family, fault: Fault, outcome: &Outcome, link: &mut SimLink<DemoModule>) -> Cell {
+    let cell = |pass: bool, note: String| Cell {
+        family,
+        fault,
+        pass,
+        note,
+    };
+    // A power cycle, then the module boots what its bootloader picks.
+    let now = link.now();
+    link.replug(now);
+    link.device.power_cycle(now);
+    link.advance(now + BOOT);
+    let runs = link.device.running_version();
+    let boots_valid = runs == DEMO_RUNNING_VERSION || runs == SAMPLE_VERSION;
+    let run = match outcome {
+        Outcome::Refused(why) => {
+            let untouched = runs == DEMO_RUNNING_VERSION;
+            return cell(
+                untouched,
+                format!("refused before sending: {why}; runs {runs:?}"),
+            );
+        }
+        Outcome::Ran(run) => run,
+    };
+    let record = record_of(family, run);
+    let kept = serde_json::to_string(&record)
+        .ok()
+        .and_then(|json| serde_json::from_str::<Attempt>(&json).ok())
+        .is_some_and(|back| back == record && back.state != AttemptState::Installing);
+    match &run.result {
+        Some(Ok(_)) => {
+            let new = runs == SAMPLE_VERSION;
+            cell(
+                new && kept,
+                format!("went through (the protocol recovered); runs {runs:?}, record kept {kept}"),
+            )
+        }
+        Some(Err(e)) => {
+            let named = names_step_and_byte(e);
+            let mut note = e.to_string();
+            if !boots_valid {
+                note = format!("BOOTS {runs:?}: {note}");
+            }
+            if !named {
+                note = format!("NO STEP/BYTE: {note}");
+            }
+            if !kept {
+                note = format!("NO RECORD: {note}");
+            }
+            cell(boots_valid && named && kept, note)
+        }
+        None => cell(false, "the session never finished".into()),
+    }
+}
+
+/// The message names the step, and the byte once bytes were being written.
+fn names_step_and_byte(e: &FlashError) -> bool {
+    let text = e.to_string();
+    let step = text.starts_with(e.step.label());
+    let byte = !matches!(e.step, Step::Write) || (e.offset.is_some() && text.contains(" at byte "));
+    step && byte
+}
+
+/// The record the web app keeps of this flash, built from the session's events the same way.
+fn record_of(family: Family, run: &Run) -> Attempt {
+    let info = run
+        .events
+        .iter()
+        .find_map(|e| match e {
+            SessionEvent::Identified(info) => Some(info.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| ModuleInfo {
+            family,
+            model: family.name().into(),
+            firmware_version: DEMO_RUNNING_VERSION.into(),
+            runtime: String::new(),
+            details: Default::default(),
+        });
+    let mut a = Attempt::outside_campaign(&info, "sample", Some(SAMPLE_VERSION.into()), 0);
+    let mut step = Step::Connect;
+    for (t, e) in run.events.iter().enumerate() {
+        let t = t as i64;
+        match e {
+            SessionEvent::Step(s) => {
+                step = *s;
+                a.progress(step, a.done, a.total, t);
+            }
+            SessionEvent::Progress { done, total } => {
+                a.progress(step, *done, *total, t);
+            }
+            SessionEvent::Finished(Ok(o)) => {
+                let after = o.module.as_ref().map(|m| m.firmware_version.clone());
+                a.finish(Ok(after), t);
+            }
+            SessionEvent::Finished(Err(e)) => a.finish(Err(e.to_string()), t),
+            _ => {}
+        }
+    }
+    a
+}
+
+/// Every cell, family by family.
+pub fn matrix() -> Result<Vec<Cell>, String> {
+    let mut cells = Vec::new();
+    for family in FAMILIES {
+        let total = clean_bytes(family).map_err(|e| format!("{}: {e}", family.name()))?;
+        for fault in FAULTS {
+            cells.push(run_cell(family, fault, total));
+        }
+    }
+    Ok(cells)
+}
+
+/// The matrix as a table: one row per protocol, `ok` or `FAIL` per fault.
+pub fn table(cells: &[Cell]) -> String {
+    let mut out = format!("{:<18}", "protocol");
+    for fault in FAULTS {
+        out.push_str(&format!("{:>10}", fault.to_string()));
+    }
+    out.push('\n');
+    for family in FAMILIES {
+        out.push_str(&format!("{:<18}", family.name()));
+        for fault in FAULTS {
+            let verdict = cells
+                .iter()
+                .find(|c| c.family == family && c.fault == fault)
+                .map_or("-", |c| if c.pass { "ok" } else { "FAIL" });
+            out.push_str(&format!("{verdict:>10}"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use otadeck_core::session::FlashErrorKind;
+
+    fn error(step: Step, offset: Option<u64>) -> FlashError {
+        FlashError {
+            step,
+            offset,
+            total: Some(1000),
+            kind: FlashErrorKind::LinkLost,
+            module_state: "still runs its previous firmware",
+        }
+    }
+
+    #[test]
+    fn a_write_error_must_name_its_byte_and_any_error_its_step() {
+        assert!(names_step_and_byte(&error(Step::Write, Some(512))));
+        assert!(!names_step_and_byte(&error(Step::Write, None)));
+        assert!(names_step_and_byte(&error(Step::Connect, None)));
+    }
+
+    #[test]
+    fn the_table_marks_a_failed_cell() {
+        let cells = [Cell {
+            family: Family::NodeMcu,
+            fault: Fault::Stall,
+            pass: false,
+            note: String::new(),
+        }];
+        let table = table(&cells);
+        let row = table.lines().find(|l| l.starts_with("NodeMCU")).unwrap();
+        assert_eq!(row.split_whitespace().filter(|w| *w == "FAIL").count(), 1);
+        assert!(row.contains('-'));
+    }
+}
