@@ -14,12 +14,22 @@ fn main() -> ExitCode {
         }
     };
     print!("{}", table(&cells));
-    println!();
+    println!(
+        "\nok: after the fault and a power cycle the module boots a valid image, the message names \
+         the step (and the byte once writing began), and the record reads back.\nloader: a \
+         one-application USB DFU device; its application is incomplete, it still answers in its \
+         ROM loader, and the message says to flash it again.\n"
+    );
     for c in &cells {
-        let verdict = if c.pass { "ok  " } else { "FAIL" };
-        println!("{verdict} {} / {}: {}", c.family.name(), c.fault, c.note);
+        println!(
+            "{:<6} {} / {}: {}",
+            c.verdict.word(),
+            c.family.name(),
+            c.fault,
+            c.note
+        );
     }
-    let failed = cells.iter().filter(|c| !c.pass).count();
+    let failed = cells.iter().filter(|c| !c.pass()).count();
     println!("\n{} cells, {failed} failed", cells.len());
     if failed == 0 {
         ExitCode::SUCCESS

@@ -26,6 +26,9 @@ pub fn transfer_time(t: &ControlTransfer) -> Duration {
 pub struct UsbSimPort<'a> {
     /// The device.
     pub device: &'a mut DfuDevice,
+    /// From this many control transfers on, every transfer fails this way (a pulled cable:
+    /// `Disconnected`; a device that refuses everything: `Stall`).
+    pub fail_after: Option<(u64, TransferError)>,
     now: Duration,
     end: Duration,
 }
@@ -35,6 +38,7 @@ impl<'a> UsbSimPort<'a> {
     pub fn new(device: &'a mut DfuDevice, start: Duration, limit: Duration) -> Self {
         UsbSimPort {
             device,
+            fail_after: None,
             now: start,
             end: start + limit,
         }
@@ -64,6 +68,11 @@ impl Port for UsbSimPort<'_> {
 
     fn control(&mut self, t: &ControlTransfer) -> Result<Vec<u8>, TransferError> {
         self.now += transfer_time(t);
+        if let Some((n, error)) = self.fail_after.clone() {
+            if self.device.transfers >= n {
+                return Err(error);
+            }
+        }
         self.device.control(self.now, t)
     }
 
@@ -72,6 +81,13 @@ impl Port for UsbSimPort<'_> {
         reset: bool,
         until: Duration,
     ) -> Result<Option<Vec<UsbAlt>>, PortError> {
+        if self
+            .fail_after
+            .as_ref()
+            .is_some_and(|(n, _)| self.device.transfers >= *n)
+        {
+            return Err(PortError::Gone("the device is gone".into()));
+        }
         if reset {
             self.device.usb_reset(self.now);
         }

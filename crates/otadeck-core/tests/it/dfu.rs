@@ -419,3 +419,34 @@ fn a_file_for_another_alt_setting_names_it() {
         )
     );
 }
+
+#[test]
+fn a_device_pulled_after_its_read_back_is_said_to_hold_the_new_application() {
+    let mut device = DfuDevice::stm32();
+    let open = OpenOptions {
+        usb: device.alts(),
+        ..Default::default()
+    };
+    let job = Job::Flash {
+        image: dfu_sample_file(),
+        options: FlashOptions::default(),
+    };
+    let mut clean = DfuDevice::stm32();
+    let mut m = family::open(Family::Dfu, job.clone(), open.clone(), Duration::ZERO).unwrap();
+    run_usb(&mut m, &mut clean, LIMIT).outcome();
+    // Pulled at the last transfers: the leave request.
+    let mut m = family::open(Family::Dfu, job, open, Duration::ZERO).unwrap();
+    let mut port = UsbSimPort::new(&mut device, Duration::ZERO, LIMIT);
+    port.fail_after = Some((
+        clean.transfers - 1,
+        otadeck_core::session::TransferError::Disconnected,
+    ));
+    let (_, result) = otadeck_sim::harness::turn_to_end(&mut m, &mut port, |_, _| {});
+    let e = result.expect("finished").expect_err("the leave was cut");
+    let text = e.to_string();
+    assert!(
+        text.contains("holds the new application, written and read back"),
+        "{text}"
+    );
+    assert!(!text.contains("incomplete"), "{text}");
+}

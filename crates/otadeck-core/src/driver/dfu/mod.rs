@@ -243,7 +243,14 @@ impl DfuSession {
 
     /// What the device holds now, for an error.
     fn module_state(&self) -> &'static str {
-        if self.erased || self.written > 0 {
+        let written = self.total > 0 && self.written >= self.total;
+        if written && self.verified >= self.total {
+            "holds the new application, written and read back, but did not confirm leaving DFU \
+             mode: reset it (or press Restart) to run it"
+        } else if written && self.step == Step::Restart {
+            "holds the new application (written, not read back), but did not confirm leaving \
+             DFU mode: reset it (or press Restart) to run it"
+        } else if self.erased || self.written > 0 {
             "stays in its DFU loader with an incomplete application: flash it again before it \
              leaves DFU mode"
         } else if self.detached {

@@ -2,7 +2,10 @@
 //! technician meets in the field. A cell passes only when, after the fault and a power cycle,
 //! the module boots a valid image (its old firmware or the new one), the technician got a message
 //! naming the step (and the byte, once bytes were written), and the flash's record was written
-//! and reads back the same.
+//! and reads back the same. USB DfuSe has its own row ([`dfu`]): one application and no second
+//! slot, so a cut write leaves its ROM loader as what keeps it usable.
+
+mod dfu;
 
 use std::fmt;
 use std::time::Duration;
@@ -17,14 +20,15 @@ use crate::firmware::{DEMO_RUNNING_VERSION, SAMPLE_VERSION};
 use crate::harness::{run, Run};
 use crate::line::{LineFault, SimLink};
 
-/// The serial families the matrix covers (USB DFU runs on its own device, not a serial line).
-pub const FAMILIES: [Family; 6] = [
+/// The families the matrix covers, in the table's order.
+pub const FAMILIES: [Family; 7] = [
     Family::QuecPython,
     Family::Esp32MicroPython,
     Family::Pycom,
     Family::NodeMcu,
     Family::McuBoot,
     Family::EspRom,
+    Family::Dfu,
 ];
 
 /// What goes wrong.
@@ -69,6 +73,30 @@ impl fmt::Display for Fault {
     }
 }
 
+/// How a cell came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The module boots a valid image, the message names the step and byte, the record reads
+    /// back.
+    Ok,
+    /// A one-application device (USB DFU): its application is incomplete, it still answers in
+    /// its ROM loader, and the message says to flash it again.
+    Loader,
+    /// Any other outcome.
+    Fail,
+}
+
+impl Verdict {
+    /// The word in the table.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Loader => "loader",
+            Verdict::Fail => "FAIL",
+        }
+    }
+}
+
 /// One cell of the matrix.
 #[derive(Debug, Clone)]
 pub struct Cell {
@@ -76,10 +104,25 @@ pub struct Cell {
     pub family: Family,
     /// The fault.
     pub fault: Fault,
-    /// Every condition held.
-    pub pass: bool,
+    /// How it came out.
+    pub verdict: Verdict,
     /// What the technician read (or what went wrong with the cell).
     pub note: String,
+}
+
+impl Cell {
+    /// The cell did not fail.
+    pub fn pass(&self) -> bool {
+        self.verdict != Verdict::Fail
+    }
+}
+
+fn verdict(pass: bool) -> Verdict {
+    if pass {
+        Verdict::Ok
+    } else {
+        Verdict::Fail
+    }
 }
 
 const LIMIT: Duration = Duration::from_secs(900);
@@ -190,7 +233,7 @@ fn judge(family: Family, fault: Fault, outcome: &Outcome, link: &mut SimLink<Dem
     let cell = |pass: bool, note: String| Cell {
         family,
         fault,
-        pass,
+        verdict: verdict(pass),
         note,
     };
     // A power cycle, then the module boots what its bootloader picks.
@@ -210,11 +253,7 @@ fn judge(family: Family, fault: Fault, outcome: &Outcome, link: &mut SimLink<Dem
         }
         Outcome::Ran(run) => run,
     };
-    let record = record_of(family, run);
-    let kept = serde_json::to_string(&record)
-        .ok()
-        .and_then(|json| serde_json::from_str::<Attempt>(&json).ok())
-        .is_some_and(|back| back == record && back.state != AttemptState::Installing);
+    let kept = record_kept(family, run);
     match &run.result {
         Some(Ok(_)) => {
             let new = runs == SAMPLE_VERSION;
@@ -239,6 +278,15 @@ fn judge(family: Family, fault: Fault, outcome: &Outcome, link: &mut SimLink<Dem
         }
         None => cell(false, "the session never finished".into()),
     }
+}
+
+/// The record of the run, as the web app keeps it, is finished and reads back the same.
+fn record_kept(family: Family, run: &Run) -> bool {
+    let record = record_of(family, run);
+    serde_json::to_string(&record)
+        .ok()
+        .and_then(|json| serde_json::from_str::<Attempt>(&json).ok())
+        .is_some_and(|back| back == record && back.state != AttemptState::Installing)
 }
 
 /// The message names the step, and the byte once bytes were being written.
@@ -292,10 +340,14 @@ fn record_of(family: Family, run: &Run) -> Attempt {
 pub fn matrix() -> Result<Vec<Cell>, String> {
     let mut cells = Vec::new();
     for family in FAMILIES {
-        let total = clean_bytes(family).map_err(|e| format!("{}: {e}", family.name()))?;
-        for fault in FAULTS {
-            cells.push(run_cell(family, fault, total));
+        let named = |e: String| format!("{}: {e}", family.name());
+        if family == Family::Dfu {
+            let total = dfu::clean_transfers().map_err(named)?;
+            cells.extend(FAULTS.map(|fault| dfu::run_cell(fault, total)));
+            continue;
         }
+        let total = clean_bytes(family).map_err(named)?;
+        cells.extend(FAULTS.map(|fault| run_cell(family, fault, total)));
     }
     Ok(cells)
 }
@@ -313,7 +365,7 @@ pub fn table(cells: &[Cell]) -> String {
             let verdict = cells
                 .iter()
                 .find(|c| c.family == family && c.fault == fault)
-                .map_or("-", |c| if c.pass { "ok" } else { "FAIL" });
+                .map_or("-", |c| c.verdict.word());
             out.push_str(&format!("{verdict:>10}"));
         }
         out.push('\n');
@@ -348,7 +400,7 @@ mod tests {
         let cells = [Cell {
             family: Family::NodeMcu,
             fault: Fault::Stall,
-            pass: false,
+            verdict: Verdict::Fail,
             note: String::new(),
         }];
         let table = table(&cells);
