@@ -104,7 +104,7 @@ pub fn quecpython_demo_config(model: &str) -> QuecPythonConfig {
 }
 
 /// The demo firmware as an MCUboot image, at `version` (`major.minor.revision`).
-fn mcuboot_image(version: &str) -> Vec<u8> {
+pub(crate) fn mcuboot_image(version: &str) -> Vec<u8> {
     let mut parts = version.split('.').map(|p| p.parse::<u16>().unwrap_or(0));
     let (major, minor, revision) = (
         parts.next().unwrap_or(0) as u8,

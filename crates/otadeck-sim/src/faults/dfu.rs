@@ -78,8 +78,16 @@ pub fn run_cell(fault: Fault, total: u64) -> Cell {
     let mut image = dfu_sample_file();
     match fault {
         Fault::Drop(p) => fail_after = Some((at(u64::from(p)), TransferError::Disconnected)),
-        // One byte stored wrong: the device-side analogue of a corrupted byte.
+        // USB has its own CRC: a byte corrupted on the bus is sent again by the host controller,
+        // so what is left is a byte the flash stores wrong, which the read back meets.
         Fault::Corrupt => device.fault = Some(DfuFault::CorruptAt(5000)),
+        // The flash refuses a block halfway through (errWRITE).
+        Fault::FlashFails => {
+            device.fault = Some(DfuFault::BlockFails {
+                n: 24,
+                status: 0x03,
+            })
+        }
         // From halfway on the device refuses every request.
         Fault::Stall => fail_after = Some((at(50), TransferError::Stall)),
         Fault::PowerCut => fail_after = Some((at(50), TransferError::Disconnected)),

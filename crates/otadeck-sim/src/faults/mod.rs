@@ -44,12 +44,15 @@ pub enum Fault {
     PowerCut,
     /// Halfway through, the technician presses Cancel.
     Cancel,
+    /// Halfway through, the module's flash fails a write or stores a byte wrong (the module's
+    /// own check must catch it).
+    FlashFails,
     /// The image is for another family.
     WrongImage,
 }
 
 /// Every fault, in the table's order.
-pub const FAULTS: [Fault; 8] = [
+pub const FAULTS: [Fault; 9] = [
     Fault::Drop(10),
     Fault::Drop(50),
     Fault::Drop(99),
@@ -57,6 +60,7 @@ pub const FAULTS: [Fault; 8] = [
     Fault::Stall,
     Fault::PowerCut,
     Fault::Cancel,
+    Fault::FlashFails,
     Fault::WrongImage,
 ];
 
@@ -68,6 +72,7 @@ impl fmt::Display for Fault {
             Fault::Stall => f.write_str("stall"),
             Fault::PowerCut => f.write_str("power"),
             Fault::Cancel => f.write_str("cancel"),
+            Fault::FlashFails => f.write_str("flash err"),
             Fault::WrongImage => f.write_str("wrong img"),
         }
     }
@@ -143,6 +148,62 @@ fn module(family: Family) -> SimLink<DemoModule> {
     SimLink::new(DemoModule::new(family), 115_200)
 }
 
+/// The demo module of `family` whose flash fails about halfway through the sample image: a
+/// write that raises (QuecPython, Pycom, NodeMCU, the ROM loader) or a byte stored wrong that
+/// the module's own check meets (ESP32 MicroPython's hash, MCUboot's image hash).
+fn failing_flash(family: Family) -> DemoModule {
+    use crate::firmware::{demo_running_image, quecpython_running_package};
+    use crate::mp_repl::RawPasteSupport;
+    use crate::{esp32_mp, esp_rom, mcuboot, nodemcu, pycom, quecpython};
+    let paste = RawPasteSupport::Window(128);
+    let fw = demo_running_image();
+    match family {
+        Family::QuecPython => {
+            let config = quecpython::QuecPythonConfig {
+                fail_write_at: Some(6),
+                ..crate::demo::quecpython_demo_config("EC600U")
+            };
+            let package = quecpython_running_package();
+            DemoModule::QuecPython(quecpython::device(config, package, paste))
+        }
+        Family::Pycom => {
+            let config = pycom::PycomConfig {
+                fail_write_at: Some(6),
+                ..Default::default()
+            };
+            DemoModule::Pycom(pycom::device(config, fw, paste))
+        }
+        Family::NodeMcu => {
+            let config = nodemcu::NodeMcuConfig {
+                fail_write: Some(270),
+                ..Default::default()
+            };
+            DemoModule::NodeMcu(nodemcu::NodeMcu::new(config, fw))
+        }
+        Family::McuBoot => {
+            let config = mcuboot::McuBootConfig {
+                flash_fault: Some(49_000),
+                ..Default::default()
+            };
+            let image = crate::demo::mcuboot_image(DEMO_RUNNING_VERSION);
+            DemoModule::McuBoot(mcuboot::McuBoot::new(config, image))
+        }
+        Family::EspRom => {
+            let mut chip = esp_rom::EspRomSim::new();
+            // Halfway into the update slot (ota_1).
+            chip.fail_write_at = Some(0x190000 + 49_152);
+            DemoModule::EspRom(Box::new(chip))
+        }
+        _ => {
+            let config = esp32_mp::Esp32Config {
+                corrupt_block: Some(12),
+                ..Default::default()
+            };
+            DemoModule::Esp32MicroPython(esp32_mp::device(config, fw, paste))
+        }
+    }
+}
+
 fn machine(family: Family, image: Vec<u8>) -> Result<Box<dyn Machine>, String> {
     let options = OpenOptions {
         line_baud: Some(115_200),
@@ -170,7 +231,11 @@ pub fn clean_bytes(family: Family) -> Result<u64, String> {
 /// Run `fault` against `family`, whose fault-free flash sends `total` bytes.
 pub fn run_cell(family: Family, fault: Fault, total: u64) -> Cell {
     let (image, wrong) = images(family);
-    let mut link = module(family);
+    let mut link = if fault == Fault::FlashFails {
+        SimLink::new(failing_flash(family), 115_200)
+    } else {
+        module(family)
+    };
     let at = |p: u64| total * p / 100;
     match fault {
         Fault::Drop(p) => link.inject(LineFault::DropAfter(at(u64::from(p)))),
