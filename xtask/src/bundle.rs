@@ -86,6 +86,23 @@ pub fn report(dist: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Gzipped bytes of the site in `dist` by kind (`wasm`, `js`, `css`), then `total`.
+pub fn gzipped_by_kind(dist: &Path) -> Result<Vec<(&'static str, u64)>> {
+    let mut files = Vec::new();
+    collect(dist, &mut files)?;
+    let mut sums = vec![("wasm", 0u64), ("js", 0), ("css", 0)];
+    for f in files {
+        let bytes = std::fs::read(&f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+        let ext = f.extension().and_then(|e| e.to_str()).unwrap_or_default();
+        if let Some(sum) = sums.iter_mut().find(|(k, _)| *k == ext) {
+            sum.1 += gzip_len(&bytes);
+        }
+    }
+    let total = sums.iter().map(|(_, n)| n).sum();
+    sums.push(("total", total));
+    Ok(sums)
+}
+
 /// The .wasm, .js and .css files under `dir`, recursively.
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     let rd = std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;

@@ -6,6 +6,7 @@
 //! - `test [flags]`: native, browser and end-to-end tests, with one `N passed, M failed` line.
 //! - `bench`: print the figures (payload rate per driver and line rate, hashing, bundle size).
 
+mod bench;
 mod bundle;
 mod e2e;
 mod fuzz;
@@ -37,8 +38,10 @@ commands:
   fuzz [--seconds N] [TARGET...] run the cargo-fuzz targets (default: all, 300 s each)
   faults                         every serial protocol against every fault: prints the table;
                                  fails when a cell fails (also part of `test`)
-  bench                          print payload rates per driver against the simulators (as a
-                                 fraction of the line rate) and hashing throughput
+  bench                          every figure as `bench <name> <value> <unit> [target <t>]`:
+                                 each driver against the simulators (fraction of the line
+                                 rate), the web path in Chromium (median of 3), the release
+                                 bundle gzipped; also written to target/bench/report.json
 ";
 
 fn main() -> ExitCode {
@@ -54,7 +57,7 @@ fn main() -> ExitCode {
         "serve" => parse_serve(rest).and_then(|(addr, port)| serve::run(&addr, port)),
         "test" => test::parse_args(rest).and_then(|opts| test::run(&opts)),
         "fuzz" => fuzz::parse_args(rest).and_then(|opts| fuzz::run(&opts)),
-        "bench" => no_args(rest).and_then(|()| bench()),
+        "bench" => no_args(rest).and_then(|()| bench::run()),
         "faults" => no_args(rest).and_then(|()| util::exec(&mut test::faults_command())),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
@@ -71,47 +74,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The benchmark examples, in release mode; they print their own figures.
-fn bench() -> util::Result<()> {
-    for example in ["wire_rate", "repl_rates", "repl_breakdown", "esp_rom_rate"] {
-        util::step(&format!("Benchmark {example}"));
-        util::exec(
-            std::process::Command::new(env!("CARGO"))
-                .current_dir(util::repo_root())
-                .args([
-                    "run",
-                    "--quiet",
-                    "--release",
-                    "-p",
-                    "otadeck-sim",
-                    "--example",
-                    example,
-                ]),
-        )?;
-    }
-    util::step("Benchmark web path: the ESP ROM loader through a fake SerialPort in Chromium");
-    setup::run(true)?;
-    util::exec(
-        std::process::Command::new(env!("CARGO"))
-            .current_dir(util::repo_root())
-            .env("CHROMEDRIVER", setup::CHROMEDRIVER)
-            .env("WASM_BINDGEN_TEST_TIMEOUT", "90")
-            .args([
-                "test",
-                "--quiet",
-                "--target",
-                "wasm32-unknown-unknown",
-                "-p",
-                "otadeck",
-                "--test",
-                "web_bench",
-                "--",
-                "--nocapture",
-            ]),
-    )?;
-    Ok(())
 }
 
 /// Fails on any argument: for commands that take none.

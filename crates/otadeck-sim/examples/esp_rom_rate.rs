@@ -69,6 +69,8 @@ fn main() {
                 "{baud:>8}  {name:<11} {blocks:>7}  {:>7.1} kB/s  {fraction:>12.2}",
                 payload / 1000.0
             );
+            let name = format!("esp_rom_{name}_{baud}");
+            otadeck_sim::bench::figure(&name, fraction, "of_line_rate", None);
         }
     }
 }

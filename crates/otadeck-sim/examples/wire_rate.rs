@@ -103,6 +103,8 @@ fn main() {
                 fraction,
                 elapsed.as_secs_f64()
             );
+            let name = format!("smp_buf{buf_size}_{baud}");
+            otadeck_sim::bench::figure(&name, fraction, "of_line_rate", None);
         }
     }
 
@@ -126,6 +128,8 @@ fn main() {
                 rate / 1000.0,
                 fraction
             );
+            let name = format!("quecpython_{}_{baud}", otadeck_sim::bench::slug(name));
+            otadeck_sim::bench::figure(&name, fraction, "of_line_rate", None);
         }
     }
 
@@ -141,5 +145,11 @@ fn main() {
         "SHA-256 native, {} MiB in 64 KiB updates: {:.0} MB/s",
         data.len() / (1024 * 1024),
         data.len() as f64 / secs / 1e6
+    );
+    otadeck_sim::bench::figure(
+        "sha256_native",
+        data.len() as f64 / secs / 1e6,
+        "MB/s",
+        None,
     );
 }

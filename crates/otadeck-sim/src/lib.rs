@@ -2,6 +2,7 @@
 //! simulated serial line with a virtual clock and fault injection. They run natively (tests, the
 //! CLI) and in the browser (the demo module).
 
+pub mod bench;
 pub mod demo;
 pub mod dfu;
 pub mod esp32_mp;
