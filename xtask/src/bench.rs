@@ -130,7 +130,7 @@ pub fn run() -> Result<()> {
     let mut web = Vec::new();
     for n in 1..=WEB_RUNS {
         step(&format!(
-            "Benchmark web path, run {n} of {WEB_RUNS}: the ESP ROM loader through a fake SerialPort in Chromium"
+            "Benchmark web path, run {n} of {WEB_RUNS}: the ESP ROM loader through a fake SerialPort, and hashing, in Chromium"
         ));
         let out = captured(
             cargo()
@@ -139,6 +139,7 @@ pub fn run() -> Result<()> {
                 .args([
                     "test",
                     "--quiet",
+                    "--release",
                     "--target",
                     "wasm32-unknown-unknown",
                     "-p",
