@@ -297,6 +297,27 @@ fn a_stalled_board_and_a_garbled_byte_give_clear_errors() {
 }
 
 #[test]
+fn a_board_that_restarts_mid_write_is_said_to_have_restarted_not_garbled() {
+    let total = clean_wire_bytes();
+    let mut link = board(Esp32Config::default(), RawPasteSupport::Window(128));
+    let mut cut = false;
+    let mut hook = |now: Duration, _: &mut Session, l: &mut Link| {
+        if !cut && l.delivered() >= total / 2 {
+            cut = true;
+            l.device.power_cycle(now);
+            l.replug(now);
+        }
+    };
+    let (r, _) = go(&mut link, flash_job(&sample_image(), true), Some(&mut hook));
+    let e = r.error();
+    let text = e.to_string();
+    assert!(text.contains("the module restarted by itself"), "{text}");
+    assert!(!text.contains("garbled"), "{text}");
+    check_report(&r, e, KEEP_OLD);
+    boots_old_after_power_cycle(&mut link);
+}
+
+#[test]
 fn a_flash_that_stores_a_wrong_byte_is_caught_by_the_read_back() {
     let config = Esp32Config {
         corrupt_block: Some(7),

@@ -286,9 +286,16 @@ impl DfuSession {
                 then: "Close dfu-util, STM32CubeProgrammer or another tab that uses this device, \
                        then connect again.",
             }),
-            Op::Status(_) | Op::ConfigHead | Op::Config(_) => self.fail(FlashErrorKind::Protocol(
-                format!("the device stalled {}", op.describe()),
-            )),
+            // Nothing explains a stall here: the device refuses even its status.
+            Op::Status(_) | Op::ConfigHead | Op::Config(_) => {
+                self.fail(FlashErrorKind::ModuleState {
+                    why: format!(
+                        "the device refused a USB request (a stall) while {}",
+                        op.describe()
+                    ),
+                    then: "Unplug the device and plug it back in (in its loader: on an STM32,                            with BOOT0 held), then flash again.",
+                })
+            }
             op => self
                 .queue
                 .push_front(Op::Status(Goal::Explain(op.describe()))),

@@ -33,8 +33,20 @@ enum Phase {
         not_before: Duration,
         give_up: Duration,
     },
+    /// Bytes the protocol does not allow came: listening until `until` for a boot banner (the
+    /// module restarted by itself) before calling them garbled.
+    Listening {
+        until: Duration,
+    },
     Finished,
 }
+
+/// How long unexpected bytes are listened to for a boot banner.
+pub const BANNER_WAIT: Duration = Duration::from_secs(3);
+
+/// What a module prints when it boots: the ESP32 ROM's reset line and a MicroPython banner or
+/// friendly prompt.
+const BOOT_SIGNS: [&[u8]; 4] = [b"rst:0x", b"MicroPython v", b"Type \"help()\"", b"\r\n>>> "];
 
 /// Tuning of a [`ReplFlow`].
 #[derive(Debug, Clone)]
@@ -69,6 +81,9 @@ pub struct ReplFlow<P> {
     partial: Vec<u8>,
     /// Cancel interrupted the running exec; its output is awaited.
     cancelling: bool,
+    /// What came while [`Phase::Listening`], and the error it stands for unless a banner shows.
+    heard: Vec<u8>,
+    garbled: Option<ReplError>,
 }
 
 impl<P: ReplPlan> ReplFlow<P> {
@@ -84,6 +99,8 @@ impl<P: ReplPlan> ReplFlow<P> {
             connect_attempts: 1,
             partial: Vec::new(),
             cancelling: false,
+            heard: Vec::new(),
+            garbled: None,
         };
         flow.report.events.push_back(SessionEvent::Step(step));
         flow
@@ -242,6 +259,18 @@ impl<P: ReplPlan> ReplFlow<P> {
                 self.release_module();
                 self.fail(FlashErrorKind::Cancelled);
             }
+            Phase::Running if matches!(error, ReplError::Unexpected { .. }) => {
+                // Maybe the start of a boot banner: listen before calling it garbled.
+                self.heard = match &error {
+                    ReplError::Unexpected { got, .. } => got.clone(),
+                    _ => Vec::new(),
+                };
+                self.garbled = Some(error);
+                self.phase = Phase::Listening {
+                    until: self.now + BANNER_WAIT,
+                };
+                self.check_banner();
+            }
             _ => {
                 let kind = match error {
                     ReplError::NoResponse { waiting_for } => {
@@ -318,6 +347,35 @@ impl<P: ReplPlan> ReplFlow<P> {
     }
 }
 
+impl<P: ReplPlan> ReplFlow<P> {
+    /// While listening: a boot banner means the module restarted by itself.
+    fn check_banner(&mut self) {
+        let booted = BOOT_SIGNS
+            .iter()
+            .any(|sign| self.heard.windows(sign.len()).any(|w| w == *sign));
+        if booted {
+            self.garbled = None;
+            self.release_module();
+            self.fail(FlashErrorKind::ModuleState {
+                why: "the module restarted by itself (its power was cut, it was reset, or it \
+                      crashed)"
+                    .into(),
+                then: "Keep the module powered and its reset line still, then flash again.",
+            });
+        }
+    }
+
+    /// Listened long enough without a banner: the bytes were garbled after all.
+    fn end_listening(&mut self) {
+        let error = self.garbled.take();
+        self.phase = Phase::Running;
+        if let Some(error) = error {
+            self.release_module();
+            self.fail(FlashErrorKind::Protocol(error.to_string()));
+        }
+    }
+}
+
 /// The paste mode in words, for the log.
 pub(crate) fn mode_text(mode: PasteMode) -> String {
     match mode {
@@ -335,12 +393,22 @@ pub(crate) fn mode_text(mode: PasteMode) -> String {
 impl<P: ReplPlan> Machine for ReplFlow<P> {
     fn handle_input(&mut self, now: Duration, data: &[u8]) {
         self.now = now;
+        if let Phase::Listening { .. } = self.phase {
+            self.heard.extend_from_slice(data);
+            return self.check_banner();
+        }
         self.repl.handle_input(now, data);
         self.pump();
     }
 
     fn handle_timeout(&mut self, now: Duration) {
         self.now = now;
+        if let Phase::Listening { until } = self.phase {
+            if now >= until {
+                self.end_listening();
+            }
+            return;
+        }
         if let Phase::Reconnect {
             not_before,
             give_up,
@@ -370,6 +438,7 @@ impl<P: ReplPlan> Machine for ReplFlow<P> {
     fn poll_timeout(&self) -> Option<Duration> {
         match self.phase {
             Phase::Finished => None,
+            Phase::Listening { until } => Some(until),
             Phase::Reconnect {
                 not_before,
                 give_up,
