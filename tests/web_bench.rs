@@ -117,15 +117,7 @@ async fn webcrypto_ms(name: &str, data: &[u8]) -> f64 {
 async fn hashing_streamed_and_against_webcrypto() {
     use otadeck_core::digest::{Algorithm, MultiDigest};
     let mib = if cfg!(debug_assertions) { 4 } else { 64 };
-    let mut x = 0x2545_f491_4f6c_dd1d_u64;
-    let data: Vec<u8> = (0..mib << 20)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 32) as u8
-        })
-        .collect();
+    let data = otadeck_sim::firmware::noise(mib << 20, 0x2545_f491_4f6c_dd1d);
     console_log!("bench hash_input {mib} MiB");
     for (algorithm, webcrypto) in [
         (Algorithm::Sha256, Some("SHA-256")),

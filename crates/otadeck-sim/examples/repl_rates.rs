@@ -41,15 +41,7 @@ fn rates<M: Machine, D: Device>(mut m: M, link: &mut SimLink<D>, len: usize) -> 
 
 /// A valid application image of `len` pseudo-random (incompressible) bytes.
 fn random_image(len: usize) -> Vec<u8> {
-    let mut x = 0x9e37_79b9_7f4a_7c15_u64;
-    let data: Vec<u8> = (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect();
+    let data = otadeck_sim::firmware::noise(len, 0x9e37_79b9_7f4a_7c15);
     build_app_image(
         9,
         &AppDescriptorFields {

@@ -150,6 +150,20 @@ pub fn quecpython_mixed_package() -> Vec<u8> {
     package_with_region(&package, 32 * 1024..36 * 1024, &[0x01, b'0'])
 }
 
+/// `len` pseudo-random bytes from `seed` (xorshift64, its high bytes): incompressible data
+/// that every run makes the same.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 32) as u8
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

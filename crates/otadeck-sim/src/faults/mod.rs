@@ -20,16 +20,11 @@ use crate::firmware::{DEMO_RUNNING_VERSION, SAMPLE_VERSION};
 use crate::harness::{run, Run};
 use crate::line::{LineFault, SimLink};
 
-/// The families the matrix covers, in the table's order.
-pub const FAMILIES: [Family; 7] = [
-    Family::QuecPython,
-    Family::Esp32MicroPython,
-    Family::Pycom,
-    Family::NodeMcu,
-    Family::McuBoot,
-    Family::EspRom,
-    Family::Dfu,
-];
+/// The families the matrix covers, in the table's order: every family with a driver, the one
+/// reached over WebUSB last.
+pub fn families() -> impl Iterator<Item = Family> {
+    Family::ALL.into_iter().chain(Family::USB)
+}
 
 /// What goes wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -404,7 +399,7 @@ fn record_of(family: Family, run: &Run) -> Attempt {
 /// Every cell, family by family.
 pub fn matrix() -> Result<Vec<Cell>, String> {
     let mut cells = Vec::new();
-    for family in FAMILIES {
+    for family in families() {
         let named = |e: String| format!("{}: {e}", family.name());
         if family == Family::Dfu {
             let total = dfu::clean_transfers().map_err(named)?;
@@ -424,7 +419,7 @@ pub fn table(cells: &[Cell]) -> String {
         out.push_str(&format!("{:>10}", fault.to_string()));
     }
     out.push('\n');
-    for family in FAMILIES {
+    for family in families() {
         out.push_str(&format!("{:<18}", family.name()));
         for fault in FAULTS {
             let verdict = cells
