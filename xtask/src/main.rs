@@ -36,7 +36,7 @@ commands:
       --skip-native | --skip-browser | --skip-e2e
       --scenario NAME            run only this end-to-end scenario (repeatable)
   fuzz [--seconds N] [TARGET...] run the cargo-fuzz targets (default: all, 300 s each)
-  faults                         every serial protocol against every fault: prints the table;
+  faults                         every protocol against every fault: prints the table;
                                  fails when a cell fails (also part of `test`)
   bench                          every figure as `bench <name> <value> <unit> [target <t>]`:
                                  each driver against the simulators (fraction of the line

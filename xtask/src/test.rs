@@ -88,7 +88,7 @@ pub fn run(opts: &Opts) -> Result<()> {
         cmd.args(["test", "--workspace", "--no-fail-fast", "--features"])
             .arg(PEER_FEATURES.join(","));
         parts.push(("native", cargo_part(&mut cmd)));
-        step("Fault matrix: every serial protocol against every fault");
+        step("Fault matrix: every protocol against every fault");
         parts.push(("faults", faults_part()));
     }
     if opts.browser && tools_ok {

@@ -1,4 +1,4 @@
-//! `cargo xtask faults`: every serial protocol against every fault; prints the table and the
+//! `cargo xtask faults`: every protocol against every fault; prints the table and the
 //! message of every cell, and exits 1 when any cell fails.
 
 use std::process::ExitCode;
