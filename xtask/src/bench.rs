@@ -10,7 +10,13 @@ use crate::util::{self, run_tee, step, Result};
 use crate::{bundle, setup};
 
 /// The simulator benchmarks (examples of otadeck-sim).
-const EXAMPLES: [&str; 4] = ["wire_rate", "repl_rates", "repl_breakdown", "esp_rom_rate"];
+const EXAMPLES: [&str; 5] = [
+    "wire_rate",
+    "repl_rates",
+    "repl_breakdown",
+    "esp_rom_rate",
+    "dfu_rate",
+];
 /// Runs of the web path whose median is reported.
 const WEB_RUNS: usize = 3;
 /// The budget for the whole site, gzipped.
