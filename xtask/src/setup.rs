@@ -22,6 +22,9 @@ pub const GOOSEBIT: (&str, &str) = ("goosebit", "0.2.12");
 /// The real MicroPython interpreter (webassembly port) the REPL drivers are tested against.
 pub const MICROPYTHON_NPM: (&str, &str) =
     ("@micropython/micropython-webassembly-pyscript", "1.27.0");
+/// Espressif's browser flasher, flashed side by side with otadeck by the web bench (its
+/// `bundle.js` is imported by `tests/web_bench.rs`).
+pub const ESPTOOL_JS_NPM: (&str, &str) = ("esptool-js", "0.7.0");
 /// dfu-util's `dfu-suffix`, from Debian.
 const DFU_SUFFIX: &str = "/usr/bin/dfu-suffix";
 /// Lua 5.4, from Debian: runs the NodeMCU console stand-in the driver is tested against.
@@ -29,7 +32,8 @@ pub const LUA: &str = "/usr/bin/lua5.4";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// Runs every setup step; `browser` adds Chromium and chromedriver.
+/// Runs every setup step; `browser` adds Chromium and chromedriver, the peer tools and the
+/// esptool-js the browser bench flashes beside otadeck.
 pub fn run(browser: bool) -> Result<()> {
     wasm_target()?;
     wasm_bindgen()?;
@@ -37,6 +41,7 @@ pub fn run(browser: bool) -> Result<()> {
     wasm_opt()?;
     if browser {
         chromium()?;
+        npm_pinned(ESPTOOL_JS_NPM, "Espressif's browser flasher")?;
         peer_tools()?;
     }
     Ok(())
@@ -45,7 +50,7 @@ pub fn run(browser: bool) -> Result<()> {
 /// The PyPI host tools at their pinned versions, in a virtual environment under `tools/`, and
 /// the MicroPython webassembly interpreter from npm in `tools/node_modules`.
 pub fn peer_tools() -> Result<()> {
-    micropython_npm()?;
+    npm_pinned(MICROPYTHON_NPM, "MicroPython interpreter")?;
     if !Path::new(DFU_SUFFIX).exists() {
         step("dfu-util (for dfu-suffix)");
         apt_install(&["dfu-util"], "dfu-util")?;
@@ -100,12 +105,9 @@ fn pip_into(venv: &Path, wanted: &[String]) -> Result<()> {
     )
 }
 
-/// `@micropython/micropython-webassembly-pyscript` at its pinned version into `tools/`.
-fn micropython_npm() -> Result<()> {
-    let (name, version) = MICROPYTHON_NPM;
-    step(&format!(
-        "MicroPython interpreter (npm {name}@{version}) in tools/"
-    ));
+/// The npm package `(name, version)` at its pinned version into `tools/`.
+fn npm_pinned((name, version): (&str, &str), what: &str) -> Result<()> {
+    step(&format!("{what} (npm {name}@{version}) in tools/"));
     let manifest = util::tools_dir()
         .join("node_modules")
         .join(name)
