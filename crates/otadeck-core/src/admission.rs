@@ -138,13 +138,25 @@ pub fn admit(
     offset: Option<u32>,
     policy: &Policy,
 ) -> Result<Admitted, Refusal> {
+    admit_with(family, data, offset, policy, None)
+}
+
+/// [`admit`], given the SHA-256 of `data[..n]` as `Some((n, digest))` when the caller has it
+/// (see [`image::inner_sha256_covers`]): the image's own hash is then not computed again.
+pub fn admit_with(
+    family: Family,
+    data: &[u8],
+    offset: Option<u32>,
+    policy: &Policy,
+    known_prefix_sha256: Option<(usize, [u8; 32])>,
+) -> Result<Admitted, Refusal> {
     if data.is_empty() {
         return Err(Refusal::Empty);
     }
     if data.len() > MAX_IMAGE_BYTES {
         return Err(Refusal::TooLarge { size: data.len() });
     }
-    let detected = image::detect(data);
+    let detected = image::detect_with(data, known_prefix_sha256);
     let format = detected.format();
     if format == Format::Raw {
         if let Some(what) = text_kind(data) {

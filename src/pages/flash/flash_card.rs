@@ -1,7 +1,7 @@
 //! Step 3: the flash options, the Flash button with what still stands in its way, and the
 //! progress and result. The only card redrawn on every progress event.
 
-use otadeck_core::admission::{admit, Policy, Refusal};
+use otadeck_core::admission::{admit_with, Policy, Refusal};
 use otadeck_core::family::{Family, JobKind};
 use wasm_bindgen_futures::spawn_local;
 use web_sys::HtmlInputElement;
@@ -56,7 +56,7 @@ fn admission(
     policy: &Policy,
 ) -> Option<Refusal> {
     let (image, family) = (image?, family?);
-    admit(family, &image.bytes, None, policy).err()
+    admit_with(family, &image.bytes, None, policy, image.inner_sha256).err()
 }
 
 fn checkbox(state: &UseStateHandle<bool>) -> Callback<Event> {

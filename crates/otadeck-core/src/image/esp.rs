@@ -220,6 +220,16 @@ pub fn app_descriptor(data: &[u8]) -> Option<AppDescriptor> {
     })
 }
 
+/// The XOR of every byte of `data`, eight bytes at a time.
+fn xor_all(data: &[u8]) -> u8 {
+    let words = data.chunks_exact(8);
+    let tail = words.remainder().iter().fold(0u8, |c, b| c ^ b);
+    let word = words.fold(0u64, |w, c| {
+        w ^ u64::from_le_bytes(c.try_into().expect("eight bytes"))
+    });
+    word.to_le_bytes().iter().fold(tail, |c, b| c ^ b)
+}
+
 /// Parse and check an ESP application image: segments within bounds, checksum byte, and the
 /// appended SHA-256 when the header says there is one. Trailing bytes after the image (padding in
 /// a flash dump) are allowed.
@@ -232,6 +242,32 @@ pub fn parse(data: &[u8]) -> Result<EspImage, EspImageError> {
 /// Parse the structure only: the checksum byte and appended hash are read and computed but a
 /// mismatch is left in [`EspImage::checksum`] / [`EspImage::sha256`] (see [`EspImage::check`]).
 pub fn parse_unchecked(data: &[u8]) -> Result<EspImage, EspImageError> {
+    parse_unchecked_with(data, None)
+}
+
+/// How many leading bytes the appended SHA-256 of the image in `data` covers, when the header
+/// says one is appended and the segments are within `data` (a caller streaming its own SHA-256
+/// over `data` can keep the digest at that point for [`parse_unchecked_with`]).
+pub fn appended_hash_covers(data: &[u8]) -> Option<usize> {
+    let header = data.get(..HEADER_LEN)?;
+    if header[0] != IMAGE_MAGIC || header[23] != 1 {
+        return None;
+    }
+    let mut offset = HEADER_LEN;
+    for _ in 0..header[1] {
+        let len = u32_le(data, offset + 4, "segment length").ok()? as usize;
+        offset = offset.checked_add(8 + len)?;
+    }
+    let covers = offset + (15 - offset % 16) + 1;
+    (covers + 32 <= data.len()).then_some(covers)
+}
+
+/// [`parse_unchecked`], given the SHA-256 of `data[..n]` when it is known already
+/// (`Some((n, digest))`); it is used when `n` is what the appended hash covers.
+pub fn parse_unchecked_with(
+    data: &[u8],
+    known_prefix_sha256: Option<(usize, [u8; 32])>,
+) -> Result<EspImage, EspImageError> {
     let header = take(data, 0, HEADER_LEN, "image header")?;
     if header[0] != IMAGE_MAGIC {
         return Err(EspImageError::BadMagic(header[0]));
@@ -250,7 +286,7 @@ pub fn parse_unchecked(data: &[u8]) -> Result<EspImage, EspImageError> {
         let load_addr = u32_le(data, offset, "segment load address")?;
         let len = u32_le(data, offset + 4, "segment length")?;
         let body = take(data, offset + 8, len as usize, "segment data")?;
-        checksum = body.iter().fold(checksum, |c, b| c ^ b);
+        checksum ^= xor_all(body);
         segments.push(Segment {
             load_addr,
             len,
@@ -271,7 +307,10 @@ pub fn parse_unchecked(data: &[u8]) -> Result<EspImage, EspImageError> {
         digest = Some(Checked {
             offset: image_len,
             stored: HexDigest(stored),
-            computed: HexDigest(sha256(&data[..image_len])),
+            computed: HexDigest(match known_prefix_sha256 {
+                Some((n, digest)) if n == image_len => digest,
+                _ => sha256(&data[..image_len]),
+            }),
         });
         image_len += 32;
     }

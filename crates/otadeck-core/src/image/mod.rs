@@ -91,10 +91,26 @@ pub enum Image {
 /// Recognise `data` by content and parse it. Integrity checks (checksums, hashes, CRCs) are
 /// computed but a mismatch is reported by [`Image::check`], so the parsed fields stay available.
 pub fn detect(data: &[u8]) -> Image {
+    detect_with(data, None)
+}
+
+/// How many leading bytes of `data` an integrity hash inside the image covers (the SHA-256
+/// appended to an ESP app image), so that a caller streaming its own SHA-256 over `data` can
+/// keep the digest at that point and hand it to [`detect_with`].
+pub fn inner_sha256_covers(data: &[u8]) -> Option<usize> {
+    match sniff(data) {
+        Format::EspApp => esp::appended_hash_covers(data),
+        _ => None,
+    }
+}
+
+/// [`detect`], given the SHA-256 of `data[..n]` as `Some((n, digest))` when the caller has it
+/// (see [`inner_sha256_covers`]): the image is then not hashed again.
+pub fn detect_with(data: &[u8], known_prefix_sha256: Option<(usize, [u8; 32])>) -> Image {
     let format = sniff(data);
     let parsed: Result<Image, ImageError> = match format {
         Format::McuBoot => mcuboot::parse(data).map(Image::McuBoot).map_err(Into::into),
-        Format::EspApp => esp::parse_unchecked(data)
+        Format::EspApp => esp::parse_unchecked_with(data, known_prefix_sha256)
             .map(Image::EspApp)
             .map_err(Into::into),
         Format::EspPartitionTable => esp_partition::parse(data)

@@ -229,6 +229,33 @@ fn tampering_is_caught_with_offsets() {
     ));
 }
 
+/// A caller that streams its own SHA-256 learns where the appended hash ends and hands the
+/// digest over: the result is the one `parse` computes itself, and a wrong digest is caught.
+#[test]
+fn a_known_prefix_digest_replaces_the_hashing() {
+    use otadeck_core::digest::sha256;
+    for name in ["esp32_app.bin", "esp32c3_app.bin"] {
+        let mut data = fixture(name);
+        let own = esp::parse(&data).unwrap();
+        let covers = esp::appended_hash_covers(&data).expect("a hash is appended");
+        assert_eq!(covers, own.sha256.as_ref().unwrap().offset, "{name}");
+        let given = esp::parse_unchecked_with(&data, Some((covers, sha256(&data[..covers]))));
+        assert_eq!(given.as_ref(), Ok(&own), "{name}");
+        let wrong = esp::parse_unchecked_with(&data, Some((covers, [0; 32]))).unwrap();
+        assert_eq!(
+            wrong.check(),
+            Err(EspImageError::Sha256Mismatch { offset: covers })
+        );
+        // A digest of another span is not taken for the image's.
+        let other = esp::parse_unchecked_with(&data, Some((covers - 1, [0; 32]))).unwrap();
+        assert_eq!(other, own);
+        // Flash-dump padding after the image changes nothing; a cut inside the hash does.
+        data.extend_from_slice(&[0xFF; 100]);
+        assert_eq!(esp::appended_hash_covers(&data), Some(covers));
+        assert_eq!(esp::appended_hash_covers(&data[..covers + 31]), None);
+    }
+}
+
 #[test]
 fn built_images_keep_working() {
     let img = esp::build_app_image(
