@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use crate::util::{self, run_tee, step, Result};
-use crate::{bundle, setup};
+use crate::{bundle, page_bench, setup};
 
 /// The simulator benchmarks (examples of otadeck-sim).
 const EXAMPLES: [&str; 5] = [
@@ -116,8 +116,29 @@ fn captured(cmd: &mut Command) -> Result<String> {
     Ok(output)
 }
 
-/// Run every benchmark, print the figures and write the report.
-pub fn run() -> Result<()> {
+/// Run every benchmark (or, with `page_only`, only the release page's), print the figures and
+/// write the report.
+pub fn run(page_only: bool) -> Result<()> {
+    let mut figures = Vec::new();
+    if !page_only {
+        figures = drivers_and_web_path()?;
+    }
+    setup::run(true)?;
+    bundle::trunk_release()?;
+    for (kind, bytes) in bundle::gzipped_by_kind(&bundle::dist_dir())? {
+        figures.push(Figure {
+            name: format!("bundle_{kind}_gz"),
+            value: bytes as f64,
+            unit: "bytes".into(),
+            target: (kind == "total").then(|| format!("<={SITE_BUDGET}")),
+        });
+    }
+    figures.extend(medians(&page_bench::run(&bundle::dist_dir(), WEB_RUNS)?));
+    report(&figures)
+}
+
+/// The drivers against the simulators, then the web path in Chromium (medians of its runs).
+fn drivers_and_web_path() -> Result<Vec<Figure>> {
     let mut figures = Vec::new();
     for example in EXAMPLES {
         step(&format!("Benchmark {example}"));
@@ -136,7 +157,7 @@ pub fn run() -> Result<()> {
     let mut web = Vec::new();
     for n in 1..=WEB_RUNS {
         step(&format!(
-            "Benchmark web path, run {n} of {WEB_RUNS}: the ESP ROM loader through a fake SerialPort, and hashing, in Chromium"
+            "Benchmark web path, run {n} of {WEB_RUNS}: the ESP ROM loader through a fake SerialPort beside esptool-js, and hashing, in Chromium"
         ));
         let out = captured(
             cargo()
@@ -159,23 +180,19 @@ pub fn run() -> Result<()> {
         web.extend(parse(&out));
     }
     figures.extend(medians(&web));
-    bundle::trunk_release()?;
-    for (kind, bytes) in bundle::gzipped_by_kind(&bundle::dist_dir())? {
-        figures.push(Figure {
-            name: format!("bundle_{kind}_gz"),
-            value: bytes as f64,
-            unit: "bytes".into(),
-            target: (kind == "total").then(|| format!("<={SITE_BUDGET}")),
-        });
-    }
+    Ok(figures)
+}
+
+/// Print the figures, and write them to the report.
+fn report(figures: &[Figure]) -> Result<()> {
     step("Figures");
-    for f in &figures {
+    for f in figures {
         println!("{}", line(f));
     }
     let dir = util::repo_root().join("target/bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let path = dir.join("report.json");
-    let text = serde_json::to_string_pretty(&json(&figures)).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&json(figures)).map_err(|e| e.to_string())?;
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     println!("    written to {}", path.display());
     Ok(())

@@ -12,6 +12,7 @@ mod e2e;
 mod fuzz;
 mod fuzz_seeds;
 mod goosebit;
+mod page_bench;
 mod proxy;
 mod serve;
 mod setup;
@@ -38,10 +39,12 @@ commands:
   fuzz [--seconds N] [TARGET...] run the cargo-fuzz targets (default: all, 300 s each)
   faults                         every protocol against every fault: prints the table;
                                  fails when a cell fails (also part of `test`)
-  bench                          every figure as `bench <name> <value> <unit> [target <t>]`:
+  bench [--page-only]            every figure as `bench <name> <value> <unit> [target <t>]`:
                                  each driver against the simulators (fraction of the line
-                                 rate), the web path in Chromium (median of 3), the release
-                                 bundle gzipped; also written to target/bench/report.json
+                                 rate), the web path in Chromium beside esptool-js (median
+                                 of 3), the release bundle gzipped, the page's start time,
+                                 longest task and wasm memory (median of 3); also written to
+                                 target/bench/report.json (--page-only: the release page only)
 ";
 
 fn main() -> ExitCode {
@@ -57,7 +60,11 @@ fn main() -> ExitCode {
         "serve" => parse_serve(rest).and_then(|(addr, port)| serve::run(&addr, port)),
         "test" => test::parse_args(rest).and_then(|opts| test::run(&opts)),
         "fuzz" => fuzz::parse_args(rest).and_then(|opts| fuzz::run(&opts)),
-        "bench" => no_args(rest).and_then(|()| bench::run()),
+        "bench" => match rest {
+            [] => bench::run(false),
+            [only] if only == "--page-only" => bench::run(true),
+            _ => Err(format!("unexpected arguments {rest:?}\n\n{USAGE}")),
+        },
         "faults" => no_args(rest).and_then(|()| util::exec(&mut test::faults_command())),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

@@ -150,6 +150,15 @@ impl Session {
         call(&self.agent, method, &format!("{}{path}", self.base), body)
     }
 
+    /// A Chrome DevTools Protocol command through chromedriver (`goog/cdp/execute`).
+    pub fn cdp(&self, cmd: &str, params: Value) -> Result<Value> {
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({ "cmd": cmd, "params": params })),
+        )
+    }
+
     /// Navigates and waits for the page load.
     pub fn goto(&self, url: &str) -> Result<()> {
         self.cmd("POST", "/url", Some(json!({ "url": url })))
