@@ -38,6 +38,9 @@ impl CancelFlag {
 
 /// The longest the pump sleeps before looking at the cancel flag again.
 const POLL_CAP: Duration = Duration::from_millis(50);
+/// The longest the pump runs timeouts that are due at once (a machine working through a big
+/// image a slice per turn) before it lets the page run.
+const YIELD_AFTER: Duration = Duration::from_millis(16);
 
 /// Run `machine` over `conn` until it finishes, calling `on_event` for each event.
 pub async fn drive<M: Machine + ?Sized>(
@@ -59,6 +62,7 @@ pub async fn drive<M: Machine + ?Sized>(
     // A line change's hold counts from when the port took it: no timeout is due before then.
     let mut hold_until = Duration::ZERO;
     let mut gone = false;
+    let mut ran_since = now();
     loop {
         if cancel.take() {
             machine.cancel(now());
@@ -115,6 +119,10 @@ pub async fn drive<M: Machine + ?Sized>(
                 let due = until.map(|t| t.max(hold_until));
                 if due.is_some_and(|t| t <= now()) {
                     machine.handle_timeout(now());
+                    if now().saturating_sub(ran_since) >= YIELD_AFTER {
+                        gloo::timers::future::sleep(Duration::ZERO).await;
+                        ran_since = now();
+                    }
                     continue;
                 }
                 let wait = due
@@ -122,6 +130,7 @@ pub async fn drive<M: Machine + ?Sized>(
                     .unwrap_or(POLL_CAP)
                     .min(POLL_CAP);
                 let sleep = gloo::timers::future::sleep(wait);
+                ran_since = now();
                 if gone {
                     // Nothing more comes from the link: only the clock moves.
                     sleep.await;

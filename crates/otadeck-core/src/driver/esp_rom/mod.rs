@@ -2,6 +2,7 @@
 //! reset sequences on DTR/RTS ([`reset`]), reading the slots from flash ([`slots`]) and the
 //! session that syncs, detects the chip, attaches the flash and runs a job ([`session`]).
 
+mod deflating;
 pub mod packet;
 pub mod reset;
 pub mod session;

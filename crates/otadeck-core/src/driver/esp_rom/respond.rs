@@ -125,7 +125,7 @@ impl EspRomSession {
 
     fn on_ok(&mut self, r: Response) {
         match self.phase {
-            Phase::Reset(_) | Phase::BaudSettle => {}
+            Phase::Reset(_) | Phase::BaudSettle | Phase::Deflate => {}
             Phase::Sync => {
                 self.log(LogLevel::Info, "the ROM loader answered SYNC".into());
                 self.events.push_back(SessionEvent::Step(Step::Identify));
@@ -528,6 +528,7 @@ impl Machine for EspRomSession {
                     self.decoder.reset();
                     self.start_job();
                 }
+                Phase::Deflate => self.deflate_more(),
                 _ => {}
             }
             return;

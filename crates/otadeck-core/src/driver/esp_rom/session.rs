@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use md5::{Digest, Md5};
 
+use super::deflating::{self, Deflating};
 use super::packet::{self, op, Loader, Response};
 use super::reset::{ResetKind, SignalStep};
 use super::slots::{self, HEAD_LEN, TABLE_OFFSET};
@@ -144,6 +145,8 @@ enum Phase {
     BaudSettle,
     /// The empty `FLASH_BEGIN` of a restart.
     RestartBegin,
+    /// Deflating the region, a slice per turn of the caller's loop.
+    Deflate,
     Begin,
     Data(usize),
     Md5,
@@ -199,6 +202,8 @@ pub struct EspRomSession {
     compress: bool,
     region: usize,
     blocks: Vec<Vec<u8>>,
+    /// The current region being deflated.
+    deflating: Option<Deflating>,
     done: u64,
     total: u64,
     wrote: bool,
@@ -253,6 +258,7 @@ impl EspRomSession {
             compress,
             region: 0,
             blocks: Vec::new(),
+            deflating: None,
             done: 0,
             total,
             wrote: false,
@@ -314,9 +320,12 @@ impl EspRomSession {
             Phase::MemBegin(_) | Phase::MemData(..) | Phase::MemEnd | Phase::AwaitOhai => {
                 Step::Connect
             }
-            Phase::Attach | Phase::SetParams | Phase::Baud | Phase::BaudSettle | Phase::Begin => {
-                Step::Prepare
-            }
+            Phase::Attach
+            | Phase::SetParams
+            | Phase::Baud
+            | Phase::BaudSettle
+            | Phase::Deflate
+            | Phase::Begin => Step::Prepare,
             Phase::RestartBegin => Step::Restart,
             Phase::Data(_) => Step::Write,
             Phase::Md5 => Step::Verify,

@@ -26,25 +26,59 @@ impl EspRomSession {
         self.write_region();
     }
 
-    /// Erase and write the current region.
+    /// Erase and write the current region: deflated first when compressing, a slice per turn
+    /// (see [`EspRomSession::deflate_more`]), else in plain blocks padded with 0xFF.
     pub(super) fn write_region(&mut self) {
+        if self.compress {
+            self.phase = Phase::Deflate;
+            self.deflating = Some(Deflating::default());
+            self.events.push_back(SessionEvent::Step(Step::Prepare));
+            let len = self.regions[self.region].data.len();
+            let msg = format!("compressing {len} bytes");
+            self.log(LogLevel::Debug, msg);
+            self.deflate_more();
+            return;
+        }
+        let block = self.loader.flash_block();
+        self.blocks = self.regions[self.region]
+            .data
+            .chunks(block)
+            .map(|c| {
+                let mut v = c.to_vec();
+                v.resize(block, 0xFF);
+                v
+            })
+            .collect();
+        self.begin_write();
+    }
+
+    /// Deflate the next slice of the region; once all is in, begin the write. Until then a
+    /// timeout due at once brings the caller back (after it has let others run).
+    pub(super) fn deflate_more(&mut self) {
+        let Some(d) = self.deflating.as_mut() else {
+            return;
+        };
+        let data = &self.regions[self.region].data;
+        match d.step(data) {
+            Some(z) => {
+                self.deflating = None;
+                let block = self.loader.flash_block();
+                self.blocks = z.chunks(block).map(<[u8]>::to_vec).collect();
+                self.begin_write();
+            }
+            None => {
+                debug_assert!(d.consumed() % deflating::SLICE == 0);
+                self.wait_until = Some(self.now);
+            }
+        }
+    }
+
+    /// `FLASH_BEGIN` / `FLASH_DEFL_BEGIN` for the current region, its blocks ready.
+    fn begin_write(&mut self) {
         let block = self.loader.flash_block();
         let r = &self.regions[self.region];
         let size = r.data.len();
         let erase_blocks = size.div_ceil(block);
-        self.blocks = if self.compress {
-            let z = miniz_oxide::deflate::compress_to_vec_zlib(&r.data, 9);
-            z.chunks(block).map(<[u8]>::to_vec).collect()
-        } else {
-            r.data
-                .chunks(block)
-                .map(|c| {
-                    let mut v = c.to_vec();
-                    v.resize(block, 0xFF);
-                    v
-                })
-                .collect()
-        };
         let write_size = if self.loader == Loader::Stub {
             size
         } else {
@@ -73,8 +107,10 @@ impl EspRomSession {
         } else {
             op::FLASH_BEGIN
         };
+        if self.phase != Phase::Deflate {
+            self.events.push_back(SessionEvent::Step(Step::Prepare));
+        }
         self.phase = Phase::Begin;
-        self.events.push_back(SessionEvent::Step(Step::Prepare));
         self.send_for(
             opc,
             &packet::words(&words),
