@@ -239,6 +239,39 @@ fn a_power_cut_mid_write_then_a_fresh_flash_works() {
     assert_eq!(l.device.slot_version("ota_1").as_deref(), Some("2.1.0"));
 }
 
+/// The chip loses power and comes straight back in its loader (the boot pin held): the next
+/// block is refused because the write in progress is gone, and the message says it restarted.
+#[test]
+fn a_chip_that_restarts_mid_write_is_said_to_have_restarted() {
+    let img = image();
+    let mut l = link();
+    let mut cut = false;
+    let mut hook = |now: Duration, _m: &mut EspRomSession, l: &mut SimLink<EspRomSim>| {
+        if !cut && count(l, op::FLASH_DEFL_DATA) == 10 {
+            cut = true;
+            l.device.power_cut();
+            l.replug(now);
+            l.device.power_on();
+        }
+    };
+    let r = run(
+        &mut flash_job(&img, true),
+        &mut l,
+        Duration::ZERO,
+        LIMIT,
+        Some(&mut hook),
+    );
+    let e = r.error();
+    assert_eq!(e.step, Step::Write);
+    match &e.kind {
+        FlashErrorKind::ModuleState { why, .. } => {
+            assert!(why.contains("most likely restarted"), "{why}")
+        }
+        other => panic!("expected the restart to be named, got {other:?}"),
+    }
+    assert_eq!(l.device.slot_version("ota_0").as_deref(), Some("2.0.3"));
+}
+
 #[test]
 fn a_power_cut_while_otadata_is_rewritten_keeps_a_bootable_choice() {
     let mut l = link();

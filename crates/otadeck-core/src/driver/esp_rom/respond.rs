@@ -86,6 +86,23 @@ impl EspRomSession {
                 self.log(LogLevel::Warn, msg);
                 self.retry();
             }
+            // A loader that had taken earlier blocks and now cannot act on one has lost the
+            // write in progress: it started afresh.
+            Phase::Data(seq) if seq > 0 && matches!(r.error, packet::rom_error::FAILED | 0xC6) => {
+                let why = format!(
+                    "the chip's loader no longer had the write in progress at block {seq} (it \
+                     answered error {:#04x}): the chip most likely restarted (its power was cut, \
+                     or it was reset)",
+                    r.error
+                );
+                self.fail(
+                    Step::Write,
+                    FlashErrorKind::ModuleState {
+                        why,
+                        then: "Keep the board powered and its reset line still, then flash again.",
+                    },
+                );
+            }
             _ => {
                 let step = self.step_of();
                 let call = packet::op_name(r.op);
