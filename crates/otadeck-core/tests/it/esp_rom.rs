@@ -50,6 +50,26 @@ fn deflated_blocks(img: &[u8], block: usize) -> usize {
 }
 
 /// `img` stands byte for byte at the start of `ota_1`.
+/// A hook that cuts the chip's power once `n` blocks of `opc` have arrived (and, when `back_on`,
+/// powers it straight back on in its loader, the boot pin held).
+fn cut_power_after(
+    opc: u8,
+    n: usize,
+    back_on: bool,
+) -> impl FnMut(Duration, &mut EspRomSession, &mut SimLink<EspRomSim>) {
+    let mut cut = false;
+    move |now, _m, l| {
+        if !cut && count(l, opc) == n {
+            cut = true;
+            l.device.power_cut();
+            l.replug(now);
+            if back_on {
+                l.device.power_on();
+            }
+        }
+    }
+}
+
 fn assert_in_ota1(l: &SimLink<EspRomSim>, img: &[u8]) {
     let at = OTA1 as usize;
     assert_eq!(&l.device.flash[at..at + img.len()], img);
@@ -207,21 +227,7 @@ fn a_pulled_cable_mid_write_leaves_the_old_app_booting() {
 fn a_power_cut_mid_write_then_a_fresh_flash_works() {
     let img = image();
     let mut l = link();
-    let mut cut = false;
-    let mut hook = |now: Duration, _m: &mut EspRomSession, l: &mut SimLink<EspRomSim>| {
-        if !cut
-            && l.device
-                .ops
-                .iter()
-                .filter(|o| **o == op::FLASH_DATA)
-                .count()
-                == 20
-        {
-            cut = true;
-            l.device.power_cut();
-            l.replug(now);
-        }
-    };
+    let mut hook = cut_power_after(op::FLASH_DATA, 20, false);
     let r = run(
         &mut flash_job(&img, false),
         &mut l,
@@ -245,15 +251,7 @@ fn a_power_cut_mid_write_then_a_fresh_flash_works() {
 fn a_chip_that_restarts_mid_write_is_said_to_have_restarted() {
     let img = image();
     let mut l = link();
-    let mut cut = false;
-    let mut hook = |now: Duration, _m: &mut EspRomSession, l: &mut SimLink<EspRomSim>| {
-        if !cut && count(l, op::FLASH_DEFL_DATA) == 10 {
-            cut = true;
-            l.device.power_cut();
-            l.replug(now);
-            l.device.power_on();
-        }
-    };
+    let mut hook = cut_power_after(op::FLASH_DEFL_DATA, 10, true);
     let r = run(
         &mut flash_job(&img, true),
         &mut l,
@@ -275,14 +273,7 @@ fn a_chip_that_restarts_mid_write_is_said_to_have_restarted() {
 #[test]
 fn a_power_cut_while_otadata_is_rewritten_keeps_a_bootable_choice() {
     let mut l = link();
-    let mut cut = false;
-    let mut hook = |now: Duration, _m: &mut EspRomSession, l: &mut SimLink<EspRomSim>| {
-        if !cut && l.device.ops.contains(&op::FLASH_BEGIN) {
-            cut = true;
-            l.device.power_cut();
-            l.replug(now);
-        }
-    };
+    let mut hook = cut_power_after(op::FLASH_BEGIN, 1, false);
     let cfg = EspRomConfig::new(Job::SetBootSlot { slot: 1 });
     let r = run(
         &mut EspRomSession::start(Duration::ZERO, cfg),
@@ -562,14 +553,7 @@ fn read_flash_returns_the_bytes_and_checks_them_by_md5() {
 fn a_power_cut_while_the_boot_slot_is_rewritten_falls_back_to_the_other_app() {
     let img = image();
     let mut l = link();
-    let mut cut = false;
-    let mut hook = |now: Duration, _m: &mut EspRomSession, l: &mut SimLink<EspRomSim>| {
-        if !cut && count(l, op::FLASH_DEFL_DATA) == 10 {
-            cut = true;
-            l.device.power_cut();
-            l.replug(now);
-        }
-    };
+    let mut hook = cut_power_after(op::FLASH_DEFL_DATA, 10, false);
     let job = Job::Flash {
         regions: vec![Region {
             offset: 0x10000,
