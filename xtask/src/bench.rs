@@ -163,9 +163,9 @@ fn drivers_and_web_path() -> Result<Vec<Figure>> {
             cargo()
                 .env("CHROMEDRIVER", setup::CHROMEDRIVER)
                 .env("WASM_BINDGEN_TEST_TIMEOUT", "90")
+                // No `--quiet`: cargo hands it to wasm-bindgen-test-runner, which refuses it.
                 .args([
                     "test",
-                    "--quiet",
                     "--release",
                     "--target",
                     "wasm32-unknown-unknown",
