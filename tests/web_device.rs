@@ -148,3 +148,28 @@ async fn a_quecpython_module_takes_only_its_vendor_package() {
     }
     assert_eq!(device.view.get().module, before, "the module is as it was");
 }
+
+/// Choosing an image checks the hash an ESP app carries with the digest the page keeps while it
+/// hashes the file in slices: an intact app is clean, a changed byte on either side of a slice
+/// boundary, or in the appended hash, is reported as damage.
+#[wasm_bindgen_test]
+async fn an_esp_app_is_checked_while_it_is_hashed() {
+    let good = otadeck_sim::firmware::demo_image("9.9.9", 200 * 1024 + 123);
+    let loaded = load("good.bin".into(), good.clone()).await;
+    assert_eq!(loaded.problem, None, "{loaded:?}");
+    let (covers, digest) = loaded
+        .inner_sha256
+        .expect("the appended hash's span was kept");
+    assert_eq!(covers, good.len() - 32);
+    assert_eq!(digest, otadeck_core::digest::sha256(&good[..covers]));
+    for at in [64 * 1024 - 1, 64 * 1024, covers - 1, covers, good.len() - 1] {
+        let mut bad = good.clone();
+        bad[at] ^= 0x10;
+        let loaded = load("bad.bin".into(), bad).await;
+        let problem = loaded.problem.unwrap_or_default();
+        assert!(
+            problem.contains("SHA-256") || problem.contains("checksum"),
+            "a byte changed at {at} went unseen: {problem:?}"
+        );
+    }
+}
