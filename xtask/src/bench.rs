@@ -119,11 +119,11 @@ fn captured(cmd: &mut Command) -> Result<String> {
 /// Run every benchmark (or, with `page_only`, only the release page's), print the figures and
 /// write the report.
 pub fn run(page_only: bool) -> Result<()> {
+    setup::run(true)?;
     let mut figures = Vec::new();
     if !page_only {
         figures = drivers_and_web_path()?;
     }
-    setup::run(true)?;
     bundle::trunk_release()?;
     for (kind, bytes) in bundle::gzipped_by_kind(&bundle::dist_dir())? {
         figures.push(Figure {
@@ -153,7 +153,6 @@ fn drivers_and_web_path() -> Result<Vec<Figure>> {
         ]))?;
         figures.extend(parse(&out));
     }
-    setup::run(true)?;
     let mut web = Vec::new();
     for n in 1..=WEB_RUNS {
         step(&format!(
