@@ -316,7 +316,8 @@ impl DeviceSession {
             }
             return;
         }
-        let mut detector = family::detect(now());
+        let line_baud = conn.baud();
+        let mut detector = family::detect(now(), line_baud);
         let found = self.run_session(&mut *detector, &conn).await;
         let Some(Ok(FlashOutcome {
             module: Some(module),

@@ -74,7 +74,7 @@ impl<'a> Target<'a> {
     /// named. The slots are kept for the jobs that follow.
     pub fn identify(&mut self, start: Instant) -> Result<crate::install::Identified, String> {
         if self.family == Family::MicroPython {
-            let mut machine = family::detect(start.elapsed());
+            let mut machine = family::detect(start.elapsed(), Some(self.baud));
             let ran = port::run(&mut *machine, self.port, self.baud, start)?;
             let found = match ran.result {
                 Ok(o) => o.module.or(ran.module),
@@ -249,7 +249,7 @@ fn report_error(e: &FlashError) -> ExitCode {
 pub fn info(target: Target<'_>, detect: bool) -> Result<ExitCode, String> {
     let start = Instant::now();
     let ran = if detect {
-        let mut machine = family::detect(start.elapsed());
+        let mut machine = family::detect(start.elapsed(), Some(target.baud));
         port::run(&mut *machine, target.port, target.baud, start)?
     } else {
         target.run(Job::Identify, start)?

@@ -4,10 +4,17 @@
 //! then, only when a MicroPython prompt answered, Ctrl-B to have the banner printed. When no REPL
 //! answered, one SMP echo request asks whether an SMP server listens (a console that is not SMP
 //! ignores the frame).
+//!
+//! A module a cut-off session left behind is found too: a MicroPython raw REPL (its `>` prompt)
+//! is left with Ctrl-B for the banner, and a garbled answer is asked again at NodeMCU's write
+//! rate, where a write cut short leaves its console; a Lua prompt there has its console set back
+//! to the port's rate, as a boot would.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::driver::nodemcu::speed::uart_setup_line;
+use crate::family::NODEMCU_WRITE_BAUD;
 use crate::link::smp::{Op, Packet, GROUP_OS, ID_ECHO};
 use crate::link::smp_cbor::Value;
 use crate::link::smp_frame::{self, Frame, FrameDecoder};
@@ -20,6 +27,22 @@ use crate::session::{
 pub const ANSWER_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Quiet time that ends an answer.
 const QUIET: Duration = Duration::from_millis(150);
+/// Time given to a port switching its rate before anything is sent at the new one.
+const SETTLE: Duration = Duration::from_millis(50);
+/// The interrupt: Ctrl-C twice and a carriage return.
+const INTERRUPT: &[u8] = b"\x03\x03\r";
+
+/// A MicroPython raw REPL at its `>` prompt (a session left it there): after the end-of-output
+/// marks of the run the interrupt stopped, or after its greeting.
+fn raw_repl_prompt(text: &str) -> bool {
+    text.ends_with("\x04>") || text.ends_with("CTRL-B to exit\n>")
+}
+
+/// Bytes no console prints: what crosses a line whose two ends run at different rates.
+fn garbled(rx: &[u8]) -> bool {
+    rx.iter()
+        .any(|&b| b >= 0x80 || (b < 0x20 && !matches!(b, b'\r' | b'\n' | b'\t' | 0x04 | 0x1b)))
+}
 
 /// What a banner or prompt says the module is.
 pub fn classify(banner: &str) -> Option<ModuleInfo> {
@@ -81,6 +104,16 @@ enum Phase {
     Smp {
         deadline: Duration,
     },
+    /// The port is switching to `rate`; the interrupt goes out `at`.
+    Switched {
+        at: Duration,
+        rate: u32,
+    },
+    /// A Lua prompt answered at the write rate: the line that sets the console back to the
+    /// port's rate was sent; its echo (or the deadline) switches the port back.
+    Restore {
+        deadline: Duration,
+    },
     Finished,
 }
 
@@ -96,6 +129,12 @@ pub struct Detector {
     /// What answered the interrupt, kept for the error when the SMP probe finds nothing either.
     heard: String,
     frames: FrameDecoder,
+    /// The port's rate when the session started (`None`: unknown, no other rate is tried).
+    line_baud: Option<u32>,
+    /// The rate the port runs at now, when the session switched it.
+    rate_now: Option<u32>,
+    /// A rate to switch the port to.
+    baud: Option<u32>,
 }
 
 /// The text the SMP probe echoes.
@@ -127,18 +166,26 @@ fn answers_probe(packet: &[u8]) -> bool {
 }
 
 impl Detector {
-    /// Send the interrupt at `now`.
+    /// Send the interrupt at `now`, on a port whose rate is not known.
     pub fn start(now: Duration) -> Self {
+        Self::start_at(now, None)
+    }
+
+    /// Send the interrupt at `now`, on a port at `line_baud`.
+    pub fn start_at(now: Duration, line_baud: Option<u32>) -> Self {
         let mut d = Detector {
             phase: Phase::Interrupt {
                 deadline: now + ANSWER_TIMEOUT,
             },
             rx: Vec::new(),
             last_rx: None,
-            tx: VecDeque::from([b"\x03\x03\r".to_vec()]),
+            tx: VecDeque::from([INTERRUPT.to_vec()]),
             events: VecDeque::new(),
             heard: String::new(),
             frames: FrameDecoder::new(),
+            line_baud,
+            rate_now: None,
+            baud: None,
         };
         d.events.push_back(SessionEvent::Step(Step::Identify));
         d.log(
@@ -217,17 +264,9 @@ impl Detector {
                 let text = self.text();
                 // Wait for the whole answer (each interrupt prints its own prompt).
                 if text.ends_with(">>> ") && self.answer_complete(now) {
-                    self.rx.clear();
-                    self.last_rx = None;
-                    self.tx.push_back(vec![0x02]);
-                    self.phase = Phase::Banner {
-                        deadline: now + ANSWER_TIMEOUT,
-                    };
+                    self.banner(now);
                 } else if self.answer_complete(now) || now >= deadline {
-                    match classify(&text) {
-                        Some(info) => self.finish(Some(info)),
-                        None => self.probe_smp(now, text),
-                    }
+                    self.interrupt_answered(now, text);
                 }
             }
             Phase::Banner { deadline } => {
@@ -263,8 +302,105 @@ impl Detector {
                     self.finish(None);
                 }
             }
+            Phase::Switched { at, rate } => {
+                if now >= at {
+                    self.rate_now = Some(rate);
+                    self.interrupt(now);
+                }
+            }
+            Phase::Restore { deadline } => {
+                let rate = self.line_baud.unwrap_or(NODEMCU_WRITE_BAUD);
+                if self.text().contains(&uart_setup_line(rate)) || now >= deadline {
+                    self.switch_to(now, rate);
+                }
+            }
             Phase::Finished => {}
         }
+    }
+
+    /// The whole answer to an interrupt is in: say what it is, or find out more.
+    fn interrupt_answered(&mut self, now: Duration, text: String) {
+        let fast = self.rate_now.filter(|r| Some(*r) != self.line_baud);
+        match (classify(&text), fast) {
+            (Some(info), Some(rate)) if info.family == Family::NodeMcu => {
+                let console = self.line_baud.unwrap_or(rate);
+                self.log(
+                    LogLevel::Warn,
+                    format!(
+                        "A Lua prompt answered at {rate} baud, where a write cut short leaves \
+                         NodeMCU's console: setting it back to {console} baud"
+                    ),
+                );
+                self.rx.clear();
+                self.last_rx = None;
+                let line = format!("{}\r\n", uart_setup_line(console));
+                self.tx.push_back(line.into_bytes());
+                self.phase = Phase::Restore {
+                    deadline: now + ANSWER_TIMEOUT,
+                };
+            }
+            (Some(info), _) => self.finish(Some(info)),
+            (None, _) if raw_repl_prompt(&text) => {
+                self.log(
+                    LogLevel::Info,
+                    "A MicroPython raw REPL answered (a session was cut off): leaving it",
+                );
+                self.banner(now);
+            }
+            (None, None) if garbled(&self.rx) && self.line_baud != Some(NODEMCU_WRITE_BAUD) => {
+                self.log(
+                    LogLevel::Info,
+                    format!(
+                        "The answer is garbled: asking again at {NODEMCU_WRITE_BAUD} baud, where \
+                         a NodeMCU write cut short leaves the console"
+                    ),
+                );
+                self.heard = text;
+                self.switch_to(now, NODEMCU_WRITE_BAUD);
+            }
+            (None, Some(_)) => {
+                // Nothing understood at the other rate either: back to the port's rate, and the
+                // error tells what the first answer was.
+                let heard = std::mem::take(&mut self.heard);
+                if let Some(rate) = self.line_baud {
+                    self.baud = Some(rate);
+                    self.rate_now = None;
+                }
+                self.probe_smp(now, heard);
+            }
+            (None, None) => self.probe_smp(now, text),
+        }
+    }
+
+    /// Send the interrupt and collect the answer.
+    fn interrupt(&mut self, now: Duration) {
+        self.rx.clear();
+        self.last_rx = None;
+        self.tx.push_back(INTERRUPT.to_vec());
+        self.phase = Phase::Interrupt {
+            deadline: now + ANSWER_TIMEOUT,
+        };
+    }
+
+    /// Ctrl-B: a MicroPython REPL prints its banner.
+    fn banner(&mut self, now: Duration) {
+        self.rx.clear();
+        self.last_rx = None;
+        self.tx.push_back(vec![0x02]);
+        self.phase = Phase::Banner {
+            deadline: now + ANSWER_TIMEOUT,
+        };
+    }
+
+    /// Switch the port to `rate`, then interrupt again.
+    fn switch_to(&mut self, now: Duration, rate: u32) {
+        self.rx.clear();
+        self.last_rx = None;
+        self.baud = Some(rate);
+        self.phase = Phase::Switched {
+            at: now + SETTLE,
+            rate,
+        };
     }
 
     /// No REPL answered: ask once whether an SMP server listens.
@@ -313,9 +449,14 @@ impl Machine for Detector {
             Phase::Banner { deadline } => {
                 Some(self.last_rx.map_or(deadline, |t| (t + QUIET).min(deadline)))
             }
-            Phase::Smp { deadline } => Some(deadline),
+            Phase::Smp { deadline } | Phase::Restore { deadline } => Some(deadline),
+            Phase::Switched { at, .. } => Some(at),
             Phase::Finished => None,
         }
+    }
+
+    fn poll_baud(&mut self) -> Option<u32> {
+        self.baud.take()
     }
 
     fn poll_event(&mut self) -> Option<SessionEvent> {

@@ -456,9 +456,10 @@ fn job_words(job: JobKind) -> &'static str {
     }
 }
 
-/// The machine that finds out what answers on a link (an interrupt, then one SMP echo).
-pub fn detect(now: Duration) -> Box<dyn Machine> {
-    Box::new(Detector::start(now))
+/// The machine that finds out what answers on a link at `line_baud` (an interrupt, then one SMP
+/// echo).
+pub fn detect(now: Duration, line_baud: Option<u32>) -> Box<dyn Machine> {
+    Box::new(Detector::start_at(now, line_baud))
 }
 
 /// The OTA slot number that does not boot next and holds a whole app, from the slots read.

@@ -129,3 +129,105 @@ fn a_console_that_is_not_smp_is_reported_with_what_it_printed() {
     assert!(matches!(e.kind, FlashErrorKind::BadAnswer { .. }), "{text}");
     assert!(text.contains("uart:~$"), "{text}");
 }
+
+/// Flash `family`'s sample into the module on `link` at 115200 baud until `percent` of the bytes
+/// a whole flash sends have crossed, then the host vanishes (a reload): the line goes dead and
+/// comes back empty, the module left as the session left it.
+fn cut_off_mid_write<D: Device>(family: Family, link: &mut SimLink<D>, total: u64, percent: u64) {
+    use otadeck_core::family::{self, FlashOptions, Job, OpenOptions};
+    use otadeck_sim::demo::DemoFamily;
+    use otadeck_sim::line::LineFault;
+    let job = Job::Flash {
+        image: family.sample_image(),
+        options: FlashOptions::default(),
+    };
+    let options = OpenOptions {
+        line_baud: Some(115_200),
+        ..OpenOptions::default()
+    };
+    let mut m = family::open(family, job, options, Duration::ZERO).unwrap();
+    let at = total * percent / 100;
+    let mut hook = |_: Duration, _: &mut Box<_>, l: &mut SimLink<D>| {
+        if l.delivered() >= at && !l.is_dead() {
+            l.inject(LineFault::DropAfter(l.delivered()));
+        }
+    };
+    let r = run(
+        &mut m,
+        link,
+        Duration::ZERO,
+        Duration::from_secs(600),
+        Some(&mut hook),
+    );
+    assert!(
+        r.events.iter().any(|e| matches!(
+            e,
+            otadeck_core::session::SessionEvent::Progress { done, .. } if *done > 0
+        )),
+        "the write had begun"
+    );
+    let now = link.now();
+    link.replug(now);
+    // The next page opens the port at its usual rate.
+    link.set_baud(115_200);
+}
+
+/// Detection on `link` after what happened on it, at the port's rate of 115200.
+fn detect_again<D: Device>(link: &mut SimLink<D>) -> otadeck_sim::harness::Run {
+    let now = link.now() + Duration::from_secs(1);
+    let mut d = Detector::start_at(now, Some(115_200));
+    run(&mut d, link, now, Duration::from_secs(20), None)
+}
+
+fn logged(r: &otadeck_sim::harness::Run) -> String {
+    r.events
+        .iter()
+        .filter_map(|e| match e {
+            otadeck_core::session::SessionEvent::Log { message, .. } => Some(message.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_raw_repl_left_by_a_cut_off_write_is_left_and_named() {
+    let paste = RawPasteSupport::Window(128);
+    let mut link = SimLink::new(
+        quecpython::device(
+            otadeck_sim::demo::quecpython_demo_config("EC600U"),
+            otadeck_sim::firmware::quecpython_running_package(),
+            paste,
+        ),
+        115_200,
+    );
+    cut_off_mid_write(Family::QuecPython, &mut link, 98_000, 30);
+    let r = detect_again(&mut link);
+    let m = r.outcome().module.clone().unwrap();
+    assert_eq!((m.family, m.model.as_str()), (Family::QuecPython, "EC600U"));
+    assert!(logged(&r).contains("raw REPL answered"), "{}", logged(&r));
+}
+
+#[test]
+fn a_nodemcu_console_left_at_the_write_rate_is_found_and_set_back() {
+    let board = otadeck_sim::nodemcu::NodeMcu::new(Default::default(), demo_running_image());
+    let mut link = SimLink::new(board, 115_200);
+    cut_off_mid_write(Family::NodeMcu, &mut link, 130_000, 40);
+    // The write ran at the fast rate, and the console is still there.
+    assert_eq!(link.device.uart_rate(), Some(921_600));
+    let r = detect_again(&mut link);
+    let m = r.outcome().module.clone().unwrap();
+    assert_eq!(m.family, Family::NodeMcu);
+    let log = logged(&r);
+    assert!(log.contains("asking again at 921600 baud"), "{log}");
+    assert!(log.contains("setting it back to 115200 baud"), "{log}");
+    // The console is back at the port's rate: a plain interrupt at 115200 finds it.
+    assert_ne!(link.device.uart_rate(), Some(921_600));
+    assert_eq!(link.baud(), 115_200);
+    let again = detect_again(&mut link);
+    assert_eq!(
+        again.outcome().module.as_ref().unwrap().family,
+        Family::NodeMcu
+    );
+    assert!(!logged(&again).contains("garbled"), "{}", logged(&again));
+}
