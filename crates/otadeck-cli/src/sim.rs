@@ -10,7 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::pty::openpty;
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
-use otadeck_sim::demo::{quecpython_demo_config, DEMO_PACKAGES};
+use otadeck_sim::demo::{quecpython_demo_config, DemoModule, DEMO_PACKAGES};
 use otadeck_sim::esp32_mp::{self, Esp32Config};
 use otadeck_sim::firmware::{
     demo_image, demo_running_image, quecpython_package, quecpython_running_package,
@@ -50,7 +50,8 @@ pub struct Serve {
     #[arg(long, default_value_t = 1500, value_name = "MS")]
     reenumerate_ms: u64,
     /// Serve over WebSocket on this address (e.g. 127.0.0.1:8765): binary messages carry the
-    /// serial bytes each way. The first line printed is `ws: ws://<addr>`.
+    /// serial bytes each way. The first line printed is `ws: ws://<addr>`. A line `power` on
+    /// standard input then cuts the module's power and restores it, and prints `boots: <version>`.
     #[arg(long, value_name = "ADDR")]
     ws: Option<String>,
     /// Line rate the simulation keeps to. A NodeMCU board's console is a UART (115200 baud at
@@ -72,7 +73,7 @@ impl Serve {
         }
     }
 
-    fn run<D: Device>(&self, device: D) -> Result<ExitCode, String> {
+    fn run(&self, device: DemoModule) -> Result<ExitCode, String> {
         let link = SimLink::new(device, self.baud);
         let reenumerate = Duration::from_millis(self.reenumerate_ms);
         match (&self.ws, self.pty, &self.pty_link) {
@@ -233,16 +234,14 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
             for p in DEMO_PACKAGES {
                 eprintln!("  {}  {}", p.url, p.label);
             }
-            q.serve.run(quecpython::device(
+            q.serve.run(DemoModule::QuecPython(quecpython::device(
                 quecpython_demo_config(&q.model),
                 quecpython_running_package(),
                 q.serve.paste(),
-            ))
+            )))
         }
-        SimCommand::MicropythonEsp32(serve) => serve.run(esp32_mp::device(
-            Esp32Config::default(),
-            demo_running_image(),
-            serve.paste(),
+        SimCommand::MicropythonEsp32(serve) => serve.run(DemoModule::Esp32MicroPython(
+            esp32_mp::device(Esp32Config::default(), demo_running_image(), serve.paste()),
         )),
         SimCommand::Mcuboot(m) => {
             let config = McuBootConfig {
@@ -251,18 +250,22 @@ pub fn run(cmd: SimCommand) -> Result<ExitCode, String> {
                 banner: !m.quiet,
                 ..McuBootConfig::default()
             };
+            let image = demo_mcuboot_image((1, 0, 0), 20_000);
             m.serve
-                .run(McuBoot::new(config, demo_mcuboot_image((1, 0, 0), 20_000)))
+                .run(DemoModule::McuBoot(McuBoot::new(config, image)))
         }
-        SimCommand::Esp32(serve) => serve.run(otadeck_sim::esp_rom::EspRomSim::new()),
-        SimCommand::Nodemcu(serve) => {
-            serve.run(NodeMcu::new(NodeMcuConfig::default(), demo_running_image()))
-        }
-        SimCommand::Pycom(serve) => serve.run(pycom::device(
+        SimCommand::Esp32(serve) => serve.run(DemoModule::EspRom(Box::new(
+            otadeck_sim::esp_rom::EspRomSim::new(),
+        ))),
+        SimCommand::Nodemcu(serve) => serve.run(DemoModule::NodeMcu(NodeMcu::new(
+            NodeMcuConfig::default(),
+            demo_running_image(),
+        ))),
+        SimCommand::Pycom(serve) => serve.run(DemoModule::Pycom(pycom::device(
             PycomConfig::default(),
             demo_running_image(),
             serve.paste(),
-        )),
+        ))),
     }
 }
 

@@ -1,17 +1,24 @@
 //! The WebSocket serial bridge (`otadeck bridge`) and a simulated module served the same way
 //! (`otadeck sim … --ws`): one client at a time, binary messages carrying the serial bytes each
-//! way, text messages carrying the control messages of `otadeck_core::link::ws_bridge`.
+//! way, text messages carrying the control messages of `otadeck_core::link::ws_bridge`. A
+//! simulated module also obeys lines on standard input: `power` cuts its power and restores it,
+//! then prints `boots: <version>`, the firmware its bootloader started.
 
+use std::io::{BufRead, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
+use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use otadeck_core::link::ws_bridge::Control;
-use otadeck_sim::line::{Device, SimLink};
+use otadeck_sim::demo::DemoModule;
+use otadeck_sim::line::SimLink;
 use tungstenite::{Error, Message, WebSocket};
 
 /// How long one turn waits for the client before looking at the line.
 const TURN: Duration = Duration::from_millis(2);
+/// Time a simulated module is given to boot after its power comes back.
+const BOOT: Duration = Duration::from_secs(10);
 
 /// What sits behind the WebSocket: a serial port or a simulated module.
 pub trait Line {
@@ -29,9 +36,13 @@ pub trait Line {
     fn baud(&self) -> u32;
     /// Set the modem lines.
     fn set_signals(&mut self, dtr: Option<bool>, rts: Option<bool>) -> Result<(), String>;
+    /// Cut the module's power at `now` and restore it; after `boot`, the firmware it runs.
+    fn power_cycle(&mut self, _now: Duration, _boot: Duration) -> Result<String, String> {
+        Err("a real port has no power switch here".into())
+    }
 }
 
-impl<D: Device> Line for SimLink<D> {
+impl Line for SimLink<DemoModule> {
     fn attach(&mut self) -> Result<String, String> {
         Ok("simulated module".into())
     }
@@ -53,6 +64,63 @@ impl<D: Device> Line for SimLink<D> {
     fn set_signals(&mut self, _dtr: Option<bool>, _rts: Option<bool>) -> Result<(), String> {
         Ok(())
     }
+    fn power_cycle(&mut self, now: Duration, boot: Duration) -> Result<String, String> {
+        self.replug(now);
+        self.device.power_cycle(now);
+        self.advance(now + boot);
+        Ok(self.device.running_version())
+    }
+}
+
+/// The simulation's clock: the time since start, plus the time skipped while modules booted.
+struct Clock {
+    start: Instant,
+    skipped: Duration,
+}
+
+impl Clock {
+    fn now(&self) -> Duration {
+        self.start.elapsed() + self.skipped
+    }
+}
+
+/// The lines typed on standard input, as they come (read on a thread of their own).
+fn stdin_lines() -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Obey what came on standard input since the last turn.
+fn obey(line: &mut impl Line, commands: &Receiver<String>, clock: &mut Clock) {
+    loop {
+        let command = match commands.try_recv() {
+            Ok(c) => c,
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
+        };
+        match command.trim() {
+            "power" => {
+                let answer = match line.power_cycle(clock.now(), BOOT) {
+                    Ok(version) => {
+                        clock.skipped += BOOT;
+                        format!("boots: {version}")
+                    }
+                    Err(e) => format!("error: {e}"),
+                };
+                println!("{answer}");
+                let _ = std::io::stdout().flush();
+            }
+            "" => {}
+            other => eprintln!("otadeck: unknown command {other:?} (known: power)"),
+        }
+    }
 }
 
 /// Serve `line` on `addr` until the process is stopped; the first line printed is
@@ -60,12 +128,28 @@ impl<D: Device> Line for SimLink<D> {
 pub fn serve_ws(mut line: impl Line, addr: &str) -> Result<ExitCode, String> {
     let listener = TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     println!("ws: ws://{local}");
-    use std::io::Write;
     let _ = std::io::stdout().flush();
-    let start = Instant::now();
-    for stream in listener.incoming() {
-        let Ok(stream) = stream else { continue };
+    let mut clock = Clock {
+        start: Instant::now(),
+        skipped: Duration::ZERO,
+    };
+    let commands = stdin_lines();
+    loop {
+        obey(&mut line, &commands, &mut clock);
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Nobody connected: what the module prints waits for the next client.
+                std::thread::sleep(TURN);
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let _ = stream.set_nonblocking(false);
         let peer = stream
             .peer_addr()
             .map_or_else(|_| "a client".into(), |a| a.to_string());
@@ -77,11 +161,10 @@ pub fn serve_ws(mut line: impl Line, addr: &str) -> Result<ExitCode, String> {
             }
         };
         eprintln!("otadeck: {peer} connected");
-        let why = serve_client(&mut line, &mut socket, start);
+        let why = serve_client(&mut line, &mut socket, &commands, &mut clock);
         line.detach();
         eprintln!("otadeck: {peer} left: {why}");
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn send(socket: &mut WebSocket<TcpStream>, control: &Control) -> Result<(), String> {
@@ -102,7 +185,12 @@ fn give_up(socket: &mut WebSocket<TcpStream>, message: String) -> String {
 
 /// Carry bytes and control messages between one client and the line until either ends; the
 /// result says why it ended.
-fn serve_client(line: &mut impl Line, socket: &mut WebSocket<TcpStream>, start: Instant) -> String {
+fn serve_client(
+    line: &mut impl Line,
+    socket: &mut WebSocket<TcpStream>,
+    commands: &Receiver<String>,
+    clock: &mut Clock,
+) -> String {
     let port = match line.attach() {
         Ok(p) => p,
         Err(message) => return give_up(socket, message),
@@ -117,7 +205,7 @@ fn serve_client(line: &mut impl Line, socket: &mut WebSocket<TcpStream>, start: 
     }
     loop {
         let turn = match socket.read() {
-            Ok(Message::Binary(data)) => line.write(start.elapsed(), &data),
+            Ok(Message::Binary(data)) => line.write(clock.now(), &data),
             Ok(Message::Text(text)) => apply(line, &text),
             Ok(Message::Close(_)) => return "it closed the connection".into(),
             Ok(_) => Ok(()),
@@ -131,7 +219,8 @@ fn serve_client(line: &mut impl Line, socket: &mut WebSocket<TcpStream>, start: 
             }
             Err(e) => return format!("the connection failed: {e}"),
         };
-        let out = turn.and_then(|()| line.read(start.elapsed()));
+        obey(line, commands, clock);
+        let out = turn.and_then(|()| line.read(clock.now()));
         match out {
             Ok(bytes) if bytes.is_empty() => {}
             Ok(bytes) => {

@@ -135,3 +135,36 @@ fn a_simulated_module_over_websocket_says_hello_and_takes_a_baud_change() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn a_simulated_module_over_websocket_has_its_power_cut_from_standard_input() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_otadeck"))
+        .args(["sim", "pycom", "--ws", "127.0.0.1:0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("ws: ").unwrap().to_string();
+    let mut input = child.stdin.take().unwrap();
+    writeln!(input, "power").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "boots: 2.0.3");
+    // The boot's banner waits for the first client.
+    let mut socket = connect(&url);
+    let (_, heard) = read_until(&mut socket, |_, t| t.contains("FiPy with ESP32"));
+    assert!(heard.contains("Pycom MicroPython"), "{heard}");
+    // An unknown command is no answer (the next line is the next power cycle's).
+    writeln!(input, "reset\npower").unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "boots: 2.0.3");
+    let _ = child.kill();
+    let _ = child.wait();
+}

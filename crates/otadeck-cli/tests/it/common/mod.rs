@@ -25,6 +25,7 @@ pub fn sim_over_ws(args: &[&str]) -> (Child, String) {
 pub fn serving_ws(args: &[&str]) -> (Child, String) {
     let mut child = otadeck()
         .args(args)
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
