@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use otadeck_core::family::Family;
-use otadeck_core::session::LogLevel;
+use otadeck_core::session::{LogLevel, Step};
 use yew::Callback;
 
 use super::device::DeviceHandle;
@@ -179,13 +179,20 @@ fn interrupted(r: &FlashRecord) -> String {
     } else {
         r.module.clone()
     };
+    let at = if r.total > 0 && r.step == Step::Write {
+        format!(
+            "at {} % (byte {} of {}) in step {}",
+            r.percent(),
+            r.done,
+            r.total,
+            r.step.label()
+        )
+    } else {
+        format!("at {} % in step {}", r.percent(), r.step.label())
+    };
     format!(
-        "The previous flash (started {}, {}) was interrupted by a reload or a closed page at {} % \
-         in step {}. The module ({module}) {holds}. Reconnect it and check it before flashing \
-         again.",
-        r.started,
-        r.image,
-        r.percent(),
-        r.step.label()
+        "The previous flash (started {}, {}) was interrupted by a reload or a closed page {at}. \
+         The module ({module}) {holds}. Reconnect it and check it before flashing again.",
+        r.started, r.image,
     )
 }
