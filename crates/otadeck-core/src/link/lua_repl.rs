@@ -272,6 +272,12 @@ impl LuaRepl {
         Some(bytes)
     }
 
+    /// What came back since the last line was sent holds bytes no console prints at the line's
+    /// rate (the lines and their output are ASCII): the module talks at another rate now.
+    pub fn heard_garbage(&self) -> bool {
+        self.rx.iter().any(|b| !b.is_ascii())
+    }
+
     /// Forget the module's state without sending anything.
     pub fn reset(&mut self) {
         self.rx.clear();

@@ -122,6 +122,46 @@ fn a_write_cut_short_at_the_fast_rate_is_found_there_by_the_next_session() {
 }
 
 #[test]
+fn a_restart_during_the_write_at_the_fast_rate_is_told_as_a_restart() {
+    let image = sample_image();
+    let mut link = board(BoardConfig::default());
+    let start = link.now() + Duration::from_secs(1);
+    let config = NodeMcuConfig {
+        fast_baud: Some(FAST),
+        ..NodeMcuConfig::default()
+    };
+    let mut s = NodeMcuSession::start(start, flash(&image), config);
+    let mut cut = false;
+    let mut hook = |now: Duration, _: &mut NodeMcuSession, l: &mut Link| {
+        if !cut && l.device.writes >= 20 {
+            cut = true;
+            l.device.power_cycle(now);
+        }
+    };
+    let r = run(&mut s, &mut link, start, LIMIT, Some(&mut hook));
+    let e = r.error();
+    let text = e.to_string();
+    assert!(
+        matches!(e.kind, FlashErrorKind::ModuleState { .. }),
+        "{text}"
+    );
+    assert!(text.starts_with("Writing failed at byte"), "{text}");
+    assert!(text.contains("as when the module restarts"), "{text}");
+    assert!(text.contains("back to 115200 baud"), "{text}");
+    // A byte garbled on the wire at the fast rate is still told as such (see the fault matrix).
+    boots_old(&mut link);
+}
+
+/// The board, power-cycled, runs the firmware it ran before.
+fn boots_old(link: &mut Link) {
+    let now = link.now();
+    link.replug(now);
+    link.device.power_cycle(now);
+    link.advance(now + Duration::from_secs(10));
+    assert_eq!(link.device.flash.running_version(), DEMO_RUNNING_VERSION);
+}
+
+#[test]
 fn reading_the_slots_leaves_the_rate_alone() {
     let mut link = board(BoardConfig::default());
     let (r, _) = go(&mut link, Job::Inspect);

@@ -348,6 +348,9 @@ impl NodeMcuSession {
         if matches!(error, LuaError::NoResponse { .. }) && self.try_other_rate() {
             return;
         }
+        if let Some(kind) = self.restarted_at_fast_rate(&error) {
+            return self.fail(kind);
+        }
         let kind = match error {
             LuaError::NoResponse { waiting_for } => FlashErrorKind::NoResponse { waiting_for },
             LuaError::LineTooLong { .. } => FlashErrorKind::Protocol(error.to_string()),

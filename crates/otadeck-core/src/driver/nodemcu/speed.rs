@@ -170,6 +170,27 @@ impl NodeMcuSession {
 
     /// The session fails with the port at the fast rate: go back to the usual one, where the
     /// module is after its next restart (and where the next session looks first).
+    /// At the fast rate, bytes no console prints (the lines and their output are ASCII), in the
+    /// echo or instead of the prompt, mean the console no longer runs at that rate: the module
+    /// restarted, and its boot put the console back at its usual rate. Said so, rather than as
+    /// a byte garbled on the wire or a module gone silent.
+    pub(super) fn restarted_at_fast_rate(&self, error: &LuaError) -> Option<FlashErrorKind> {
+        let f = self.config.fast_baud.filter(|_| self.fast)?;
+        let garbage = match error {
+            LuaError::EchoMismatch { got, .. } => got.iter().any(|b| !b.is_ascii()),
+            LuaError::NoResponse { .. } => self.repl.heard_garbage(),
+            _ => false,
+        };
+        garbage.then(|| FlashErrorKind::ModuleState {
+            why: format!(
+                "the module's answer came back garbled at {} baud, as when the module restarts: \
+                 a boot sets its console back to {} baud (was its power or reset line touched?)",
+                f.fast, f.console
+            ),
+            then: "Keep the module powered and its reset line still, then flash again.",
+        })
+    }
+
     pub(super) fn slow_down_on_failure(&mut self) {
         if let (true, Some(f)) = (self.fast, self.config.fast_baud) {
             self.fast = false;
