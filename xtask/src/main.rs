@@ -9,6 +9,7 @@
 mod bench;
 mod bundle;
 mod e2e;
+mod faults;
 mod fuzz;
 mod fuzz_seeds;
 mod goosebit;
@@ -37,8 +38,10 @@ commands:
       --skip-native | --skip-browser | --skip-e2e
       --scenario NAME            run only this end-to-end scenario (repeatable)
   fuzz [--seconds N] [TARGET...] run the cargo-fuzz targets (default: all, 300 s each)
-  faults                         every protocol against every fault: prints the table;
-                                 fails when a cell fails (also part of `test`)
+  faults                         every protocol against every fault on the simulators, then
+                                 a page reload mid-write in Chromium: prints the table; fails
+                                 when a cell fails (also part of `test`: the simulators in
+                                 the native part, the reload in the e2e part)
   bench [--page-only]            every figure as `bench <name> <value> <unit> [target <t>]`:
                                  each driver against the simulators (fraction of the line
                                  rate), the web path in Chromium beside esptool-js (median
@@ -65,7 +68,7 @@ fn main() -> ExitCode {
             [only] if only == "--page-only" => bench::run(true),
             _ => Err(format!("unexpected arguments {rest:?}\n\n{USAGE}")),
         },
-        "faults" => no_args(rest).and_then(|()| util::exec(&mut test::faults_command())),
+        "faults" => no_args(rest).and_then(|()| faults::run()),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

@@ -55,10 +55,10 @@ pub fn parse_args(args: &[String]) -> Result<Opts> {
 
 /// Counts of one part of the run.
 #[derive(Debug, Default, PartialEq)]
-struct Part {
-    passed: usize,
-    failed: usize,
-    note: String,
+pub(crate) struct Part {
+    pub passed: usize,
+    pub failed: usize,
+    pub note: String,
 }
 
 /// Runs the chosen parts and prints the tally; fails when anything failed.
@@ -168,7 +168,7 @@ pub fn faults_command() -> Command {
 }
 
 /// `N cells, M failed` from the matrix's last line.
-fn fault_tally(output: &str) -> Option<Part> {
+pub(crate) fn fault_tally(output: &str) -> Option<Part> {
     let line = output.lines().rev().find(|l| l.ends_with(" failed"))?;
     let mut words = line.split_whitespace();
     let cells: usize = words.next()?.parse().ok()?;

@@ -17,6 +17,8 @@ mod monitor;
 mod quecpython_download;
 mod relay;
 mod reload;
+pub mod reload_faults;
+mod sim_cli;
 mod trial;
 
 use crate::util::{self, Result};
@@ -50,6 +52,7 @@ pub const SCENARIOS: &[Scenario] = &[
     admission::SCENARIO,
     layout::SCENARIO,
     reload::SCENARIO,
+    reload_faults::SCENARIO,
 ];
 
 /// The folder for screenshots and logs (git-ignored).
@@ -346,6 +349,43 @@ pub fn run_all(base_url: &str, only: &[String]) -> Result<(usize, usize)> {
     Ok((passed, failed))
 }
 
+/// Prints the page's `#log` (after a failure).
+pub fn print_page_log(session: &Session) {
+    let log = session.execute(
+        "const e = document.querySelector('#log'); return e ? (e.innerText || e.textContent) : null;",
+        vec![],
+    );
+    match log {
+        Ok(serde_json::Value::String(text)) if !text.trim().is_empty() => {
+            println!("    --- #log of the page ---");
+            for line in text.lines() {
+                println!("    | {line}");
+            }
+            println!("    --- end of #log ---");
+        }
+        Ok(serde_json::Value::String(_)) => println!("    (the page's #log is empty)"),
+        _ => println!("    (the page has no #log)"),
+    }
+}
+
+/// Runs `f` in one browser session on the site at `base_url` (screenshots go where the
+/// scenarios put theirs).
+pub fn with_session<T>(base_url: &str, f: impl FnOnce(&Ctx) -> T) -> Result<T> {
+    let artifacts = artifacts_dir();
+    std::fs::create_dir_all(&artifacts)
+        .map_err(|e| format!("cannot create {}: {e}", artifacts.display()))?;
+    let driver = ChromeDriver::start(&artifacts.join("chromedriver.log"))?;
+    let mut session = Session::new(&driver)?;
+    let ctx = Ctx {
+        session: &session,
+        base_url: base_url.to_string(),
+        artifacts,
+    };
+    let out = f(&ctx);
+    let _ = session.delete();
+    Ok(out)
+}
+
 /// One scenario in its own session; on failure saves a screenshot and prints `#log`.
 fn run_one(driver: &ChromeDriver, sc: &Scenario, base_url: &str, artifacts: &Path) -> Result<()> {
     let mut session = Session::new(driver)?;
@@ -357,21 +397,7 @@ fn run_one(driver: &ChromeDriver, sc: &Scenario, base_url: &str, artifacts: &Pat
     let result = (sc.run)(&ctx);
     if result.is_err() {
         let _ = ctx.screenshot(&format!("{}-failure.png", sc.name));
-        let log = session.execute(
-            "const e = document.querySelector('#log'); return e ? (e.innerText || e.textContent) : null;",
-            vec![],
-        );
-        match log {
-            Ok(serde_json::Value::String(text)) if !text.trim().is_empty() => {
-                println!("    --- #log of the page ---");
-                for line in text.lines() {
-                    println!("    | {line}");
-                }
-                println!("    --- end of #log ---");
-            }
-            Ok(serde_json::Value::String(_)) => println!("    (the page's #log is empty)"),
-            _ => println!("    (the page has no #log)"),
-        }
+        print_page_log(&session);
     }
     let _ = session.delete();
     result
