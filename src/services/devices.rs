@@ -7,7 +7,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use otadeck_core::family::Family;
-use otadeck_core::session::{LogLevel, Step};
+use otadeck_core::session::{group_digits, LogLevel, Step};
 use yew::Callback;
 
 use super::device::DeviceHandle;
@@ -183,8 +183,8 @@ fn interrupted(r: &FlashRecord) -> String {
         format!(
             "at {} % (byte {} of {}) in step {}",
             r.percent(),
-            r.done,
-            r.total,
+            group_digits(r.done),
+            group_digits(r.total),
             r.step.label()
         )
     } else {

@@ -327,8 +327,8 @@ impl Attempt {
             Some(step) => format!(
                 "in step {} at byte {} of {}",
                 step.label().to_lowercase(),
-                self.done,
-                self.total
+                crate::session::group_digits(self.done),
+                crate::session::group_digits(self.total)
             ),
             None => "before the first byte was written".into(),
         };

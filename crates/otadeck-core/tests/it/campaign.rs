@@ -182,7 +182,10 @@ fn a_reload_marks_the_write_it_cut_off_with_its_step_and_byte() {
     assert!(a.interrupted(NOW * 1000 + 20));
     assert_eq!(a.state, AttemptState::Interrupted);
     let m = a.message.clone().unwrap();
-    assert!(m.contains("in step writing at byte 40960 of 98400"), "{m}");
+    assert!(
+        m.contains("in step writing at byte 40,960 of 98,400"),
+        "{m}"
+    );
     // Said once: a second reload changes nothing.
     assert!(!a.interrupted(NOW * 1000 + 30));
     // A module waiting for its confirmation was not being written.
