@@ -1,7 +1,8 @@
 //! Figures for `cargo xtask bench`: the payload rate of the ESP32 MicroPython, Pycom, QuecPython
 //! and NodeMCU drivers against their simulated boards, for a firmware-like image and for an
-//! incompressible one, as a fraction of the line rate. Virtual clock: the figures are the
-//! protocol's own efficiency, whatever this machine's speed.
+//! incompressible one: over the whole session as a fraction of the line rate, and over the Write
+//! step as a fraction of the slower of the line and the module's flash. Virtual clock: the
+//! figures are the protocol's own efficiency, whatever this machine's speed.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
 use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::image::esp::{build_app_image, AppDescriptorFields};
-use otadeck_core::session::Machine;
+use otadeck_core::session::{Machine, SessionEvent, Step};
 use otadeck_sim::bench;
 use otadeck_sim::esp32_mp::{self, Esp32Config};
 use otadeck_sim::firmware::{demo_image, demo_running_image, quecpython_running_package};
@@ -22,9 +23,70 @@ use otadeck_sim::nodemcu::{NodeMcu, NodeMcuConfig as BoardConfig};
 use otadeck_sim::pycom::{self, PycomConfig};
 use otadeck_sim::quecpython::{self, QuecPythonConfig};
 
-/// Payload bytes per second over the whole session (connect to confirmed after the restart),
-/// and the session's length in seconds.
-fn rates<M: Machine, D: Device>(mut m: M, link: &mut SimLink<D>, len: usize) -> (f64, f64) {
+/// Where one session's time went: its payload rate over the whole session (connect to
+/// confirmed after the restart), the session's length, and the length of its Write step.
+struct Timing {
+    rate: f64,
+    secs: f64,
+    write_secs: f64,
+}
+
+/// A machine whose Write step is timed (from its first Write step event to the next step).
+struct StepClock<M> {
+    inner: M,
+    now: Duration,
+    write: Option<(Duration, Option<Duration>)>,
+}
+
+impl<M: Machine> Machine for StepClock<M> {
+    fn handle_input(&mut self, now: Duration, data: &[u8]) {
+        self.now = now;
+        self.inner.handle_input(now, data);
+    }
+    fn handle_timeout(&mut self, now: Duration) {
+        self.now = now;
+        self.inner.handle_timeout(now);
+    }
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.inner.poll_transmit()
+    }
+    fn poll_timeout(&self) -> Option<Duration> {
+        self.inner.poll_timeout()
+    }
+    fn poll_event(&mut self) -> Option<SessionEvent> {
+        let event = self.inner.poll_event()?;
+        if let SessionEvent::Step(step) = &event {
+            match (&mut self.write, step) {
+                (None, Step::Write) => self.write = Some((self.now, None)),
+                (Some((_, end @ None)), s) if *s != Step::Write => *end = Some(self.now),
+                _ => {}
+            }
+        }
+        Some(event)
+    }
+    fn cancel(&mut self, now: Duration) {
+        self.inner.cancel(now);
+    }
+    fn link_lost(&mut self, now: Duration) {
+        self.inner.link_lost(now);
+    }
+    fn is_finished(&self) -> bool {
+        self.inner.is_finished()
+    }
+    fn poll_signals(&mut self) -> Option<otadeck_core::session::SignalStep> {
+        self.inner.poll_signals()
+    }
+    fn poll_baud(&mut self) -> Option<u32> {
+        self.inner.poll_baud()
+    }
+}
+
+fn rates<M: Machine, D: Device>(m: M, link: &mut SimLink<D>, len: usize) -> Timing {
+    let mut m = StepClock {
+        inner: m,
+        now: Duration::ZERO,
+        write: None,
+    };
     let r = run(
         &mut m,
         link,
@@ -33,10 +95,12 @@ fn rates<M: Machine, D: Device>(mut m: M, link: &mut SimLink<D>, len: usize) -> 
         None,
     );
     assert_eq!(r.outcome().bytes, len as u64);
-    (
-        len as f64 / r.elapsed.as_secs_f64(),
-        r.elapsed.as_secs_f64(),
-    )
+    let (from, to) = m.write.expect("the session wrote");
+    Timing {
+        rate: len as f64 / r.elapsed.as_secs_f64(),
+        secs: r.elapsed.as_secs_f64(),
+        write_secs: (to.expect("a step after the write") - from).as_secs_f64(),
+    }
 }
 
 /// A valid application image of `len` pseudo-random (incompressible) bytes.
@@ -56,18 +120,46 @@ fn random_image(len: usize) -> Vec<u8> {
     )
 }
 
-/// One row of the table and its `bench` line. At 921600 a REPL family is held to 0.80 of the
-/// line rate.
-fn row(baud: u32, name: &str, (rate, secs): (f64, f64)) {
+/// One row of the table and its `bench` lines: the whole session as a fraction of the line rate,
+/// and the Write step's payload rate as a fraction of its limit, the slower of the line and the
+/// module's flash (`flash`: bytes per second the simulated module stores, `None` when it gives
+/// its writes no time). At 921600 the Write step is held to 0.80 of that limit. The last column
+/// is the most a module that cannot take bytes in while it writes flash (a single-threaded
+/// interpreter whose UART buffer holds a few hundred bytes) reaches: line and flash in turn.
+fn row(baud: u32, name: &str, t: Timing, flash: Option<f64>) {
     let line = f64::from(baud) / 10.0;
+    let limit = flash.map_or(line, |f| f.min(line));
+    let write_rate = t.rate * t.secs / t.write_secs;
+    let in_turn = flash.map_or_else(
+        || "-".to_string(),
+        |f| format!("{:.2}", 1.0 / (1.0 / line + 1.0 / f) / limit),
+    );
     println!(
-        "{baud:>8}  {name:<48} {:>7.1} kB/s  {secs:>6.1} s  {:>12.2}",
-        rate / 1000.0,
-        rate / line
+        "{baud:>8}  {name:<48} {:>7.1} kB/s  {:>6.1} s  {:>12.2}  {:>10.2}  {in_turn:>10}",
+        t.rate / 1000.0,
+        t.secs,
+        t.rate / line,
+        write_rate / limit,
+    );
+    let slug = bench::slug(name);
+    bench::figure(
+        &format!("repl_{slug}_{baud}"),
+        t.rate / line,
+        "of_line_rate",
+        None,
     );
     let target = (baud >= 921_600).then_some(">=0.80");
-    let name = format!("repl_{}_{baud}", bench::slug(name));
-    bench::figure(&name, rate / line, "of_line_rate", target);
+    bench::figure(
+        &format!("repl_write_{slug}_{baud}"),
+        write_rate / limit,
+        "of_line_or_flash_rate",
+        target,
+    );
+}
+
+/// Bytes per second the simulated ESP32 MicroPython board stores (`writeblocks`, 4 KiB each).
+fn esp32_flash_rate(config: &Esp32Config) -> f64 {
+    4096.0 / config.block_write_time.as_secs_f64()
 }
 
 fn micropython_rows(baud: u32, image: &[u8], what: &str) {
@@ -77,6 +169,7 @@ fn micropython_rows(baud: u32, image: &[u8], what: &str) {
             has_deflate: deflate,
             ..Esp32Config::default()
         };
+        let flash = Some(esp32_flash_rate(&config));
         let mut link = SimLink::new(esp32_mp::device(config, demo_running_image(), paste), baud);
         let job = Job::Flash {
             image: image.to_vec(),
@@ -84,17 +177,22 @@ fn micropython_rows(baud: u32, image: &[u8], what: &str) {
         };
         let s = Esp32MicroPython::start(Duration::ZERO, job, FlowConfig::default());
         let r = rates(s, &mut link, image.len());
-        row(baud, &format!("ESP32 MicroPython, {name}, {what}"), r);
+        row(
+            baud,
+            &format!("ESP32 MicroPython, {name}, {what}"),
+            r,
+            flash,
+        );
     }
-    let mut link = SimLink::new(
-        pycom::device(PycomConfig::default(), demo_running_image(), paste),
-        baud,
-    );
+    let config = PycomConfig::default();
+    let flash = Some(1024.0 / config.write_time_per_kib.as_secs_f64());
+    let mut link = SimLink::new(pycom::device(config, demo_running_image(), paste), baud);
     let s = PycomFirmware::start(Duration::ZERO, Some(image.to_vec()), FlowConfig::default());
     row(
         baud,
         &format!("Pycom (no deflate), {what}"),
         rates(s, &mut link, image.len()),
+        flash,
     );
     let mut link = SimLink::new(
         quecpython::device(
@@ -111,6 +209,7 @@ fn micropython_rows(baud: u32, image: &[u8], what: &str) {
         baud,
         &format!("QuecPython, {what}"),
         rates(s, &mut link, package.len()),
+        None,
     );
 }
 
@@ -124,8 +223,12 @@ fn main() {
         random.len()
     );
     println!(
-        "{:>8}  {:<48} {:>10}  {:>8}  {:>13}",
-        "baud", "driver / board / image", "payload", "time", "of line rate"
+        "{:>8}  {:<48} {:>10}  {:>8}  {:>13}  {:>10}  {:>10}",
+        "baud", "driver / board / image", "payload", "time", "of line rate", "write", "in turn"
+    );
+    println!(
+        "{:>8}  {:<48} {:>10}  {:>8}  {:>13}  {:>10}  {:>10}",
+        "", "", "(session)", "", "(session)", "of limit", "of limit"
     );
     for baud in [115_200u32, 921_600] {
         micropython_rows(baud, &image, "firmware");
@@ -155,7 +258,7 @@ fn main() {
                 accept: true,
             };
             let s = NodeMcuSession::start(Duration::ZERO, job, NodeMcuConfig::default());
-            row(baud, name, rates(s, &mut link, image.len()));
+            row(baud, name, rates(s, &mut link, image.len()), None);
         }
     }
     // A console at 115200 that the session switches to 921600 for the write (`uart.setup`),
@@ -180,5 +283,6 @@ fn main() {
         921_600,
         "NodeMCU, console 115200, write switched, firmware",
         rates(s, &mut link, image.len()),
+        None,
     );
 }
