@@ -23,6 +23,7 @@ mod support;
 /// Mount the app on the page body.
 pub fn run() {
     theme::restore();
-    services::offline::register_worker();
     yew::Renderer::<app::App>::new().render();
+    // The offline copy is not needed for the first paint: registered in a task of its own.
+    gloo::timers::callback::Timeout::new(0, services::offline::register_worker).forget();
 }

@@ -76,3 +76,21 @@ pub fn use_online() -> bool {
     }
     *online
 }
+
+/// 0 at the first render, then one more in each of the next `last` tasks: what a page shows
+/// below the fold mounts stage by stage, so that no render (nor its layout) is a long task.
+#[hook]
+pub fn use_stages(last: u8) -> u8 {
+    let stage = use_state(|| 0u8);
+    {
+        let stage = stage.clone();
+        use_effect_with(*stage, move |now| {
+            let next = (*now < last).then(|| {
+                let now = *now;
+                gloo::timers::callback::Timeout::new(0, move || stage.set(now + 1))
+            });
+            move || drop(next)
+        });
+    }
+    *stage
+}

@@ -13,6 +13,7 @@ use yew::prelude::*;
 
 use crate::components::backup::BackupCard;
 use crate::components::log_view::LogView;
+use crate::hooks::use_stages;
 use connect_card::ConnectCard;
 use flash_card::FlashCard;
 use image_card::ImageCard;
@@ -41,13 +42,19 @@ pub struct FlashPageProps {
 #[component]
 pub fn FlashPage(props: &FlashPageProps) -> Html {
     let download = use_state(DownloadForm::default);
+    // The cards below the connect card mount in the tasks that follow: short renders.
+    let stage = use_stages(2);
     html! {
         <div class="page page-split">
             <div class="col">
                 <ConnectCard />
-                <SourceCard initial_url={props.manifest.clone()} />
-                <ImageCard download={download.clone()} />
-                <BackupCard />
+                if stage >= 1 {
+                    <SourceCard initial_url={props.manifest.clone()} />
+                }
+                if stage >= 2 {
+                    <ImageCard download={download.clone()} />
+                    <BackupCard />
+                }
             </div>
             <div class="col">
                 <FlashCard download={download} />
