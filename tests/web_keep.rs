@@ -53,7 +53,10 @@ async fn a_flash_cut_off_by_a_reload_is_reported_once() {
         .get()
         .clone()
         .expect("the cut-off flash is reported");
-    assert!(said.contains("at 40 % in step Writing"), "{said}");
+    assert!(
+        said.contains("at 40 % (byte 40 of 100) in step Writing"),
+        "{said}"
+    );
     assert!(said.contains("otadata was not switched"), "{said}");
     assert!(devices.log().get().iter().any(|l| l.message == said));
     // The record now holds how it ended, so the next load says nothing.

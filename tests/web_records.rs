@@ -105,7 +105,7 @@ async fn a_reload_marks_the_cut_off_install_keeps_it_so_and_reopens_the_plan() {
     assert_eq!(shown.len(), 1);
     let message = shown[0].message.clone().unwrap();
     assert!(
-        message.contains("in step writing at byte 640 of 1000"),
+        message.contains("in step writing at byte 640 of 1,000"),
         "{message}"
     );
     let kept = common::kept_of("store-reload").await;

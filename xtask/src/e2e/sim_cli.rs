@@ -80,13 +80,27 @@ impl Otadeck {
 /// Connect the page to the bridge at `url` (the ESP ROM loader box ticked when `rom`), and wait
 /// until the header names `name`. The address field is cleared first, as a person would.
 pub fn connect_bridge(ctx: &Ctx, url: &str, rom: bool, name: &str) -> Result<()> {
+    // The page may still be starting: its controls first.
+    ctx.wait_element("#serial-rom", SHORT)?;
+    ctx.wait_element("#bridge-url", SHORT)?;
     ctx.session.execute(
         "const input = document.querySelector('#bridge-url');
-         if (input) { input.value = ''; input.dispatchEvent(new Event('input', { bubbles: true })); }
-         const rom = document.querySelector('#serial-rom');
-         if (rom && rom.checked !== arguments[0]) rom.click();",
-        vec![serde_json::json!(rom)],
+         input.value = ''; input.dispatchEvent(new Event('input', { bubbles: true }));",
+        vec![],
     )?;
+    let checked = |ctx: &Ctx| -> Result<bool> {
+        let v = ctx.session.execute(
+            "return document.querySelector('#serial-rom').checked;",
+            vec![],
+        )?;
+        Ok(v.as_bool() == Some(true))
+    };
+    if checked(ctx)? != rom {
+        ctx.click("#serial-rom", SHORT)?;
+    }
+    ctx.wait_for(&format!("the bootloader box to be ticked: {rom}"), SHORT, || {
+        Ok((checked(ctx)? == rom).then_some(()))
+    })?;
     let input = ctx.wait_element("#bridge-url", SHORT)?;
     ctx.session.send_keys(&input, url)?;
     ctx.click("#connect-bridge", SHORT)?;
