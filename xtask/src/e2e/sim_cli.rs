@@ -98,9 +98,11 @@ pub fn connect_bridge(ctx: &Ctx, url: &str, rom: bool, name: &str) -> Result<()>
     if checked(ctx)? != rom {
         ctx.click("#serial-rom", SHORT)?;
     }
-    ctx.wait_for(&format!("the bootloader box to be ticked: {rom}"), SHORT, || {
-        Ok((checked(ctx)? == rom).then_some(()))
-    })?;
+    ctx.wait_for(
+        &format!("the bootloader box to be ticked: {rom}"),
+        SHORT,
+        || Ok((checked(ctx)? == rom).then_some(())),
+    )?;
     let input = ctx.wait_element("#bridge-url", SHORT)?;
     ctx.session.send_keys(&input, url)?;
     ctx.click("#connect-bridge", SHORT)?;
