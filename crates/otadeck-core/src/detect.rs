@@ -114,6 +114,11 @@ enum Phase {
     Restore {
         deadline: Duration,
     },
+    /// Nothing answered at the other rate either: the port is back at its own rate, and the
+    /// SMP probe goes out `at`.
+    Returned {
+        at: Duration,
+    },
     Finished,
 }
 
@@ -314,6 +319,12 @@ impl Detector {
                     self.switch_to(now, rate);
                 }
             }
+            Phase::Returned { at } => {
+                if now >= at {
+                    let heard = std::mem::take(&mut self.heard);
+                    self.probe_smp(now, heard);
+                }
+            }
             Phase::Finished => {}
         }
     }
@@ -359,14 +370,11 @@ impl Detector {
                 self.switch_to(now, NODEMCU_WRITE_BAUD);
             }
             (None, Some(_)) => {
-                // Nothing understood at the other rate either: back to the port's rate, and the
-                // error tells what the first answer was.
-                let heard = std::mem::take(&mut self.heard);
-                if let Some(rate) = self.line_baud {
-                    self.baud = Some(rate);
-                    self.rate_now = None;
-                }
-                self.probe_smp(now, heard);
+                // Nothing understood at the other rate either: back to the port's rate (the
+                // error tells what the first answer was), then the SMP probe.
+                self.baud = self.line_baud;
+                self.rate_now = None;
+                self.phase = Phase::Returned { at: now + SETTLE };
             }
             (None, None) => self.probe_smp(now, text),
         }
@@ -450,7 +458,7 @@ impl Machine for Detector {
                 Some(self.last_rx.map_or(deadline, |t| (t + QUIET).min(deadline)))
             }
             Phase::Smp { deadline } | Phase::Restore { deadline } => Some(deadline),
-            Phase::Switched { at, .. } => Some(at),
+            Phase::Switched { at, .. } | Phase::Returned { at } => Some(at),
             Phase::Finished => None,
         }
     }

@@ -231,3 +231,48 @@ fn a_nodemcu_console_left_at_the_write_rate_is_found_and_set_back() {
     );
     assert!(!logged(&again).contains("garbled"), "{}", logged(&again));
 }
+
+#[test]
+fn after_a_vain_try_at_the_write_rate_the_port_returns_to_its_rate_for_the_smp_probe() {
+    use otadeck_sim::mcuboot::{McuBoot, McuBootConfig};
+    /// An SMP server on a UART fixed at 115200 whose console answers a carriage return with
+    /// bytes no console prints.
+    struct Noisy(McuBoot, Vec<u8>);
+    impl Device for Noisy {
+        fn receive(&mut self, now: Duration, data: &[u8]) {
+            if data.contains(&b'\r') {
+                self.1.extend_from_slice(&[0xfe, 0x81, 0xc3]);
+            }
+            self.0.receive(now, data);
+        }
+        fn transmit(&mut self, now: Duration) -> Vec<u8> {
+            let mut out = std::mem::take(&mut self.1);
+            out.extend(self.0.transmit(now));
+            out
+        }
+        fn next_wakeup(&self) -> Option<Duration> {
+            self.0.next_wakeup()
+        }
+        fn tick(&mut self, now: Duration) {
+            self.0.tick(now);
+        }
+        fn uart_rate(&self) -> Option<u32> {
+            Some(115_200)
+        }
+    }
+    let image = otadeck_sim::mcuboot_slots::demo_mcuboot_image((1, 0, 0), 4096);
+    let config = McuBootConfig {
+        banner: false,
+        ..McuBootConfig::default()
+    };
+    let mut link = SimLink::new(Noisy(McuBoot::new(config, image), Vec::new()), 115_200);
+    let r = detect_again(&mut link);
+    let log = logged(&r);
+    assert!(log.contains("asking again at 921600 baud"), "{log}");
+    assert_eq!(
+        r.outcome().module.as_ref().unwrap().family,
+        Family::McuBoot,
+        "{log}"
+    );
+    assert_eq!(link.baud(), 115_200);
+}
