@@ -12,7 +12,7 @@ use otadeck_core::driver::pycom::PycomFirmware;
 use otadeck_core::driver::quecpython::{FotaOptions, QuecPythonSession};
 use otadeck_core::driver::repl::flow::FlowConfig;
 use otadeck_core::image::esp::{build_app_image, AppDescriptorFields};
-use otadeck_core::session::{Machine, SessionEvent, Step};
+use otadeck_core::session::{Machine, Step};
 use otadeck_sim::bench;
 use otadeck_sim::esp32_mp::{self, Esp32Config};
 use otadeck_sim::firmware::{demo_image, demo_running_image, quecpython_running_package};
@@ -31,62 +31,7 @@ struct Timing {
     write_secs: f64,
 }
 
-/// A machine whose Write step is timed (from its first Write step event to the next step).
-struct StepClock<M> {
-    inner: M,
-    now: Duration,
-    write: Option<(Duration, Option<Duration>)>,
-}
-
-impl<M: Machine> Machine for StepClock<M> {
-    fn handle_input(&mut self, now: Duration, data: &[u8]) {
-        self.now = now;
-        self.inner.handle_input(now, data);
-    }
-    fn handle_timeout(&mut self, now: Duration) {
-        self.now = now;
-        self.inner.handle_timeout(now);
-    }
-    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        self.inner.poll_transmit()
-    }
-    fn poll_timeout(&self) -> Option<Duration> {
-        self.inner.poll_timeout()
-    }
-    fn poll_event(&mut self) -> Option<SessionEvent> {
-        let event = self.inner.poll_event()?;
-        if let SessionEvent::Step(step) = &event {
-            match (&mut self.write, step) {
-                (None, Step::Write) => self.write = Some((self.now, None)),
-                (Some((_, end @ None)), s) if *s != Step::Write => *end = Some(self.now),
-                _ => {}
-            }
-        }
-        Some(event)
-    }
-    fn cancel(&mut self, now: Duration) {
-        self.inner.cancel(now);
-    }
-    fn link_lost(&mut self, now: Duration) {
-        self.inner.link_lost(now);
-    }
-    fn is_finished(&self) -> bool {
-        self.inner.is_finished()
-    }
-    fn poll_signals(&mut self) -> Option<otadeck_core::session::SignalStep> {
-        self.inner.poll_signals()
-    }
-    fn poll_baud(&mut self) -> Option<u32> {
-        self.inner.poll_baud()
-    }
-}
-
-fn rates<M: Machine, D: Device>(m: M, link: &mut SimLink<D>, len: usize) -> Timing {
-    let mut m = StepClock {
-        inner: m,
-        now: Duration::ZERO,
-        write: None,
-    };
+fn rates<M: Machine, D: Device>(mut m: M, link: &mut SimLink<D>, len: usize) -> Timing {
     let r = run(
         &mut m,
         link,
@@ -95,11 +40,16 @@ fn rates<M: Machine, D: Device>(m: M, link: &mut SimLink<D>, len: usize) -> Timi
         None,
     );
     assert_eq!(r.outcome().bytes, len as u64);
-    let (from, to) = m.write.expect("the session wrote");
+    let write = r.steps.iter().position(|(_, s)| *s == Step::Write);
+    let from = write.map(|i| r.steps[i].0).expect("the session wrote");
+    let to = write
+        .and_then(|i| r.steps[i..].iter().find(|(_, s)| *s != Step::Write))
+        .map(|(t, _)| *t)
+        .expect("a step after the write");
     Timing {
         rate: len as f64 / r.elapsed.as_secs_f64(),
         secs: r.elapsed.as_secs_f64(),
-        write_secs: (to.expect("a step after the write") - from).as_secs_f64(),
+        write_secs: (to - from).as_secs_f64(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use otadeck_core::partition_state::PartitionState;
 use otadeck_core::pump::{Port, PortError, Pump, Turn};
 use otadeck_core::session::{
-    FlashError, FlashOutcome, LogLevel, Machine, SessionEvent, SignalStep,
+    FlashError, FlashOutcome, LogLevel, Machine, SessionEvent, SignalStep, Step,
 };
 
 use crate::line::{Device, SimLink};
@@ -21,6 +21,9 @@ pub struct Run {
     pub result: Option<Result<FlashOutcome, FlashError>>,
     /// Virtual time when the run stopped.
     pub elapsed: Duration,
+    /// When each step began (virtual time, from the start of the run), in order; filled by
+    /// [`run`].
+    pub steps: Vec<(Duration, Step)>,
 }
 
 impl Run {
@@ -228,13 +231,28 @@ impl<D: Device> Port for SimPort<'_, D> {
 pub fn turn_to_end<M: Machine, P: Port>(
     machine: &mut M,
     port: &mut P,
-    mut before_turn: impl FnMut(&mut M, &mut P),
+    before_turn: impl FnMut(&mut M, &mut P),
 ) -> (Vec<SessionEvent>, Option<Result<FlashOutcome, FlashError>>) {
+    let (events, result) = timed_turn_to_end(machine, port, before_turn);
+    (events.into_iter().map(|(_, e)| e).collect(), result)
+}
+
+/// [`turn_to_end`], each event with the port's time of the turn it came in.
+#[allow(clippy::type_complexity)]
+fn timed_turn_to_end<M: Machine, P: Port>(
+    machine: &mut M,
+    port: &mut P,
+    mut before_turn: impl FnMut(&mut M, &mut P),
+) -> (
+    Vec<(Duration, SessionEvent)>,
+    Option<Result<FlashOutcome, FlashError>>,
+) {
     let mut events = Vec::new();
     let mut pump = Pump::new();
     loop {
         before_turn(machine, port);
-        match pump.turn(machine, port, &mut |e| events.push(e)) {
+        let now = port.now();
+        match pump.turn(machine, port, &mut |e| events.push((now, e))) {
             Turn::Waited => {}
             Turn::Finished(r) => return (events, r),
             Turn::Stopped => return (events, None),
@@ -256,6 +274,7 @@ pub fn run_reenumerating<M: Machine, D: Device>(
         events,
         result,
         elapsed: port.now - start,
+        steps: Vec::new(),
     }
 }
 
@@ -270,12 +289,20 @@ pub fn run<M: Machine, D: Device>(
 ) -> Run {
     let mut hook = hook;
     let mut port = SimPort::new(link, start, limit);
-    let (events, result) = turn_to_end(machine, &mut port, |m, p| {
+    let (timed, result) = timed_turn_to_end(machine, &mut port, |m, p| {
         if let Some(h) = hook.as_mut() {
             h(p.now, m, p.link);
         }
     });
     let now = port.now;
+    let steps = timed
+        .iter()
+        .filter_map(|(t, e)| match e {
+            SessionEvent::Step(s) => Some((*t - start, *s)),
+            _ => None,
+        })
+        .collect();
+    let events = timed.into_iter().map(|(_, e)| e).collect();
     // Let the last bytes reach the module.
     if let Some(t) = link.next_event() {
         link.advance(t.max(now) + Duration::from_millis(50));
@@ -284,5 +311,6 @@ pub fn run<M: Machine, D: Device>(
         events,
         result,
         elapsed: now - start,
+        steps,
     }
 }

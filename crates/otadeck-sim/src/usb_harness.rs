@@ -121,5 +121,6 @@ pub fn run_usb<M: Machine>(machine: &mut M, device: &mut DfuDevice, limit: Durat
         events,
         result,
         elapsed: port.now,
+        steps: Vec::new(),
     }
 }

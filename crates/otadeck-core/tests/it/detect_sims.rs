@@ -166,6 +166,14 @@ fn cut_off_mid_write<D: Device>(family: Family, link: &mut SimLink<D>, total: u6
         )),
         "the write had begun"
     );
+    // The harness times each step: in order, the write after the preparation.
+    assert!(
+        r.steps.windows(2).all(|w| w[0].0 <= w[1].0),
+        "{:?}",
+        r.steps
+    );
+    let at = |step| r.steps.iter().find(|(_, s)| *s == step).map(|(t, _)| *t);
+    assert!(at(otadeck_core::session::Step::Write) > at(otadeck_core::session::Step::Connect));
     let now = link.now();
     link.replug(now);
     // The next page opens the port at its usual rate.

@@ -56,6 +56,7 @@ fn drive(
         events,
         result,
         elapsed: Duration::ZERO,
+        steps: Vec::new(),
     }
 }
 

@@ -270,13 +270,13 @@ pub fn run_cell(family: Family, fault: Fault, total: u64) -> Cell {
                         _ => {}
                     }
                 };
-            Outcome::Ran(run(
+            Outcome::Ran(Box::new(run(
                 &mut m,
                 &mut link,
                 Duration::ZERO,
                 LIMIT,
                 Some(&mut hook),
-            ))
+            )))
         }
     };
     judge(family, fault, &outcome, &mut link)
@@ -284,7 +284,7 @@ pub fn run_cell(family: Family, fault: Fault, total: u64) -> Cell {
 
 enum Outcome {
     Refused(String),
-    Ran(Run),
+    Ran(Box<Run>),
 }
 
 /// The cell's verdict: the module boots a valid image, the message names the step and byte, and

@@ -215,6 +215,7 @@ impl Board {
             events,
             result,
             elapsed: self.now() - start,
+            steps: Vec::new(),
         }
     }
 

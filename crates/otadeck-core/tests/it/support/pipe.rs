@@ -137,5 +137,6 @@ fn pump_port<M: Machine>(
         events,
         result,
         elapsed: start.elapsed(),
+        steps: Vec::new(),
     }
 }
