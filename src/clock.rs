@@ -2,10 +2,12 @@
 
 use std::time::Duration;
 
-/// Time since the page loaded (`performance.now()`).
+/// Time since the page (or the worker) started (`performance.now()`).
 pub fn now() -> Duration {
-    let ms = web_sys::window()
-        .and_then(|w| w.performance())
+    use wasm_bindgen::JsCast;
+    let ms = js_sys::Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
         .map(|p| p.now())
         .unwrap_or(0.0);
     Duration::from_secs_f64(ms.max(0.0) / 1000.0)

@@ -21,6 +21,7 @@ const PLAN_URL: &str = "http://127.0.0.1:18765/fx/ok/campaign/plan.json";
 
 #[wasm_bindgen_test]
 async fn the_page_judges_the_demo_fleet_by_the_core_rules_and_installs_an_eligible_module() {
+    otadeck::transport::demo::run_in_this_page();
     let devices = Devices::default();
     let campaigns = Campaigns::new(devices.clone());
     campaigns.load_url(PLAN_URL).await;
@@ -28,9 +29,7 @@ async fn the_page_judges_the_demo_fleet_by_the_core_rules_and_installs_an_eligib
     let device = devices.current();
 
     // Unsigned: nothing is judged before the technician chose to run it.
-    device
-        .connect_demo_module(DEMO_FLEET[0].module(), 921_600)
-        .await;
+    device.connect_demo_member(&DEMO_FLEET[0], 921_600).await;
     campaigns.check(&device).await;
     let error = campaigns.view.get().slot(1).error.unwrap_or_default();
     assert!(error.contains("unsigned"), "{error}");
@@ -39,7 +38,7 @@ async fn the_page_judges_the_demo_fleet_by_the_core_rules_and_installs_an_eligib
 
     let mut seen = Vec::new();
     for member in &DEMO_FLEET[..4] {
-        device.connect_demo_module(member.module(), 921_600).await;
+        device.connect_demo_member(member, 921_600).await;
         campaigns.check(&device).await;
         let info = device.view.get().module.clone().expect("identified");
         let core = plan.plan.eligibility(
@@ -106,6 +105,7 @@ async fn posts_to(path: &str) -> Vec<(String, String, String)> {
 
 #[wasm_bindgen_test]
 async fn results_wait_while_the_server_fails_then_go_once_and_updated_modules_reach_hawkbit() {
+    otadeck::transport::demo::run_in_this_page();
     use otadeck_core::campaign::outbox::{Delivery, ReportKind};
     let devices = Devices::default();
     let campaigns = Campaigns::new(devices.clone());
@@ -117,9 +117,7 @@ async fn results_wait_while_the_server_fails_then_go_once_and_updated_modules_re
 
     // A module left as it was: its result is reported; the server fails once (503), so the
     // report waits, and goes when sent again.
-    device
-        .connect_demo_module(DEMO_FLEET[1].module(), 921_600)
-        .await;
+    device.connect_demo_member(&DEMO_FLEET[1], 921_600).await;
     campaigns.check(&device).await;
     let waited = || async {
         for _ in 0..100 {
@@ -160,9 +158,7 @@ async fn results_wait_while_the_server_fails_then_go_once_and_updated_modules_re
     ));
 
     // An updated module: its result goes at once; its hawkBit record waits for the login.
-    device
-        .connect_demo_module(DEMO_FLEET[0].module(), 921_600)
-        .await;
+    device.connect_demo_member(&DEMO_FLEET[0], 921_600).await;
     campaigns.check(&device).await;
     campaigns.decide(&device, true).await;
     for _ in 0..100 {

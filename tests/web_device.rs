@@ -64,6 +64,7 @@ async fn refused(device: &DeviceHandle, name: &str, bytes: Vec<u8>, says: &str, 
 
 #[wasm_bindgen_test]
 async fn images_the_demo_rom_must_not_write_are_refused_and_nothing_is_sent() {
+    otadeck::transport::demo::run_in_this_page();
     let device = DeviceHandle::new(SessionLog::default());
     device.connect_demo(Family::EspRom, 115_200).await;
     let before = device.view.get().partitions.clone();
@@ -102,6 +103,7 @@ async fn images_the_demo_rom_must_not_write_are_refused_and_nothing_is_sent() {
 
 #[wasm_bindgen_test]
 async fn an_unsigned_image_is_refused_when_a_key_or_a_signature_is_required() {
+    otadeck::transport::demo::run_in_this_page();
     let device = DeviceHandle::new(SessionLog::default());
     device.connect_demo(Family::McuBoot, 115_200).await;
     let key = PublicKey::parse(ED25519_PUB).unwrap();
@@ -129,6 +131,7 @@ async fn an_unsigned_image_is_refused_when_a_key_or_a_signature_is_required() {
 
 #[wasm_bindgen_test]
 async fn a_quecpython_module_takes_only_its_vendor_package() {
+    otadeck::transport::demo::run_in_this_page();
     let device = DeviceHandle::new(SessionLog::default());
     device.connect_demo(Family::QuecPython, 115_200).await;
     let before = device.view.get().module.clone();
@@ -154,6 +157,7 @@ async fn a_quecpython_module_takes_only_its_vendor_package() {
 /// boundary, or in the appended hash, is reported as damage.
 #[wasm_bindgen_test]
 async fn an_esp_app_is_checked_while_it_is_hashed() {
+    otadeck::transport::demo::run_in_this_page();
     let good = otadeck_sim::firmware::demo_image("9.9.9", 200 * 1024 + 123);
     let loaded = load("good.bin".into(), good.clone()).await;
     assert_eq!(loaded.problem, None, "{loaded:?}");

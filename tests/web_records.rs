@@ -55,6 +55,7 @@ fn writing(campaign: &str, imei: &str, done: u64) -> Attempt {
 
 #[wasm_bindgen_test]
 async fn each_write_is_read_back_and_the_newest_progress_wins() {
+    otadeck::transport::demo::run_in_this_page();
     let a = writing("store-order", "869999050000011", 100);
     let b = writing("store-order", "869999050000037", 200);
     records::put(&a).await.unwrap();
@@ -77,6 +78,7 @@ async fn each_write_is_read_back_and_the_newest_progress_wins() {
 
 #[wasm_bindgen_test]
 async fn a_reload_marks_the_cut_off_install_keeps_it_so_and_reopens_the_plan() {
+    otadeck::transport::demo::run_in_this_page();
     let cut = writing("store-reload", "869999050000052", 640);
     records::put(&cut).await.unwrap();
     let text = demo_plan().replace(DEMO_PLAN_ID, "store-reload");
@@ -125,14 +127,13 @@ async fn a_reload_marks_the_cut_off_install_keeps_it_so_and_reopens_the_plan() {
 
 #[wasm_bindgen_test]
 async fn a_flash_from_the_flash_page_is_recorded_with_the_campaigns_records() {
+    otadeck::transport::demo::run_in_this_page();
     use otadeck::image::load;
     use otadeck::services::jobs::FlashChoice;
     use otadeck_sim::demo::DemoFamily;
     let devices = Devices::default();
     let device = devices.current();
-    device
-        .connect_demo_module(DEMO_FLEET[5].module(), 921_600)
-        .await;
+    device.connect_demo_member(&DEMO_FLEET[5], 921_600).await;
     let image =
         std::rc::Rc::new(load("sample.bin".into(), Family::QuecPython.sample_image()).await);
     let choice = FlashChoice {

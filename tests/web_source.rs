@@ -62,6 +62,7 @@ async fn download_all(o: &Offer) -> Result<Vec<Vec<u8>>, String> {
 
 #[wasm_bindgen_test]
 async fn a_signed_manifest_verifies_and_installs_three_regions() {
+    otadeck::transport::demo::run_in_this_page();
     trust_fixture_key();
     let l = load("signed/m.json").await;
     assert_eq!(l.loaded.kind, DocumentKind::EspWebTools);
@@ -94,6 +95,7 @@ async fn a_signed_manifest_verifies_and_installs_three_regions() {
 
 #[wasm_bindgen_test]
 async fn unsigned_bad_and_expired_sources_are_told_apart() {
+    otadeck::transport::demo::run_in_this_page();
     trust_fixture_key();
     let l = load("ok/m.json").await;
     assert_eq!(l.signature, SignatureState::Unsigned);
@@ -118,6 +120,7 @@ async fn unsigned_bad_and_expired_sources_are_told_apart() {
 
 #[wasm_bindgen_test]
 async fn a_downgrade_needs_a_reason() {
+    otadeck::transport::demo::run_in_this_page();
     trust_fixture_key();
     let l = load("downgrade/m.json").await;
     let o = install_offer(&l, &esp32());
@@ -142,6 +145,7 @@ async fn a_downgrade_needs_a_reason() {
 
 #[wasm_bindgen_test]
 async fn a_server_without_cors_gets_a_sentence_naming_the_header_and_the_cli() {
+    otadeck::transport::demo::run_in_this_page();
     let e = source::load_url(&fx("nocors/m.json")).await.unwrap_err();
     assert!(e.contains("Access-Control-Allow-Origin"), "{e}");
     assert!(e.contains("otadeck install"), "{e}");
@@ -149,6 +153,7 @@ async fn a_server_without_cors_gets_a_sentence_naming_the_header_and_the_cli() {
 
 #[wasm_bindgen_test]
 async fn an_http_error_is_named_with_its_status() {
+    otadeck::transport::demo::run_in_this_page();
     let e = source::load_url(&fx("broken.json")).await.unwrap_err();
     assert!(e.contains("answered HTTP 500: the server failed"), "{e}");
 }
@@ -166,6 +171,7 @@ async fn job_download(path: &str) -> Result<Vec<u8>, String> {
 
 #[wasm_bindgen_test]
 async fn aws_job_downloads_are_checked_for_hash_length_and_redirects() {
+    otadeck::transport::demo::run_in_this_page();
     assert!(job_download("jobs/ok.json").await.is_ok());
     let e = job_download("jobs/wrong-hash.json").await.unwrap_err();
     assert!(
@@ -191,6 +197,7 @@ async fn aws_job_downloads_are_checked_for_hash_length_and_redirects() {
 
 #[wasm_bindgen_test]
 async fn a_hawkbit_controller_registers_installs_on_the_demo_board_and_feeds_back() {
+    otadeck::transport::demo::run_in_this_page();
     use otadeck::services::device::DeviceHandle;
     use otadeck::services::install::{resolve, Installed};
     use otadeck::services::log::SessionLog;

@@ -10,6 +10,7 @@ use otadeck_core::family::{self, BackupRegion, Family, FlashOptions, Job, JobKin
 use otadeck_core::session::{
     FlashError, FlashErrorKind, FlashOutcome, LogLevel, Machine, SessionEvent,
 };
+use otadeck_sim::fleet::FleetMember;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -17,6 +18,7 @@ use super::device::{DeviceSession, LinkKind};
 use crate::clock::now;
 use crate::image::LoadedImage;
 use crate::pump::drive;
+use crate::transport::demo::wire::DemoSpec;
 use crate::transport::demo::{DemoFault, DemoTransport};
 use crate::transport::demo_usb::DemoUsbTransport;
 use crate::transport::web_serial::WebSerialTransport;
@@ -143,11 +145,14 @@ impl DeviceSession {
             .await;
     }
 
-    /// Unplug the demo module and plug in `module` (the next of the demo fleet), then identify it.
-    pub async fn connect_demo_module(&self, module: otadeck_sim::demo::DemoModule, baud: u32) {
+    /// Unplug the demo module and plug in `member` of the demo fleet, then identify it.
+    pub async fn connect_demo_member(&self, member: &FleetMember, baud: u32) {
         if let Some(previous) = self.demo.borrow_mut().take() {
             previous.close();
         }
+        let module = DemoSpec::FleetMember {
+            imei: member.imei.into(),
+        };
         let family = module.family();
         self.requested_baud.set(baud);
         let demo = DemoTransport::open_module(module, family.line_rates(baud).0);

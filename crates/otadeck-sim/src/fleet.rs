@@ -17,6 +17,9 @@ pub const DEMO_PLAN_ID: &str = "demo-ec600u-2.1.0";
 pub const DEMO_PLAN_PATH: &str = "campaign/plan.json";
 /// The package's file name, next to the plan.
 pub const DEMO_PACKAGE_FILE: &str = "ec600u-app-2.1.0.bin";
+/// The family of every member.
+pub const DEMO_FLEET_FAMILY: otadeck_core::family::Family =
+    otadeck_core::family::Family::QuecPython;
 
 /// One module of the demo fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

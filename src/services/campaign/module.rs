@@ -266,7 +266,7 @@ impl Campaigns {
             ),
         );
         self.forget_current(device);
-        device.connect_demo_module(member.module(), DEMO_BAUD).await;
+        device.connect_demo_member(member, DEMO_BAUD).await;
         self.check(device).await;
     }
 

@@ -31,7 +31,7 @@ use crate::session::Machine;
 use loaders::{open_dfu, open_esp_rom};
 
 /// The family of a module, which decides the protocol used to update it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Family {
     /// Quectel modules running QuecPython (`fota` over the MicroPython raw REPL).
     QuecPython,
