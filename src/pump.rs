@@ -138,7 +138,16 @@ pub async fn drive<M: Machine + ?Sized>(
                 }
                 match select(rx.next(), sleep).await {
                     Either::Left((Some(Ok(bytes)), _)) => machine.handle_input(now(), &bytes),
-                    Either::Left((Some(Err(_)) | None, _)) => {
+                    Either::Left((Some(Err(why)), _)) => {
+                        // What the link says of its end, in the log; the machine tells the step.
+                        on_event(SessionEvent::Log {
+                            level: LogLevel::Error,
+                            message: format!("The link ended: {why}"),
+                        });
+                        gone = true;
+                        machine.link_lost(now());
+                    }
+                    Either::Left((None, _)) => {
                         gone = true;
                         machine.link_lost(now());
                     }

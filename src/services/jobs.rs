@@ -132,7 +132,7 @@ impl DeviceSession {
         }
         let previous = self.demo.borrow().clone();
         let demo = match previous {
-            Some(p) if p.family() == family => DemoTransport::replug(&p, baud),
+            Some(p) if p.family() == family && !p.broken() => DemoTransport::replug(&p, baud),
             Some(p) => {
                 p.close();
                 DemoTransport::open(family, baud)

@@ -78,6 +78,8 @@ struct Line {
     /// The plug-in whose output is wanted; older output is dropped.
     epoch: Cell<u32>,
     receiver: RefCell<Option<UnboundedSender<Chunk>>>,
+    /// Why the host cannot run, once it cannot.
+    broken: RefCell<Option<String>>,
 }
 
 impl Line {
@@ -109,11 +111,17 @@ impl Line {
         }
     }
 
-    /// The host cannot run: the transport's inbox says why.
+    /// The end of the current plug-in: its inbox says why.
     fn fail(&self, why: String) {
         if let Some(tx) = self.receiver.borrow_mut().take() {
             let _ = tx.unbounded_send(Err(TransportError(why)));
         }
+    }
+
+    /// The host cannot run (any more): this plug-in and every later one fail with `why`.
+    fn break_down(&self, why: String) {
+        self.fail(why.clone());
+        *self.broken.borrow_mut() = Some(why);
     }
 }
 
@@ -145,6 +153,7 @@ impl DemoTransport {
             baud: Cell::new(baud),
             epoch: Cell::new(0),
             receiver: RefCell::new(None),
+            broken: RefCell::new(None),
         });
         let (epoch, inbox) = Self::begin(&line);
         let maker = IN_PAGE.with(Cell::get).unwrap_or(worker::open);
@@ -169,8 +178,17 @@ impl DemoTransport {
 
     fn plug(line: Rc<Line>, command: impl FnOnce(u32) -> DemoCommand) -> Self {
         let (epoch, inbox) = Self::begin(&line);
-        line.send(&command(epoch));
+        let broken = line.broken.borrow().clone();
+        match broken {
+            Some(why) => line.fail(why),
+            None => line.send(&command(epoch)),
+        }
         DemoTransport { line, epoch, inbox }
+    }
+
+    /// True when the module's host stopped for good (a new module must be plugged in).
+    pub fn broken(&self) -> bool {
+        self.line.broken.borrow().is_some()
     }
 
     /// A new plug-in of `line`: its epoch, and the inbox its output goes to from now on.

@@ -76,3 +76,6 @@ pub const CABLE_PULLED: &str = "cable-pulled";
 
 /// The word a worker's host says once it listens (what the page posted before is lost).
 pub const READY: &str = "ready";
+
+/// How a worker's loader begins the reason its wasm module did not load: `failed: <why>`.
+pub const FAILED: &str = "failed: ";

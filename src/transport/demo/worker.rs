@@ -9,7 +9,7 @@ use gloo::timers::callback::Timeout;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::wire::{DemoCommand, HostOutput, CABLE_PULLED, READY};
+use super::wire::{DemoCommand, HostOutput, CABLE_PULLED, FAILED, READY};
 use super::{HostPort, Line};
 
 /// The worker's script, next to the app's files.
@@ -75,40 +75,27 @@ pub(super) fn open(line: Weak<Line>) -> Box<dyn HostPort> {
         Ok(w) => w,
         Err(e) => {
             if let Some(line) = line.upgrade() {
-                line.fail(cannot_start(&format!("{e:?}")));
+                line.break_down(cannot_start(&format!("{e:?}")));
             }
             return Box::new(Failed);
         }
     };
     let pending: Pending = Rc::new(RefCell::new(Some(Vec::new())));
-    let held = pending.clone();
-    let ready_worker = worker.clone();
-    let to_line = line.clone();
+    let (held, ready_worker, to_line) = (pending.clone(), worker.clone(), line.clone());
     let on_message = EventListener::new(&worker, "message", move |event| {
-        let (Some(line), Some(event)) =
+        if let (Some(line), Some(event)) =
             (to_line.upgrade(), event.dyn_ref::<web_sys::MessageEvent>())
-        else {
-            return;
-        };
-        let message: Array = event.data().unchecked_into();
-        let epoch = message.get(0).as_f64().unwrap_or(-1.0) as u32;
-        let payload = message.get(1);
-        if let Some(bytes) = payload.dyn_ref::<Uint8Array>() {
-            line.deliver(epoch, HostOutput::Bytes(bytes.to_vec()));
-        } else if payload.as_string().as_deref() == Some(CABLE_PULLED) {
-            line.deliver(epoch, HostOutput::CablePulled);
-        } else if payload.as_string().as_deref() == Some(READY) {
-            for message in held.borrow_mut().take().unwrap_or_default() {
-                let _ = ready_worker.post_message(&message);
-            }
+        {
+            receive(&line, &event.data(), &held, &ready_worker);
         }
     });
     let (late, started) = (line.clone(), pending.clone());
     let deadline = Timeout::new(START_WITHIN_MS, move || {
         if let (Some(line), true) = (late.upgrade(), started.borrow().is_some()) {
-            line.fail(cannot_start("it did not start within 20 s"));
+            line.break_down(cannot_start("it did not start within 20 s"));
         }
     });
+    let running = pending.clone();
     let on_error = EventListener::new(&worker, "error", move |event| {
         let why = event
             .dyn_ref::<web_sys::ErrorEvent>()
@@ -116,7 +103,10 @@ pub(super) fn open(line: Weak<Line>) -> Box<dyn HostPort> {
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| "its files did not load".into());
         if let Some(line) = line.upgrade() {
-            line.fail(cannot_start(&why));
+            line.break_down(match running.borrow().is_some() {
+                true => cannot_start(&why),
+                false => format!("the demo module stopped ({why}): connect it again"),
+            });
         }
     });
     Box::new(InWorker {
@@ -125,6 +115,26 @@ pub(super) fn open(line: Weak<Line>) -> Box<dyn HostPort> {
         _listeners: [on_message, on_error],
         _deadline: deadline,
     })
+}
+
+/// One message from the worker: the module's bytes, the line's end, or the host's start.
+fn receive(line: &Line, message: &JsValue, held: &Pending, worker: &web_sys::Worker) {
+    let message: &Array = message.unchecked_ref();
+    let epoch = message.get(0).as_f64().unwrap_or(-1.0) as u32;
+    let payload = message.get(1);
+    if let Some(bytes) = payload.dyn_ref::<Uint8Array>() {
+        return line.deliver(epoch, HostOutput::Bytes(bytes.to_vec()));
+    }
+    let word = payload.as_string().unwrap_or_default();
+    if word == CABLE_PULLED {
+        line.deliver(epoch, HostOutput::CablePulled);
+    } else if word == READY {
+        for message in held.borrow_mut().take().unwrap_or_default() {
+            let _ = worker.post_message(&message);
+        }
+    } else if let Some(why) = word.strip_prefix(FAILED) {
+        line.break_down(cannot_start(why));
+    }
 }
 
 fn cannot_start(why: &str) -> String {

@@ -6,6 +6,7 @@ mod bridge;
 mod cable_pulled;
 mod campaign;
 mod campaign_bench;
+mod demo_unavailable;
 mod dfu;
 mod esp_rom;
 mod flash_demo;
@@ -36,6 +37,7 @@ pub struct Scenario {
 pub const SCENARIOS: &[Scenario] = &[
     flash_demo::SCENARIO,
     cable_pulled::SCENARIO,
+    demo_unavailable::SCENARIO,
     trial::ESP32,
     trial::NODEMCU,
     trial::MCUBOOT,
