@@ -132,7 +132,10 @@ fn measure(ctx: &Ctx, images: &Images) -> Result<Vec<Figure>> {
     let (start_longest, _) = longest_between(session, 0.0, interactive)?;
     let short = Duration::from_secs(20);
     ctx.select("#baud", "921600")?;
+    // The demo's worker is fetched, compiled and started on this first connect.
+    let from = page_now(session)?;
     ctx.connect_demo("esp-rom", "ESP32 bootloader")?;
+    let demo_connect = page_now(session)? - from;
 
     let from = page_now(session)?;
     choose_image(ctx, &images.big)?;
@@ -159,6 +162,7 @@ fn measure(ctx: &Ctx, images: &Images) -> Result<Vec<Figure>> {
             Some(format!("<{INTERACTIVE_BUDGET_MS}")),
         ),
         figure("page_start_longest_task", start_longest, "ms", None),
+        figure("page_demo_first_connect", demo_connect, "ms", None),
         figure("page_16mib_image_read_hashed", image_s, "s", None),
         figure(
             "page_16mib_image_longest_task",
