@@ -13,7 +13,7 @@ use otadeck_sim::fleet::DEMO_FLEET;
 use otadeck_sim::line::{LineFault, SimLink};
 use wasm_bindgen::JsCast;
 
-use super::wire::{DemoCommand, DemoSpec, HostOutput, CABLE_PULLED, READY};
+use super::wire::{DemoCommand, DemoSpec, HostOutput, CABLE_PULLED, READY, WIRE_VERSION};
 use super::{DemoFault, FAULT_AFTER_BYTES};
 use crate::clock::now;
 
@@ -155,7 +155,7 @@ async fn run_line(
 
 /// Serve the demo module in this dedicated worker: commands come as JSON text, the page's
 /// writes as byte arrays; the module's bytes go back as `[epoch, bytes]`, a pulled cable as
-/// `[epoch, "cable-pulled"]`, and `[0, "ready"]` says it listens.
+/// `[epoch, "cable-pulled"]`, and `[0, "ready <version>"]` says it listens.
 pub fn serve_in_worker() {
     let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let out = scope.clone();
@@ -182,5 +182,6 @@ pub fn serve_in_worker() {
         }
     })
     .forget();
-    let _ = scope.post_message(&Array::of2(&0.into(), &READY.into()));
+    let ready = format!("{READY}{WIRE_VERSION}");
+    let _ = scope.post_message(&Array::of2(&0.into(), &ready.into()));
 }

@@ -74,8 +74,14 @@ pub enum HostOutput {
 /// The word for [`HostOutput::CablePulled`] in a worker's message.
 pub const CABLE_PULLED: &str = "cable-pulled";
 
-/// The word a worker's host says once it listens (what the page posted before is lost).
-pub const READY: &str = "ready";
+/// The word a worker's host says once it listens (what the page posted before is lost),
+/// followed by the version of these words it speaks.
+pub const READY: &str = "ready ";
+
+/// The version of these words: a worker of another release (an old copy in a cache) that
+/// speaks another is refused with a message instead of misunderstood. Raise it with any change
+/// to [`DemoCommand`], [`DemoSpec`] or the messages.
+pub const WIRE_VERSION: u32 = 1;
 
 /// How a worker's loader begins the reason its wasm module did not load: `failed: <why>`.
 pub const FAILED: &str = "failed: ";

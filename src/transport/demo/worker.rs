@@ -9,7 +9,7 @@ use gloo::timers::callback::Timeout;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::wire::{DemoCommand, HostOutput, CABLE_PULLED, FAILED, READY};
+use super::wire::{DemoCommand, HostOutput, CABLE_PULLED, FAILED, READY, WIRE_VERSION};
 use super::{HostPort, Line};
 
 /// The worker's script, next to the app's files.
@@ -128,8 +128,14 @@ fn receive(line: &Line, message: &JsValue, held: &Pending, worker: &web_sys::Wor
     let word = payload.as_string().unwrap_or_default();
     if word == CABLE_PULLED {
         line.deliver(epoch, HostOutput::CablePulled);
-    } else if word == READY {
-        for message in held.borrow_mut().take().unwrap_or_default() {
+    } else if let Some(version) = word.strip_prefix(READY) {
+        let held = held.borrow_mut().take().unwrap_or_default();
+        if version != WIRE_VERSION.to_string() {
+            return line.break_down(cannot_start(
+                "its files are from another release of otadeck",
+            ));
+        }
+        for message in held {
             let _ = worker.post_message(&message);
         }
     } else if let Some(why) = word.strip_prefix(FAILED) {

@@ -1,6 +1,7 @@
 //! The demo module's worker cannot load its wasm module (a site copied without it, or opened
-//! offline before the demo was ever used): the page must say so in words, not wait for an answer
-//! that never comes, and the demo must work once its files are back.
+//! offline before the demo was ever used), or a worker of another release answers: the page must
+//! say so in words, not wait for an answer that never comes, and the demo must work once the
+//! right files are back.
 
 use super::{Ctx, Scenario};
 use crate::serve::StaticServer;
@@ -15,6 +16,7 @@ pub const SCENARIO: Scenario = Scenario {
 
 const SHORT: Duration = Duration::from_secs(20);
 const DEMO_WASM: &str = "otadeck-demo_bg.wasm";
+const DEMO_LOADER: &str = "otadeck-demo_loader.js";
 
 /// A copy of the site's top folder (the demo's sources are not needed) without the demo's wasm.
 fn site_without_demo(dist: &Path, copy: &Path) -> Result<()> {
@@ -44,9 +46,19 @@ fn run(ctx: &Ctx) -> Result<()> {
     })?;
     ctx.screenshot("demo-unavailable.png")?;
 
-    // The file is back: the next try starts a new worker and the module answers.
-    std::fs::copy(dist.join(DEMO_WASM), copy.join(DEMO_WASM))
-        .map_err(|e| format!("cannot copy {DEMO_WASM}: {e}"))?;
+    // A worker of another release (an old copy in some cache) is refused, not misunderstood.
+    std::fs::write(copy.join(DEMO_LOADER), "postMessage([0, \"ready 0\"]);")
+        .map_err(|e| format!("cannot write {DEMO_LOADER}: {e}"))?;
+    ctx.click("#connect-demo", SHORT)?;
+    ctx.wait_text("#log", "containing \"another release\"", SHORT, |t| {
+        t.contains("its files are from another release of otadeck")
+    })?;
+
+    // The files are back: the next try starts a new worker and the module answers.
+    for file in [DEMO_WASM, DEMO_LOADER] {
+        std::fs::copy(dist.join(file), copy.join(file))
+            .map_err(|e| format!("cannot copy {file}: {e}"))?;
+    }
     ctx.click("#connect-demo", SHORT)?;
     ctx.wait_text("#module-identity", "containing \"2.0.3\"", SHORT, |t| {
         t.contains("2.0.3")
