@@ -140,7 +140,7 @@ pub struct DeviceSession {
     /// The last demo module powered on, so that reconnecting finds the same module.
     pub(super) demo: RefCell<Option<DemoTransport>>,
     /// The demo DFU device, once plugged in.
-    pub(super) demo_usb: RefCell<Option<crate::transport::demo_usb::DemoUsbTransport>>,
+    pub(super) demo_usb: RefCell<Option<crate::transport::demo::usb::DemoUsbTransport>>,
     /// The family found on the link, once detected.
     pub(super) family: Cell<Option<Family>>,
     /// The technician said the port leads to an ESP32 bootloader: otadeck resets the chip

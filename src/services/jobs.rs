@@ -18,20 +18,13 @@ use super::device::{DeviceSession, LinkKind};
 use crate::clock::now;
 use crate::image::LoadedImage;
 use crate::pump::drive;
+use crate::transport::demo::usb::DemoUsbTransport;
 use crate::transport::demo::wire::DemoSpec;
 use crate::transport::demo::{DemoFault, DemoTransport};
-use crate::transport::demo_usb::DemoUsbTransport;
 use crate::transport::web_serial::WebSerialTransport;
 use crate::transport::web_socket::{bridge_url, WsTransport};
 use crate::transport::web_usb::{navigator_usb, request_dfu_device, WebUsbTransport};
 use crate::transport::Connection;
-
-/// The demo STM32: its DfuSe loader, with an older application at the start of its flash.
-fn demo_stm32() -> otadeck_sim::dfu::DfuDevice {
-    let mut device = otadeck_sim::dfu::DfuDevice::stm32();
-    device.load(0x0800_0000, &otadeck_sim::dfu::stm32_image(40 * 1024));
-    device
-}
 
 /// How a session ended, when it did.
 type SessionResult = Option<Result<FlashOutcome, FlashError>>;
@@ -165,8 +158,16 @@ impl DeviceSession {
     /// Plug in the demo STM32, waiting in its DfuSe loader with an older application in flash
     /// (the same device again when it was connected before).
     async fn connect_demo_usb(&self) {
-        let previous = self.demo_usb.borrow().clone();
-        let demo = previous.unwrap_or_else(|| DemoUsbTransport::open(demo_stm32()));
+        let previous = self.demo_usb.borrow().clone().filter(|d| !d.broken());
+        let demo = match previous {
+            Some(d) => d,
+            None => match DemoUsbTransport::open().await {
+                Ok(d) => d,
+                Err(why) => {
+                    return self.log(LogLevel::Error, format!("Demo STM32 not plugged in: {why}"))
+                }
+            },
+        };
         *self.demo_usb.borrow_mut() = Some(demo.clone());
         let kind = LinkKind::Demo(demo.describe());
         self.link_up(Connection::DemoUsb(demo), kind, false).await;

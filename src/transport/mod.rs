@@ -1,10 +1,9 @@
 //! Transports to a module: Web Serial and the in-page demo module (bytes, delivered through a
 //! channel that a reader task fills, so that waiting for bytes can be raced against a timer and
-//! abandoned without losing data), and WebUSB and the in-page demo DFU device (control
+//! abandoned without losing data), and WebUSB and the demo DFU device (control
 //! transfers, and finding the device again after it re-enumerates).
 
 pub mod demo;
-pub mod demo_usb;
 pub mod web_serial;
 pub mod web_socket;
 pub mod web_usb;
@@ -79,7 +78,7 @@ pub enum Connection {
     /// A WebUSB device (USB DFU).
     Usb(web_usb::WebUsbTransport),
     /// The simulated DFU device running in this page.
-    DemoUsb(demo_usb::DemoUsbTransport),
+    DemoUsb(demo::usb::DemoUsbTransport),
 }
 
 /// What a USB link says to a serial request.

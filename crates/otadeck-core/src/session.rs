@@ -134,7 +134,7 @@ pub enum Next {
 }
 
 /// A USB control transfer on the device's default pipe, to the interface `index` names.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ControlTransfer {
     /// Whose request it is and whom it is for.
     pub kind: RequestKind,
@@ -149,7 +149,7 @@ pub struct ControlTransfer {
 }
 
 /// The type and recipient of a [`ControlTransfer`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RequestKind {
     /// A class request to interface `index` (every DFU request).
     Class,
@@ -161,7 +161,7 @@ pub enum RequestKind {
 }
 
 /// The data stage of a [`ControlTransfer`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TransferData {
     /// Host to device, with these bytes (possibly none).
     Out(Vec<u8>),
@@ -170,7 +170,7 @@ pub enum TransferData {
 }
 
 /// Why a USB control transfer did not complete.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum TransferError {
     /// The device stalled the request (it refuses it in its current state).
     Stall,

@@ -9,11 +9,15 @@ use std::time::Duration;
 
 use js_sys::{Array, Uint8Array};
 use otadeck_sim::demo::DemoModule;
+use otadeck_sim::dfu::{stm32_image, DfuDevice};
 use otadeck_sim::fleet::DEMO_FLEET;
 use otadeck_sim::line::{LineFault, SimLink};
 use wasm_bindgen::JsCast;
 
-use super::wire::{DemoCommand, DemoSpec, HostOutput, CABLE_PULLED, READY, WIRE_VERSION};
+use super::wire::{
+    DemoCommand, DemoSpec, HostOutput, UsbAnswer, UsbRequest, CABLE_PULLED, READY, USB,
+    WIRE_VERSION,
+};
 use super::{DemoFault, FAULT_AFTER_BYTES};
 use crate::clock::now;
 
@@ -26,6 +30,7 @@ pub type Deliver = Rc<dyn Fn(u32, HostOutput)>;
 /// A demo module on its line, obeying [`DemoCommand`]s.
 pub struct DemoHost {
     link: Option<Rc<RefCell<DemoLink>>>,
+    stm32: Option<DfuDevice>,
     running: Rc<Cell<bool>>,
     deliver: Deliver,
 }
@@ -35,6 +40,7 @@ impl DemoHost {
     pub fn new(deliver: Deliver) -> Self {
         DemoHost {
             link: None,
+            stm32: None,
             running: Rc::new(Cell::new(false)),
             deliver,
         }
@@ -43,6 +49,10 @@ impl DemoHost {
     /// Obey `command`.
     pub fn handle(&mut self, command: DemoCommand) {
         match command {
+            DemoCommand::Open {
+                module: DemoSpec::Stm32Dfu,
+                ..
+            } => self.stm32 = Some(demo_stm32()),
             DemoCommand::Open {
                 module,
                 baud,
@@ -66,7 +76,33 @@ impl DemoHost {
                 self.start(epoch);
             }
             DemoCommand::Close => self.stop(),
+            DemoCommand::Usb { id, request } => self.usb(id, request),
         }
+    }
+
+    /// Answer a request to the demo STM32.
+    fn usb(&mut self, id: u32, request: UsbRequest) {
+        let Some(device) = &mut self.stm32 else {
+            return;
+        };
+        let t = now();
+        let result = match request {
+            UsbRequest::Control(transfer) => Some(device.control(t, &transfer)),
+            UsbRequest::Reset => {
+                device.usb_reset(t);
+                None
+            }
+            UsbRequest::Present => None,
+        };
+        let answer = UsbAnswer {
+            id,
+            result,
+            present: device.present(t),
+            alts: device.alts(),
+            vendor: device.vendor,
+            product: device.product(),
+        };
+        (self.deliver)(0, HostOutput::Usb(answer));
     }
 
     /// The page wrote `data` on the line.
@@ -96,7 +132,14 @@ impl DemoHost {
     }
 }
 
-/// The module `spec` names, powered on.
+/// The demo STM32: its DfuSe loader, with an older application at the start of its flash.
+fn demo_stm32() -> DfuDevice {
+    let mut device = DfuDevice::stm32();
+    device.load(0x0800_0000, &stm32_image(40 * 1024));
+    device
+}
+
+/// The module `spec` names, powered on (a serial one: the STM32 has no line).
 fn power_on(spec: &DemoSpec) -> DemoModule {
     match spec {
         DemoSpec::Family {
@@ -108,6 +151,7 @@ fn power_on(spec: &DemoSpec) -> DemoModule {
             .find(|m| m.imei == imei)
             .unwrap_or(&DEMO_FLEET[0])
             .module(),
+        DemoSpec::Stm32Dfu => DemoModule::new(otadeck_core::family::Family::Dfu),
     }
 }
 
@@ -155,7 +199,8 @@ async fn run_line(
 
 /// Serve the demo module in this dedicated worker: commands come as JSON text, the page's
 /// writes as byte arrays; the module's bytes go back as `[epoch, bytes]`, a pulled cable as
-/// `[epoch, "cable-pulled"]`, and `[0, "ready <version>"]` says it listens.
+/// `[epoch, "cable-pulled"]`, the STM32's answers as `[0, "usb <json>"]`, and
+/// `[0, "ready <version>"]` says it listens.
 pub fn serve_in_worker() {
     let scope: web_sys::DedicatedWorkerGlobalScope = js_sys::global().unchecked_into();
     let out = scope.clone();
@@ -163,6 +208,10 @@ pub fn serve_in_worker() {
         let payload = match output {
             HostOutput::Bytes(bytes) => Uint8Array::from(bytes.as_slice()).into(),
             HostOutput::CablePulled => wasm_bindgen::JsValue::from_str(CABLE_PULLED),
+            HostOutput::Usb(answer) => match serde_json::to_string(&answer) {
+                Ok(json) => format!("{USB}{json}").into(),
+                Err(_) => return,
+            },
         };
         let _ = out.post_message(&Array::of2(&epoch.into(), &payload));
     });

@@ -10,18 +10,21 @@
 
 pub mod host;
 mod in_page;
+pub mod usb;
 pub mod wire;
 mod worker;
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::channel::mpsc::UnboundedSender;
+use futures::channel::oneshot;
 use otadeck_core::family::Family;
 use serde::{Deserialize, Serialize};
 
 use super::{Chunk, Inbox, TransportError};
-use wire::{DemoCommand, DemoSpec, HostOutput};
+use wire::{DemoCommand, DemoSpec, HostOutput, UsbAnswer, UsbRequest};
 
 /// Bytes on the wire after arming a fault before it strikes: about a third of a sample flash.
 pub const FAULT_AFTER_BYTES: u64 = 40_000;
@@ -80,9 +83,43 @@ struct Line {
     receiver: RefCell<Option<UnboundedSender<Chunk>>>,
     /// Why the host cannot run, once it cannot.
     broken: RefCell<Option<String>>,
+    /// The demo STM32's requests waiting for their answer, by id.
+    usb_waiting: RefCell<HashMap<u32, oneshot::Sender<UsbAnswer>>>,
+    last_usb_id: Cell<u32>,
 }
 
 impl Line {
+    /// A line to a new host powering `spec` on (the host loads in the background), with its
+    /// first plug-in begun: its epoch and inbox.
+    fn open(spec: &DemoSpec) -> (Rc<Line>, u32, Inbox) {
+        let line = Rc::new(Line {
+            port: RefCell::new(None),
+            family: spec.family(),
+            baud: Cell::new(0),
+            epoch: Cell::new(0),
+            receiver: RefCell::new(None),
+            broken: RefCell::new(None),
+            usb_waiting: RefCell::new(HashMap::new()),
+            last_usb_id: Cell::new(0),
+        });
+        let (epoch, inbox) = DemoTransport::begin(&line);
+        let maker = IN_PAGE.with(Cell::get).unwrap_or(worker::open);
+        *line.port.borrow_mut() = Some(maker(Rc::downgrade(&line)));
+        (line, epoch, inbox)
+    }
+
+    /// Ask the demo STM32; `None` when the host is gone.
+    async fn usb(&self, request: UsbRequest) -> Option<UsbAnswer> {
+        let (tx, rx) = oneshot::channel();
+        if self.broken.borrow().is_none() {
+            let id = self.last_usb_id.get().wrapping_add(1);
+            self.last_usb_id.set(id);
+            self.usb_waiting.borrow_mut().insert(id, tx);
+            self.send(&DemoCommand::Usb { id, request });
+        }
+        rx.await.ok()
+    }
+
     fn send(&self, command: &DemoCommand) {
         if let Some(port) = &*self.port.borrow() {
             port.send(command);
@@ -91,6 +128,13 @@ impl Line {
 
     /// What the host handed back: to the current transport's inbox.
     fn deliver(&self, epoch: u32, output: HostOutput) {
+        if let HostOutput::Usb(answer) = output {
+            let waiting = self.usb_waiting.borrow_mut().remove(&answer.id);
+            if let Some(tx) = waiting {
+                let _ = tx.send(answer);
+            }
+            return;
+        }
         if epoch != self.epoch.get() {
             return;
         }
@@ -108,6 +152,7 @@ impl Line {
                 )));
                 receiver.take();
             }
+            HostOutput::Usb(_) => {}
         }
     }
 
@@ -122,6 +167,8 @@ impl Line {
     fn break_down(&self, why: String) {
         self.fail(why.clone());
         *self.broken.borrow_mut() = Some(why);
+        // Their answers never come.
+        self.usb_waiting.borrow_mut().clear();
     }
 }
 
@@ -147,17 +194,8 @@ impl DemoTransport {
 
     /// Power on the module `spec` names (a member of the demo fleet, say) on a line of `baud`.
     pub fn open_module(spec: DemoSpec, baud: u32) -> Self {
-        let line = Rc::new(Line {
-            port: RefCell::new(None),
-            family: spec.family(),
-            baud: Cell::new(baud),
-            epoch: Cell::new(0),
-            receiver: RefCell::new(None),
-            broken: RefCell::new(None),
-        });
-        let (epoch, inbox) = Self::begin(&line);
-        let maker = IN_PAGE.with(Cell::get).unwrap_or(worker::open);
-        *line.port.borrow_mut() = Some(maker(Rc::downgrade(&line)));
+        let (line, epoch, inbox) = Line::open(&spec);
+        line.baud.set(baud);
         line.send(&DemoCommand::Open {
             module: spec,
             baud,

@@ -3,6 +3,8 @@
 //! app) or in the page (the browser tests).
 
 use otadeck_core::family::Family;
+use otadeck_core::link::usb::UsbAlt;
+use otadeck_core::session::{ControlTransfer, TransferError};
 use serde::{Deserialize, Serialize};
 
 use super::DemoFault;
@@ -22,6 +24,8 @@ pub enum DemoSpec {
         /// Its IMEI.
         imei: String,
     },
+    /// The demo STM32 in its DfuSe loader, an older application in its flash (USB, no line).
+    Stm32Dfu,
 }
 
 impl DemoSpec {
@@ -30,6 +34,7 @@ impl DemoSpec {
         match self {
             DemoSpec::Family { family, .. } => *family,
             DemoSpec::FleetMember { .. } => otadeck_sim::fleet::DEMO_FLEET_FAMILY,
+            DemoSpec::Stm32Dfu => Family::Dfu,
         }
     }
 }
@@ -60,6 +65,41 @@ pub enum DemoCommand {
     },
     /// Unplug: the line stops, the module is kept for a replug.
     Close,
+    /// A request to the demo STM32, answered by a [`UsbAnswer`] with the same `id`.
+    Usb {
+        /// Pairs the answer with the request.
+        id: u32,
+        /// What is asked.
+        request: UsbRequest,
+    },
+}
+
+/// What the page asks of the demo STM32.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UsbRequest {
+    /// One control transfer.
+    Control(ControlTransfer),
+    /// A USB reset (it re-enumerates).
+    Reset,
+    /// Only its state: whether it is on the bus, its interfaces.
+    Present,
+}
+
+/// The demo STM32's answer, with its state after the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsbAnswer {
+    /// The request's `id`.
+    pub id: u32,
+    /// The control transfer's result (for [`UsbRequest::Control`]).
+    pub result: Option<Result<Vec<u8>, TransferError>>,
+    /// On the bus now.
+    pub present: bool,
+    /// Its interfaces now.
+    pub alts: Vec<UsbAlt>,
+    /// `idVendor`.
+    pub vendor: u16,
+    /// `idProduct` (it changes between its loader and its application).
+    pub product: u16,
 }
 
 /// What the host hands back, tagged with the epoch of the plug-in it belongs to.
@@ -69,6 +109,8 @@ pub enum HostOutput {
     Bytes(Vec<u8>),
     /// The cable was pulled (an armed fault struck).
     CablePulled,
+    /// The demo STM32 answered (whatever the epoch).
+    Usb(UsbAnswer),
 }
 
 /// The word for [`HostOutput::CablePulled`] in a worker's message.
@@ -85,3 +127,6 @@ pub const WIRE_VERSION: u32 = 1;
 
 /// How a worker's loader begins the reason its wasm module did not load: `failed: <why>`.
 pub const FAILED: &str = "failed: ";
+
+/// How a worker's host begins a [`UsbAnswer`] (JSON follows).
+pub const USB: &str = "usb ";

@@ -9,7 +9,9 @@ use gloo::timers::callback::Timeout;
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
-use super::wire::{DemoCommand, HostOutput, CABLE_PULLED, FAILED, READY, WIRE_VERSION};
+use super::wire::{
+    DemoCommand, HostOutput, UsbAnswer, CABLE_PULLED, FAILED, READY, USB, WIRE_VERSION,
+};
 use super::{HostPort, Line};
 
 /// The worker's script, next to the app's files.
@@ -126,7 +128,12 @@ fn receive(line: &Line, message: &JsValue, held: &Pending, worker: &web_sys::Wor
         return line.deliver(epoch, HostOutput::Bytes(bytes.to_vec()));
     }
     let word = payload.as_string().unwrap_or_default();
-    if word == CABLE_PULLED {
+    if let Some(answer) = word
+        .strip_prefix(USB)
+        .and_then(|json| serde_json::from_str::<UsbAnswer>(json).ok())
+    {
+        line.deliver(epoch, HostOutput::Usb(answer));
+    } else if word == CABLE_PULLED {
         line.deliver(epoch, HostOutput::CablePulled);
     } else if let Some(version) = word.strip_prefix(READY) {
         let held = held.borrow_mut().take().unwrap_or_default();

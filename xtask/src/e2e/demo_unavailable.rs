@@ -45,6 +45,13 @@ fn run(ctx: &Ctx) -> Result<()> {
         t.contains("the demo module could not start") && t.contains("reload the page while online")
     })?;
     ctx.screenshot("demo-unavailable.png")?;
+    // The demo STM32 lives in the same worker: the same words.
+    ctx.select("#demo-family", "dfu")?;
+    ctx.click("#connect-demo", SHORT)?;
+    ctx.wait_text("#log", "saying it twice", SHORT, |t| {
+        t.matches("the demo module could not start").count() >= 2
+    })?;
+    ctx.select("#demo-family", "quecpython")?;
 
     // A worker of another release (an old copy in some cache) is refused, not misunderstood.
     std::fs::write(copy.join(DEMO_LOADER), "postMessage([0, \"ready 0\"]);")

@@ -2,7 +2,7 @@
 //! `configuration.interfaces[].alternates[]`, libusb's interface descriptors).
 
 /// One alternate setting of one USB interface.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UsbAlt {
     /// `bInterfaceNumber`.
     pub interface: u8,
