@@ -1,6 +1,6 @@
-//! Transports to a module: Web Serial and the in-page demo module (bytes, delivered through a
-//! channel that a reader task fills, so that waiting for bytes can be raced against a timer and
-//! abandoned without losing data), and WebUSB and the demo DFU device (control
+//! Transports to a module: Web Serial, a WebSocket bridge and the demo module (bytes, delivered
+//! through a channel that a reader task fills, so that waiting for bytes can be raced against a
+//! timer and abandoned without losing data), and WebUSB and the demo DFU device (control
 //! transfers, and finding the device again after it re-enumerates).
 
 pub mod demo;
