@@ -81,7 +81,7 @@ pub async fn opened_plan() -> Option<KeptPlan> {
 /// Every attempt kept, oldest first.
 pub async fn all() -> Result<Vec<Attempt>, String> {
     let mut out: Vec<Attempt> = every(ATTEMPTS).await?;
-    out.sort_by_key(|a| (a.started_ms, a.id.clone()));
+    otadeck_core::order::sort_by_key(&mut out, |a| (a.started_ms, a.id.clone()));
     Ok(out)
 }
 

@@ -46,7 +46,7 @@ pub fn slot_regions(state: &PartitionState) -> Vec<BackupRegion> {
             })
         })
         .collect();
-    out.sort_by_key(|r| r.name != state.running);
+    crate::order::sort_by_key(&mut out, |r| r.name != state.running);
     out
 }
 

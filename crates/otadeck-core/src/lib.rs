@@ -22,6 +22,7 @@ pub mod image;
 pub mod link;
 pub mod manifest;
 pub mod module;
+pub mod order;
 pub mod partition_state;
 pub mod progress;
 pub mod pump;

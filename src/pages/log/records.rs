@@ -52,7 +52,7 @@ pub fn RecordsCard() -> Html {
     let all: Vec<Attempt> = (*kept).clone();
     let mut ids: Vec<String> = all.iter().map(|a| a.campaign.clone()).collect();
     ids.dedup();
-    ids.sort();
+    otadeck_core::order::sort(&mut ids);
     ids.dedup();
     let shown: Vec<Attempt> = all
         .into_iter()

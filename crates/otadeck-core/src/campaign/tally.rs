@@ -112,7 +112,7 @@ pub struct Tally {
 /// Tally `attempts` (any order) of `plan`. Attempts of other campaigns are left out.
 pub fn tally(plan: &CampaignPlan, attempts: &[Attempt]) -> Tally {
     let mut mine: Vec<&Attempt> = attempts.iter().filter(|a| a.campaign == plan.id).collect();
-    mine.sort_by_key(|a| (a.started_ms, a.id.clone()));
+    crate::order::sort_by_key(&mut mine, |a| (a.started_ms, a.id.clone()));
     let mut rows: Vec<Row> = Vec::new();
     for a in &mine {
         let standing = Standing::of(a);
@@ -172,7 +172,7 @@ pub fn tally(plan: &CampaignPlan, attempts: &[Attempt]) -> Tally {
 /// The counts after each change, in time order.
 fn series(attempts: &[&Attempt]) -> Vec<Point> {
     let mut changes: Vec<&&Attempt> = attempts.iter().filter(|a| a.state.is_final()).collect();
-    changes.sort_by_key(|a| a.updated_ms);
+    crate::order::sort_by_key(&mut changes, |a| a.updated_ms);
     let mut by_module: BTreeMap<String, Standing> = BTreeMap::new();
     let mut out = Vec::new();
     for (i, a) in changes.iter().enumerate() {

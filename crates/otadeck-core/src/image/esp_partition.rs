@@ -241,7 +241,7 @@ impl PartitionTable {
             }
         }
         let mut sorted: Vec<&Partition> = self.partitions.iter().collect();
-        sorted.sort_by_key(|p| p.offset);
+        crate::order::sort_by_key(&mut sorted, |p| p.offset);
         for pair in sorted.windows(2) {
             if pair[1].offset < pair[0].offset + pair[0].size {
                 return Err(PartitionTableError::Overlap {

@@ -271,7 +271,7 @@ impl Otadata {
             .iter()
             .filter(|e| !e.is_blank() && e.crc_ok())
             .collect();
-        entries.sort_by_key(|e| e.seq);
+        crate::order::sort_by_key(&mut entries, |e| e.seq);
         for e in entries {
             let slot = (e.seq.wrapping_sub(1) % u32::from(ota_app_count)) as usize;
             states[slot] = Some(e.state);

@@ -163,7 +163,7 @@ impl DfuSession {
             })?;
             erase.extend(pages);
         }
-        erase.sort_unstable();
+        crate::order::sort(&mut erase);
         erase.dedup();
         let mut ops = vec![Op::Step(Step::Prepare)];
         if mass_erase {

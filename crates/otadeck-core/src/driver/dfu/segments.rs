@@ -78,7 +78,7 @@ fn overlapping(segments: &[Segment]) -> Result<(), String> {
             (start, start + s.data.len() as u64)
         })
         .collect();
-    spans.sort();
+    crate::order::sort(&mut spans);
     match spans.windows(2).find(|w| w[1].0 < w[0].1) {
         Some(w) => Err(format!(
             "two elements of this DfuSe file overlap at {:#010x}: it is damaged",

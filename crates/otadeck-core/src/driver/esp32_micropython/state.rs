@@ -173,7 +173,7 @@ impl SlotsReport {
             }
         };
         let mut slots = vec![slot(&self.running), slot(&self.next_update)];
-        slots.sort_by_key(|s| s.label.clone());
+        crate::order::sort_by_key(&mut slots, |s| s.label.clone());
         PartitionState {
             running: self.running.0.label.clone(),
             next_boot: self.boot.label.clone(),

@@ -88,7 +88,7 @@ pub fn parse_info(out: &str) -> Option<InfoReport> {
     if slots.is_empty() {
         return None;
     }
-    slots.sort_by(|a, b| a.label.cmp(&b.label));
+    crate::order::sort_by(&mut slots, |a, b| a.label.cmp(&b.label));
     Some(InfoReport {
         state: PartitionState {
             running,
