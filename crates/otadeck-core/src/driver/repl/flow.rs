@@ -70,6 +70,13 @@ impl Default for FlowConfig {
 #[derive(Debug)]
 pub struct ReplFlow<P> {
     plan: P,
+    run: Run,
+}
+
+/// Everything of a [`ReplFlow`] but its plan. Its methods take the plan as `dyn ReplPlan`, so
+/// that the engine is compiled once for every driver, not once per plan type.
+#[derive(Debug)]
+struct Run {
     repl: RawRepl,
     config: FlowConfig,
     report: Report,
@@ -90,30 +97,32 @@ impl<P: ReplPlan> ReplFlow<P> {
     fn new(now: Duration, plan: P, config: FlowConfig, step: Step) -> Self {
         let mut flow = ReplFlow {
             plan,
-            repl: RawRepl::new(config.repl.clone()),
-            config,
-            report: Report::default(),
-            phase: Phase::Connect,
-            step,
-            now,
-            connect_attempts: 1,
-            partial: Vec::new(),
-            cancelling: false,
-            heard: Vec::new(),
-            garbled: None,
+            run: Run {
+                repl: RawRepl::new(config.repl.clone()),
+                config,
+                report: Report::default(),
+                phase: Phase::Connect,
+                step,
+                now,
+                connect_attempts: 1,
+                partial: Vec::new(),
+                cancelling: false,
+                heard: Vec::new(),
+                garbled: None,
+            },
         };
-        flow.report.events.push_back(SessionEvent::Step(step));
+        flow.run.report.events.push_back(SessionEvent::Step(step));
         flow
     }
 
     /// Start `plan`: interrupt the module and enter its raw REPL.
     pub fn start(now: Duration, plan: P, config: FlowConfig) -> Self {
         let mut flow = Self::new(now, plan, config, Step::Connect);
-        flow.report.log(
+        flow.run.report.log(
             LogLevel::Info,
             "Interrupting the module and entering its raw REPL",
         );
-        flow.repl.enter(now);
+        flow.run.repl.enter(now);
         flow
     }
 
@@ -126,20 +135,23 @@ impl<P: ReplPlan> ReplFlow<P> {
         kind: FlashErrorKind,
     ) -> Self {
         let mut flow = Self::new(now, plan, config, step);
-        flow.fail(kind);
+        let ReplFlow { plan, run } = &mut flow;
+        run.fail(plan, kind);
         flow
     }
 
     /// A line for the session log, from outside the plan (a warning about its settings).
     pub fn log(&mut self, level: LogLevel, message: impl Into<String>) {
-        self.report.log(level, message);
+        self.run.report.log(level, message);
     }
 
     /// The plan, for inspection.
     pub fn plan(&self) -> &P {
         &self.plan
     }
+}
 
+impl Run {
     fn set_step(&mut self, step: Step) {
         if step != self.step {
             self.step = step;
@@ -147,16 +159,16 @@ impl<P: ReplPlan> ReplFlow<P> {
         }
     }
 
-    fn fail(&mut self, kind: FlashErrorKind) {
+    fn fail(&mut self, plan: &mut dyn ReplPlan, kind: FlashErrorKind) {
         if self.phase == Phase::Finished {
             return;
         }
-        let position = self.plan.position();
+        let position = plan.position();
         let error = FlashError {
             step: self.step,
             offset: position.map(|p| p.0),
             total: position.map(|p| p.1),
-            module_state: self.plan.module_state(self.step, &kind),
+            module_state: plan.module_state(self.step, &kind),
             kind,
         };
         let level = if error.kind == FlashErrorKind::Cancelled {
@@ -177,16 +189,16 @@ impl<P: ReplPlan> ReplFlow<P> {
         self.repl.leave(self.now);
     }
 
-    fn advance(&mut self, reply: Reply<'_>) {
-        match self.plan.next(&mut self.report, reply) {
+    fn advance(&mut self, plan: &mut dyn ReplPlan, reply: Reply<'_>) {
+        match plan.next(&mut self.report, reply) {
             Err(kind) => {
                 self.release_module();
-                self.fail(kind);
+                self.fail(plan, kind);
             }
             Ok(Next::Fail { step, kind }) => {
                 self.set_step(step);
                 self.repl.leave(self.now);
-                self.fail(kind);
+                self.fail(plan, kind);
             }
             Ok(Next::Exec(call)) => {
                 self.phase = Phase::Running;
@@ -201,7 +213,7 @@ impl<P: ReplPlan> ReplFlow<P> {
             Ok(Next::Done { restarted }) => {
                 self.repl.leave(self.now);
                 self.phase = Phase::Finished;
-                let bytes = self.plan.bytes_done();
+                let bytes = plan.bytes_done();
                 self.report
                     .events
                     .push_back(SessionEvent::Finished(Ok(FlashOutcome {
@@ -235,7 +247,7 @@ impl<P: ReplPlan> ReplFlow<P> {
         self.repl.enter(self.now);
     }
 
-    fn on_repl_failed(&mut self, error: ReplError) {
+    fn on_repl_failed(&mut self, plan: &mut dyn ReplPlan, error: ReplError) {
         match self.phase {
             // A restarting module goes quiet or prints its boot log: both are expected.
             Phase::Restarting => self.begin_reconnect(),
@@ -257,7 +269,7 @@ impl<P: ReplPlan> ReplFlow<P> {
             }
             _ if self.cancelling => {
                 self.release_module();
-                self.fail(FlashErrorKind::Cancelled);
+                self.fail(plan, FlashErrorKind::Cancelled);
             }
             Phase::Running if matches!(error, ReplError::Unexpected { .. }) => {
                 // Maybe the start of a boot banner: listen before calling it garbled.
@@ -269,7 +281,7 @@ impl<P: ReplPlan> ReplFlow<P> {
                 self.phase = Phase::Listening {
                     until: self.now + BANNER_WAIT,
                 };
-                self.check_banner();
+                self.check_banner(plan);
             }
             _ => {
                 let kind = match error {
@@ -279,24 +291,24 @@ impl<P: ReplPlan> ReplFlow<P> {
                     other => FlashErrorKind::Protocol(other.to_string()),
                 };
                 self.release_module();
-                self.fail(kind);
+                self.fail(plan, kind);
             }
         }
     }
 
-    fn pump(&mut self) {
+    fn pump(&mut self, plan: &mut dyn ReplPlan) {
         while let Some(event) = self.repl.poll_event() {
             if self.phase == Phase::Finished {
                 continue;
             }
             match event {
                 ReplEvent::Ready => match self.phase {
-                    Phase::Connect => self.advance(Reply::Connected),
+                    Phase::Connect => self.advance(plan, Reply::Connected),
                     Phase::Reconnect { .. } => {
                         self.phase = Phase::Running;
                         self.report
                             .log(LogLevel::Info, "The module is back after its restart");
-                        self.advance(Reply::Reconnected);
+                        self.advance(plan, Reply::Reconnected);
                     }
                     _ => {}
                 },
@@ -309,7 +321,7 @@ impl<P: ReplPlan> ReplFlow<P> {
                     while let Some(i) = self.partial.iter().position(|&b| b == b'\n') {
                         let line: Vec<u8> = self.partial.drain(..=i).collect();
                         let line = String::from_utf8_lossy(&line);
-                        self.plan.on_line(&mut self.report, line.trim_end());
+                        plan.on_line(&mut self.report, line.trim_end());
                     }
                     if std::mem::take(&mut self.report.restart_expected)
                         && self.phase == Phase::Running
@@ -336,42 +348,48 @@ impl<P: ReplPlan> ReplFlow<P> {
                             format!("Traceback from the module:\n{stderr}"),
                         );
                     }
-                    self.advance(Reply::Output {
-                        stdout: &stdout,
-                        stderr: &stderr,
-                    });
+                    self.advance(
+                        plan,
+                        Reply::Output {
+                            stdout: &stdout,
+                            stderr: &stderr,
+                        },
+                    );
                 }
-                ReplEvent::Failed(error) => self.on_repl_failed(error),
+                ReplEvent::Failed(error) => self.on_repl_failed(plan, error),
             }
         }
     }
 }
 
-impl<P: ReplPlan> ReplFlow<P> {
+impl Run {
     /// While listening: a boot banner means the module restarted by itself.
-    fn check_banner(&mut self) {
+    fn check_banner(&mut self, plan: &mut dyn ReplPlan) {
         let booted = BOOT_SIGNS
             .iter()
             .any(|sign| self.heard.windows(sign.len()).any(|w| w == *sign));
         if booted {
             self.garbled = None;
             self.release_module();
-            self.fail(FlashErrorKind::ModuleState {
-                why: "the module restarted by itself (its power was cut, it was reset, or it \
+            self.fail(
+                plan,
+                FlashErrorKind::ModuleState {
+                    why: "the module restarted by itself (its power was cut, it was reset, or it \
                       crashed)"
-                    .into(),
-                then: "Keep the module powered and its reset line still, then flash again.",
-            });
+                        .into(),
+                    then: "Keep the module powered and its reset line still, then flash again.",
+                },
+            );
         }
     }
 
     /// Listened long enough without a banner: the bytes were garbled after all.
-    fn end_listening(&mut self) {
+    fn end_listening(&mut self, plan: &mut dyn ReplPlan) {
         let error = self.garbled.take();
         self.phase = Phase::Running;
         if let Some(error) = error {
             self.release_module();
-            self.fail(FlashErrorKind::Protocol(error.to_string()));
+            self.fail(plan, FlashErrorKind::Protocol(error.to_string()));
         }
     }
 }
@@ -390,22 +408,22 @@ pub(crate) fn mode_text(mode: PasteMode) -> String {
     }
 }
 
-impl<P: ReplPlan> Machine for ReplFlow<P> {
-    fn handle_input(&mut self, now: Duration, data: &[u8]) {
+impl Run {
+    fn handle_input(&mut self, plan: &mut dyn ReplPlan, now: Duration, data: &[u8]) {
         self.now = now;
         if let Phase::Listening { .. } = self.phase {
             self.heard.extend_from_slice(data);
-            return self.check_banner();
+            return self.check_banner(plan);
         }
         self.repl.handle_input(now, data);
-        self.pump();
+        self.pump(plan);
     }
 
-    fn handle_timeout(&mut self, now: Duration) {
+    fn handle_timeout(&mut self, plan: &mut dyn ReplPlan, now: Duration) {
         self.now = now;
         if let Phase::Listening { until } = self.phase {
             if now >= until {
-                self.end_listening();
+                self.end_listening(plan);
             }
             return;
         }
@@ -415,9 +433,12 @@ impl<P: ReplPlan> Machine for ReplFlow<P> {
         } = self.phase
         {
             if now >= give_up {
-                return self.fail(FlashErrorKind::NoResponse {
-                    waiting_for: "restarting (it did not come back)",
-                });
+                return self.fail(
+                    plan,
+                    FlashErrorKind::NoResponse {
+                        waiting_for: "restarting (it did not come back)",
+                    },
+                );
             }
             if now >= not_before && self.repl.is_idle() {
                 self.repl.enter(now);
@@ -428,7 +449,7 @@ impl<P: ReplPlan> Machine for ReplFlow<P> {
             }
         }
         self.repl.handle_timeout(now);
-        self.pump();
+        self.pump(plan);
     }
 
     fn poll_transmit(&mut self) -> Option<Vec<u8>> {
@@ -458,14 +479,14 @@ impl<P: ReplPlan> Machine for ReplFlow<P> {
         self.report.events.pop_front()
     }
 
-    fn cancel(&mut self, now: Duration) {
+    fn cancel(&mut self, plan: &mut dyn ReplPlan, now: Duration) {
         self.now = now;
         if self.phase == Phase::Finished {
             return;
         }
         if self.phase == Phase::Running
             && !self.cancelling
-            && self.plan.interrupt_on_cancel(self.step)
+            && plan.interrupt_on_cancel(self.step)
             && self.repl.interrupt(now, INTERRUPT_WAIT)
         {
             self.cancelling = true;
@@ -476,15 +497,49 @@ impl<P: ReplPlan> Machine for ReplFlow<P> {
             return;
         }
         self.release_module();
-        self.fail(FlashErrorKind::Cancelled);
+        self.fail(plan, FlashErrorKind::Cancelled);
     }
 
-    fn link_lost(&mut self, now: Duration) {
+    fn link_lost(&mut self, plan: &mut dyn ReplPlan, now: Duration) {
         self.now = now;
-        self.fail(FlashErrorKind::LinkLost);
+        self.fail(plan, FlashErrorKind::LinkLost);
     }
 
     fn is_finished(&self) -> bool {
         self.phase == Phase::Finished
+    }
+}
+
+impl<P: ReplPlan> Machine for ReplFlow<P> {
+    fn handle_input(&mut self, now: Duration, data: &[u8]) {
+        self.run.handle_input(&mut self.plan, now, data)
+    }
+
+    fn handle_timeout(&mut self, now: Duration) {
+        self.run.handle_timeout(&mut self.plan, now)
+    }
+
+    fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.run.poll_transmit()
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        self.run.poll_timeout()
+    }
+
+    fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.run.poll_event()
+    }
+
+    fn cancel(&mut self, now: Duration) {
+        self.run.cancel(&mut self.plan, now)
+    }
+
+    fn link_lost(&mut self, now: Duration) {
+        self.run.link_lost(&mut self.plan, now)
+    }
+
+    fn is_finished(&self) -> bool {
+        self.run.is_finished()
     }
 }
