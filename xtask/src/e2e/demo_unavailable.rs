@@ -45,6 +45,10 @@ fn run(ctx: &Ctx) -> Result<()> {
         t.contains("the demo module could not start") && t.contains("reload the page while online")
     })?;
     ctx.screenshot("demo-unavailable.png")?;
+    ctx.session.set_window_size(390, 844)?;
+    ctx.scroll_to("#log")?;
+    ctx.screenshot("demo-unavailable-phone.png")?;
+    ctx.session.set_window_size(1280, 900)?;
     // The demo STM32 lives in the same worker: the same words.
     ctx.select("#demo-family", "dfu")?;
     ctx.click("#connect-demo", SHORT)?;
